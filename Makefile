@@ -1,0 +1,33 @@
+# The two commands: `make run` and `make test`. Both set up .venv on first use (packaging/setup.sh).
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint screenshots bench clean
+
+$(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt
+	bash packaging/setup.sh
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m lmd_studio.app.studio_main
+
+test: $(STAMP)
+	$(BIN)/ruff check lmd_studio tests
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check lmd_studio tests
+	$(BIN)/lint-imports
+
+screenshots: $(STAMP)
+	$(BIN)/python -m lmd_studio.gui.screenshots --out docs
+
+bench: $(STAMP)
+	$(BIN)/lmd bench engine
+	$(BIN)/lmd bench model
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

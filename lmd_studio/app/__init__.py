@@ -1,0 +1,1 @@
+"""lmd_studio.app"""

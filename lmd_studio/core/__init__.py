@@ -1,0 +1,1 @@
+"""Value types shared by siblings: units, parameter specs, the BlockGenerator contract (stdlib + numpy)."""

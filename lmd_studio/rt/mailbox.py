@@ -1,0 +1,121 @@
+"""Latest-value parameter mailbox: many writers (GUI, MIDI thread), one reader (the generation worker).
+
+Writers overwrite; nothing queues, so a flood of MIDI CC collapses to the newest value. A version counter
+tells the reader whether anything changed since its last snapshot. `model_version` only moves for
+changes the generator hears (block-boundary params, prompts, notes, tempo), so e.g. a volume move never
+triggers regeneration. The lock is held for microseconds and never by the audio callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmd_studio.core.generator import BlockControls, PromptSlot
+from lmd_studio.core.params import ParamRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSnapshot:
+    version: int
+    model_version: int
+    controls: BlockControls
+    changed_at_s: float  # time.perf_counter() of the newest write that changed the model's input
+
+
+class ParamMailbox:
+    def __init__(self, registry: ParamRegistry) -> None:
+        self.registry = registry
+        self._values = np.array([s.default for s in registry], dtype=np.float64)
+        self._auto = np.zeros(len(registry), dtype=bool)
+        self._prompts: tuple[PromptSlot, ...] = ()
+        self._held_notes: tuple[tuple[int, int], ...] = ()
+        self._bpm: float | None = None
+        self._lock = threading.Lock()
+        self._version = 0
+        self._model_version = 0
+        self._changed_at_s = 0.0
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @property
+    def model_version(self) -> int:
+        return self._model_version
+
+    def _bump(self, heard_by_model: bool) -> None:
+        self._version += 1
+        if heard_by_model:
+            self._model_version += 1
+            self._changed_at_s = time.perf_counter()
+
+    def set(self, name: str, value: float) -> float:
+        """Store a clamped value; returns what was stored."""
+        i = self.registry.index(name)
+        spec = self.registry.spec(name)
+        v = spec.clamp(value)
+        with self._lock:
+            if self._values[i] != v:
+                self._values[i] = v
+                self._bump(spec.block_boundary)
+        return v
+
+    def get(self, name: str) -> float:
+        return float(self._values[self.registry.index(name)])
+
+    def set_auto(self, name: str, auto: bool) -> None:
+        spec = self.registry.spec(name)
+        if auto and not spec.can_auto:
+            raise ValueError(f"parameter {name!r} has no 'let the model decide' mode")
+        i = self.registry.index(name)
+        with self._lock:
+            if bool(self._auto[i]) != auto:
+                self._auto[i] = auto
+                self._bump(spec.block_boundary)
+
+    def is_auto(self, name: str) -> bool:
+        return bool(self._auto[self.registry.index(name)])
+
+    def set_prompts(self, prompts: tuple[PromptSlot, ...]) -> None:
+        prompts = tuple(prompts)
+        with self._lock:
+            if prompts != self._prompts:
+                self._prompts = prompts
+                self._bump(True)
+
+    @property
+    def prompts(self) -> tuple[PromptSlot, ...]:
+        return self._prompts
+
+    def set_held_notes(self, notes: tuple[tuple[int, int], ...]) -> None:
+        notes = tuple(sorted(notes))
+        with self._lock:
+            if notes != self._held_notes:
+                self._held_notes = notes
+                self._bump(True)
+
+    def set_bpm(self, bpm: float | None) -> None:
+        with self._lock:
+            if bpm != self._bpm:
+                self._bpm = bpm
+                self._bump(True)
+
+    @property
+    def bpm(self) -> float | None:
+        return self._bpm
+
+    def snapshot(self) -> MailboxSnapshot:
+        with self._lock:
+            values = dict(zip(self.registry.names, self._values.tolist()))
+            auto = frozenset(n for n, a in zip(self.registry.names, self._auto.tolist()) if a)
+            return MailboxSnapshot(
+                version=self._version,
+                model_version=self._model_version,
+                controls=BlockControls(values=values, auto=auto, prompts=self._prompts,
+                                       held_notes=self._held_notes, bpm=self._bpm),
+                changed_at_s=self._changed_at_s,
+            )
