@@ -7,3 +7,20 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+from tests.support.jack import JackServer, jack_available, jack_dummy_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> JackServer:
+    """One JACK dummy server (48 kHz, 256-frame periods) for the whole test session.
+
+    PortAudio enumerates host APIs at initialisation, so audio tests re-initialise sounddevice after this
+    fixture starts (see tests/audio). MIDI tests use mido's 'rtmidi/UNIX_JACK' backend against it.
+    """
+    if not jack_available():
+        pytest.fail("jackd is missing: run `make test` (it installs jackd2) or apt-get install jackd2")
+    with jack_dummy_server() as server:
+        yield server
