@@ -1,1 +1,1 @@
-"""lmd_studio.audio"""
+"""Audio output: sounddevice streams with device supervision, and a Null backend that paces in software."""

@@ -1,1 +1,1 @@
-"""lmd_studio.engine"""
+"""The generation engine: worker thread, commands, metrics, output stage (callback body), capture, recorder."""

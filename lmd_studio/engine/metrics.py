@@ -1,0 +1,43 @@
+"""EngineMetrics: an immutable snapshot the worker publishes after every block (read by GUI, bench)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMetrics:
+    generator_name: str = ""
+    block_s: float = 0.0  # duration of one generated block
+    block_ms_last: float = 0.0  # wall-clock to generate the last block
+    block_ms_mean: float = 0.0  # exponential moving average
+    rtf: float = 0.0  # block_ms_mean / block duration: < 1 keeps up, lower is more headroom
+    headroom_s: float = 0.0  # audio queued ahead of the playhead
+    ring_fill: float = 0.0  # queued / ring capacity
+    underruns: int = 0  # callbacks that ran dry while playing
+    device_underflows: int = 0  # underflows reported by the audio device
+    callback_errors: int = 0
+    callback_lateness_p99_ms: float = 0.0
+    callback_lateness_max_ms: float = 0.0
+    buffer_period_ms: float = 0.0
+    control_latency_ms_last: float = 0.0  # parameter set → first changed sample out of the device
+    pending_change_s: float = 0.0  # how long until a change made now is heard (countdown)
+    blocks_generated: int = 0
+    splices: int = 0  # queued audio regenerated after a control change
+    playing: bool = False
+    primed: bool = False
+    played_s: float = 0.0  # stream time played
+    next_boundary_s: float = 0.0  # time until the playhead crosses the next block boundary
+    context_s: float = 0.0  # how much past audio the model listens to
+    steps_override: int = 0  # > 0 when safe mode lowered the sampling steps
+    last_error: str = ""  # generator error message (the worker keeps running)
+    capture_overflow_frames: int = 0
+
+    @property
+    def warning(self) -> str:
+        """A short human warning when the buffer is about to run dry, else ''."""
+        if self.playing and self.primed and self.rtf > 0.95:
+            return "generation slower than real time"
+        if self.playing and self.primed and self.headroom_s < 0.6 * self.block_s and self.blocks_generated > 2:
+            return "buffer running low"
+        return ""
