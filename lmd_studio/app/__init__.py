@@ -1,1 +1,1 @@
-"""lmd_studio.app"""
+"""Composition root (bootstrap) and the Qt-free Session the GUI drives; CLI commands that need wiring."""

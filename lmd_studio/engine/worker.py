@@ -114,6 +114,7 @@ class GenerationEngine:
         self._steps_override = 0
         self.metrics = EngineMetrics(generator_name=generator.name)
         self._published_at_s = 0.0
+        self._block_listeners: tuple = ()
         self._reset_stream(config.seed)
         self._snapshot: MailboxSnapshot = mailbox.snapshot()
 
@@ -153,6 +154,19 @@ class GenerationEngine:
         self.send(cmd.Shutdown())
         self._thread.join(timeout_s)
         self._thread = None
+
+    def add_block_listener(self, listener) -> None:
+        """`listener(position, frames, block_index, spliced)` is called on the worker thread after each
+        block (or spliced tail) is queued: `position` is the ring position of frames[0] (device rate).
+        For the timeline's "generated ahead" view; it must return quickly and not keep `frames` mutable."""
+        self._block_listeners = (*self._block_listeners, listener)
+
+    def _notify_block(self, position: int, frames: np.ndarray, block_index: int, spliced: bool) -> None:
+        for listener in self._block_listeners:
+            try:
+                listener(position, frames, block_index, spliced)
+            except Exception as exc:  # noqa: BLE001 — a view must never stop generation
+                self.stats.last_error = f"block listener: {exc}"
 
     def control_latencies_ms(self) -> list[float]:
         return list(self.stats.control_latency_ms)
@@ -301,7 +315,11 @@ class GenerationEngine:
         self._queued.append(block)
         self._state = next_state
         self._block_index += 1
-        self._write(self._converter.process(audio))
+        position = self.ring.write_position + self._pending.shape[0]
+        frames = self._converter.process(audio)
+        self._write(frames)
+        if self._block_listeners:
+            self._notify_block(position, frames, block.index, False)
         self._adapt_safe_mode()
 
     def _write(self, frames: np.ndarray) -> None:
@@ -390,6 +408,8 @@ class GenerationEngine:
         self._probes = [p for p in self._probes if p.position < splice_at]
         self._probes.append(_Probe(splice_at, self._snapshot.changed_at_s))
         self._write(tail)
+        if self._block_listeners:
+            self._notify_block(splice_at, tail, block.index, True)
         self.stats.splices += 1
         return True
 
