@@ -1,0 +1,195 @@
+"""A 24-bit WAV/FLAC writer that leaves a readable file behind if the process dies mid-take.
+
+What libsndfile 1.2 does (checked by tests/engine/test_recorder_files.py):
+- Sample data goes straight to the kernel with write(2): libsndfile keeps no user-space buffer for PCM, so
+  a SIGKILL loses nothing that `write` returned for.
+- The WAV header's RIFF and data sizes stay 0 until close. `SoundFile.flush()` (sf_write_sync) only calls
+  fsync; it does NOT update them. libsndfile itself reads such a file by guessing from the file length,
+  but other readers (Python's `wave`, many editors) see an empty file. `sf_command(SFC_UPDATE_HEADER_NOW)`
+  rewrites the header in place; `flush()` here does that, so a killed take is a well-formed WAV holding
+  everything up to the last flush.
+- FLAC: libFLAC writes each encoded frame (4096 frames at the default level) as soon as it is complete,
+  but STREAMINFO (total length, MD5) is only written at close. A killed FLAC take therefore has an
+  "unknown length" header: streaming decoders play it, but libsndfile/soundfile refuse to read it (their
+  seek fails). It cannot be made crash-safe through soundfile, so WAV is the default format and
+  `repair_truncated_flac` rewrites such a file into a complete one (losing only the last partial frame).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+# (libsndfile major format, subtype) per user-facing format name
+FORMATS: dict[str, tuple[str, str]] = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
+DEFAULT_FORMAT = "wav"
+
+_SFC_UPDATE_HEADER_NOW = 0x1060  # sndfile.h; soundfile's cffi declarations leave this command out
+_WAV_MAX_BYTES = 0xFFFFFFFF - 4096  # RIFF sizes are 32-bit; keep room for the header
+_BYTES_PER_SAMPLE = 3  # PCM_24
+
+_REASONS = {
+    errno.ENOSPC: "disk full (no space left on device)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the folder is on a read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOTDIR: "a component of the folder path is a file, not a folder",
+    errno.ENOENT: "the folder does not exist and could not be created",
+    errno.EIO: "input/output error (failing or removed disk?)",
+}
+
+
+class AudioFileError(Exception):
+    """Writing an audio file failed; the message names the file and the reason."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    return _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def check_format(fmt: str) -> str:
+    key = fmt.lower().lstrip(".")
+    if key not in FORMATS:
+        raise ValueError(f"unsupported recording format {fmt!r}; choose one of {sorted(FORMATS)}")
+    return key
+
+
+class AudioFileWriter:
+    """Owns one open audio file. Not thread-safe: one writer thread uses it from open to close."""
+
+    def __init__(self, path: Path, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT) -> None:
+        self.fmt = check_format(fmt)
+        if sample_rate_hz <= 0 or channels <= 0:
+            raise ValueError(f"{path}: sample_rate_hz and channels must be > 0, got {sample_rate_hz}, {channels}")
+        self.path = Path(path)
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.channels = int(channels)
+        self.frames_written = 0
+        major, subtype = FORMATS[self.fmt]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Open once with the OS first: libsndfile reports every failure as "System error", this gives
+            # the errno (read-only, full, not a folder) for the message.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+        except OSError as exc:
+            raise AudioFileError(f"cannot create {self.path}: {describe_os_error(exc)}") from exc
+        try:
+            self._sf: sf.SoundFile | None = sf.SoundFile(
+                self.path, "w", self.sample_rate_hz, self.channels, subtype=subtype, format=major)
+        except (sf.LibsndfileError, OSError) as exc:
+            raise AudioFileError(f"cannot open {self.path} for writing: {exc}") from exc
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append float32 [frames, channels]; values outside [-1, 1] are clipped (soundfile enables it)."""
+        f = self._require_open()
+        if self.fmt == "wav":
+            new_bytes = (self.frames_written + len(frames)) * self.channels * _BYTES_PER_SAMPLE
+            if new_bytes > _WAV_MAX_BYTES:
+                raise AudioFileError(
+                    f"{self.path}: WAV files cannot exceed 4 GiB (reached after "
+                    f"{self.frames_written / self.sample_rate_hz / 3600:.1f} h); use FLAC for longer takes")
+        try:
+            f.write(np.ascontiguousarray(frames, dtype=np.float32))
+        except (sf.LibsndfileError, OSError) as exc:
+            raise AudioFileError(f"writing {self.path} failed: {self._reason(exc)}") from exc
+        self.frames_written += len(frames)
+
+    def flush(self, fsync: bool = False) -> None:
+        """Make what was written so far readable after a crash (WAV: header sizes updated in place).
+
+        `fsync` additionally asks the kernel to put it on the disk (survives power loss, costs a few ms)."""
+        f = self._require_open()
+        if self.fmt == "wav":
+            status = sf._snd.sf_command(f._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
+            if status != 0 or f._errorcode != 0:
+                raise AudioFileError(f"updating the header of {self.path} failed: {self._reason(None)}")
+        if fsync:
+            try:
+                f.flush()  # sf_write_sync: fsync(2) on the file
+            except (sf.LibsndfileError, OSError) as exc:
+                raise AudioFileError(f"syncing {self.path} failed: {self._reason(exc)}") from exc
+
+    def close(self) -> None:
+        """Finish the file (final header / STREAMINFO). Safe to call twice or after a failed write."""
+        f, self._sf = self._sf, None
+        if f is None:
+            return
+        try:
+            f.close()
+        except (sf.LibsndfileError, OSError) as exc:
+            raise AudioFileError(f"finishing {self.path} failed: {self._reason(exc)}") from exc
+
+    @property
+    def closed(self) -> bool:
+        return self._sf is None
+
+    def _require_open(self) -> sf.SoundFile:
+        if self._sf is None:
+            raise AudioFileError(f"{self.path} is already closed")
+        return self._sf
+
+    def _reason(self, exc: BaseException | None) -> str:
+        if isinstance(exc, OSError) and exc.errno:
+            return describe_os_error(exc)
+        # libsndfile's per-file message carries strerror(errno) ("System error : No space left on device.")
+        text = ""
+        if self._sf is not None:
+            text = sf._ffi.string(sf._snd.sf_strerror(self._sf._file)).decode("utf-8", "replace")
+        for code, reason in _REASONS.items():
+            if os.strerror(code) in text:
+                return reason
+        return text or str(exc)
+
+
+def readable_frames(path: Path) -> int:
+    """Frames a standard reader finds in `path` (raises AudioFileError when it cannot be read)."""
+    try:
+        return int(sf.info(str(path)).frames)
+    except (sf.LibsndfileError, OSError, RuntimeError) as exc:
+        raise AudioFileError(f"{path} is not a readable audio file: {exc}") from exc
+
+
+def repair_truncated_flac(path: Path, chunk_frames: int = 65536) -> int:
+    """Rewrite a FLAC file whose writer died (unknown length in STREAMINFO) as a complete file.
+
+    Decodes frame by frame with libsndfile's own decoder until the data ends or breaks off, writes the
+    decoded audio to a temporary FLAC next to it, and renames it over the original. Returns the frames kept.
+    The decoded values are re-encoded losslessly, so the kept audio is bit-identical.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".repair.flac")
+    try:
+        src = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, OSError) as exc:
+        raise AudioFileError(f"{path} cannot be repaired: not even its FLAC header reads ({exc})") from exc
+    kept = 0
+    try:
+        if src.format != "FLAC":
+            raise AudioFileError(f"{path} is {src.format}, not FLAC; only FLAC files need repair")
+        buf = np.empty((chunk_frames, src.channels), dtype=np.float32)  # [T, C]
+        ptr = sf._ffi.cast("float *", buf.ctypes.data)
+        # soundfile's read() seeks around every call, and seeking fails on an unknown-length FLAC stream,
+        # so decode through libsndfile's plain sequential read.
+        out = AudioFileWriter(tmp, src.samplerate, src.channels, "flac")
+        try:
+            while True:
+                n = int(sf._snd.sf_readf_float(src._file, ptr, chunk_frames))
+                if n <= 0:
+                    break
+                out.write(buf[:n])
+                kept += n
+            out.close()
+        except BaseException:
+            out.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        src.close()
+    os.replace(tmp, path)
+    return kept
+

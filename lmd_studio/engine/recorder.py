@@ -1,0 +1,149 @@
+"""Recorder: a CaptureSink that writes takes to 24-bit WAV/FLAC on its own writer thread.
+
+Threads: `consume` (capture thread) copies the frames into a bounded queue and returns; the take's writer
+thread drains the queue, writes, and flushes the file at least every `flush_interval_s` so a killed process
+leaves a valid file missing at most that much. `start`/`stop`/`note_event` come from the app (any thread);
+`error` is a plain attribute read the UI can poll. The queue is bounded in frames: when the disk stalls,
+new frames are counted as dropped and later written as silence, so the capture thread never waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmd_studio.engine.audio_file import DEFAULT_FORMAT, AudioFileError, AudioFileWriter, check_format
+from lmd_studio.engine.sinks import RecordingResult
+from lmd_studio.engine.take_files import checked_metadata, now_iso, sidecar_path_for, write_sidecar
+from lmd_studio.engine.take_writer import TakeWriter
+
+WriterFactory = Callable[[Path, int, int, str], AudioFileWriter]
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    flush_interval_s: float = 0.25  # crash loss bound: a killed take misses at most about this much
+    fsync_interval_s: float = 2.0  # also fsync this often (power-loss safety); 0 = never
+    sidecar_interval_s: float = 1.0  # rewrite the sidecar at most this often while events arrive
+    max_queue_s: float = 10.0  # writer backlog before frames are dropped
+    max_silence_fill_s: float = 10.0  # stream gaps up to this long are written as silence
+    stop_timeout_s: float = 15.0  # stop() gives up waiting for a stuck disk after this
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.flush_interval_s <= 0.5:
+            raise ValueError(f"RecorderConfig.flush_interval_s must be in (0, 0.5] s, got {self.flush_interval_s}")
+        for name in ("fsync_interval_s", "sidecar_interval_s", "max_silence_fill_s"):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f"RecorderConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_queue_s <= 0.0 or self.stop_timeout_s <= 0.0:
+            raise ValueError(f"RecorderConfig: max_queue_s and stop_timeout_s must be > 0, "
+                             f"got {self.max_queue_s}, {self.stop_timeout_s}")
+
+
+class Recorder:
+    """Records takes on request; stays registered as a sink and ignores frames while idle."""
+
+    def __init__(self, config: RecorderConfig | None = None,
+                 writer_factory: WriterFactory = AudioFileWriter) -> None:
+        self.config = config or RecorderConfig()
+        self._writer_factory = writer_factory
+        self._take: TakeWriter | None = None
+        self._control_lock = threading.Lock()  # serialises start/stop callers, never taken by consume
+        self._last_error: str | None = None
+
+    # --- capture thread ---------------------------------------------------------------------------
+    def consume(self, frames: np.ndarray, start_position: int) -> None:
+        take = self._take  # one reference read: start/stop swap it atomically
+        if take is not None:
+            take.push(frames, start_position)
+
+    # --- app side -----------------------------------------------------------------------------------
+    def start(self, path: Path | str, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT,
+              metadata: Mapping[str, Any] | None = None) -> Path:
+        """Open `path` (folders are created) and record from the next captured block on.
+
+        Raises ValueError for bad arguments and AudioFileError (message naming the file and the reason:
+        read-only, disk full, a file where a folder should be) when the file or its sidecar cannot be
+        created; `error` then says the same."""
+        path = Path(path)
+        fmt = check_format(fmt)
+        meta = checked_metadata(metadata, f"recording {path}")
+        with self._control_lock:
+            if self._take is not None:
+                raise RuntimeError(f"already recording to {self._take.path}; stop() it first")
+            self._last_error = None
+            try:
+                writer = self._writer_factory(path, int(sample_rate_hz), int(channels), fmt)
+            except AudioFileError as exc:
+                self._last_error = str(exc)
+                raise
+            take = TakeWriter(writer, meta, self.config, kind="take", started_at=now_iso())
+            try:
+                write_sidecar(take.sidecar_path, take.sidecar("recording"))
+            except OSError as exc:
+                writer.close()
+                path.unlink(missing_ok=True)
+                self._last_error = f"cannot write the sidecar {sidecar_path_for(path)}: {exc.strerror or exc}"
+                raise AudioFileError(self._last_error) from exc
+            take.start_thread()
+            self._take = take
+            return path
+
+    def note_event(self, event: Mapping[str, Any]) -> bool:
+        """Add a prompt/parameter change to the take's sidecar; False (ignored) when not recording.
+
+        Stamped with `time` (ISO 8601) and, unless the caller gives one, `position_frames`: the end of the
+        last captured block, which trails the audible output by the capture period (~20 ms)."""
+        take = self._take
+        if take is None:
+            return False
+        take.note_event(checked_metadata(event, "recorder event"))
+        return True
+
+    def stop(self) -> RecordingResult:
+        """Finish the take: drain the queue, close the file, rewrite the sidecar. Blocks until done (or
+        until `stop_timeout_s` on a stuck disk, reported in the result's error)."""
+        with self._control_lock:
+            take = self._take
+            if take is None:
+                raise RuntimeError("stop() called while not recording")
+            self._take = None  # consume() stops feeding it from here on
+            result = take.finish(self.config.stop_timeout_s)
+            self._last_error = result.error
+            return result
+
+    # --- polled by the UI -----------------------------------------------------------------------------
+    @property
+    def is_recording(self) -> bool:
+        return self._take is not None
+
+    @property
+    def error(self) -> str | None:
+        take = self._take
+        return take.error if take is not None else self._last_error
+
+    @property
+    def path(self) -> Path | None:
+        take = self._take
+        return take.path if take is not None else None
+
+    @property
+    def frames_written(self) -> int:
+        take = self._take
+        return take.frames_written if take is not None else 0
+
+    @property
+    def dropped_frames(self) -> int:
+        take = self._take
+        return take.dropped_frames if take is not None else 0
+
+    @property
+    def elapsed_s(self) -> float:
+        take = self._take
+        return take.frames_written / take.sample_rate_hz if take is not None else 0.0
+

@@ -1,0 +1,192 @@
+"""RetroBuffer: always keeps the last minutes of output in RAM so a good moment can be saved afterwards.
+
+A preallocated float32 ring ([capacity, channels], allocated once) is filled by `consume` on the capture
+thread under a lock held only for one memcpy. `save_last` fixes the range to save at call time, then
+copies it out one chunk at a time (each chunk under the lock, so it is never torn by a concurrent
+`consume`) and writes it with the same 24-bit writer and sidecar as the Recorder. The ring holds
+`duration_s + slack_s`: the slack is what a slow save may fall behind the live stream before the oldest
+part of its range would be overwritten (reported as an error, never saved corrupted).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmd_studio.engine.audio_file import DEFAULT_FORMAT, AudioFileWriter, check_format
+from lmd_studio.engine.retro_save import RetroRange, write_range
+from lmd_studio.engine.sinks import RecordingResult
+from lmd_studio.engine.take_files import checked_metadata, now_iso
+
+
+@dataclass(frozen=True, slots=True)
+class RetroConfig:
+    sample_rate_hz: int
+    channels: int
+    duration_s: float = 300.0  # what save_last can reach back to
+    slack_s: float = 30.0  # extra ring so an in-progress save is not overwritten by live audio
+    copy_chunk_s: float = 1.0  # frames copied per lock hold while saving
+    max_silence_fill_s: float = 10.0  # stream gaps up to this long are kept as silence
+    max_events: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.sample_rate_hz <= 0 or self.channels <= 0:
+            raise ValueError(f"RetroConfig: sample_rate_hz and channels must be > 0, "
+                             f"got {self.sample_rate_hz}, {self.channels}")
+        if self.duration_s <= 0 or self.slack_s < 0 or self.copy_chunk_s <= 0:
+            raise ValueError(f"RetroConfig: need duration_s > 0, slack_s >= 0, copy_chunk_s > 0; got "
+                             f"{self.duration_s}, {self.slack_s}, {self.copy_chunk_s}")
+        if self.max_silence_fill_s < 0 or self.max_events < 0:
+            raise ValueError("RetroConfig: max_silence_fill_s and max_events must be >= 0")
+
+    @property
+    def duration_frames(self) -> int:
+        return int(round(self.duration_s * self.sample_rate_hz))
+
+    @property
+    def capacity_frames(self) -> int:
+        return self.duration_frames + int(round(self.slack_s * self.sample_rate_hz))
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.capacity_frames * self.channels * 4
+
+
+class RetroBuffer:
+    def __init__(self, config: RetroConfig, writer_factory: Callable[..., AudioFileWriter] = AudioFileWriter) -> None:
+        self.config = config
+        self.writer_factory = writer_factory  # used by retro_save.write_range
+        self._capacity = config.capacity_frames
+        self._buf = np.zeros((self._capacity, config.channels), dtype=np.float32)  # [T, C], preallocated
+        self._max_fill = int(config.max_silence_fill_s * config.sample_rate_hz)
+        self._lock = threading.Lock()
+        self._written = 0  # frames ever written into the ring (ring index = _written % capacity)
+        self._next_stream_position: int | None = None
+        self._last_wall_s: float | None = None  # wall clock when the newest frame was captured
+        self._events: deque[dict[str, Any]] = deque(maxlen=config.max_events)
+        self._executor: ThreadPoolExecutor | None = None
+        self.rejected_frames = 0  # frames with the wrong channel count (a wiring bug upstream)
+        self.discontinuities = 0
+
+    # --- capture thread -----------------------------------------------------------------------------
+    def consume(self, frames: np.ndarray, start_position: int) -> None:
+        if frames.ndim != 2 or frames.shape[1] != self.config.channels:
+            self.rejected_frames += int(frames.shape[0]) if frames.ndim else 1
+            return
+        n = frames.shape[0]
+        with self._lock:
+            expected = self._next_stream_position
+            if expected is not None and start_position != expected:
+                gap = start_position - expected
+                if 0 < gap <= self._max_fill:
+                    self._write_zeros(gap)  # keep the ring on the stream's timeline
+                else:
+                    self.discontinuities += 1
+            self._write(frames)
+            self._next_stream_position = start_position + n
+            self._last_wall_s = time.time()
+
+    def _write(self, frames: np.ndarray) -> None:
+        n = frames.shape[0]
+        if n >= self._capacity:  # only the newest `capacity` frames can be kept
+            frames = frames[n - self._capacity:]
+            self._written += n - self._capacity
+            n = self._capacity
+        i = self._written % self._capacity
+        first = min(n, self._capacity - i)
+        self._buf[i:i + first] = frames[:first]
+        self._buf[:n - first] = frames[first:]
+        self._written += n
+
+    def _write_zeros(self, n: int) -> None:
+        self._written += max(0, n - self._capacity)
+        n = min(n, self._capacity)
+        i = self._written % self._capacity
+        first = min(n, self._capacity - i)
+        self._buf[i:i + first] = 0.0
+        self._buf[:n - first] = 0.0
+        self._written += n
+
+    # --- app side -------------------------------------------------------------------------------------
+    def note_event(self, event: Mapping[str, Any]) -> None:
+        """Remember a prompt/parameter change; saves include the events inside their range."""
+        stamped = {"time": now_iso(), **checked_metadata(event, "retro event")}
+        with self._lock:
+            if "position_frames" not in stamped and self._next_stream_position is not None:
+                stamped["position_frames"] = self._next_stream_position
+            self._events.append(stamped)
+
+    @property
+    def available_frames(self) -> int:
+        return min(self._written, self.config.duration_frames)
+
+    @property
+    def available_s(self) -> float:
+        return self.available_frames / self.config.sample_rate_hz
+
+    def save_last(self, seconds: float, path: Path | str, fmt: str = DEFAULT_FORMAT,
+                  metadata: Mapping[str, Any] | None = None) -> RecordingResult:
+        """Write the last `seconds` (or all that is available) to `path` now, on the calling thread.
+
+        Never raises for I/O problems: they come back in `RecordingResult.error`."""
+        rng, fmt, meta = self._prepare(seconds, path, fmt, metadata)
+        return write_range(self, rng, Path(path), fmt, meta)
+
+    def save_last_async(self, seconds: float, path: Path | str, fmt: str = DEFAULT_FORMAT,
+                        metadata: Mapping[str, Any] | None = None,
+                        on_done: Callable[[RecordingResult], None] | None = None) -> Future[RecordingResult]:
+        """Like save_last, but the range is fixed now and the file is written on a worker thread.
+
+        `on_done(result)` runs on that worker thread (a GUI must hop back to its own thread)."""
+        rng, fmt, meta = self._prepare(seconds, path, fmt, metadata)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lmd-retro-save")
+        future = self._executor.submit(write_range, self, rng, Path(path), fmt, meta)
+        if on_done is not None:
+            future.add_done_callback(lambda f: on_done(f.result()))
+        return future
+
+    def close(self) -> None:
+        """Wait for queued saves and stop the worker thread."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _prepare(self, seconds: float, path: Path | str, fmt: str,
+                 metadata: Mapping[str, Any] | None) -> tuple[RetroRange, str, dict[str, Any]]:
+        if not seconds > 0:
+            raise ValueError(f"save_last: seconds must be > 0, got {seconds}")
+        fmt = check_format(fmt)
+        meta = checked_metadata(metadata, f"retro save to {path}")
+        want = int(round(seconds * self.config.sample_rate_hz))
+        with self._lock:
+            n = min(want, self.available_frames)
+            start = self._written - n
+            end_stream = self._next_stream_position
+            start_stream = None if end_stream is None else end_stream - n
+            end_wall = self._last_wall_s
+            events = [dict(e) for e in self._events
+                      if start_stream is not None and start_stream <= e.get("position_frames", -1) <= end_stream]
+        return RetroRange(start_counter=start, n_frames=n, start_stream_position=start_stream,
+                          end_wall_s=end_wall, events=events), fmt, meta
+
+    # --- used by retro_save.write_range ---------------------------------------------------------------------
+    def copy_out(self, counter: int, out: np.ndarray) -> bool:
+        """Copy frames [counter, counter + len(out)) into `out`; False if live audio overwrote them."""
+        n = out.shape[0]
+        with self._lock:
+            if counter < self._written - self._capacity or counter + n > self._written:
+                return False
+            i = counter % self._capacity
+            first = min(n, self._capacity - i)
+            out[:first] = self._buf[i:i + first]
+            out[first:] = self._buf[:n - first]
+        return True
