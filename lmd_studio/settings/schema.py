@@ -1,0 +1,181 @@
+"""The typed settings: frozen dataclasses validated on construction, plus dict conversion for the file.
+
+`settings_from_dict` is the only place a settings dict is read: it checks every value's type and range
+and raises `UserFileError` naming the file and the key. Unknown keys are ignored (a newer minor version
+may add some); missing keys take their defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmd_studio.settings.jsonfile import UserFileError
+
+SCHEMA_VERSION = 2
+BUFFER_FRAMES_CHOICES = (64, 128, 256, 512, 1024, 2048, 4096)
+SAMPLE_RATE_CHOICES_HZ = (0, 44100, 48000, 88200, 96000)  # 0 = the device's own rate
+RECORD_FORMATS = ("wav", "flac")
+THEMES = ("dark", "stage")
+AUDIO_BACKENDS = ("auto", "null")
+MAX_PROMPT_SLOTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSettings:
+    backend: str = "auto"  # "auto": the sound device (falls back to a silent clock); "null": always silent
+    device: str = ""  # "" = the system's default output; else an index or part of the name
+    sample_rate_hz: int = 0
+    buffer_frames: int = 256
+
+    def __post_init__(self) -> None:
+        if self.backend not in AUDIO_BACKENDS:
+            raise ValueError(f"audio.backend must be one of {AUDIO_BACKENDS}, got {self.backend!r}")
+        if self.sample_rate_hz not in SAMPLE_RATE_CHOICES_HZ:
+            raise ValueError(f"audio.sample_rate_hz must be one of {SAMPLE_RATE_CHOICES_HZ}, got {self.sample_rate_hz}")
+        if self.buffer_frames not in BUFFER_FRAMES_CHOICES:
+            raise ValueError(f"audio.buffer_frames must be one of {BUFFER_FRAMES_CHOICES}, got {self.buffer_frames}")
+
+
+@dataclass(frozen=True, slots=True)
+class MidiSettings:
+    enabled: bool = True
+    backend: str = ""  # "" = mido's default; e.g. "mido.backends.rtmidi/UNIX_JACK"
+    inputs: tuple[str, ...] = ()  # port names to open; () = none chosen yet
+    follow_clock: bool = True
+    transport_from_midi: bool = False  # MIDI start/stop drive play/stop
+
+
+@dataclass(frozen=True, slots=True)
+class PromptEntry:
+    text: str = ""
+    weight: float = 1.0
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"prompt weight must be in [0, 1], got {self.weight}")
+        if len(self.text) > 500:
+            raise ValueError(f"prompt text longer than 500 characters ({len(self.text)})")
+
+
+@dataclass(frozen=True, slots=True)
+class StudioSettings:
+    schema_version: int = SCHEMA_VERSION
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    midi: MidiSettings = field(default_factory=MidiSettings)
+    model: str = ""  # "" = the default model (or test tones until it is trained); "fake"; a folder
+    adapter: str = ""  # LoRA adapter file, "" = none
+    adapter_strength: float = 1.0
+    torch_threads: int = 2
+    recordings_dir: str = ""  # "" = StudioPaths.recordings_dir
+    record_format: str = "wav"
+    theme: str = "dark"
+    safe_mode: bool = True
+    volume_db: float = -6.0
+    morph_s: float = 2.0  # prompt and scene morph time
+    timeline_span_s: float = 16.0  # visible width of the timeline
+    spectrogram: bool = False
+    prompts: tuple[PromptEntry, ...] = ()  # the mix as it was when the app last closed
+    first_run_done: bool = False
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version must be {SCHEMA_VERSION} after migration, got {self.schema_version}")
+        if not 1 <= self.torch_threads <= 64:
+            raise ValueError(f"torch_threads must be in 1..64, got {self.torch_threads}")
+        if self.record_format not in RECORD_FORMATS:
+            raise ValueError(f"record_format must be one of {RECORD_FORMATS}, got {self.record_format!r}")
+        if self.theme not in THEMES:
+            raise ValueError(f"theme must be one of {THEMES}, got {self.theme!r}")
+        if not 0.0 <= self.adapter_strength <= 2.0:
+            raise ValueError(f"adapter_strength must be in [0, 2], got {self.adapter_strength}")
+        if not -60.0 <= self.volume_db <= 6.0:
+            raise ValueError(f"volume_db must be in [-60, 6], got {self.volume_db}")
+        if not 0.0 <= self.morph_s <= 60.0:
+            raise ValueError(f"morph_s must be in [0, 60] s, got {self.morph_s}")
+        if not 2.0 <= self.timeline_span_s <= 600.0:
+            raise ValueError(f"timeline_span_s must be in [2, 600] s, got {self.timeline_span_s}")
+        if len(self.prompts) > MAX_PROMPT_SLOTS:
+            raise ValueError(f"at most {MAX_PROMPT_SLOTS} prompts, got {len(self.prompts)}")
+
+    def recordings_path(self, default: Path) -> Path:
+        return Path(self.recordings_dir).expanduser() if self.recordings_dir.strip() else default
+
+
+def settings_to_dict(settings: StudioSettings) -> dict[str, Any]:
+    data = dataclasses.asdict(settings)
+    data["midi"]["inputs"] = list(settings.midi.inputs)
+    data["prompts"] = [dataclasses.asdict(p) for p in settings.prompts]
+    return data
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """`value` checked against the type of `default` (ints are accepted where floats are expected)."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{where}: expected true/false, got {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{where}: expected a whole number, got {value!r}")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{where}: expected text, got {value!r}")
+    raise TypeError(f"{where}: unsupported settings field type {type(default).__name__}")
+
+
+def _build(cls: type, data: Any, where: str, special: dict[str, Any] | None = None) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where or 'settings'}: expected an object, got {type(data).__name__}")
+    defaults = cls()
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        key = f"{where}.{f.name}" if where else f.name
+        if special and f.name in special:
+            kwargs[f.name] = special[f.name](data[f.name], key)
+        else:
+            kwargs[f.name] = _coerce(data[f.name], getattr(defaults, f.name), key)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{where + ': ' if where else ''}{exc}") from exc
+
+
+def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: expected a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _prompts(value: Any, where: str) -> tuple[PromptEntry, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of prompts, got {value!r}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise ValueError(f"{where}[{i}]: expected {{'text': ..., 'weight': ..., 'enabled': ...}}, got {item!r}")
+        out.append(_build(PromptEntry, item, f"{where}[{i}]"))
+    return tuple(out)
+
+
+def settings_from_dict(data: dict[str, Any], source: Path | str = "settings") -> StudioSettings:
+    """Validated settings from an already-migrated dict; UserFileError naming `source` and the key."""
+    try:
+        return _build(StudioSettings, data, "", special={
+            "audio": lambda v, k: _build(AudioSettings, v, k),
+            "midi": lambda v, k: _build(MidiSettings, v, k, special={"inputs": _str_tuple}),
+            "prompts": _prompts,
+        })
+    except ValueError as exc:
+        raise UserFileError(f"{source}: {exc}") from exc
