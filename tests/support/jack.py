@@ -23,16 +23,22 @@ def jack_available() -> bool:
 
 
 @contextmanager
-def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256) -> Iterator[JackServer]:
-    """Start `jackd -d dummy`, wait until it answers, stop it afterwards."""
+def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256,
+                      name: str | None = None) -> Iterator[JackServer]:
+    """Start `jackd -n NAME -d dummy`, wait until it answers, stop it afterwards.
+
+    Each test session gets its own server name (exported as JACK_DEFAULT_SERVER, which libjack reads when
+    a client connects), so a stray server from another run or another program never gets in the way.
+    """
     if not jack_available():
         raise RuntimeError("jackd not installed: apt-get install jackd2 (packaging/apt-packages.txt)")
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
-    name = os.environ.get("JACK_DEFAULT_SERVER", "default")
-    # a stale server from a crashed run would make ours fail to start
-    subprocess.run(["jack_wait", "-q"], env=env, capture_output=True, timeout=5)
+    name = name or f"lmdtest{os.getpid()}"
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     proc = subprocess.Popen(
-        ["jackd", "--no-realtime", "-d", "dummy", "-r", str(sample_rate_hz), "-p", str(period_frames)],
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(sample_rate_hz), "-p", str(period_frames)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
@@ -43,6 +49,10 @@ def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256) -> 
         time.sleep(0.2)
         yield JackServer(sample_rate_hz, period_frames, name)
     finally:
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
         proc.terminate()
         try:
             proc.wait(timeout=5)
