@@ -10,9 +10,9 @@ What libsndfile 1.2 does (checked by tests/engine/test_recorder_files.py):
   everything up to the last flush.
 - FLAC: libFLAC writes each encoded frame (4096 frames at the default level) as soon as it is complete,
   but STREAMINFO (total length, MD5) is only written at close. A killed FLAC take therefore has an
-  "unknown length" header: streaming decoders play it, but libsndfile/soundfile refuse to read it (their
-  seek fails). It cannot be made crash-safe through soundfile, so WAV is the default format and
-  `repair_truncated_flac` rewrites such a file into a complete one (losing only the last partial frame).
+  "unknown length" header: streaming decoders play it, but soundfile refuses to read it. It cannot be
+  made crash-safe through soundfile, so WAV is the default format; `flac_repair.repair_truncated_flac`
+  seals such a file in place afterwards (losing only the frame libFLAC was still filling, < 0.1 s).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ DEFAULT_FORMAT = "wav"
 _SFC_UPDATE_HEADER_NOW = 0x1060  # sndfile.h; soundfile's cffi declarations leave this command out
 _WAV_MAX_BYTES = 0xFFFFFFFF - 4096  # RIFF sizes are 32-bit; keep room for the header
 _BYTES_PER_SAMPLE = 3  # PCM_24
+_UNKNOWN_LENGTH = 2**62  # libsndfile reports SF_COUNT_MAX (2**63 - 1) frames when the header has no length
 
 _REASONS = {
     errno.ENOSPC: "disk full (no space left on device)",
@@ -39,6 +40,8 @@ _REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.ENOTDIR: "a component of the folder path is a file, not a folder",
+    errno.EEXIST: "a file is in the way where a folder should be",
+    errno.EISDIR: "the path is a folder, not a file name",
     errno.ENOENT: "the folder does not exist and could not be created",
     errno.EIO: "input/output error (failing or removed disk?)",
 }
@@ -149,47 +152,11 @@ class AudioFileWriter:
 def readable_frames(path: Path) -> int:
     """Frames a standard reader finds in `path` (raises AudioFileError when it cannot be read)."""
     try:
-        return int(sf.info(str(path)).frames)
+        frames = int(sf.info(str(path)).frames)
     except (sf.LibsndfileError, OSError, RuntimeError) as exc:
         raise AudioFileError(f"{path} is not a readable audio file: {exc}") from exc
-
-
-def repair_truncated_flac(path: Path, chunk_frames: int = 65536) -> int:
-    """Rewrite a FLAC file whose writer died (unknown length in STREAMINFO) as a complete file.
-
-    Decodes frame by frame with libsndfile's own decoder until the data ends or breaks off, writes the
-    decoded audio to a temporary FLAC next to it, and renames it over the original. Returns the frames kept.
-    The decoded values are re-encoded losslessly, so the kept audio is bit-identical.
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".repair.flac")
-    try:
-        src = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, OSError) as exc:
-        raise AudioFileError(f"{path} cannot be repaired: not even its FLAC header reads ({exc})") from exc
-    kept = 0
-    try:
-        if src.format != "FLAC":
-            raise AudioFileError(f"{path} is {src.format}, not FLAC; only FLAC files need repair")
-        buf = np.empty((chunk_frames, src.channels), dtype=np.float32)  # [T, C]
-        ptr = sf._ffi.cast("float *", buf.ctypes.data)
-        # soundfile's read() seeks around every call, and seeking fails on an unknown-length FLAC stream,
-        # so decode through libsndfile's plain sequential read.
-        out = AudioFileWriter(tmp, src.samplerate, src.channels, "flac")
-        try:
-            while True:
-                n = int(sf._snd.sf_readf_float(src._file, ptr, chunk_frames))
-                if n <= 0:
-                    break
-                out.write(buf[:n])
-                kept += n
-            out.close()
-        except BaseException:
-            out.close()
-            tmp.unlink(missing_ok=True)
-            raise
-    finally:
-        src.close()
-    os.replace(tmp, path)
-    return kept
+    if frames >= _UNKNOWN_LENGTH:  # libsndfile's SF_COUNT_MAX: a FLAC stream whose writer never finished
+        raise AudioFileError(f"{path} is an unfinished FLAC stream (length unknown); "
+                             f"repair_truncated_flac() makes it readable")
+    return frames
 

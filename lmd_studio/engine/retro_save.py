@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmd_studio.engine.audio_file import AudioFileError, readable_frames
+from lmd_studio.engine.audio_file import AudioFileError
+from lmd_studio.engine.flac_repair import salvage
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import (
     build_sidecar,
@@ -89,7 +90,7 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
     frames = writer.frames_written
     if error is not None:
         try:  # what a reader will find, not what we meant to write
-            frames = readable_frames(path)
+            frames = salvage(path, fmt)
         except AudioFileError as exc:
             error, frames = f"{error}; {exc}", 0
     try:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter, readable_frames
+from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
+from lmd_studio.engine.flac_repair import salvage
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import build_sidecar, now_iso, sidecar_path_for, write_sidecar
 
@@ -137,8 +138,11 @@ class TakeWriter:
                     self._queued_frames = 0
                     stopping = self._stopping or not self._accepting
                     events_dirty = self._events_dirty
+                    stream_end = self._last_end_position
                 for position, data in chunks:
                     self._write_chunk(position, data)
+                if stopping and stream_end is not None and self._next_position is not None:
+                    self._fill_gap(stream_end)  # blocks dropped at the very end still count as time
                 now = time.monotonic()
                 if stopping or now - last_flush >= cfg.flush_interval_s:
                     do_sync = cfg.fsync_interval_s > 0 and now - last_sync >= cfg.fsync_interval_s
@@ -162,16 +166,20 @@ class TakeWriter:
         if self._next_position is None:
             self._start_position = position
         elif position > self._next_position:
-            gap = position - self._next_position
-            if gap <= self._max_fill_frames:
-                self._write_silence(gap)
-            else:
-                self.discontinuities += 1
+            self._fill_gap(position)
         elif position < self._next_position:
             self.discontinuities += 1
         self._writer.write(data)
         self.frames_written += len(data)
         self._next_position = position + len(data)
+
+    def _fill_gap(self, position: int) -> None:
+        gap = position - (self._next_position or 0)
+        if 0 < gap <= self._max_fill_frames:
+            self._write_silence(gap)
+            self._next_position = position
+        elif gap > 0:
+            self.discontinuities += 1
 
     def _write_silence(self, n_frames: int) -> None:
         while n_frames > 0:
@@ -190,7 +198,7 @@ class TakeWriter:
         with contextlib.suppress(AudioFileError):
             self._writer.close()  # final header from what reached the disk
         try:  # report what a reader will find, not what we meant to write
-            self.frames_written = readable_frames(self.path)
+            self.frames_written = salvage(self.path, self._writer.fmt)
         except AudioFileError as exc:
             self.error = f"{message}; {exc}"
         self._finish_sidecar("failed")
