@@ -1,0 +1,126 @@
+"""Play the model from a keyboard: held notes (sustain pedal included) and velocity → loudness.
+
+Notes that no binding claims arrive here. The set of sounding (note, velocity) pairs goes to the sink
+whenever it changes; the model turns it into the pitch-salience curve of its next block(s), so a held
+chord steers harmony. The newest note-on velocity sets the velocity target (loudness by default).
+Ports may call in from several MIDI threads, hence the small lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from lmd_studio.midi.sink import ControlSink
+from lmd_studio.midi.targets import TargetCatalog
+
+ALL_SOUND_OFF_CC = 120
+ALL_NOTES_OFF_CC = 123
+
+
+@dataclass(frozen=True, slots=True)
+class KeyboardConfig:
+    """`channel`: the keyboard's channel (0..15) or None for all. `velocity_target`: a continuous target
+    that follows note-on velocity (None: off), mapped onto [velocity_lo, velocity_hi] of its travel."""
+
+    enabled: bool = True
+    channel: int | None = None
+    velocity_target: str | None = "loudness"
+    velocity_lo: float = 0.2
+    velocity_hi: float = 1.0
+    sustain_cc: int = 64
+
+    def __post_init__(self) -> None:
+        if self.channel is not None and not 0 <= self.channel <= 15:
+            raise ValueError(f"keyboard channel must be 0..15 or None, got {self.channel}")
+        if not 0.0 <= self.velocity_lo <= self.velocity_hi <= 1.0:
+            raise ValueError(f"velocity range must satisfy 0 <= lo <= hi <= 1, got "
+                             f"[{self.velocity_lo}, {self.velocity_hi}]")
+        if not 0 <= self.sustain_cc <= 119:
+            raise ValueError(f"sustain_cc must be a controller number 0..119, got {self.sustain_cc}")
+
+
+class Keyboard:
+    def __init__(self, config: KeyboardConfig, sink: ControlSink, catalog: TargetCatalog) -> None:
+        self._sink = sink
+        self._catalog = catalog
+        self.configure(config)
+        self._keys: dict[int, int] = {}  # physically held: note → velocity
+        self._sustained: dict[int, int] = {}  # released while the pedal is down
+        self._pedal = False
+        self._published: tuple[tuple[int, int], ...] = ()
+        self._lock = threading.Lock()
+
+    def configure(self, config: KeyboardConfig) -> None:
+        """Apply new settings (held notes are kept)."""
+        spec = None
+        if config.velocity_target is not None:
+            info = self._catalog.info(config.velocity_target)
+            if not info.continuous:
+                raise ValueError(f"velocity target {config.velocity_target!r} is an action, not a continuous control")
+            spec = info.spec
+        self._velocity_spec = spec
+        self.config = config
+
+    def listens(self, channel: int) -> bool:
+        return self.config.enabled and (self.config.channel is None or self.config.channel == channel)
+
+    @property
+    def held_notes(self) -> tuple[tuple[int, int], ...]:
+        """What is sounding now (for the on-screen indicator)."""
+        return self._published
+
+    @property
+    def pedal_down(self) -> bool:
+        return self._pedal
+
+    def note(self, channel: int, note: int, velocity: int) -> bool:
+        """A note-on (velocity > 0) or note-off (velocity 0). Returns False when not for the keyboard."""
+        if not self.listens(channel):
+            return False
+        with self._lock:
+            if velocity > 0:
+                self._keys[note] = velocity
+                self._sustained.pop(note, None)
+            else:
+                vel = self._keys.pop(note, None)
+                if vel is not None and self._pedal:
+                    self._sustained[note] = vel
+            self._publish()
+        if velocity > 0 and self._velocity_spec is not None:
+            c = self.config
+            pos = c.velocity_lo + (c.velocity_hi - c.velocity_lo) * velocity / 127.0
+            self._sink.set_value(self._velocity_spec.name, self._velocity_spec.from_normalized(pos))
+        return True
+
+    def control(self, channel: int, number: int, value: int) -> bool:
+        """Sustain pedal and the all-notes-off family. Returns False for other controllers."""
+        if not self.listens(channel):
+            return False
+        if number == self.config.sustain_cc:
+            with self._lock:
+                self._pedal = value >= 64
+                if not self._pedal:
+                    self._sustained.clear()
+                self._publish()
+            return True
+        if number in (ALL_SOUND_OFF_CC, ALL_NOTES_OFF_CC):
+            self.release_all()
+            return True
+        return False
+
+    def release_all(self) -> None:
+        """Panic: forget every held and sustained note and the pedal."""
+        with self._lock:
+            self._keys.clear()
+            self._sustained.clear()
+            self._pedal = False
+            self._publish()
+
+    def _publish(self) -> None:
+        sounding = dict(self._sustained)
+        sounding.update(self._keys)
+        notes = tuple(sorted(sounding.items()))
+        if notes != self._published:
+            self._published = notes
+            self._sink.set_held_notes(notes)

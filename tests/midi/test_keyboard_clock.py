@@ -1,0 +1,135 @@
+"""Keyboard → held notes (sustain, velocity → loudness) and MIDI clock → BPM / transport."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lmd_studio.core.params import LOUDNESS
+from lmd_studio.midi.clock import TICKS_PER_BEAT, ClockConfig, ClockFollower
+from lmd_studio.midi.keyboard import Keyboard, KeyboardConfig
+
+
+def held(params):
+    return params.snapshot().controls.held_notes
+
+
+def test_held_notes_follow_the_keys(sink, catalog, params):
+    kb = Keyboard(KeyboardConfig(), sink, catalog)
+    for n in (60, 64, 67):
+        kb.note(0, n, 100)
+    assert held(params) == ((60, 100), (64, 100), (67, 100))
+    kb.note(0, 64, 0)
+    assert held(params) == ((60, 100), (67, 100)) == kb.held_notes
+
+
+def test_sustain_pedal_holds_released_notes(sink, catalog, params):
+    kb = Keyboard(KeyboardConfig(), sink, catalog)
+    kb.note(0, 60, 90)
+    assert kb.control(0, 64, 127)
+    kb.note(0, 60, 0)
+    kb.note(0, 62, 80)
+    kb.note(0, 62, 0)
+    assert held(params) == ((60, 90), (62, 80))  # both ring on
+    kb.note(0, 65, 70)
+    kb.control(0, 64, 0)  # pedal up: only the key still down remains
+    assert held(params) == ((65, 70),)
+
+
+def test_all_notes_off_and_panic(sink, catalog, params):
+    kb = Keyboard(KeyboardConfig(), sink, catalog)
+    kb.note(0, 60, 90), kb.control(0, 64, 127)
+    kb.control(0, 123, 0)
+    assert held(params) == () and not kb.pedal_down
+    kb.note(0, 61, 90)
+    kb.release_all()
+    assert held(params) == ()
+
+
+def test_velocity_feeds_loudness(sink, catalog, params):
+    kb = Keyboard(KeyboardConfig(velocity_lo=0.2, velocity_hi=1.0), sink, catalog)
+    kb.note(0, 60, 127)
+    assert params.get("loudness") == pytest.approx(LOUDNESS.from_normalized(1.0))
+    kb.note(0, 62, 1)
+    assert params.get("loudness") == pytest.approx(0.2 + 0.8 / 127)
+    kb.note(0, 62, 0)  # note-off does not change loudness
+    assert params.get("loudness") == pytest.approx(0.2 + 0.8 / 127)
+    quiet = Keyboard(KeyboardConfig(velocity_target=None), sink, catalog)
+    quiet.note(0, 70, 127)
+    assert params.get("loudness") == pytest.approx(0.2 + 0.8 / 127)
+
+
+def test_keyboard_channel_filter_and_bad_config(sink, catalog, params):
+    kb = Keyboard(KeyboardConfig(channel=2), sink, catalog)
+    assert not kb.note(0, 60, 100)
+    assert kb.note(2, 60, 100)
+    assert held(params) == ((60, 100),)
+    with pytest.raises(ValueError, match="action"):
+        Keyboard(KeyboardConfig(velocity_target="play_toggle"), sink, catalog)
+    with pytest.raises(ValueError, match="velocity range"):
+        KeyboardConfig(velocity_lo=0.9, velocity_hi=0.1)
+
+
+def feed_clock(clock, bpm, beats, start_s=100.0, jitter_s=0.0, period_s=None, seed=0):
+    """Tick times of a steady clock, delayed like JACK does: to the next period boundary plus jitter."""
+    rng = random.Random(seed)
+    dt = 60.0 / (bpm * TICKS_PER_BEAT)
+    t = start_s
+    for _ in range(int(beats * TICKS_PER_BEAT)):
+        arrival = t
+        if period_s:
+            arrival = (int(t / period_s) + 1) * period_s
+        clock.tick(arrival + rng.uniform(0.0, jitter_s))
+        t += dt
+    return t
+
+
+@pytest.mark.parametrize("bpm", [60.0, 120.0, 174.0])
+def test_clock_bpm_within_half_a_bpm_despite_period_jitter(sink, params, bpm):
+    clock = ClockFollower(ClockConfig(), sink)
+    feed_clock(clock, bpm, beats=8, period_s=256 / 48000, jitter_s=0.002)
+    assert params.bpm is not None and abs(params.bpm - bpm) <= 0.5
+    assert abs(clock.estimate_bpm - bpm) < 0.1
+
+
+def test_clock_does_not_flicker_the_model_version(sink, params):
+    clock = ClockFollower(ClockConfig(), sink)
+    end = feed_clock(clock, 120.0, beats=4, period_s=256 / 48000, jitter_s=0.002)
+    version = params.model_version
+    feed_clock(clock, 120.0, beats=16, start_s=end, period_s=256 / 48000, jitter_s=0.002, seed=1)
+    assert params.model_version == version  # 384 more jittery ticks, no new tempo published
+
+
+def test_clock_follows_a_tempo_change(sink, params):
+    clock = ClockFollower(ClockConfig(), sink)
+    end = feed_clock(clock, 100.0, beats=4)
+    assert params.bpm == pytest.approx(100.0, abs=0.01)
+    feed_clock(clock, 140.0, beats=5, start_s=end)  # window is 4 beats: fully moved after it
+    assert params.bpm == pytest.approx(140.0, abs=0.3)
+
+
+def test_clock_resets_after_a_pause_and_reports_state(sink, params):
+    clock = ClockFollower(ClockConfig(), sink)
+    end = feed_clock(clock, 120.0, beats=2)
+    state = clock.state(end)
+    assert state.receiving and state.bpm == pytest.approx(120.0, abs=0.01)
+    assert not clock.state(end + 5.0).receiving
+    feed_clock(clock, 90.0, beats=2, start_s=end + 5.0)  # the long gap is not one slow tick
+    assert params.bpm == pytest.approx(90.0, abs=0.01)
+
+
+def test_transport_messages_and_beat_count(sink, actions):
+    clock = ClockFollower(ClockConfig(follow_transport=True), sink)
+    clock.transport("start")
+    feed_clock(clock, 120.0, beats=3)
+    assert clock.state(0.0).beats == pytest.approx(3.0) and clock.state(0.0).playing
+    clock.transport("stop")
+    assert not clock.state(0.0).playing
+    clock.transport("songpos", 8)  # 8 sixteenths = 2 beats
+    assert clock.state(0.0).beats == pytest.approx(2.0)
+    clock.transport("continue")
+    assert dict(actions.poll().actions) == {"play": 2, "stop": 1}
+    quiet = ClockFollower(ClockConfig(follow_transport=False), sink)
+    quiet.transport("start")
+    assert actions.poll().empty
