@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,3 +25,7 @@ def jack_server() -> JackServer:
         pytest.fail("jackd is missing: run `make test` (it installs jackd2) or apt-get install jackd2")
     with jack_dummy_server() as server:
         yield server
+        # PortAudio must let go of the server before it stops, else its JACK host API asserts at exit
+        sd = sys.modules.get("sounddevice")
+        if sd is not None:
+            sd._terminate()

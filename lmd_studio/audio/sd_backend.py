@@ -48,6 +48,8 @@ class SoundDeviceBackend:
         self._rate = int(sample_rate_hz or (info.default_sample_rate_hz if info else 48000))
         self._fallback = NullAudioBackend(self._rate, self._channels, self._frames)
         self._using_fallback = False
+        self._wedged = False
+        self._reopen_timeout_s = 3.0
 
     # --- format ---------------------------------------------------------------------------------
     @property
@@ -120,14 +122,47 @@ class SoundDeviceBackend:
         self._message = ""
         return True
 
-    def _close_stream(self) -> None:
+    def _close_stream(self, wait: bool = True) -> None:
+        """Close the stream. A stream whose device vanished can block forever in abort() (seen with
+        JACK when the server dies), so then it is closed on a throw-away thread and abandoned."""
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is None:
+            return
+
+        def close() -> None:
             try:
                 stream.abort()
                 stream.close()
             except Exception:  # noqa: BLE001 — a vanished device may fail to close; it is gone anyway
                 pass
+
+        closer = threading.Thread(target=close, name="lmd-audio-close", daemon=True)
+        closer.start()
+        closer.join(1.0 if wait else 0.0)
+
+    def _try_reopen(self) -> bool:
+        """Re-initialise PortAudio and reopen the device, on a helper thread with a time limit.
+
+        After a JACK server dies, PortAudio's JACK host API can block forever in close/terminate (seen
+        here); then this process cannot get audio back. We stop trying, keep the software clock running
+        (generation and recording go on) and say so, instead of freezing the supervisor."""
+        result: dict[str, bool] = {}
+
+        def attempt() -> None:
+            result["ok"] = self._open_stream(refresh=True)
+            if result["ok"] and self._wedged:  # we gave up on this attempt meanwhile: don't double-render
+                self._close_stream(wait=False)
+
+        worker = threading.Thread(target=attempt, name="lmd-audio-reopen", daemon=True)
+        worker.start()
+        worker.join(self._reopen_timeout_s)
+        if worker.is_alive():
+            self._wedged = True
+            self._message = ("audio device lost and the audio system did not restart (PortAudio is stuck): "
+                             "playing silently, generation and recording continue; restart LMD Studio for sound")
+            self._notify(self._message)
+            return False
+        return result.get("ok", False)
 
     def _start_fallback(self, reason: str) -> None:
         if not self._using_fallback:
@@ -148,15 +183,15 @@ class SoundDeviceBackend:
                         last_count, last_progress_s = self._callbacks, now
                     dead = not self._stream.active or now - last_progress_s > self._stall_s
                     if dead:
-                        self._close_stream()
+                        self._close_stream(wait=False)
                         self._start_fallback("audio device lost")
                         last_try_s = now
-                elif now - last_try_s >= self._reopen_every_s:
+                elif now - last_try_s >= self._reopen_every_s and not self._wedged:
                     last_try_s = now
                     self._reopen_attempts += 1
-                    if self._open_stream(refresh=True):
+                    if self._try_reopen():
                         self._notify(f"audio device back: {self._device_name}")
-                        last_count, last_progress_s = self._callbacks, now
+                        last_count, last_progress_s = self._callbacks, time.monotonic()
                     elif not self._using_fallback:
                         self._using_fallback = True
                         self._fallback.start(self._render)

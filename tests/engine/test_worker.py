@@ -1,0 +1,217 @@
+"""The generation engine stepped synchronously with the fake generator (no threads, no devices)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from lmd_studio.core.fake import FakeBlockGenerator
+from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.engine import commands as cmd
+from lmd_studio.engine.worker import EngineConfig, GenerationEngine
+from lmd_studio.rt.mailbox import ParamMailbox
+
+RATE = 8000  # small rates keep these tests fast; resampling is tested separately
+
+
+def make_engine(low_latency: bool = True, gen_rate: int = RATE, **cfg) -> GenerationEngine:
+    gen = FakeBlockGenerator(sample_rate=gen_rate, channels=1, block_seconds=0.25)
+    mb = ParamMailbox(STANDARD_PARAMS)
+    mb.set("density", 0.0)
+    mb.set("master_gain_db", 0.0)
+    config = EngineConfig(device_sample_rate_hz=RATE, device_channels=1, prime_blocks=2, ahead_s=1.0,
+                          ring_s=4.0, low_latency=low_latency, crossfade_s=0.005, **cfg)
+    return GenerationEngine(gen, mb, config, max_buffer_frames=1024)
+
+
+def pull(engine: GenerationEngine, frames: int, buffer_frames: int = 64) -> np.ndarray:
+    """Play `frames` like an audio device would, stepping the worker between buffers."""
+    out = []
+    buf = np.zeros((buffer_frames, 1), np.float32)
+    for _ in range(frames // buffer_frames):
+        engine.step()
+        engine.output.render(buf)
+        out.append(buf.copy())
+    return np.concatenate(out)[:, 0]
+
+
+def test_priming_then_playback() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    buf = np.zeros((64, 1), np.float32)
+    e.output.render(buf)
+    assert not buf.any() and e.output.underruns_while_playing == 0  # silent until primed, no underrun
+    e.step()
+    e.step()
+    assert e.output.primed
+    assert e.ring.readable_frames >= 2 * e.block_device_frames * 0.9
+    audio = pull(e, 4000)
+    assert np.abs(audio).max() > 0.05 and e.output.underruns_while_playing == 0
+
+
+def test_back_pressure_bounds_the_queue() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    for _ in range(200):
+        e.step()
+    ahead = e.config.ahead_s * RATE
+    assert ahead <= e.ring.readable_frames < ahead + e.block_device_frames
+    generated = e.stats.blocks_generated
+    for _ in range(50):
+        e.step()
+    assert e.stats.blocks_generated == generated, "must wait for space, not keep generating"
+
+
+def test_parameter_change_heard_from_next_block_without_low_latency() -> None:
+    e = make_engine(low_latency=False)
+    e.mailbox.set("loudness", 0.1)
+    e.send(cmd.Play())
+    for _ in range(10):
+        e.step()
+    queued = e.ring.readable_frames
+    e.mailbox.set("loudness", 1.0)
+    audio = pull(e, queued + 2 * e.block_device_frames)
+    before = np.sqrt(np.mean(audio[queued - 800:queued - 100] ** 2))
+    after = np.sqrt(np.mean(audio[queued + 100:queued + 800] ** 2))
+    assert after > 5 * before, "the block after the queued audio must use the new value"
+    assert np.sqrt(np.mean(audio[: queued - 100] ** 2)) < 2 * before, "queued audio was kept"
+
+
+def test_low_latency_splice_replaces_queued_audio_with_crossfade() -> None:
+    e = make_engine(low_latency=True)
+    e.mailbox.set("loudness", 0.1)
+    e.send(cmd.Play())
+    pull(e, 2048)  # plays a little: the worker now knows the device buffer size
+    for _ in range(10):
+        e.step()
+    read0, write0 = e.ring.read_position, e.ring.write_position
+    assert write0 - read0 > RATE // 2
+    e.mailbox.set("loudness", 1.0)
+    e.step()
+    assert e.stats.splices == 1
+    splice_at = e._probes[-1].position
+    assert read0 < splice_at < write0
+    # audio before the splice point is the old take; well after it, the new loudness
+    old = e.ring.peek(read0, splice_at - read0)[:, 0]
+    new = e.ring.peek(splice_at + 200, 1000)[:, 0]
+    assert np.sqrt(np.mean(new**2)) > 5 * np.sqrt(np.mean(old[-1000:] ** 2))
+    # the spliced block is exactly the generator's output for the new controls from the same state
+    block = next(b for b in e._queued if b.dev_start <= splice_at < b.dev_end)
+    ref, _ = e.generator.generate_block(block.state_before, e._controls())
+    offset = splice_at - block.dev_start
+    xf = int(e.config.crossfade_s * RATE)
+    n = min(500, block.dev_end - splice_at - xf)
+    got = e.ring.peek(splice_at + xf, n)[:, 0]
+    np.testing.assert_allclose(got, ref[offset + xf: offset + xf + n, 0], atol=1e-6)
+    # the crossfade has no step larger than the signal's own largest step
+    seam = e.ring.peek(splice_at - 50, xf + 100)[:, 0]
+    assert np.abs(np.diff(seam)).max() <= np.abs(np.diff(np.concatenate([old, new]))).max() * 1.5 + 1e-3
+    # playing past the splice point records a control-latency measurement
+    pull(e, splice_at - e.ring.read_position + 512)
+    assert len(e.control_latencies_ms()) == 1
+
+
+def test_volume_moves_do_not_regenerate() -> None:
+    e = make_engine(low_latency=True)
+    e.send(cmd.Play())
+    pull(e, 1024)
+    e.mailbox.set("master_gain_db", -30.0)
+    e.step()
+    assert e.stats.splices == 0
+    assert e.output.gain.target_gain == pytest.approx(10 ** (-30 / 20))
+
+
+def test_reset_restarts_the_stream() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    pull(e, 4096)
+    write_before = e.ring.write_position
+    e.send(cmd.Reset(seed=0))
+    e.step()
+    assert e.ring.write_position < write_before, "queued audio must be dropped"
+    assert e.ring.readable_frames <= e.ring.max_read_frames + 2 * e.block_device_frames
+    start = e.ring.read_position + e.ring.max_read_frames  # the one buffer that may still play out
+    fresh, _ = e.generator.generate_block(e.generator.init_state(0), e._controls())
+    np.testing.assert_allclose(e.ring.peek(start, 1000)[:, 0], fresh[:1000, 0], atol=1e-6)
+    audio = pull(e, 4096)
+    assert np.abs(audio).max() > 0.05
+
+
+def test_seek_goes_back_to_a_kept_state() -> None:
+    e = make_engine(low_latency=False)
+    e.send(cmd.Play())
+    pull(e, 8192)
+    e.send(cmd.Seek(block_index=1))
+    e.step()
+    g, controls = e.generator, e._controls()
+    _, s1 = g.generate_block(g.init_state(0), controls)
+    block1, _ = g.generate_block(s1, controls)
+    start = e.ring.read_position + e.ring.max_read_frames
+    np.testing.assert_allclose(e.ring.peek(start, 1000)[:, 0], block1[:1000, 0], atol=1e-6)
+    e.send(cmd.Seek(block_index=10_000))
+    e.step()
+    assert "no longer in the history" in e.stats.last_error
+
+
+def test_failing_generator_gives_silence_and_the_engine_goes_on() -> None:
+    e = make_engine()
+    original = e.generator.generate_block
+    calls = {"n": 0}
+
+    def flaky(state, controls: BlockControls):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return original(state, controls)
+
+    e.generator.generate_block = flaky  # type: ignore[method-assign]
+    e.send(cmd.Play())
+    audio = pull(e, 6000)
+    assert "boom" in e.stats.last_error
+    assert np.abs(audio).max() > 0.01 and calls["n"] > 4
+
+
+def test_stop_silences_and_holds_position() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    pull(e, 1024)
+    e.send(cmd.Stop())
+    e.step()
+    pos = e.ring.read_position
+    silent = pull(e, 1024)
+    assert not silent.any() and e.ring.read_position == pos
+
+
+def test_output_stage_callback_allocates_no_buffers() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    for _ in range(10):
+        e.step()
+    buf = np.zeros((256, 1), np.float32)
+    e.output.render(buf)
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(200):
+            e.output.render(buf)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert current - base <= 512
+    assert peak - base < 4096, f"callback allocated {peak - base} bytes at once (a buffer is {buf.nbytes})"
+
+
+def test_resampling_to_the_device_rate_keeps_timing() -> None:
+    e = make_engine(gen_rate=6000)  # device runs at 8000
+    e.mailbox.set("loudness", 1.0)
+    e.send(cmd.Play())
+    audio = pull(e, 8000)
+    assert e.block_device_frames == 2000
+    spectrum = np.abs(np.fft.rfft(audio[2000:6000]))
+    peak_hz = np.argmax(spectrum) * RATE / 4000
+    assert 120 < peak_hz < 1100  # the fake's C3 chord, not shifted by the 4:3 rate change
+    assert e.output.underruns_while_playing == 0
