@@ -1,4 +1,7 @@
-"""A JACK dummy server for tests: real, clock-paced audio and MIDI with no sound card (ENVIRONMENT.md)."""
+"""A JACK dummy server: real, clock-paced audio and MIDI with no sound card (ENVIRONMENT.md).
+
+Used by the test suite and by `lmd bench engine` / `lmd bench midi` on machines without a sound card.
+"""
 
 from __future__ import annotations
 
