@@ -65,7 +65,8 @@ def check_format(fmt: str) -> str:
 class AudioFileWriter:
     """Owns one open audio file. Not thread-safe: one writer thread uses it from open to close."""
 
-    def __init__(self, path: Path, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT) -> None:
+    def __init__(self, path: Path, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT,
+                 overwrite: bool = False) -> None:
         self.fmt = check_format(fmt)
         if sample_rate_hz <= 0 or channels <= 0:
             raise ValueError(f"{path}: sample_rate_hz and channels must be > 0, got {sample_rate_hz}, {channels}")
@@ -76,9 +77,18 @@ class AudioFileWriter:
         major, subtype = FORMATS[self.fmt]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AudioFileError(f"cannot create the folder for {self.path}: {describe_os_error(exc)}") from exc
+        if self.path.is_dir():
+            raise AudioFileError(f"cannot create {self.path}: {_REASONS[errno.EISDIR]}")
+        try:
             # Open once with the OS first: libsndfile reports every failure as "System error", this gives
-            # the errno (read-only, full, not a folder) for the message.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+            # the errno (read-only, full, not a folder) for the message. O_EXCL: a take never silently
+            # replaces an earlier one (take_files.pick_free_path finds a free name).
+            exclusive = 0 if overwrite else os.O_EXCL
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | exclusive, 0o644))
+        except FileExistsError as exc:
+            raise AudioFileError(f"{self.path} already exists; not overwriting an earlier recording") from exc
         except OSError as exc:
             raise AudioFileError(f"cannot create {self.path}: {describe_os_error(exc)}") from exc
         try:

@@ -22,7 +22,7 @@ from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import checked_metadata, now_iso, sidecar_path_for, write_sidecar
 from lmd_studio.engine.take_writer import TakeWriter
 
-WriterFactory = Callable[[Path, int, int, str], AudioFileWriter]
+WriterFactory = Callable[..., AudioFileWriter]  # (path, sample_rate_hz, channels, fmt, overwrite=)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,10 @@ class Recorder:
 
     # --- app side -----------------------------------------------------------------------------------
     def start(self, path: Path | str, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT,
-              metadata: Mapping[str, Any] | None = None) -> Path:
+              metadata: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
         """Open `path` (folders are created) and record from the next captured block on.
+
+        An existing file is an error unless `overwrite` (take_files.pick_free_path picks a free name).
 
         Raises ValueError for bad arguments and AudioFileError (message naming the file and the reason:
         read-only, disk full, a file where a folder should be) when the file or its sidecar cannot be
@@ -78,7 +80,7 @@ class Recorder:
                 raise RuntimeError(f"already recording to {self._take.path}; stop() it first")
             self._last_error = None
             try:
-                writer = self._writer_factory(path, int(sample_rate_hz), int(channels), fmt)
+                writer = self._writer_factory(path, int(sample_rate_hz), int(channels), fmt, overwrite=overwrite)
             except AudioFileError as exc:
                 self._last_error = str(exc)
                 raise

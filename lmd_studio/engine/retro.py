@@ -133,23 +133,24 @@ class RetroBuffer:
         return self.available_frames / self.config.sample_rate_hz
 
     def save_last(self, seconds: float, path: Path | str, fmt: str = DEFAULT_FORMAT,
-                  metadata: Mapping[str, Any] | None = None) -> RecordingResult:
+                  metadata: Mapping[str, Any] | None = None, overwrite: bool = False) -> RecordingResult:
         """Write the last `seconds` (or all that is available) to `path` now, on the calling thread.
 
         Never raises for I/O problems: they come back in `RecordingResult.error`."""
         rng, fmt, meta = self._prepare(seconds, path, fmt, metadata)
-        return write_range(self, rng, Path(path), fmt, meta)
+        return write_range(self, rng, Path(path), fmt, meta, overwrite)
 
     def save_last_async(self, seconds: float, path: Path | str, fmt: str = DEFAULT_FORMAT,
                         metadata: Mapping[str, Any] | None = None,
-                        on_done: Callable[[RecordingResult], None] | None = None) -> Future[RecordingResult]:
+                        on_done: Callable[[RecordingResult], None] | None = None,
+                        overwrite: bool = False) -> Future[RecordingResult]:
         """Like save_last, but the range is fixed now and the file is written on a worker thread.
 
         `on_done(result)` runs on that worker thread (a GUI must hop back to its own thread)."""
         rng, fmt, meta = self._prepare(seconds, path, fmt, metadata)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lmd-retro-save")
-        future = self._executor.submit(write_range, self, rng, Path(path), fmt, meta)
+        future = self._executor.submit(write_range, self, rng, Path(path), fmt, meta, overwrite)
         if on_done is not None:
             future.add_done_callback(lambda f: on_done(f.result()))
         return future
@@ -174,7 +175,8 @@ class RetroBuffer:
             start_stream = None if end_stream is None else end_stream - n
             end_wall = self._last_wall_s
             events = [dict(e) for e in self._events
-                      if start_stream is not None and start_stream <= e.get("position_frames", -1) <= end_stream]
+                      if start_stream is not None and isinstance(e.get("position_frames"), int)
+                      and start_stream <= e["position_frames"] <= end_stream]
         return RetroRange(start_counter=start, n_frames=n, start_stream_position=start_stream,
                           end_wall_s=end_wall, events=events), fmt, meta
 

@@ -40,7 +40,7 @@ class RetroRange:
 
 
 def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
-                metadata: dict[str, Any]) -> RecordingResult:
+                metadata: dict[str, Any], overwrite: bool = False) -> RecordingResult:
     cfg = retro.config
     sidecar_path = sidecar_path_for(path)
 
@@ -65,7 +65,7 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
             error=error, kind="retro") | {"saved_at": now_iso()}
 
     try:
-        writer = retro.writer_factory(path, cfg.sample_rate_hz, cfg.channels, fmt)
+        writer = retro.writer_factory(path, cfg.sample_rate_hz, cfg.channels, fmt, overwrite=overwrite)
     except AudioFileError as exc:
         return result(0, str(exc))
     error: str | None = None

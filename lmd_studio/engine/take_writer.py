@@ -157,6 +157,9 @@ class TakeWriter:
         except (AudioFileError, OSError) as exc:
             self._on_write_error(str(exc) if isinstance(exc, AudioFileError) else f"{self.path}: {exc}")
             return
+        except Exception as exc:  # noqa: BLE001 — a bug must still leave a closed file and a visible error
+            self._on_write_error(f"{self.path}: internal recorder error: {exc!r}")
+            return
         if self.error is not None:  # the capture side failed the take (wrong channel count)
             self._finish_sidecar("failed")
         else:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lmd_studio.engine.audio_file import AudioFileWriter
+from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
 from lmd_studio.engine.recorder import Recorder, RecorderConfig
 from lmd_studio.engine.sinks import CaptureSink
 from lmd_studio.engine.take_files import default_take_name, pick_free_path, read_sidecar, sidecar_path_for
@@ -157,6 +157,13 @@ def test_start_rules(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="already recording"):
         rec.start(tmp_path / "b.wav", SAMPLE_RATE_HZ, CHANNELS)
     assert rec.stop().frames_written == 0 and sf.info(str(tmp_path / "a.wav")).frames == 0
+    with pytest.raises(AudioFileError, match="a.wav already exists; not overwriting"):
+        rec.start(tmp_path / "a.wav", SAMPLE_RATE_HZ, CHANNELS)  # an earlier take is never clobbered
+    rec.start(tmp_path / "a.wav", SAMPLE_RATE_HZ, CHANNELS, overwrite=True)
+    rec.consume(signal_at(0, 10), 0)
+    assert rec.stop().frames_written == 10
+    with pytest.raises(AudioFileError, match="the path is a folder"):
+        rec.start(tmp_path, SAMPLE_RATE_HZ, CHANNELS, overwrite=True)
     with pytest.raises(ValueError, match="flush_interval_s"):
         RecorderConfig(flush_interval_s=2.0)  # would break the 1 s crash-loss promise
 
@@ -171,3 +178,33 @@ def test_default_names_and_free_paths(tmp_path: Path) -> None:
     assert pick_free_path(tmp_path, name) == tmp_path / "lmd-2026-11-24_21-05-33-2.wav"
     (tmp_path / "lmd-2026-11-24_21-05-33-2.wav.json").touch()  # an orphan sidecar also takes the name
     assert pick_free_path(tmp_path, name) == tmp_path / "lmd-2026-11-24_21-05-33-3.wav"
+
+
+def test_recorder_and_retro_behind_the_engines_capture_hub(tmp_path: Path) -> None:
+    """The real path: audio callback -> capture ring -> CaptureHub.drain() -> sinks."""
+    from lmd_studio.engine.capture import CaptureHub
+    from lmd_studio.engine.retro import RetroBuffer, RetroConfig
+    from lmd_studio.rt.ring import SpscRing
+
+    ring = SpscRing(8192, CHANNELS)
+    hub = CaptureHub(ring)
+    rec, retro = Recorder(), RetroBuffer(RetroConfig(SAMPLE_RATE_HZ, CHANNELS, duration_s=5.0))
+    hub.add_sink(rec)
+    hub.add_sink(retro)
+    pos = 0
+    for k in range(100):  # 100 callbacks of 256 frames, drained every 4 callbacks
+        assert ring.write(signal_at(pos, 256)) == 256
+        pos += 256
+        if k == 20:
+            hub.drain()
+            rec.start(tmp_path / "hub.wav", SAMPLE_RATE_HZ, CHANNELS)  # armed mid-stream
+        elif k % 4 == 3:
+            hub.drain()
+    hub.drain()
+    result = rec.stop()
+    assert hub.sink_errors == 0, hub.last_sink_error
+    data, _ = sf.read(str(result.path), dtype="float32")
+    assert len(data) == pos - 21 * 256
+    np.testing.assert_allclose(data, signal_at(21 * 256, len(data)), atol=LSB_24)
+    saved, _ = sf.read(str(retro.save_last(60.0, tmp_path / "hub-retro.wav").path), dtype="float32")
+    np.testing.assert_allclose(saved, signal_at(0, pos), atol=LSB_24)

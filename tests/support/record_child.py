@@ -41,6 +41,8 @@ def main(argv: list[str]) -> int:
     while fed < seconds * SAMPLE_RATE_HZ:
         recorder.consume(signal_at(fed, BLOCK_FRAMES), fed)
         fed += BLOCK_FRAMES
+        if fed == 24 * BLOCK_FRAMES:  # 0.48 s in: must reach the sidecar well before the kill at 2 s
+            recorder.note_event({"type": "prompt", "text": "half a second in"})
         print(f"fed {fed} written {recorder.frames_written}", flush=True)
         time.sleep(max(0.0, t0 + fed / SAMPLE_RATE_HZ - time.monotonic()))  # real-time pacing
     result = recorder.stop()
