@@ -16,6 +16,7 @@ from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.engine.capture import CaptureHub
 from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
+from lmd_studio.settings.schema import AudioSettings
 
 REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_PROMPT = "warm lo-fi piano chords with soft drums"
@@ -86,3 +87,68 @@ def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: Para
         max_buffer_frames=max(8192, backend.buffer_frames))
     assert engine.capture_ring is not None
     return EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring), backend)
+
+
+# --- the studio (desktop app) -------------------------------------------------------------------------
+def studio_parts(generator: BlockGenerator, mailbox: ParamMailbox, audio: AudioSettings,
+                 notify=None) -> EngineParts:
+    """Engine parts for the studio from the audio settings (settings.schema.AudioSettings)."""
+    backend = make_backend("null" if audio.backend == "null" else "auto", device=audio.device or None,
+                           buffer_frames=audio.buffer_frames, sample_rate_hz=audio.sample_rate_hz or None,
+                           notify=notify)
+    return build_engine(generator, backend, mailbox)
+
+
+def audio_override(audio: AudioSettings, spec: str | None) -> AudioSettings:
+    """`--audio null` or `--audio DEVICE` for this run only (the saved settings are not changed)."""
+    from dataclasses import replace
+
+    if not spec:
+        return audio
+    if spec == "null":
+        return replace(audio, backend="null")
+    return replace(audio, backend="auto", device=spec)
+
+
+def build_studio(paths=None, *, model: str | None = None, audio: str | None = None, midi: bool = True,
+                 retro_s: float = 300.0):
+    """Load settings (never failing on a broken file), make the generator and build the Session.
+
+    `model`/`audio` override the saved choice for this run. The model named in the settings falls back to
+    the default (with a message) when it cannot be loaded, so the app always opens.
+    """
+    from lmd_studio.app.session import Session, SessionDeps
+    from lmd_studio.settings.paths import StudioPaths
+    from lmd_studio.settings.store import SettingsStore
+
+    paths = paths or StudioPaths.default()
+    paths.ensure()
+    store = SettingsStore(paths.settings_file)
+    load = store.load()
+    settings = load.settings
+    messages = [load.message] if load.message else []
+    spec = model if model is not None else settings.model
+    try:
+        generator = make_generator(spec or None, threads=settings.torch_threads)
+    except (OSError, ValueError) as exc:
+        if model is not None:
+            raise
+        messages.append(f"The model {spec!r} from your settings could not be loaded ({exc}); using the default.")
+        spec, generator = "", make_generator(None, threads=settings.torch_threads)
+    deps = SessionDeps(paths=paths, settings_store=store,
+                       make_generator=lambda s, threads: make_generator(s or None, threads=threads),
+                       make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s)
+    session = Session(deps, settings, generator, model_spec=spec, audio=audio_override(settings.audio, audio),
+                      first_run=load.first_run, startup_message=" ".join(messages))
+    if midi:
+        attach_midi(session)
+    return session
+
+
+def attach_midi(session) -> None:
+    """Give the session its MIDI link (a no-op until the MIDI package provides its service)."""
+    try:
+        from lmd_studio.app.midi_link import MidiLink
+    except ImportError:
+        return
+    session.midi = MidiLink.create(session)

@@ -1,0 +1,115 @@
+"""One running engine and its connections: generator, parameter mailbox, capture hub, audio backend.
+
+The Session holds exactly one `EngineRuntime` at a time and replaces it on a model switch or an audio
+settings change. This class is the only part of the app that reaches into engine objects for positions
+and meters, so the Session reads plain numbers.
+"""
+
+from __future__ import annotations
+
+from lmd_studio.app.bootstrap import EngineParts
+from lmd_studio.app.capture_chain import CaptureFanout
+from lmd_studio.app.timeline_model import TimelineModel
+from lmd_studio.audio.backend import AudioStatus
+from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.engine import commands as cmd
+from lmd_studio.engine.metrics import EngineMetrics
+from lmd_studio.rt.mailbox import ParamMailbox
+
+
+class EngineRuntime:
+    def __init__(self, parts: EngineParts, fanout: CaptureFanout, timeline: TimelineModel) -> None:
+        self.parts = parts
+        self._fanout = fanout
+        self._timeline = timeline
+        self._started = False
+        parts.engine.add_block_listener(timeline.on_block)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._fanout.restart()
+        self.parts.capture.add_sink(self._fanout)
+        self.parts.start()
+        self._started = True
+
+    def shutdown(self) -> int:
+        """Stop audio, capture and generation; returns the stream position reached (for the next one)."""
+        if not self._started:
+            return self.stream_play_position
+        self.parts.stop()  # backend first: nothing more is played or captured
+        self.parts.capture.remove_sink(self._fanout)
+        self._started = False
+        return self.stream_play_position
+
+    # --- parts --------------------------------------------------------------------------------------
+    @property
+    def generator(self) -> BlockGenerator:
+        return self.parts.generator
+
+    @property
+    def mailbox(self) -> ParamMailbox:
+        return self.parts.mailbox
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.parts.backend.sample_rate_hz
+
+    @property
+    def channels(self) -> int:
+        return self.parts.backend.channels
+
+    @property
+    def ahead_target_s(self) -> float:
+        return self.parts.engine.config.ahead_s
+
+    # --- transport ---------------------------------------------------------------------------------
+    def play(self) -> None:
+        self.parts.engine.send(cmd.Play())
+
+    def stop(self) -> None:
+        self.parts.engine.send(cmd.Stop())
+
+    def reset(self, seed: int) -> None:
+        self.parts.engine.send(cmd.Reset(seed))
+
+    def set_safe_mode(self, enabled: bool) -> None:
+        self.parts.engine.send(cmd.SetSafeMode(enabled))
+
+    def wake(self) -> None:
+        self.parts.engine.wake()
+
+    @property
+    def playing(self) -> bool:
+        return self.parts.engine.output.playing
+
+    # --- readings ------------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> EngineMetrics:
+        return self.parts.engine.metrics
+
+    def take_peak(self) -> float:
+        return self.parts.engine.output.take_peak()
+
+    def audio_status(self) -> AudioStatus:
+        return self.parts.backend.status()
+
+    @property
+    def stream_play_position(self) -> int:
+        return self._timeline.base + self.parts.engine.ring.read_position
+
+    @property
+    def stream_write_position(self) -> int:
+        return self._timeline.base + self.parts.engine.ring.write_position
+
+    @property
+    def capture_position(self) -> int:
+        """Continuous capture position of the newest frame the device has played."""
+        ring = self.parts.engine.capture_ring
+        return self._fanout.offset + (ring.write_position if ring is not None else 0)
+
+    @property
+    def context_frames(self) -> int:
+        g = self.parts.generator
+        return int(round(g.context_frames / g.sample_rate * self.sample_rate_hz))

@@ -1,0 +1,88 @@
+"""Value types the GUI reads from the Session (frozen, no behaviour, no engine types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmd_studio.app.countdown import Countdown
+from lmd_studio.app.jobs import JobView
+from lmd_studio.app.timeline_model import Marker, SpecSlice, WaveSlice
+from lmd_studio.core.params import ParamSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ControlInfo:
+    """One performance control as the current model sees it."""
+
+    spec: ParamSpec
+    supported: bool  # False: this model ignores it (shown disabled, with the reason in the tooltip)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    label: str
+    spec: str  # what make_generator takes: "fake", "" (default), or a folder
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    level: str  # "info" | "warning" | "error"
+    text: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudioStatus:
+    playing: bool = False
+    primed: bool = False
+    recording: bool = False
+    record_elapsed_s: float = 0.0
+    record_path: str = ""
+    level_db: float = -60.0
+    hold_db: float = -60.0
+    clipped: bool = False
+    headroom_s: float = 0.0
+    ahead_target_s: float = 1.5
+    rtf: float = 0.0
+    block_ms: float = 0.0
+    block_s: float = 0.0
+    underruns: int = 0
+    cpu_percent: float = 0.0
+    warning: str = ""
+    safe_mode: bool = True
+    steps_override: int = 0
+    pending_change_s: float = 0.0
+    next_boundary_s: float = 0.0
+    context_s: float = 0.0
+    played_s: float = 0.0
+    model_name: str = ""
+    audio_device: str = ""
+    audio_message: str = ""
+    sample_rate_hz: int = 0
+    buffer_frames: int = 0
+    bpm: float | None = None
+    held_notes: tuple[tuple[int, int], ...] = ()
+    retro_available_s: float = 0.0
+    engine_error: str = ""
+    countdowns: dict[str, Countdown] = field(default_factory=dict)
+    prompt_shares: tuple[float, ...] = ()
+    morphing: bool = False
+    jobs: tuple[JobView, ...] = ()
+    midi_learning: str = ""  # target waiting for a MIDI control, "" when not learning
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFrame:
+    """What the timeline draws, in seconds of stream time."""
+
+    sample_rate_hz: int
+    play_s: float
+    ahead_s: float  # end of the audio generated so far
+    context_start_s: float  # the model listens to [context_start_s, ahead_s)
+    wave: WaveSlice
+    spec: SpecSlice | None
+    boundaries_s: tuple[float, ...]
+    markers: tuple[Marker, ...]
+    oldest_s: float  # the history does not reach further back
