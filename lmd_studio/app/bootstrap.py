@@ -60,6 +60,11 @@ class EngineParts:
         self.engine.start()
         self.capture.start()
         self.backend.start(self.engine.output.render)
+        output = self.engine.output
+        output.output_latency_s = self.backend.status().output_latency_s
+        lateness = getattr(self.backend, "callback_lateness_ms", None)
+        if lateness is not None:
+            output.lateness_source = lateness
 
     def stop(self) -> None:
         self.backend.stop()
@@ -69,14 +74,22 @@ class EngineParts:
 
 def make_backend(kind: str = "auto", device: str | int | None = None, buffer_frames: int = 256,
                  sample_rate_hz: int | None = None, notify=None) -> AudioBackend:
-    """'null' → silent software clock; 'auto'/'device' → a supervised sounddevice stream (which falls
-    back to the software clock by itself when there is no device)."""
+    """'null' → silent software clock; 'auto'/'process' → the device in its own process (survives a
+    vanishing device, immune to the GIL; falls back to the software clock by itself when there is no
+    device); 'inprocess' → a supervised sounddevice stream in this process."""
     if kind == "null":
         return NullAudioBackend(sample_rate_hz or 48000, 2, buffer_frames)
-    from lmd_studio.audio.sd_backend import SoundDeviceBackend
+    if kind == "inprocess":
+        from lmd_studio.audio.sd_backend import SoundDeviceBackend
 
-    return SoundDeviceBackend(device=device, sample_rate_hz=sample_rate_hz, buffer_frames=buffer_frames,
-                              notify=notify)
+        return SoundDeviceBackend(device=device, sample_rate_hz=sample_rate_hz, buffer_frames=buffer_frames,
+                                  notify=notify)
+    if kind not in ("auto", "process"):
+        raise ValueError(f"unknown audio backend {kind!r}: use auto, process, inprocess or null")
+    from lmd_studio.audio.process_backend import ProcessAudioBackend
+
+    return ProcessAudioBackend(device=device, sample_rate_hz=sample_rate_hz, buffer_frames=buffer_frames,
+                               notify=notify)
 
 
 def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: ParamMailbox | None = None,

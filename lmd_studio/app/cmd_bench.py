@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "engine": ("lmd_studio.app.bench_engine", "real-time engine through an audio server: underruns, lateness, control latency"),
     "model": ("lmd_studio.model.bench", "LMDM token-passes and wall clock: naive vs enc-dec vs block-causal"),
     "midi": ("lmd_studio.midi.bench", "MIDI message → parameter snapshot latency through JACK MIDI"),
+    "recording": ("lmd_studio.engine.bench_recording", "recorder/retro-capture cost and disk speed"),
 }
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,30 +26,78 @@ def jack_available() -> bool:
     return shutil.which("jackd") is not None and shutil.which("jack_wait") is not None
 
 
+# JACK keeps a registry of at most 8 servers in shared memory; a server killed without cleanup leaves
+# its slot behind, reclaimed only by a later server *of the same name* (measured: 8 killed servers with
+# fresh names fill the registry and every new name then fails). So we only ever use a few fixed names.
+TEST_SERVER_NAMES = ("lmdtest0", "lmdtest1", "lmdtest2", "lmdtest3")
+
+
+def _start(name: str, sample_rate_hz: int, period_frames: int, env: dict) -> subprocess.Popen | None:
+    proc = subprocess.Popen(
+        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(sample_rate_hz), "-p", str(period_frames)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=dict(env, JACK_DEFAULT_SERVER=name),
+                           capture_output=True, timeout=15)
+    if ready.returncode != 0 or proc.poll() is not None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(5)
+        return None
+    return proc
+
+
+def _jackd_running() -> bool:
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "comm").read_text().strip() == "jackd" and "State:\tZ" not in (proc / "status").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def clean_stale_registry() -> bool:
+    """Remove JACK's shared-memory registry when no server is alive (stale slots from killed servers
+    would otherwise block new ones). Returns whether anything was removed."""
+    shm = Path("/dev/shm")
+    if _jackd_running() or not shm.is_dir():
+        return False
+    removed = False
+    for entry in shm.glob("jack*"):
+        if entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed = True
+    return removed
+
+
 @contextmanager
 def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256,
                       name: str | None = None) -> Iterator[JackServer]:
     """Start `jackd -n NAME -d dummy`, wait until it answers, stop it afterwards.
 
-    Each test session gets its own server name (exported as JACK_DEFAULT_SERVER, which libjack reads when
-    a client connects), so a stray server from another run or another program never gets in the way.
+    The server name is exported as JACK_DEFAULT_SERVER (libjack reads it when a client connects, and
+    child processes inherit it), so clients in this process and its children find this server. Without
+    an explicit name, the first free name of TEST_SERVER_NAMES is used (another test run may hold one).
     """
     if not jack_available():
         raise RuntimeError("jackd not installed: apt-get install jackd2 (packaging/apt-packages.txt)")
-    name = name or f"lmdtest{os.getpid()}"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
+    proc = None
+    for attempt in range(2):
+        for candidate in ([name] if name else TEST_SERVER_NAMES):
+            proc = _start(candidate, sample_rate_hz, period_frames, env)
+            if proc is not None:
+                name = candidate
+                break
+        if proc is not None or attempt or not clean_stale_registry():
+            break
+    if proc is None or name is None:
+        raise RuntimeError(f"JACK dummy server did not start (tried {name or ', '.join(TEST_SERVER_NAMES)})")
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(sample_rate_hz), "-p", str(period_frames)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
     try:
-        ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15)
-        if ready.returncode != 0 or proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None and proc.stderr else ""
-            raise RuntimeError(f"JACK dummy server did not start: {err.strip()[-500:]}")
         time.sleep(0.2)
         yield JackServer(sample_rate_hz, period_frames, name)
     finally:

@@ -13,6 +13,7 @@ are transient numpy views and floats.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,7 +27,8 @@ class OutputStage:
     __slots__ = ("ring", "capture_ring", "sample_rate_hz", "gain", "playing", "primed",
                  "peak_level", "callback_count", "device_underflows", "errors", "output_latency_s",
                  "_clock", "_lateness_ms", "_lateness_count", "_last_cb_s", "_expected_period_s",
-                 "frames_played", "underruns_while_playing", "_scratch", "capture_overflow_frames")
+                 "frames_played", "underruns_while_playing", "_scratch", "capture_overflow_frames",
+                 "lateness_source")
 
     def __init__(self, ring: SpscRing, capture_ring: SpscRing | None, sample_rate_hz: int,
                  max_buffer_frames: int = 8192, initial_gain: float = 0.5) -> None:
@@ -51,6 +53,8 @@ class OutputStage:
         self.underruns_while_playing = 0
         self.capture_overflow_frames = 0
         self._scratch = np.zeros((max_buffer_frames, ring.channels), dtype=np.float32)
+        # a backend whose device callback runs elsewhere (another process) reports its lateness here
+        self.lateness_source: Callable[[], np.ndarray] | None = None
 
     # --- called from the audio thread -----------------------------------------------------------
     def render(self, out: np.ndarray, device_underflow: bool = False) -> None:
@@ -106,7 +110,9 @@ class OutputStage:
         return self._clock[0] > 0.0
 
     def lateness_ms(self) -> np.ndarray:
-        """Copy of the recent callback lateness samples (ms)."""
+        """Copy of the recent device-callback lateness samples (ms)."""
+        if self.lateness_source is not None:
+            return self.lateness_source()
         n = min(self._lateness_count, _LATENESS_SLOTS)
         return self._lateness_ms[:n].copy()
 

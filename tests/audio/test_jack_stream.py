@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lmd_studio.app.bootstrap import build_engine, make_mailbox
+from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
 from lmd_studio.audio.devices import load_sounddevice
-from lmd_studio.audio.sd_backend import SoundDeviceBackend
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.sinks import CaptureSink
@@ -40,8 +37,8 @@ def sd_on_jack(jack_server):
     yield sd
 
 
-def run_engine(generator, seconds: float):
-    backend = SoundDeviceBackend(buffer_frames=256)
+def run_engine(generator, kind: str = "process"):
+    backend = make_backend(kind, buffer_frames=256)
     parts = build_engine(generator, backend, make_mailbox(generator))
     sink = Collect()
     assert isinstance(sink, CaptureSink)
@@ -51,28 +48,34 @@ def run_engine(generator, seconds: float):
     return parts, backend, sink
 
 
-def test_ten_seconds_without_underruns(sd_on_jack) -> None:
+@pytest.mark.parametrize(("kind", "seconds"), [("process", 10.0), ("inprocess", 3.0)])
+def test_playback_without_underruns(sd_on_jack, kind: str, seconds: float) -> None:
     gen = FakeBlockGenerator(sample_rate=44100, channels=1, block_seconds=0.5, compute_s=0.05)
-    parts, backend, sink = run_engine(gen, 10.0)
+    parts, backend, sink = run_engine(gen, kind)
     try:
-        assert backend.status().backend == "sounddevice", backend.status().message
+        deadline = time.monotonic() + 10
+        while backend.status().backend not in ("process", "sounddevice") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend.status().backend in ("process", "sounddevice"), backend.status().message
         assert "JACK" in backend.status().device_name
-        time.sleep(10.5)
+        time.sleep(seconds + 0.5)
         m = parts.engine.metrics
     finally:
         parts.stop()
-    assert m.primed and m.played_s > 9.0
-    assert m.underruns == 0, f"{m.underruns} underruns in 10 s"
+    assert m.primed and m.played_s > seconds - 1.0
+    assert m.underruns == 0, f"{m.underruns} underruns in {seconds} s"
+    assert m.device_underflows <= 1  # JACK may flag the very first period while the stream starts
     assert m.callback_errors == 0
-    assert m.buffer_period_ms == pytest.approx(256 / 48 , rel=1e-3)
+    assert m.buffer_period_ms == pytest.approx(256 / 48, rel=1e-3)
+    assert m.callback_lateness_p99_ms < m.buffer_period_ms
     played = sink.audio()
-    assert played.shape[0] >= 9 * 48000 and np.abs(played).max() > 0.01
+    assert played.shape[0] >= (seconds - 1) * 48000 and np.abs(played).max() > 0.01
     assert np.isfinite(played).all()
 
 
 def test_slow_generator_underruns_are_counted_and_the_engine_recovers(sd_on_jack) -> None:
     gen = FakeBlockGenerator(sample_rate=48000, channels=2, block_seconds=0.25, compute_s=0.0)
-    parts, backend, sink = run_engine(gen, 0)
+    parts, backend, sink = run_engine(gen)
     try:
         time.sleep(1.5)
         assert parts.engine.metrics.underruns == 0
@@ -95,49 +98,56 @@ def test_slow_generator_underruns_are_counted_and_the_engine_recovers(sd_on_jack
     assert np.abs(tail).max() > 0.01, "sound came back"
 
 
-VANISH_SCRIPT = r"""
-import os, subprocess, sys, time
-name = os.environ["JACK_DEFAULT_SERVER"]
-env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-def start():
-    p = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True)
-    return p
-server = start()
-from lmd_studio.app.bootstrap import build_engine, make_backend
-from lmd_studio.core.fake import FakeBlockGenerator
-from lmd_studio.engine import commands as cmd
-class Count:
-    frames = 0
-    def consume(self, frames, start):
-        Count.frames += len(frames)
-backend = make_backend("auto", buffer_frames=256)
-parts = build_engine(FakeBlockGenerator(), backend)
-parts.capture.add_sink(Count())
-parts.start(); parts.engine.send(cmd.Play())
-time.sleep(1.5)
-print("before", backend.status().backend, flush=True)
-server.kill(); server.wait()
-time.sleep(2.0)
-f0 = Count.frames
-time.sleep(1.0)
-s = backend.status()
-print("after", s.backend, parts.engine.metrics.blocks_generated, Count.frames - f0, repr(s.message), flush=True)
-os._exit(0)  # PortAudio's JACK API cannot shut down cleanly once its server died
-"""
+def _start_named_server(name: str) -> subprocess.Popen:
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15)
+    return proc
 
 
-def test_vanished_device_falls_back_and_keeps_recording(tmp_path: Path) -> None:
-    if not (Path("/usr/bin/jackd").exists() or Path("/usr/local/bin/jackd").exists()):
-        pytest.fail("jackd missing")
-    env = dict(os.environ, JACK_DEFAULT_SERVER=f"lmdvanish{os.getpid()}", JACK_NO_START_SERVER="1")
-    proc = subprocess.run([sys.executable, "-c", VANISH_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=Path(__file__).resolve().parents[2])
-    lines = {ln.split()[0]: ln.split(maxsplit=1)[1] for ln in proc.stdout.splitlines() if ln.startswith(("before", "after"))}
-    assert lines.get("before") == "sounddevice", proc.stdout + proc.stderr[-2000:]
-    backend, blocks, captured, message = lines["after"].split(maxsplit=3)
-    assert backend == "null"  # the software clock took over
-    assert int(blocks) > 5  # the engine kept generating
-    assert int(captured) > 40000  # ≈ 1 s at 48 kHz still reached the recorder's sink
-    assert "lost" in message
+def _wait_for(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_vanished_device_falls_back_keeps_recording_and_reopens(monkeypatch) -> None:
+    """Kill the audio server mid-stream, then bring it back: no crash, the engine and the capture path
+    keep going on the software clock, and the stream reopens by itself."""
+    name = "lmdvanish"  # a fixed name: JACK reclaims a killed server's registry slot only for the same name
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # the device process inherits this
+    server = _start_named_server(name)
+    gen = FakeBlockGenerator(sample_rate=48000, channels=2, block_seconds=0.25)
+    messages: list[str] = []
+    backend = make_backend("process", buffer_frames=256, notify=messages.append)
+    parts = build_engine(gen, backend, make_mailbox(gen))
+    sink = Collect()
+    parts.capture.add_sink(sink)
+    try:
+        parts.start()
+        parts.engine.send(cmd.Play())
+        assert _wait_for(lambda: backend.status().backend == "process", 10), backend.status().message
+        time.sleep(1.0)
+        server.kill()
+        server.wait()
+        assert _wait_for(lambda: backend.status().backend == "null", 5)
+        assert any("lost" in m for m in messages)
+        frames_before = sum(len(c) for c in sink.chunks)
+        blocks_before = parts.engine.metrics.blocks_generated
+        time.sleep(1.5)
+        assert sum(len(c) for c in sink.chunks) - frames_before > 48000  # recording went on (≈ 1.5 s)
+        assert parts.engine.metrics.blocks_generated > blocks_before
+        server = _start_named_server(name)
+        assert _wait_for(lambda: backend.status().backend == "process", 15), backend.status().message
+        assert any("back" in m for m in messages)
+        callbacks = int(parts.engine.output.callback_count)
+        time.sleep(0.5)
+        assert parts.engine.output.callback_count - callbacks > 50
+    finally:
+        parts.stop()
+        server.terminate()
+        server.wait(5)
