@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
