@@ -111,6 +111,14 @@ class ClockFollower:
             self._published = round(bpm, 2)
             self._sink.set_bpm(self._published)
 
+    def reset(self) -> None:
+        """Forget the tick history and the published tempo (the next ticks publish afresh)."""
+        with self._lock:
+            self._n = 0
+            self._last_tick_s = None
+            self._estimate_bpm = None
+            self._published = None
+
     def transport(self, kind: str, song_position: int = 0) -> None:
         """MIDI 'start', 'stop', 'continue' or 'songpos' (song_position in 16th notes)."""
         with self._lock:

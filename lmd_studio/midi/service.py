@@ -187,6 +187,10 @@ class MidiService:
     def port_statuses(self) -> tuple[PortStatus, ...]:
         return () if self._ports is None else self._ports.statuses()
 
+    def received_messages(self) -> int:
+        """Messages seen by every port's callback since the start (health checks, the benchmark)."""
+        return sum(r.messages for r in self._routers.values())
+
     def _make_router(self, controller: str) -> PortRouter:
         router = PortRouter(controller, compile_table(self._get_map(controller), self.catalog, self.sink,
                                                       self._glider), self._ctx)
@@ -296,7 +300,15 @@ class MidiService:
         return self.clock.state(time.perf_counter())
 
     def set_follow_transport(self, enabled: bool) -> None:
+        """MIDI start/continue → "play", stop → "stop" actions (settings: transport_from_midi)."""
         self.clock.config = replace(self.clock.config, follow_transport=enabled)
+
+    def set_follow_clock(self, enabled: bool) -> None:
+        """Follow MIDI clock tempo or ignore it (settings: follow_clock). Turning it off leaves the
+        mailbox's BPM as it is: the app decides what tempo to use then."""
+        if enabled and not self.clock.config.enabled:
+            self.clock.reset()
+        self.clock.config = replace(self.clock.config, enabled=enabled)
 
     def panic(self) -> None:
         """Release every held note (and the pedal)."""

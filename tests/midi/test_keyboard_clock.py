@@ -133,3 +133,21 @@ def test_transport_messages_and_beat_count(sink, actions):
     quiet = ClockFollower(ClockConfig(follow_transport=False), sink)
     quiet.transport("start")
     assert actions.poll().empty
+
+
+def test_clock_following_can_be_switched_off_and_on(loopback, make_service, params):
+    import mido
+
+    box = loopback.plug("Clock box")
+    service = make_service()
+    service.open_input("Clock box")
+    service.set_follow_clock(False)
+    for _ in range(48):
+        box.send(mido.Message("clock"))
+    assert params.bpm is None and not service.clock_state().receiving
+    service.set_follow_clock(True)
+    t = 0.0
+    for _ in range(48):
+        service.clock.tick(t)
+        t += 60.0 / (100.0 * 24)
+    assert params.bpm == pytest.approx(100.0, abs=0.01)

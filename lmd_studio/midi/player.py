@@ -1,0 +1,190 @@
+"""A scripted MIDI controller in its own process, for the benchmark and the integration tests.
+
+Run as `python -m lmd_studio.midi.player --backend NAME`; it reads one JSON command per line on stdin
+and answers one JSON line on stdout. It either sends into an existing input port (`connect`, e.g. the
+studio's virtual "LMD Studio" port) or plays a device the studio opens (`open_virtual`; `close` unplugs
+it). Send times are `time.perf_counter()` values, which on Linux (CLOCK_MONOTONIC) are comparable between
+processes on one machine, so the receiver can compute latencies. `PlayerProcess` is the parent's handle.
+
+Commands: connect{name, timeout_s} · open_virtual{name} · close · cc{channel, control, values,
+interval_s} (sweep) · notes{events: [[note, velocity], ...], channel, interval_s} · clock{bpm, beats,
+start, stop} · flood{rate_hz, seconds, channel, control, probe_control, probe_interval_s} · quit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import mido
+
+from lmd_studio.midi.backend import MidiBackend
+
+_SLEEP_S = 0.0005
+
+
+def _sleep_until(t_s: float) -> None:
+    while True:
+        left = t_s - time.perf_counter()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.002) if left > 0.0015 else 0.0)  # short spin at the end for precision
+
+
+class _Player:
+    def __init__(self, backend_name: str) -> None:
+        self.backend = MidiBackend(backend_name)
+        self.port: Any = None
+
+    def connect(self, name: str, timeout_s: float = 5.0) -> dict:
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            names = self.backend.output_names()
+            hit = next((n for n in names if n == name or n.endswith(":" + name) or n.startswith(name + ":")),
+                       None)
+            if hit is not None:
+                self.port = self.backend.open_output(hit)
+                return {"port": hit}
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"no output port matching {name!r} among {names}")
+            time.sleep(0.05)
+
+    def open_virtual(self, name: str) -> dict:
+        self.port = self.backend.open_output(name, virtual=True)
+        return {"port": name}
+
+    def close(self) -> dict:
+        if self.port is not None:
+            self.port.close()
+            self.port = None
+        return {}
+
+    def _send(self, msg: mido.Message) -> float:
+        t = time.perf_counter()
+        self.port.send(msg)
+        return t
+
+    def cc(self, control: int, values: list[int], channel: int = 0, interval_s: float = 0.01) -> dict:
+        sent = []
+        start = time.perf_counter()
+        for k, v in enumerate(values):
+            _sleep_until(start + k * interval_s)
+            sent.append((v, self._send(mido.Message("control_change", channel=channel, control=control, value=v))))
+        return {"sent": sent}
+
+    def notes(self, events: list[list[int]], channel: int = 0, interval_s: float = 0.01) -> dict:
+        for note, velocity in events:
+            self._send(mido.Message("note_on", channel=channel, note=note, velocity=velocity))
+            time.sleep(interval_s)
+        return {"count": len(events)}
+
+    def clock(self, bpm: float, beats: float, start: bool = False, stop: bool = False) -> dict:
+        """Ticks on an absolute schedule (lateness does not accumulate into tempo error)."""
+        tick_s = 60.0 / (bpm * 24.0)
+        if start:
+            self._send(mido.Message("start"))
+        t0 = time.perf_counter() + tick_s
+        n = int(round(beats * 24))
+        late = 0.0
+        for k in range(n):
+            due = t0 + k * tick_s
+            _sleep_until(due)
+            late = max(late, self._send(mido.Message("clock")) - due)
+        if stop:
+            self._send(mido.Message("stop"))
+        return {"ticks": n, "late_max_ms": late * 1000.0}
+
+    def flood(self, rate_hz: float, seconds: float, control: int = 1, probe_control: int = 2,
+              probe_interval_s: float = 0.02, channel: int = 0) -> dict:
+        """`rate_hz` CC messages on `control`, plus a probe on `probe_control` every `probe_interval_s`
+        with a changing value, whose send times let the receiver measure latency under the flood."""
+        total = int(rate_hz * seconds)
+        start = time.perf_counter()
+        next_probe = start
+        probes: list[tuple[int, float]] = []
+        k = 0
+        while k < total:
+            now = time.perf_counter()
+            due = min(total, int((now - start) * rate_hz) + 1)
+            while k < due:
+                self.port.send(mido.Message("control_change", channel=channel, control=control, value=k % 128))
+                k += 1
+            if now >= next_probe:
+                v = (len(probes) * 37) % 128  # consecutive probes always differ
+                probes.append((v, self._send(mido.Message("control_change", channel=channel,
+                                                            control=probe_control, value=v))))
+                next_probe += probe_interval_s
+            time.sleep(_SLEEP_S)
+        elapsed = time.perf_counter() - start
+        return {"sent": total, "achieved_rate_hz": total / elapsed, "probes": probes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default=None)
+    args = parser.parse_args(argv)
+    player = _Player(args.backend)
+    print(json.dumps({"ok": True, "ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd.pop("op")
+        if op == "quit":
+            break
+        try:
+            result = getattr(player, op)(**cmd)
+            print(json.dumps({"ok": True, **result}), flush=True)
+        except Exception as exc:  # noqa: BLE001 — report to the parent, keep serving
+            print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    player.close()
+    player.backend.close()
+    return 0
+
+
+class PlayerProcess:
+    """The parent's handle on a player process."""
+
+    def __init__(self, backend_name: str, python: str = sys.executable) -> None:
+        self.proc = subprocess.Popen([python, "-m", "lmd_studio.midi.player", "--backend", backend_name],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._read()
+
+    def _read(self) -> dict:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"MIDI player process exited (code {self.proc.poll()})")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise RuntimeError(f"MIDI player: {reply.get('error')}")
+        return reply
+
+    def request(self, op: str, **kwargs) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def __enter__(self) -> PlayerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
