@@ -1,0 +1,217 @@
+"""One function per job kind: turn a planned job into audio + labels (RenderResult).
+
+Runs inside a worker process with a `RenderContext` (catalogue lookups, soundfont synths, parsed-score and
+drum-kit caches). All randomness comes from the job's generator. Raising any exception means "skip this
+job"; the worker records the reason and the file involved.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from lmd_studio.data import labels
+from lmd_studio.data.drum_kits import DrumKit, load_kit, render_hits
+from lmd_studio.data.drum_patterns import GM_DRUM_NOTE, PATTERNS, DrumPattern, perform
+from lmd_studio.data.gm import BAND_PALETTES, PALETTES, style_for
+from lmd_studio.data.licences import SOUNDFONT_LICENCES, Licence
+from lmd_studio.data.plan import Job
+from lmd_studio.data.scores import ParsedScore, make_excerpt, parse_score
+from lmd_studio.data.sources import KitRef, PieceRef, SampleRef, SourcePaths
+from lmd_studio.data.synth import RendererPool
+from lmd_studio.dsp.crossfade import tile_loop
+from lmd_studio.dsp.resample import normalise_level, resample, to_mono
+
+SAMPLE_RATE_HZ = 44100
+MAX_SAMPLE_S = 30.0
+BAND_GENRES_DUPLE = ("rock", "funk", "hip-hop", "house", "disco", "bossa nova", "reggae", "afrobeat", "breakbeat")
+
+
+@dataclass(slots=True)
+class RenderResult:
+    audio: np.ndarray  # [N] float32 mono at SAMPLE_RATE_HZ
+    description: str
+    tags: dict
+    licences: list[Licence]
+    sources: list[str]  # source ids (pieces, samples, kits, soundfonts)
+    groups: list[str]  # the split-defining subset of sources
+    bpm: float | None = None
+    key: str | None = None
+    time_signature: str | None = None
+    notes: np.ndarray | None = None  # [n, 4] onset_s, offset_s, pitch, velocity (pitched parts)
+    drum_hits: np.ndarray | None = None  # [n, 3] time_s, GM drum note, velocity
+    render: dict = field(default_factory=dict)
+    source_file: str | None = None
+
+
+class RenderContext:
+    def __init__(self, paths: SourcePaths, pieces: dict[str, PieceRef], samples: dict[str, SampleRef],
+                 kits: dict[str, KitRef], group_of: dict[str, str]) -> None:
+        self.paths, self.pieces, self.samples, self.kits, self.group_of = paths, pieces, samples, kits, group_of
+        self.synths = RendererPool({"FluidR3_GM": paths.sf2_path, "MuseScore_General": paths.sf3_path},
+                                   SAMPLE_RATE_HZ)
+        self._scores: OrderedDict[tuple[str, int], ParsedScore] = OrderedDict()
+        self._kits: dict[str, DrumKit] = {}
+
+    def score(self, key: str, tune: int) -> ParsedScore:
+        k = (key, tune)
+        if k not in self._scores:
+            self._scores[k] = parse_score(self.pieces[key].path, tune)
+            if len(self._scores) > 6:
+                self._scores.popitem(last=False)
+        self._scores.move_to_end(k)
+        return self._scores[k]
+
+    def kit(self, name: str) -> DrumKit:
+        if name not in self._kits:
+            self._kits[name] = load_kit(self.kits[name])
+        return self._kits[name]
+
+
+def _level(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    # varied levels, so the loudness control sees a range; the ceiling keeps FLAC's 16 bits unclipped
+    return normalise_level(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95)
+
+
+def _notes4(notes5: np.ndarray) -> np.ndarray:
+    return np.asarray(notes5[:, :4], dtype=np.float32)
+
+
+def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
+    piece = ctx.pieces[job.params["piece"]]
+    style = style_for(piece.folder)
+    score = ctx.score(piece.key, int(rng.integers(1000)))
+    ex = make_excerpt(score, style, rng, job.clip_s)
+    palette = PALETTES[style.palettes[int(rng.integers(len(style.palettes)))]]
+    sf_name = job.params["soundfont"]
+    programs = [palette.program_for(r)[0] for r in ex.roles]
+    audio = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s,
+                                           reverb_send=int(rng.integers(20, 80)))
+    text, tags = labels.describe_score(style, palette, ex.roles, ex.beat_bpm, ex.key, rng)
+    return RenderResult(
+        audio=_level(audio, rng), description=text, tags=tags,
+        licences=[piece.licence, SOUNDFONT_LICENCES[sf_name]], sources=[piece.source_id, f"soundfont:{sf_name}"],
+        groups=[piece.source_id], bpm=ex.beat_bpm, key=ex.key, time_signature=ex.time_signature,
+        notes=_notes4(ex.notes), source_file=str(piece.path),
+        render={"soundfont": sf_name, "palette": palette.name, "programs": programs, "transpose": ex.transpose,
+                "quarter_bpm": ex.quarter_bpm, "start_quarter": ex.start_q, "title": score.title})
+
+
+def _drum_audio(pattern: DrumPattern, kit: DrumKit, bpm: float, duration_s: float, rng: np.random.Generator):
+    if not {"kick", "snare", "hand_low"} & kit.roles:
+        raise ValueError(f"kit {kit.ref.name} has no kick, snare or low hand drum")
+    hits = perform(pattern, bpm, duration_s, rng, kit.roles)
+    audio = render_hits(kit, hits, duration_s, rng, SAMPLE_RATE_HZ)
+    if kit.problems:
+        raise ValueError("; ".join(kit.problems[:3]))
+    table = np.array([(t, GM_DRUM_NOTE[r], v) for t, r, v in hits], dtype=np.float32).reshape(-1, 3)
+    return audio, table
+
+
+def render_drums(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
+    pattern = PATTERNS[job.params["genre"]]
+    kit = ctx.kit(job.params["kit"])
+    bpm = float(rng.uniform(*pattern.bpm_range))
+    audio, table = _drum_audio(pattern, kit, bpm, job.clip_s, rng)
+    text, tags = labels.describe_drums(pattern, kit.ref.name, kit.kind, bpm, rng)
+    return RenderResult(audio=_level(audio, rng), description=text, tags=tags, licences=[kit.ref.licence],
+                        sources=[kit.ref.source_id, *kit.ref.members], groups=[kit.ref.source_id], bpm=bpm,
+                        time_signature=pattern.meter, drum_hits=table, source_file=str(kit.ref.path),
+                        render={"pattern": pattern.genre, "kit": kit.ref.name})
+
+
+def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
+    piece = ctx.pieces[job.params["piece"]]
+    kit = ctx.kit(job.params["kit"])
+    score = ctx.score(piece.key, int(rng.integers(1000)))
+    if score.simple_duple:
+        genres = [g for g in BAND_GENRES_DUPLE if kit.kind in PATTERNS[g].kit_kinds]
+    elif score.time_signature == "3/4":
+        genres = ["waltz"]
+    elif score.compound:
+        genres = ["shuffle"]
+    else:
+        raise ValueError(f"meter {score.time_signature} has no drum pattern for mixes")
+    if not genres:
+        raise ValueError(f"no band genre suits kit {kit.ref.name}")
+    pattern = PATTERNS[genres[int(rng.integers(len(genres)))]]
+    bpm = float(rng.uniform(*pattern.bpm_range))
+    style = style_for(piece.folder)
+    # compound metres count dotted quarters; the shuffle grid (12 per bar) lines up with them
+    ex = make_excerpt(score, style, rng, job.clip_s, beat_bpm=bpm)
+    palette = PALETTES[BAND_PALETTES[int(rng.integers(len(BAND_PALETTES)))]]
+    programs = [palette.program_for(r)[0] for r in ex.roles]
+    sf_name = job.params["soundfont"]
+    music = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=int(rng.integers(15, 50)))
+    drums, table = _drum_audio(pattern, kit, bpm, ex.duration_s, rng)
+    balance_db = float(rng.uniform(-4.0, 2.0))  # drums relative to the band
+    mix = normalise_level(music, -20.0) + normalise_level(drums, -20.0 + balance_db)
+    text, tags = labels.describe_mix(pattern, palette, style, kit.kind, bpm, ex.key, ex.roles, rng)
+    return RenderResult(
+        audio=_level(mix, rng), description=text, tags=tags,
+        licences=[piece.licence, SOUNDFONT_LICENCES[sf_name], kit.ref.licence],
+        sources=[piece.source_id, kit.ref.source_id, *kit.ref.members, f"soundfont:{sf_name}"],
+        groups=[piece.source_id, kit.ref.source_id], bpm=bpm, key=ex.key, time_signature=ex.time_signature,
+        notes=_notes4(ex.notes), drum_hits=table, source_file=str(piece.path),
+        render={"soundfont": sf_name, "palette": palette.name, "pattern": pattern.genre, "kit": kit.ref.name,
+                "programs": programs, "transpose": ex.transpose, "drum_balance_db": balance_db})
+
+
+def _loop_bpm(duration_s: float) -> float:
+    """Loops are whole bars of 4/4: the bar count that puts the tempo in 70–180 bpm."""
+    bpm = 240.0 / duration_s
+    while bpm < 70:
+        bpm *= 2
+    while bpm > 180:
+        bpm /= 2
+    return bpm
+
+
+def render_sample(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
+    ref = ctx.samples[job.params["sample"]]
+    try:
+        data, sr = sf.read(str(ref.path), dtype="float32", always_2d=False)
+    except Exception as exc:
+        raise ValueError(f"unreadable audio ({type(exc).__name__}: {exc})") from None
+    if data.size == 0 or not np.all(np.isfinite(data)):
+        raise ValueError("empty or non-finite audio")
+    x = resample(to_mono(data), sr, SAMPLE_RATE_HZ)
+    variant = int(job.params.get("variant", 0))
+    semitones = 0
+    if variant:  # varispeed copies: pitch and tempo move together, like a turntable
+        semitones = int(rng.choice([-5, -4, -3, -2, 2, 3, 4, 5]))
+        x = resample(x, int(round(SAMPLE_RATE_HZ * 2 ** (semitones / 12))), SAMPLE_RATE_HZ)
+    duration = x.size / SAMPLE_RATE_HZ
+    bpm = None
+    if ref.category == "loop":
+        bpm = 97.0 * 2 ** (semitones / 12) if "97" in ref.name else _loop_bpm(duration)
+        x = tile_loop(x, int(max(job.clip_s, 8.0) * SAMPLE_RATE_HZ))
+    else:
+        x = np.concatenate([x, np.zeros(int(0.25 * SAMPLE_RATE_HZ), np.float32)])
+        if x.size < SAMPLE_RATE_HZ:
+            x = np.concatenate([x, np.zeros(SAMPLE_RATE_HZ - x.size, np.float32)])
+    x = x[: int(MAX_SAMPLE_S * SAMPLE_RATE_HZ)]
+    text, tags = labels.describe_sample(ref.name, ref.category, duration, bpm, rng)
+    if semitones:
+        text += f", pitched {'up' if semitones > 0 else 'down'}"
+    return RenderResult(audio=_level(x, rng), description=text, tags=tags, licences=[ref.licence],
+                        sources=[ref.source_id], groups=[ctx.group_of.get(ref.source_id, ref.source_id)], bpm=bpm,
+                        source_file=str(ref.path), render={"semitones": semitones, "original_s": duration})
+
+
+RENDERERS = {"score": render_score, "drums": render_drums, "mix": render_mix, "sample": render_sample}
+
+
+def source_file_of(job: Job, ctx: RenderContext) -> str | None:
+    """The file a job mainly reads, for skip reports."""
+    if "piece" in job.params and job.params["piece"] in ctx.pieces:
+        return str(ctx.pieces[job.params["piece"]].path)
+    if "sample" in job.params and job.params["sample"] in ctx.samples:
+        return str(ctx.samples[job.params["sample"]].path)
+    if "kit" in job.params and job.params["kit"] in ctx.kits:
+        return str(Path(ctx.kits[job.params["kit"]].path))
+    return None

@@ -1,0 +1,104 @@
+"""Worker-process side of the build: render a job, check it, compute its features, write its files.
+
+Files are written under temporary names and renamed into place, so an interrupted build leaves either a
+complete item or stray temporaries (which the next run overwrites); the parent process appends the manifest
+line only after this returns. Any failure becomes a skip record naming the job, the file and the reason.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from lmd_studio.data.licences import combine
+from lmd_studio.data.manifest import ManifestItem
+from lmd_studio.data.plan import Job
+from lmd_studio.data.renders import RENDERERS, SAMPLE_RATE_HZ, RenderContext, source_file_of
+from lmd_studio.dsp.features import FeatureConfig, compute_control_features
+from lmd_studio.dsp.resample import rms_db
+
+SHARD_ITEMS = 250
+SILENCE_DB = -60.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    out_dir: Path
+    context_args: tuple  # RenderContext(*context_args)
+
+
+_CTX: RenderContext | None = None
+_OUT: Path | None = None
+
+
+def init_worker(setup: WorkerSetup) -> None:
+    """Pool initializer: one thread per worker (the build already runs one worker per core)."""
+    global _CTX, _OUT
+    if multiprocessing.current_process().name != "MainProcess":  # never change the caller's environment
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"
+    _CTX = RenderContext(*setup.context_args)
+    _OUT = Path(setup.out_dir)
+
+
+def _atomic_write(path: Path, writer) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    writer(tmp)
+    os.replace(tmp, path)
+
+
+def _write_item(job: Job, index: int, res, out: Path) -> ManifestItem:
+    audio = np.asarray(res.audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.size < 2048:
+        raise ValueError(f"render too short ({audio.size} frames)")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("render contains NaN/inf")
+    if rms_db(audio) < SILENCE_DB:
+        raise ValueError(f"render is silent ({rms_db(audio):.0f} dB)")
+    fcfg = FeatureConfig()
+    feats = compute_control_features(audio, fcfg, notes=res.notes)
+    shard = f"{job.split}/{index // SHARD_ITEMS:04d}"
+    (out / "audio" / shard).mkdir(parents=True, exist_ok=True)
+    audio_rel = f"audio/{shard}/{job.id}.flac"
+    feat_rel = f"audio/{shard}/{job.id}.npz"
+    arrays = feats.to_arrays()
+    arrays["notes"] = (res.notes if res.notes is not None else np.zeros((0, 4))).astype(np.float32)
+    arrays["drum_hits"] = (res.drum_hits if res.drum_hits is not None else np.zeros((0, 3))).astype(np.float32)
+
+    def write_npz(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    _atomic_write(out / feat_rel, write_npz)
+    _atomic_write(out / audio_rel, lambda p: sf.write(str(p), audio, SAMPLE_RATE_HZ, format="FLAC",
+                                                      subtype="PCM_16"))
+    ids, commercial_ok = combine(res.licences)
+    return ManifestItem(
+        id=job.id, kind=job.kind, split=job.split, audio=audio_rel, features=feat_rel,
+        sample_rate_hz=SAMPLE_RATE_HZ, channels=1, num_frames=int(audio.size),
+        duration_s=audio.size / SAMPLE_RATE_HZ, feature_frames=feats.num_frames,
+        feature_rate_hz=feats.frame_rate_hz, description=res.description, tags=res.tags, licences=ids,
+        commercial_ok=commercial_ok, sources=list(dict.fromkeys(res.sources)), groups=list(dict.fromkeys(res.groups)),
+        bpm=None if res.bpm is None else round(float(res.bpm), 2), key=res.key, time_signature=res.time_signature,
+        has_notes=res.notes is not None, has_drum_hits=res.drum_hits is not None, seed=job.seed, render=res.render)
+
+
+def run_job(task: tuple[int, Job]) -> dict:
+    """→ {"item": ManifestItem} or {"skip": {id, kind, split, file, reason}}."""
+    index, job = task
+    assert _CTX is not None and _OUT is not None, "init_worker was not called"
+    try:
+        res = RENDERERS[job.kind](job, _CTX, np.random.default_rng(job.seed))
+        return {"item": _write_item(job, index, res, _OUT)}
+    except Exception as exc:  # never crash the build: record and move on
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        if isinstance(exc, (AssertionError, NameError, AttributeError, TypeError)):
+            reason += " | " + traceback.format_exc(limit=3).replace("\n", " ")
+        return {"skip": {"id": job.id, "kind": job.kind, "split": job.split, "file": source_file_of(job, _CTX),
+                         "reason": reason[:1000]}}

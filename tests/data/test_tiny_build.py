@@ -1,0 +1,123 @@
+"""Smoke test of `lmd data build --size tiny`: real renders, real features, schema, splits, resume."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lmd_studio.cli import main as lmd_main
+from lmd_studio.data.builder import BuildConfig, BuildError, build_corpus
+from lmd_studio.data.corpus import Corpus, CorpusError
+from lmd_studio.data.manifest import ManifestError, read_manifest
+from lmd_studio.data.splits import SPLITS, check_no_leakage
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus") / "tiny"
+    rc = lmd_main(["data", "build", "--size", "tiny", "--out", str(out), "--no-progress", "--workers", "2"])
+    assert rc == 0
+    return out
+
+
+def test_report_counts_every_kind_and_licence(tiny):
+    rep = json.loads((tiny / "report.json").read_text())
+    assert rep["items"] == rep["jobs_planned"] - rep["skipped"] and rep["skipped"] == 0
+    assert set(rep["items_by_source"]) == {"score", "sample", "drums", "mix"}
+    assert rep["hours"] > 0.005 and rep["complete"]
+    assert rep["split_leaks"] == []
+    assert sum(rep["hours_by_split"].values()) == pytest.approx(rep["hours"], abs=1e-3)
+    assert "CC0-1.0" in rep["hours_by_licence"] and "PD-score" in rep["hours_by_licence"]
+    assert rep["hours_noncommercial"] == 0.0
+    assert (tiny / "report.md").read_text().startswith("# Corpus build report")
+
+
+def test_manifest_schema_and_files(tiny):
+    corpus = Corpus.open(tiny)
+    items = corpus.items()
+    assert len(items) == len(read_manifest(tiny / "manifest.jsonl")) >= 8
+    soundfonts = set()
+    for it in items:
+        info = sf.info(str(corpus.path(it.audio)))
+        assert info.samplerate == 44100 and info.channels == 1 and info.frames == it.num_frames
+        audio = corpus.load_audio(it)
+        assert audio.shape == (1, it.num_frames) and audio.dtype == np.float32
+        rms_db = 10 * np.log10(np.mean(audio ** 2))
+        assert -45 < rms_db < -10, f"{it.id} level {rms_db:.1f} dB"
+        feats = corpus.load_features(it)
+        assert feats.num_frames == it.feature_frames == it.num_frames // 2048
+        assert np.isfinite(feats.loudness_db).all() and feats.loudness_db.max() > -60
+        assert it.description and it.licences and it.commercial_ok
+        assert it.tags["genre"] and it.tags["texture"]
+        if it.kind in ("score", "mix"):
+            notes = corpus.load_notes(it)
+            assert it.has_notes and notes.shape[1] == 4 and len(notes) > 3
+            assert feats.pitch_source == "midi"
+            assert it.key and it.bpm
+            soundfonts.add(it.render["soundfont"])
+            assert notes[:, 0].min() >= 0 and notes[:, 1].max() <= it.duration_s + 0.05
+        if it.kind in ("drums", "mix"):
+            assert len(corpus.load_drum_hits(it)) > 4 and it.bpm
+    assert soundfonts == {"FluidR3_GM", "MuseScore_General"}
+
+
+def test_splits_are_by_source_and_do_not_leak(tiny):
+    items = Corpus.open(tiny).items()
+    assert check_no_leakage((it.id, it.split, it.groups) for it in items) == []
+    assert {it.split for it in items} >= {"train", "test"}
+    assert all(it.split in SPLITS for it in items)
+    # a mix takes its piece and its kit from its own split: both are groups of the item
+    mix = next(it for it in items if it.kind == "mix")
+    assert len(mix.groups) == 2
+
+
+def test_crop_is_latent_aligned(tiny):
+    corpus = Corpus.open(tiny)
+    it = next(i for i in corpus.items() if i.kind == "score")
+    crop = corpus.load_crop(it, 16, np.random.default_rng(0))
+    assert crop.audio.shape == (1, 16 * 2048) and crop.start_frame % 2048 == 0
+    assert crop.features.num_frames == 16
+    long = corpus.load_crop(it, 400, np.random.default_rng(0))  # longer than the clip: padded
+    assert long.audio.shape == (1, 400 * 2048) and long.features.loudness_db[-1] == -100.0
+
+
+def test_interrupted_build_resumes_to_the_same_corpus(tiny, tmp_path):
+    out = tmp_path / "again"
+    first = build_corpus(BuildConfig(out_dir=out, size="tiny", workers=1, progress=False, max_jobs=3), log=lambda *_: None)
+    assert first["items"] == 3 and not first["complete"]
+    # an append cut short by a crash leaves a partial line; the resume drops it and redoes that job
+    with open(out / "manifest.jsonl", "a") as fh:
+        fh.write('{"id": "half-writ')
+    rep = build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=lambda *_: None)
+    assert rep["complete"]
+    a = (tiny / "manifest.jsonl").read_text().splitlines()
+    b = (out / "manifest.jsonl").read_text().splitlines()
+    assert sorted(a) == sorted(b)  # deterministic for a seed, whatever the worker count or interruption
+    it = json.loads(a[0])
+    assert (tiny / it["audio"]).read_bytes() == (out / it["audio"]).read_bytes()
+    # rerunning a finished build renders nothing and changes nothing
+    again = build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=lambda *_: None)
+    assert again["items"] == rep["items"] and (out / "manifest.jsonl").read_text().splitlines() == b
+
+
+def test_other_options_into_same_folder_are_refused(tiny):
+    with pytest.raises(BuildError, match="different corpus"):
+        build_corpus(BuildConfig(out_dir=tiny, size="tiny", seed=7, progress=False), log=lambda *_: None)
+
+
+def test_broken_manifest_is_reported_with_file_and_line(tmp_path, tiny):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "corpus.json").write_text((tiny / "corpus.json").read_text())
+    lines = (tiny / "manifest.jsonl").read_text().splitlines()
+    (bad / "manifest.jsonl").write_text(lines[0] + "\n{not json}\n" + lines[1] + "\n")
+    with pytest.raises(CorpusError, match=r"manifest.jsonl:2"):
+        Corpus.open(bad)
+    with pytest.raises(ManifestError, match="split"):
+        rec = json.loads(lines[0])
+        rec["split"] = "holdout"
+        from lmd_studio.data.manifest import ManifestItem
+        ManifestItem.from_dict(rec)
+    with pytest.raises(CorpusError, match="not a corpus folder"):
+        Corpus.open(tmp_path)
