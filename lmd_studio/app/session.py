@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmd_studio.app.bootstrap import EngineParts, make_mailbox
+from lmd_studio.app.bootstrap import DEFAULT_PROMPT, EngineParts, make_mailbox
 from lmd_studio.app.capture_chain import CaptureFanout, PositionMap
 from lmd_studio.app.change_log import ChangeLog
 from lmd_studio.app.countdown import CountdownTracker
@@ -102,7 +102,7 @@ class Session:
         self._timeline: TimelineModel | None = None
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
-        self._load_initial_prompts(settings)
+        self._restore_last_mix(settings)
 
     # ================================================================ lifecycle
     def start(self) -> None:
@@ -122,8 +122,12 @@ class Session:
         self.desk.close()
         for job, _ in self._jobs:
             job.cancel()
+        snap = self.mailbox.snapshot().controls
+        kept = {k: v for k, v in self._settings.params if k not in snap.values}  # another model's knobs
+        params = tuple(sorted({**kept, **{k: v for k, v in snap.values.items() if k != MASTER_GAIN.name}}.items()))
         self._settings = dataclasses.replace(self._settings, prompts=self.mixer.entries(), first_run_done=True,
-                                             volume_db=self.volume_db)
+                                             volume_db=self.volume_db, params=params,
+                                             auto_params=tuple(sorted(snap.auto)))
         self._save_settings()
         self._save_history()
 
@@ -310,12 +314,18 @@ class Session:
     def suggestions(self) -> list[str]:
         return prompt_suggestions(self._runtime.generator, self.history.items)
 
-    def _load_initial_prompts(self, settings: StudioSettings) -> None:
-        from lmd_studio.app.bootstrap import DEFAULT_PROMPT
-
+    def _restore_last_mix(self, settings: StudioSettings) -> None:
+        """The prompts and knobs as they were when the app closed; a first run gets a starter prompt."""
         entries = settings.prompts or (PromptEntry(DEFAULT_PROMPT, 1.0),)
         self.mixer.load(entries, self._clock(), morph_s=0.0)
         self.mailbox.set_prompts(self.mixer.mix(self._clock()))
+        registry = self.mailbox.registry
+        for name, value in settings.params:
+            if name in registry and name != MASTER_GAIN.name:
+                self.mailbox.set(name, value)
+        for name in settings.auto_params:
+            if name in registry and registry.spec(name).can_auto:
+                self.mailbox.set_auto(name, True)
 
     # ================================================================ scenes
     def scenes(self) -> tuple[Scene | None, ...]:
@@ -434,8 +444,8 @@ class Session:
         rate = self._runtime.sample_rate_hz
         play = self._runtime.stream_play_position
         ahead = max(self._runtime.stream_write_position, play)
-        start = int(play - (1.0 - end_fraction) * span_s * rate)
-        end = int(play + end_fraction * span_s * rate)
+        start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
+        end = start + int(span_s * rate)
         return TimelineFrame(
             sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
             context_start_s=max(0, ahead - self._runtime.context_frames) / rate,
@@ -559,6 +569,10 @@ class Session:
             self.notify("info", "Torch threads take effect the next time a model is loaded")
         self._save_settings()
 
+    def set_view(self, **changes: Any) -> None:
+        """Remember view choices (timeline_span_s, spectrogram, theme) for next time; saved on exit."""
+        self._settings = dataclasses.replace(self._settings, **changes)
+
     def audio_device_names(self) -> list[str]:
         from lmd_studio.audio.devices import list_output_devices
 
@@ -567,6 +581,20 @@ class Session:
         except RuntimeError as exc:
             self.notify("warning", str(exc))
             return []
+
+    @property
+    def midi_available(self) -> bool:
+        return self.midi is not None and self.midi.available
+
+    def midi_input_names(self) -> list[str]:
+        return list(self.midi.input_names()) if self.midi is not None else []
+
+    def midi_learn(self, target: str) -> None:
+        """Bind `target` to the next MIDI control the player moves (see status.midi_learning)."""
+        if self.midi is None:
+            self.notify("warning", "MIDI is not available")
+            return
+        self.midi.learn(target)
 
     def _save_settings(self) -> None:
         try:

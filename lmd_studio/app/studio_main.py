@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             print("no display found (DISPLAY is not set): rendering a demo WAV headless instead of opening the studio")
         render_demo(model=args.model)
         return 0
+    from lmd_studio.app.bootstrap import build_studio
     from lmd_studio.gui.app_main import run_gui  # Qt only from here on
 
-    return run_gui(args)
+    return run_gui(args, build_studio)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ may add some); missing keys take their defaults.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ class StudioSettings:
     timeline_span_s: float = 16.0  # visible width of the timeline
     spectrogram: bool = False
     prompts: tuple[PromptEntry, ...] = ()  # the mix as it was when the app last closed
+    params: tuple[tuple[str, float], ...] = ()  # knob values as they were (names the model lacks are kept)
+    auto_params: tuple[str, ...] = ()  # controls left to the model
     first_run_done: bool = False
 
     def __post_init__(self) -> None:
@@ -100,6 +103,9 @@ class StudioSettings:
             raise ValueError(f"timeline_span_s must be in [2, 600] s, got {self.timeline_span_s}")
         if len(self.prompts) > MAX_PROMPT_SLOTS:
             raise ValueError(f"at most {MAX_PROMPT_SLOTS} prompts, got {len(self.prompts)}")
+        for name, value in self.params:
+            if not name.isidentifier() or not math.isfinite(value):
+                raise ValueError(f"params: bad entry {name!r}={value!r}")
 
     def recordings_path(self, default: Path) -> Path:
         return Path(self.recordings_dir).expanduser() if self.recordings_dir.strip() else default
@@ -109,6 +115,8 @@ def settings_to_dict(settings: StudioSettings) -> dict[str, Any]:
     data = dataclasses.asdict(settings)
     data["midi"]["inputs"] = list(settings.midi.inputs)
     data["prompts"] = [dataclasses.asdict(p) for p in settings.prompts]
+    data["params"] = {name: value for name, value in settings.params}
+    data["auto_params"] = list(settings.auto_params)
     return data
 
 
@@ -169,6 +177,13 @@ def _prompts(value: Any, where: str) -> tuple[PromptEntry, ...]:
     return tuple(out)
 
 
+def _params(value: Any, where: str) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()):
+        raise ValueError(f"{where}: expected an object of name: number, got {value!r}")
+    return tuple((k, float(v)) for k, v in value.items())
+
+
 def settings_from_dict(data: dict[str, Any], source: Path | str = "settings") -> StudioSettings:
     """Validated settings from an already-migrated dict; UserFileError naming `source` and the key."""
     try:
@@ -176,6 +191,8 @@ def settings_from_dict(data: dict[str, Any], source: Path | str = "settings") ->
             "audio": lambda v, k: _build(AudioSettings, v, k),
             "midi": lambda v, k: _build(MidiSettings, v, k, special={"inputs": _str_tuple}),
             "prompts": _prompts,
+            "params": _params,
+            "auto_params": _str_tuple,
         })
     except ValueError as exc:
         raise UserFileError(f"{source}: {exc}") from exc

@@ -1,0 +1,259 @@
+"""Performance controls: one knob per parameter with its value, default, tooltip, "let the model decide"
+and a countdown to when a change is heard; the panel lays them out and reports changes to the Session."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from lmd_studio.app.countdown import Countdown
+from lmd_studio.app.values import ControlInfo, StudioStatus
+from lmd_studio.core.params import ParamSpec
+from lmd_studio.gui.knob import KnobWidget
+
+NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
+
+
+def format_value(spec: ParamSpec, value: float) -> str:
+    if spec.unit == "semitone":
+        return NOTE_NAMES[int(value) % 12]
+    if spec.name == "seed":
+        return f"#{int(value):04d}"
+    if spec.integer:
+        return str(int(value))
+    if spec.unit == "dB":
+        return f"{value:+.1f} dB"
+    if spec.unit:
+        return f"{value:.1f} {spec.unit}"
+    if spec.minimum == 0.0 and spec.maximum == 1.0:
+        return f"{value * 100:.0f} %"
+    return f"{value:.2f}"
+
+
+def tooltip_for(spec: ParamSpec, supported: bool) -> str:
+    lines = [f"<b>{spec.label}</b>", spec.tooltip,
+             f"Range {format_value(spec, spec.minimum)} – {format_value(spec, spec.maximum)}, "
+             f"default {format_value(spec, spec.default)}.",
+             "Drag up/down (Shift: fine), arrow keys, double-click for the default.",
+             "Right-click: MIDI learn, reset."]
+    if spec.can_auto:
+        lines.append("“Auto” lets the model decide.")
+    if not supported:
+        lines.append("<i>The current model does not listen to this control.</i>")
+    return "<br>".join(line for line in lines if line)
+
+
+class ControlWidget(QtWidgets.QFrame):
+    sig_value_changed = QtCore.Signal(str, float)
+    """(parameter name, new value) from the player."""
+    sig_auto_changed = QtCore.Signal(str, bool)
+    """(parameter name, let the model decide)."""
+    sig_learn_requested = QtCore.Signal(str)
+    """The player asked to bind this control to the next MIDI control moved."""
+
+    def __init__(self, info: ControlInfo, value: float, auto: bool, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = info.spec
+        self.setObjectName(f"control_{self.spec.name}")
+        spec = self.spec
+        steps = int(spec.maximum - spec.minimum) if spec.integer else 1000
+        self.knob = KnobWidget(positions=max(1, steps))
+        self.knob.setObjectName(f"knob_{spec.name}")
+        self.knob.setAccessibleName(spec.label)
+        self.knob.default_position = self._to_position(spec.default)
+        self.title = QtWidgets.QLabel(spec.label)
+        self.title.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        self.value_label = QtWidgets.QLabel()
+        self.value_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        self.value_label.setMinimumWidth(70)
+        self.countdown = QtWidgets.QLabel("")
+        self.countdown.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
+        self.countdown.setMinimumHeight(18)
+        self.auto_box = QtWidgets.QCheckBox("Auto")
+        self.auto_box.setToolTip("Let the model decide this one")
+        self.auto_box.setVisible(spec.can_auto)
+        self.learn_enabled = False
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(1)
+        lay.addWidget(self.title)
+        lay.addWidget(self.knob, 0, QtCore.Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.value_label)
+        self.extra = QtWidgets.QHBoxLayout()
+        self.extra.setContentsMargins(0, 0, 0, 0)
+        self.extra.addStretch(1)
+        self.extra.addWidget(self.auto_box)
+        self.extra.addStretch(1)
+        lay.addLayout(self.extra)
+        lay.addWidget(self.countdown)
+        self._updating = False
+        self.set_supported(info.supported)
+        self.set_value(value)
+        self.set_auto(auto)
+        self.knob.valueChanged.connect(self._knob_moved)
+        self.knob.sig_reset_requested.connect(self.reset_to_default)
+        self.auto_box.toggled.connect(self._auto_toggled)
+        self.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.knob.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
+        self.knob.customContextMenuRequested.connect(lambda pos: self._menu(self.knob.mapTo(self, pos)))
+
+    # --- value <-> knob ------------------------------------------------------------------------------
+    def _to_position(self, value: float) -> int:
+        return int(round(self.spec.to_normalized(value) * self.knob.maximum()))
+
+    def _from_position(self, position: int) -> float:
+        return self.spec.from_normalized(position / max(1, self.knob.maximum()))
+
+    def value(self) -> float:
+        return self._from_position(self.knob.value())
+
+    def set_value(self, value: float) -> None:
+        """Show `value` without reporting it back (MIDI, scenes, morphs move the knob too)."""
+        self._updating = True
+        self.knob.setValue(self._to_position(value))
+        self._updating = False
+        self.value_label.setText(format_value(self.spec, self.spec.clamp(value)))
+
+    def set_auto(self, auto: bool) -> None:
+        self._updating = True
+        self.auto_box.setChecked(auto)
+        self._updating = False
+        self.knob.setEnabled(self.supported and not auto)
+        if auto:
+            self.value_label.setText("model decides")
+
+    def set_supported(self, supported: bool) -> None:
+        self.supported = supported
+        self.knob.setEnabled(supported and not self.auto_box.isChecked())
+        self.auto_box.setEnabled(supported)
+        self.setToolTip(tooltip_for(self.spec, supported))
+        self.title.setObjectName("" if supported else "Dim")
+        self.title.setStyleSheet("")  # re-polish for the object name
+
+    def show_countdown(self, countdown: Countdown | None) -> None:
+        if countdown is None:
+            self.countdown.setText("")
+        elif countdown.heard:
+            self.countdown.setObjectName("Heard")
+            self.countdown.setText("✓ heard")
+        else:
+            self.countdown.setObjectName("Countdown")
+            self.countdown.setText(f"in {countdown.remaining_s:.1f} s")
+        self.countdown.style().unpolish(self.countdown)
+        self.countdown.style().polish(self.countdown)
+
+    def reset_to_default(self) -> None:
+        self.knob.setValue(self._to_position(self.spec.default))
+
+    # --- events -----------------------------------------------------------------------------------------
+    def _knob_moved(self, position: int) -> None:
+        value = self._from_position(position)
+        self.value_label.setText(format_value(self.spec, value))
+        if not self._updating:
+            self.sig_value_changed.emit(self.spec.name, value)
+
+    def _auto_toggled(self, on: bool) -> None:
+        self.knob.setEnabled(self.supported and not on)
+        self.value_label.setText("model decides" if on else format_value(self.spec, self.value()))
+        if not self._updating:
+            self.sig_auto_changed.emit(self.spec.name, on)
+
+    def _menu(self, pos: QtCore.QPoint) -> None:
+        menu = QtWidgets.QMenu(self)
+        learn = menu.addAction("MIDI learn…")
+        learn.setEnabled(self.learn_enabled)
+        if not self.learn_enabled:
+            learn.setToolTip("No MIDI input is available")
+        reset = menu.addAction(f"Reset to default ({format_value(self.spec, self.spec.default)})")
+        auto = None
+        if self.spec.can_auto:
+            auto = menu.addAction("Let the model decide")
+            auto.setCheckable(True)
+            auto.setChecked(self.auto_box.isChecked())
+        chosen = menu.exec(self.mapToGlobal(pos))
+        if chosen is learn:
+            self.sig_learn_requested.emit(self.spec.name)
+        elif chosen is reset:
+            self.reset_to_default()
+        elif auto is not None and chosen is auto:
+            self.auto_box.setChecked(auto.isChecked())
+
+
+class PerformancePanel(QtWidgets.QFrame):
+    """All performance controls of the current model, in a grid, plus when changes land."""
+
+    sig_value_changed = QtCore.Signal(str, float)
+    """(parameter name, value) moved by the player."""
+    sig_auto_changed = QtCore.Signal(str, bool)
+    """(parameter name, auto)."""
+    sig_learn_requested = QtCore.Signal(str)
+    """MIDI learn for a parameter."""
+    sig_reroll = QtCore.Signal()
+    """The player asked for a new variation (seed)."""
+
+    COLUMNS = 4
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Panel")
+        self.widgets: dict[str, ControlWidget] = {}
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(10, 8, 10, 8)
+        head = QtWidgets.QHBoxLayout()
+        title = QtWidgets.QLabel("PERFORMANCE")
+        title.setObjectName("PanelTitle")
+        self.landing = QtWidgets.QLabel("")
+        self.landing.setObjectName("Dim")
+        self.landing.setToolTip("How long a change made now takes to reach your ears, and when the playhead "
+                                "crosses into the next generated block")
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.landing)
+        outer.addLayout(head)
+        self.grid = QtWidgets.QGridLayout()
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(4)
+        outer.addLayout(self.grid)
+        outer.addStretch(1)
+        self.reroll_button = QtWidgets.QPushButton("Re-roll")
+        self.reroll_button.setObjectName("Reroll")
+        self.reroll_button.setToolTip("A new variation: pick a different seed (V)")
+        self.reroll_button.clicked.connect(self.sig_reroll)
+
+    def set_controls(self, controls: list[ControlInfo], values: dict[str, float], auto: set[str],
+                     learn_enabled: bool) -> None:
+        """Rebuild for a model's controls (supported ones first, in registry order)."""
+        for w in self.widgets.values():
+            w.setParent(None)
+            w.deleteLater()
+        self.widgets.clear()
+        ordered = sorted(controls, key=lambda c: not c.supported)
+        for i, info in enumerate(ordered):
+            w = ControlWidget(info, values[info.spec.name], info.spec.name in auto)
+            w.learn_enabled = learn_enabled
+            w.sig_value_changed.connect(self.sig_value_changed)
+            w.sig_auto_changed.connect(self.sig_auto_changed)
+            w.sig_learn_requested.connect(self.sig_learn_requested)
+            if info.spec.name == "seed":
+                w.extra.insertWidget(1, self.reroll_button)
+                w.auto_box.setVisible(False)
+            self.grid.addWidget(w, i // self.COLUMNS, i % self.COLUMNS)
+            self.widgets[info.spec.name] = w
+
+    def show_values(self, values: dict[str, float], auto: set[str]) -> None:
+        for name, w in self.widgets.items():
+            if w.knob.isSliderDown():
+                continue  # the player's hand wins over echoes
+            if name in values and abs(w.value() - values[name]) > 1e-9:
+                w.set_value(values[name])
+            if w.auto_box.isChecked() != (name in auto):
+                w.set_auto(name in auto)
+
+    def update_status(self, status: StudioStatus) -> None:
+        for name, w in self.widgets.items():
+            w.show_countdown(status.countdowns.get(name))
+        if status.playing and status.primed:
+            self.landing.setText(f"changes heard in ≈{status.pending_change_s:.2f} s · next block in "
+                                 f"{status.next_boundary_s:.2f} s")
+        else:
+            self.landing.setText("changes are heard when you press play")

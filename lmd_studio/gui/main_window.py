@@ -1,0 +1,310 @@
+"""The main window: composes the panels, routes their signals to the Session, and refreshes everything
+from one timer (`session.tick()` → a StudioStatus value → each panel's `update_status`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from lmd_studio.app.session_api import StudioApi
+from lmd_studio.app.values import Notice, StudioStatus
+from lmd_studio.gui.controls import PerformancePanel
+from lmd_studio.gui.meters import MetersPanel
+from lmd_studio.gui.notices import NoticeBar
+from lmd_studio.gui.prompts import PromptMixerPanel
+from lmd_studio.gui.scenes import VISIBLE_SCENES, ScenePanel
+from lmd_studio.gui.settings_dialog import SettingsDialog
+from lmd_studio.gui.shortcuts import SHORTCUTS, shortcuts_html
+from lmd_studio.gui.theme import Colors, apply_theme
+from lmd_studio.gui.timeline import TimelineWidget
+from lmd_studio.gui.transport import HeaderBar, TransportBar
+
+TICK_MS = 33  # ≈30 frames per second for meters and the timeline
+
+
+class StudioWindow(QtWidgets.QMainWindow):
+    def __init__(self, session: StudioApi, colors: Colors, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.c = colors
+        self.setWindowTitle("LMD Studio")
+        self.setObjectName("StudioWindow")
+        self._shown_entries = None
+        self._shown_model = None
+        self._last_status = StudioStatus()
+        self._build()
+        self._connect()
+        self._install_shortcuts()
+        self._model_changed()
+        self.transport.show_volume(session.volume_db)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+
+    # ================================================================ layout
+    def _build(self) -> None:
+        s = self.session
+        self.header = HeaderBar()
+        self.transport = TransportBar()
+        self.notice_bar = NoticeBar(self.c)
+        self.timeline = TimelineWidget(self.c, span_s=s.settings.timeline_span_s, spectrogram=s.settings.spectrogram)
+        self.prompts = PromptMixerPanel(s.prompt_slot_count)
+        self.scenes = ScenePanel()
+        self.prompts.layout().addWidget(self.scenes)
+        self.prompts.layout().addStretch(1)
+        self.performance = PerformancePanel()
+        self.meters = MetersPanel(self.c.ok, self.c.warn, self.c.danger)
+        bottom = QtWidgets.QHBoxLayout()
+        bottom.setSpacing(8)
+        bottom.addWidget(self.prompts, 5)
+        bottom.addWidget(self.performance, 5)
+        bottom.addWidget(self.meters, 3)
+        central = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(central)
+        lay.setContentsMargins(10, 8, 10, 6)
+        lay.setSpacing(8)
+        lay.addWidget(self.header)
+        lay.addWidget(self.transport)
+        lay.addWidget(self.notice_bar)
+        lay.addWidget(self.timeline, 1)
+        lay.addLayout(bottom)
+        self.setCentralWidget(central)
+        self.job_label = QtWidgets.QLabel("")
+        self.job_progress = QtWidgets.QProgressBar()
+        self.job_progress.setFixedWidth(180)
+        self.job_progress.setVisible(False)
+        self.key_hint = QtWidgets.QLabel("Space play/stop · R record · C keep the last 30 s · Esc panic · "
+                                         "1–8 scenes · F1 all shortcuts")
+        self.key_hint.setObjectName("Dim")
+        self.statusBar().addWidget(self.key_hint)
+        self.statusBar().addPermanentWidget(self.job_label)
+        self.statusBar().addPermanentWidget(self.job_progress)
+        self.prompts.set_suggestions(s.suggestions())
+        self.scenes.show_scenes(s.scenes())
+
+    def _connect(self) -> None:
+        s = self.session
+        t = self.transport
+        t.sig_play_toggled.connect(s.toggle_play)
+        t.sig_record_toggled.connect(s.toggle_record)
+        t.sig_capture.connect(s.capture_last)
+        t.sig_reset.connect(s.reset)
+        t.sig_panic.connect(s.panic)
+        t.sig_volume_changed.connect(s.set_volume_db)
+        h = self.header
+        h.sig_model_chosen.connect(self.load_model)
+        h.sig_open_model.connect(self.open_model_folder)
+        h.sig_adapter_changed.connect(s.set_adapter)
+        h.sig_settings.connect(self.open_settings)
+        h.sig_midi_map.connect(self.open_midi_map)
+        p = self.prompts
+        p.sig_text_changed.connect(self._prompt_text)
+        p.sig_weight_changed.connect(s.set_prompt_weight)
+        p.sig_enabled_changed.connect(s.set_prompt_enabled)
+        p.sig_morph_changed.connect(s.set_morph_s)
+        p.sig_learn_requested.connect(self.midi_learn)
+        self.scenes.sig_recall.connect(s.recall_scene)
+        self.scenes.sig_save.connect(self._save_scene)
+        self.scenes.sig_clear.connect(self._clear_scene)
+        perf = self.performance
+        perf.sig_value_changed.connect(s.set_value)
+        perf.sig_auto_changed.connect(s.set_auto)
+        perf.sig_learn_requested.connect(self.midi_learn)
+        perf.sig_reroll.connect(s.reroll)
+        self.meters.sig_safe_mode_changed.connect(s.set_safe_mode)
+        tl = self.timeline
+        tl.sig_save_selection.connect(s.save_selection)
+        tl.sig_span_changed.connect(self._span_changed)
+        tl.sig_spectrogram_toggled.connect(self._spectrogram_toggled)
+
+    def _install_shortcuts(self) -> None:
+        s = self.session
+        handlers = {
+            "play": s.toggle_play, "record": s.toggle_record, "capture_30": lambda: s.capture_last(30.0),
+            "capture_60": lambda: s.capture_last(60.0), "capture_300": lambda: s.capture_last(300.0),
+            "reset": s.reset, "panic": s.panic, "reroll": s.reroll, "zoom_in": lambda: self.timeline.zoom(0.8),
+            "zoom_out": lambda: self.timeline.zoom(1.25),
+            "spectrogram": lambda: self.timeline.set_spectrogram(not self.timeline.spectrogram),
+            "save_selection": self.timeline.save_selection, "settings": self.open_settings,
+            "open_model": self.open_model_folder, "render": self.render_dialog, "midi_map": self.open_midi_map,
+            "focus_prompt": lambda: self.prompts.slots[0].text.setFocus(), "help": self.show_shortcuts,
+            "quit": self.close,
+        }
+        for i in range(VISIBLE_SCENES):
+            handlers[f"scene_{i}"] = lambda i=i: s.recall_scene(i)
+            handlers[f"save_scene_{i}"] = lambda i=i: self._save_scene(i, None)
+        self.actions_by_name: dict[str, QtGui.QAction] = {}
+        for name, keys, text in SHORTCUTS:
+            action = QtGui.QAction(text, self)
+            action.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+            action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(handlers[name])
+            self.addAction(action)
+            self.actions_by_name[name] = action
+        menu = self.menuBar()
+        groups = (("&File", ("open_model", "render", "settings", "quit")),
+                  ("&Transport", ("play", "record", "reset", "panic", "reroll")),
+                  ("&Capture", ("capture_30", "capture_60", "capture_300", "save_selection")),
+                  ("&Scenes", tuple(f"scene_{i}" for i in range(VISIBLE_SCENES))
+                   + tuple(f"save_scene_{i}" for i in range(VISIBLE_SCENES))),
+                  ("&View", ("zoom_in", "zoom_out", "spectrogram", "focus_prompt")),
+                  ("&MIDI", ("midi_map",)), ("&Help", ("help",)))
+        for title, names in groups:
+            m = menu.addMenu(title)
+            for name in names:
+                m.addAction(self.actions_by_name[name])
+
+    # ================================================================ timer
+    def start(self) -> None:
+        self.timer.start()
+        self.tick()
+        self.transport.play.setFocus()
+
+    def tick(self) -> None:
+        s = self.session
+        status = s.tick()
+        self._last_status = status
+        if s.model_spec != self._shown_model:
+            self._model_changed()
+        self.header.update_status(status)
+        self.transport.update_status(status)
+        self.performance.update_status(status)
+        self.performance.show_values({n: s.value(n) for n in self.performance.widgets},
+                                     {n for n in self.performance.widgets if s.is_auto(n)})
+        self.prompts.update_status(status)
+        entries = s.prompt_entries()
+        if entries != self._shown_entries:
+            self._shown_entries = entries
+            self.prompts.show_entries(entries, s.morph_s)
+        if not self.transport.volume.isSliderDown() and abs(self.transport.volume.value() / 10 - s.volume_db) > 0.05:
+            self.transport.show_volume(s.volume_db)
+        self.meters.update_status(status)
+        self._refresh_timeline(status)
+        for notice in s.take_notices():
+            self.show_notice(notice)
+        self._show_jobs(status)
+
+    def _refresh_timeline(self, status: StudioStatus) -> None:
+        tl = self.timeline
+        frame = self.session.timeline_frame(tl.span_s, tl.columns(), tl.spectrogram)
+        tl.set_hint("Press Space to play" if not status.playing and status.played_s == 0 else
+                    ("stopped — Space plays on" if not status.playing else ""))
+        if status.playing or status.primed:
+            tl.info_text(f"context {status.context_s:.1f} s · {status.headroom_s:.1f} s generated ahead"
+                         + (f" · next block in {status.next_boundary_s:.2f} s" if status.playing else ""))
+        tl.refresh(frame)
+
+    def _show_jobs(self, status: StudioStatus) -> None:
+        running = [j for j in status.jobs if not j.done]
+        self.job_progress.setVisible(bool(running))
+        if running:
+            j = running[0]
+            self.job_label.setText(f"{j.name}: {j.stage}")
+            if j.fraction < 0:
+                self.job_progress.setRange(0, 0)
+            else:
+                self.job_progress.setRange(0, 100)
+                self.job_progress.setValue(int(j.fraction * 100))
+        else:
+            self.job_label.setText("")
+        self.header.model.setEnabled(not any(j.name == "load model" for j in running))
+
+    def show_notice(self, notice: Notice) -> None:
+        self.notice_bar.show_notice(notice)
+
+    # ================================================================ actions
+    def _model_changed(self) -> None:
+        s = self.session
+        self._shown_model = s.model_spec
+        self.header.show_models(s.model_choices(), s.model_spec)
+        self.header.show_adapters(s.adapter_supported, s.adapter_choices(), s.settings.adapter,
+                                  s.settings.adapter_strength)
+        controls = s.controls()
+        self.performance.set_controls(controls, {c.spec.name: s.value(c.spec.name) for c in controls},
+                                      {c.spec.name for c in controls if s.is_auto(c.spec.name)},
+                                      learn_enabled=self.midi_available)
+        self.prompts.learn_enabled = self.midi_available
+        self.prompts.set_suggestions(s.suggestions())
+        self.setWindowTitle(f"LMD Studio — {s.model_name}")
+
+    @property
+    def midi_available(self) -> bool:
+        return self.session.midi_available
+
+    def _prompt_text(self, slot: int, text: str) -> None:
+        self.session.set_prompt_text(slot, text)
+        self.prompts.set_suggestions(self.session.suggestions())
+
+    def _save_scene(self, index: int, name: str | None) -> None:
+        self.session.save_scene(index, name)
+        self.scenes.show_scenes(self.session.scenes())
+
+    def _clear_scene(self, index: int) -> None:
+        self.session.delete_scene(index)
+        self.scenes.show_scenes(self.session.scenes())
+
+    def _span_changed(self, span_s: float) -> None:
+        self.session.set_view(timeline_span_s=span_s)
+
+    def _spectrogram_toggled(self, on: bool) -> None:
+        self.session.set_view(spectrogram=on)
+
+    def load_model(self, spec: str) -> None:
+        if spec != self.session.model_spec:
+            self.session.load_model(spec)
+
+    def open_model_folder(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a model folder (with dit.safetensors)")
+        if folder:
+            self.session.load_model(folder)
+
+    def render_dialog(self) -> None:
+        seconds, ok = QtWidgets.QInputDialog.getDouble(self, "Render", "Seconds to render with the current mix:",
+                                                       60.0, 1.0, 3600.0, 0)
+        if not ok:
+            return
+        folder = self.session.settings.recordings_path(self.session.paths.recordings_dir)
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Render to", str(folder / "lmd-render.wav"),
+                                                        "Audio (*.wav *.flac)")
+        if path:
+            self.session.render_offline(seconds, Path(path))
+
+    def open_settings(self) -> None:
+        s = self.session
+        dialog = SettingsDialog(s.settings, s.audio_device_names(), s.midi_input_names(),
+                                s.paths.recordings_dir, midi_available=self.midi_available, parent=self)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            new = dialog.result_settings()
+            theme_changed = new.theme != s.settings.theme
+            s.apply_settings(new)
+            if theme_changed:
+                self.notice_bar.show_notice(Notice("info", "The new theme applies fully after a restart"))
+                apply_theme(QtWidgets.QApplication.instance(), new.theme)
+        dialog.deleteLater()
+
+    def open_midi_map(self) -> None:
+        if not self.midi_available:
+            self.show_notice(Notice("warning", "MIDI is not available in this build or on this machine"))
+            return
+        from lmd_studio.gui.midi_dialog import MidiMapDialog
+
+        dialog = MidiMapDialog(self.session, parent=self)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def midi_learn(self, target: str) -> None:
+        if self.midi_available:
+            self.session.midi_learn(target)
+
+    def show_shortcuts(self) -> None:
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setText(shortcuts_html())
+        box.exec()
+        box.deleteLater()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.timer.stop()
+        self.session.shutdown()
+        super().closeEvent(event)

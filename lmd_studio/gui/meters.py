@@ -1,0 +1,157 @@
+"""Meters: output level, real-time headroom, generation time per block, underruns, CPU, safe mode, and
+a clear warning before the buffer runs dry."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from lmd_studio.app.values import StudioStatus
+
+
+class BarMeterWidget(QtWidgets.QWidget):
+    """A horizontal bar 0..1 with coloured zones, an optional hold line and a caption drawn inside."""
+
+    def __init__(self, zones: tuple[tuple[float, str], ...], segmented: bool = False,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.zones = zones  # (upper fraction, colour), ascending
+        # segmented: each zone keeps its colour as the bar fills (a level meter); else the whole bar takes
+        # the colour of the zone its value is in (readings where only "how good is it now" matters)
+        self.segmented = segmented
+        self.fraction = 0.0
+        self.hold = -1.0
+        self.caption = ""
+        self.background = QtGui.QColor("#14161b")
+        self.text_color = QtGui.QColor("#e8eaf0")
+        self.setMinimumSize(140, 20)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_reading(self, fraction: float, caption: str, hold: float = -1.0) -> None:
+        fraction = min(1.0, max(0.0, fraction))
+        if (fraction, caption, hold) != (self.fraction, self.caption, self.hold):
+            self.fraction, self.caption, self.hold = fraction, caption, hold
+            self.update()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        r = QtCore.QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(self.background)
+        p.drawRoundedRect(r, 4, 4)
+        if self.segmented:
+            lo = 0.0
+            for hi, color in self.zones:
+                if self.fraction <= lo:
+                    break
+                seg = QtCore.QRectF(r.left() + lo * r.width(), r.top(),
+                                    (min(hi, self.fraction) - lo) * r.width(), r.height())
+                p.setBrush(QtGui.QColor(color))
+                p.drawRect(seg)
+                lo = hi
+        elif self.fraction > 0:
+            color = next((c for hi, c in self.zones if self.fraction <= hi), self.zones[-1][1])
+            p.setBrush(QtGui.QColor(color))
+            p.drawRoundedRect(QtCore.QRectF(r.left(), r.top(), self.fraction * r.width(), r.height()), 4, 4)
+        if self.hold >= 0:
+            x = r.left() + min(1.0, self.hold) * r.width()
+            p.setPen(QtGui.QPen(self.text_color, 2))
+            p.drawLine(QtCore.QPointF(x, r.top()), QtCore.QPointF(x, r.bottom()))
+        p.setPen(self.text_color)
+        font = p.font()
+        font.setBold(True)
+        p.setFont(font)
+        shadow = QtGui.QColor(0, 0, 0, 160)
+        text_rect = r.adjusted(6, 0, -6, 0)
+        p.setPen(shadow)
+        p.drawText(text_rect.translated(1, 1), QtCore.Qt.AlignmentFlag.AlignVCenter, self.caption)
+        p.setPen(self.text_color)
+        p.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignVCenter, self.caption)
+        p.end()
+
+
+def _db_fraction(db: float, floor_db: float = -60.0) -> float:
+    return (max(floor_db, min(0.0, db)) - floor_db) / -floor_db
+
+
+class MetersPanel(QtWidgets.QFrame):
+    sig_safe_mode_changed = QtCore.Signal(bool)
+    """The player switched the automatic steps governor on or off."""
+
+    def __init__(self, ok: str, warn: str, danger: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Panel")
+        self._colors = (ok, warn, danger)
+        lay = QtWidgets.QGridLayout(self)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setVerticalSpacing(6)
+        title = QtWidgets.QLabel("ENGINE")
+        title.setObjectName("PanelTitle")
+        lay.addWidget(title, 0, 0, 1, 2)
+        self.level = BarMeterWidget(((0.75, ok), (0.9, warn), (1.0, danger)), segmented=True)
+        self.level.setToolTip("Output level (peak, dBFS) with the held peak; a red CLIP latches at 0 dBFS")
+        self.headroom = BarMeterWidget(((0.25, danger), (0.5, warn), (1.0, ok)))
+        self.headroom.setToolTip("Real-time headroom: how much audio is generated ahead of the playhead. "
+                                 "If it empties, you hear a dropout.")
+        self.gen = BarMeterWidget(((0.6, ok), (0.85, warn), (1.0, danger)))
+        self.gen.setToolTip("Time to generate one block against the block's own length (ms). Under 100 % "
+                            "keeps up with real time; lower is safer.")
+        self.cpu = BarMeterWidget(((0.7, ok), (0.9, warn), (1.0, danger)))
+        self.cpu.setToolTip("CPU used by LMD Studio, as a share of the whole machine")
+        rows = (("Level", self.level), ("Headroom", self.headroom), ("Generate", self.gen), ("CPU", self.cpu))
+        for i, (name, w) in enumerate(rows, start=1):
+            label = QtWidgets.QLabel(name)
+            label.setObjectName("Dim")
+            lay.addWidget(label, i, 0)
+            lay.addWidget(w, i, 1)
+        self.underruns = QtWidgets.QLabel("Underruns 0")
+        self.underruns.setToolTip("Times the playback buffer ran dry while playing (each one is a dropout)")
+        lay.addWidget(self.underruns, 5, 0, 1, 2)
+        self.safe = QtWidgets.QCheckBox("Safe mode")
+        self.safe.setToolTip("Lower the sampling steps automatically when generation gets close to real "
+                             "time, and give them back when there is room")
+        self.safe.toggled.connect(self.sig_safe_mode_changed)
+        self.safe_state = QtWidgets.QLabel("")
+        self.safe_state.setObjectName("Dim")
+        lay.addWidget(self.safe, 6, 0)
+        lay.addWidget(self.safe_state, 6, 1)
+        self.warning = QtWidgets.QLabel("")
+        self.warning.setObjectName("Warning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        lay.addWidget(self.warning, 7, 0, 1, 2)
+        self.device = QtWidgets.QLabel("")
+        self.device.setObjectName("Dim")
+        self.device.setWordWrap(True)
+        lay.addWidget(self.device, 8, 0, 1, 2)
+        lay.setRowStretch(9, 1)
+        lay.setColumnStretch(1, 1)
+
+    def update_status(self, s: StudioStatus) -> None:
+        clip = "  CLIP" if s.clipped else ""
+        level_text = "—" if s.level_db <= -59.9 else f"{s.level_db:.0f} dB"
+        self.level.set_reading(_db_fraction(s.level_db), level_text + clip, hold=_db_fraction(s.hold_db))
+        target = max(0.1, s.ahead_target_s)
+        self.headroom.set_reading(s.headroom_s / target, f"{s.headroom_s:.2f} s ahead")
+        if s.block_s > 0 and s.block_ms > 0:
+            self.gen.set_reading(s.rtf, f"{s.block_ms:.0f} / {s.block_s * 1000:.0f} ms ({s.rtf:.0%})")
+        else:
+            self.gen.set_reading(0.0, "idle")
+        self.cpu.set_reading(s.cpu_percent / 100.0, f"{s.cpu_percent:.0f} %")
+        danger = self._colors[2]
+        self.underruns.setText(f"Underruns {s.underruns}")
+        self.underruns.setStyleSheet(f"color: {danger}; font-weight: bold;" if s.underruns else "")
+        if self.safe.isChecked() != s.safe_mode:
+            self.safe.blockSignals(True)
+            self.safe.setChecked(s.safe_mode)
+            self.safe.blockSignals(False)
+        self.safe_state.setText(f"steps lowered to {s.steps_override}" if s.steps_override else
+                                ("watching" if s.safe_mode else "off"))
+        warning = s.warning
+        if s.engine_error and not warning:
+            warning = f"model error: {s.engine_error}"
+        self.warning.setVisible(bool(warning))
+        if warning:
+            self.warning.setText(f"⚠ {warning[:1].upper()}{warning[1:]}")
+        device = f"{s.audio_device} · {s.sample_rate_hz / 1000:g} kHz · {s.buffer_frames} frames"
+        self.device.setText(device + (f"\n{s.audio_message}" if s.audio_message else ""))

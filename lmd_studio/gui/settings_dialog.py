@@ -1,0 +1,175 @@
+"""The settings dialog: audio device, buffer size, sample rate, MIDI inputs, torch threads, recordings
+folder and format, theme. It edits a `StudioSettings` value; the Session applies and stores it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from lmd_studio.settings.schema import (
+    BUFFER_FRAMES_CHOICES,
+    RECORD_FORMATS,
+    SAMPLE_RATE_CHOICES_HZ,
+    THEMES,
+    AudioSettings,
+    MidiSettings,
+    StudioSettings,
+)
+
+
+class SettingsDialog(QtWidgets.QDialog):
+    def __init__(self, settings: StudioSettings, audio_devices: list[str], midi_inputs: list[str],
+                 default_recordings: Path, midi_available: bool = True,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("LMD Studio — Settings")
+        self.setObjectName("SettingsDialog")
+        self.setMinimumWidth(560)
+        self._settings = settings
+        self._default_recordings = default_recordings
+        tabs = QtWidgets.QTabWidget()
+        tabs.addTab(self._audio_tab(settings.audio, audio_devices), "Audio")
+        tabs.addTab(self._midi_tab(settings.midi, midi_inputs, midi_available), "MIDI")
+        tabs.addTab(self._general_tab(settings), "General")
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(tabs)
+        note = QtWidgets.QLabel("Audio changes restart the audio engine (a short gap); the music carries on.")
+        note.setObjectName("Dim")
+        note.setWordWrap(True)
+        lay.addWidget(note)
+        lay.addWidget(buttons)
+
+    # --- tabs ------------------------------------------------------------------------------------------
+    def _audio_tab(self, audio: AudioSettings, devices: list[str]) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        form = QtWidgets.QFormLayout(w)
+        self.backend = QtWidgets.QComboBox()
+        self.backend.setObjectName("audio_backend")
+        self.backend.addItem("Sound device", "auto")
+        self.backend.addItem("Silent (no output; recording still works)", "null")
+        self.backend.setCurrentIndex(max(0, self.backend.findData(audio.backend)))
+        self.device = QtWidgets.QComboBox()
+        self.device.setObjectName("audio_device")
+        self.device.setEditable(True)
+        self.device.addItem("System default", "")
+        for name in devices:
+            self.device.addItem(name, name)
+        if audio.device and self.device.findData(audio.device) < 0:
+            self.device.addItem(audio.device, audio.device)
+        self.device.setCurrentIndex(max(0, self.device.findData(audio.device)))
+        self.rate = QtWidgets.QComboBox()
+        self.rate.setObjectName("sample_rate")
+        for hz in SAMPLE_RATE_CHOICES_HZ:
+            self.rate.addItem("Device default" if hz == 0 else f"{hz} Hz", hz)
+        self.rate.setCurrentIndex(max(0, self.rate.findData(audio.sample_rate_hz)))
+        self.buffer = QtWidgets.QComboBox()
+        self.buffer.setObjectName("buffer_frames")
+        for frames in BUFFER_FRAMES_CHOICES:
+            self.buffer.addItem(f"{frames} frames", frames)
+        self.buffer.setCurrentIndex(max(0, self.buffer.findData(audio.buffer_frames)))
+        self.buffer.setToolTip("Smaller is snappier; larger survives a busy machine better")
+        form.addRow("Output", self.backend)
+        form.addRow("Device", self.device)
+        form.addRow("Sample rate", self.rate)
+        form.addRow("Buffer size", self.buffer)
+        return w
+
+    def _midi_tab(self, midi: MidiSettings, inputs: list[str], available: bool) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        form = QtWidgets.QFormLayout(w)
+        self.midi_enabled = QtWidgets.QCheckBox("Use MIDI")
+        self.midi_enabled.setChecked(midi.enabled)
+        self.midi_inputs = QtWidgets.QListWidget()
+        self.midi_inputs.setObjectName("midi_inputs")
+        self.midi_inputs.setMaximumHeight(120)
+        for name in sorted(set(inputs) | set(midi.inputs)):
+            item = QtWidgets.QListWidgetItem(name if name in inputs else f"{name} (not connected)")
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, name)
+            item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(QtCore.Qt.CheckState.Checked if name in midi.inputs else QtCore.Qt.CheckState.Unchecked)
+            self.midi_inputs.addItem(item)
+        if not inputs and not midi.inputs:
+            self.midi_inputs.addItem("no MIDI inputs found" if available else "MIDI is not available")
+        self.follow_clock = QtWidgets.QCheckBox("Follow MIDI clock (tempo)")
+        self.follow_clock.setChecked(midi.follow_clock)
+        self.midi_transport = QtWidgets.QCheckBox("MIDI start/stop drive play/stop")
+        self.midi_transport.setChecked(midi.transport_from_midi)
+        self.midi_backend = QtWidgets.QLineEdit(midi.backend)
+        self.midi_backend.setPlaceholderText("mido default (e.g. mido.backends.rtmidi/UNIX_JACK)")
+        form.addRow(self.midi_enabled)
+        form.addRow("Inputs", self.midi_inputs)
+        form.addRow(self.follow_clock)
+        form.addRow(self.midi_transport)
+        form.addRow("Backend", self.midi_backend)
+        return w
+
+    def _general_tab(self, s: StudioSettings) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        form = QtWidgets.QFormLayout(w)
+        self.threads = QtWidgets.QSpinBox()
+        self.threads.setObjectName("torch_threads")
+        self.threads.setRange(1, 64)
+        self.threads.setValue(s.torch_threads)
+        self.threads.setToolTip("CPU threads the model may use (taken at the next model load)")
+        folder_row = QtWidgets.QHBoxLayout()
+        self.folder = QtWidgets.QLineEdit(s.recordings_dir)
+        self.folder.setObjectName("recordings_dir")
+        self.folder.setPlaceholderText(str(self._default_recordings))
+        browse = QtWidgets.QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+        self.format = QtWidgets.QComboBox()
+        self.format.setObjectName("record_format")
+        for fmt in RECORD_FORMATS:
+            self.format.addItem({"wav": "WAV, 24-bit (crash-safe)", "flac": "FLAC, 24-bit"}[fmt], fmt)
+        self.format.setCurrentIndex(max(0, self.format.findData(s.record_format)))
+        self.theme = QtWidgets.QComboBox()
+        self.theme.setObjectName("theme")
+        for name in THEMES:
+            self.theme.addItem({"dark": "Dark", "stage": "Stage (black, large type)"}[name], name)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(s.theme)))
+        self.safe_mode = QtWidgets.QCheckBox("Safe mode: lower steps automatically to stay real time")
+        self.safe_mode.setChecked(s.safe_mode)
+        form.addRow("Torch threads", self.threads)
+        form.addRow("Recordings", folder_row)
+        form.addRow("Format", self.format)
+        form.addRow("Theme", self.theme)
+        form.addRow(self.safe_mode)
+        return w
+
+    def _browse(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Recordings folder",
+                                                            self.folder.text() or str(self._default_recordings))
+        if folder:
+            self.folder.setText(folder)
+
+    # --- result -----------------------------------------------------------------------------------------
+    def result_settings(self) -> StudioSettings:
+        text = self.device.currentText().strip()
+        index = self.device.findText(text)
+        device = self.device.itemData(index) if index >= 0 else text  # typed names are kept as typed
+        inputs = []
+        for i in range(self.midi_inputs.count()):
+            item = self.midi_inputs.item(i)
+            name = item.data(QtCore.Qt.ItemDataRole.UserRole)
+            if name and item.checkState() == QtCore.Qt.CheckState.Checked:
+                inputs.append(name)
+        s = self._settings
+        return dataclasses.replace(
+            s,
+            audio=AudioSettings(backend=self.backend.currentData(), device=device or "",
+                                sample_rate_hz=self.rate.currentData(), buffer_frames=self.buffer.currentData()),
+            midi=dataclasses.replace(s.midi, enabled=self.midi_enabled.isChecked(), inputs=tuple(inputs),
+                                     follow_clock=self.follow_clock.isChecked(),
+                                     transport_from_midi=self.midi_transport.isChecked(),
+                                     backend=self.midi_backend.text().strip()),
+            torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
+            record_format=self.format.currentData(), theme=self.theme.currentData(),
+            safe_mode=self.safe_mode.isChecked())

@@ -1,0 +1,226 @@
+"""The transport bar (play, record, capture the last N, fresh start, panic, volume) and the header bar
+(model and adapter choice, tempo, held notes, MIDI and settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from lmd_studio.app.values import ModelChoice, StudioStatus
+
+CAPTURE_CHOICES_S = (30.0, 60.0, 300.0)
+NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+class TransportBar(QtWidgets.QFrame):
+    sig_play_toggled = QtCore.Signal()
+    """Play/stop pressed."""
+    sig_record_toggled = QtCore.Signal()
+    """Record pressed."""
+    sig_capture = QtCore.Signal(float)
+    """Save the last N seconds."""
+    sig_reset = QtCore.Signal()
+    """Fresh start."""
+    sig_panic = QtCore.Signal()
+    """Fade to silence and stop."""
+    sig_volume_changed = QtCore.Signal(float)
+    """Master volume in dB."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Panel")
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(8)
+        self.play = QtWidgets.QPushButton("▶  Play")
+        self.play.setObjectName("Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Play / stop (Space)")
+        self.record = QtWidgets.QPushButton("●  Rec")
+        self.record.setObjectName("Record")
+        self.record.setCheckable(True)
+        self.record.setToolTip("Record a take to WAV/FLAC with a JSON sidecar (R)")
+        self.rec_time = QtWidgets.QLabel("")
+        self.rec_time.setMinimumWidth(44)
+        self.clock = QtWidgets.QLabel("0:00")
+        self.clock.setToolTip("Time played in this session")
+        self.clock.setMinimumWidth(44)
+        self.reset = QtWidgets.QPushButton("⟲  Fresh start")
+        self.reset.setToolTip("Forget the context and start the music afresh (Ctrl+N)")
+        self.panic = QtWidgets.QPushButton("■  Panic")
+        self.panic.setObjectName("Panic")
+        self.panic.setToolTip("Fade to silence at once, release held notes and stop (Esc)")
+        cap_label = QtWidgets.QLabel("Keep the last")
+        cap_label.setObjectName("Dim")
+        self.capture_buttons = []
+        for seconds, key in zip(CAPTURE_CHOICES_S, ("C", "Shift+C", "Ctrl+Shift+C")):
+            text = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+            b = QtWidgets.QPushButton(text)
+            b.setObjectName(f"capture_{int(seconds)}")
+            b.setToolTip(f"Save the last {text} you heard to a file, with its prompts and settings ({key})")
+            b.clicked.connect(lambda _=False, s=seconds: self.sig_capture.emit(s))
+            self.capture_buttons.append(b)
+        vol_label = QtWidgets.QLabel("Volume")
+        vol_label.setObjectName("Dim")
+        self.volume = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.volume.setObjectName("volume")
+        self.volume.setRange(-600, 60)  # tenths of a dB
+        self.volume.setFixedWidth(140)
+        self.volume.setAccessibleName("Master volume")
+        self.volume.setToolTip("Master volume (applied at once, not at the next block)")
+        self.volume_label = QtWidgets.QLabel("")
+        self.volume_label.setMinimumWidth(62)
+        for w in (self.play, self.record, self.rec_time, self.clock, self.reset, self.panic):
+            lay.addWidget(w)
+        lay.addSpacing(12)
+        lay.addWidget(cap_label)
+        for b in self.capture_buttons:
+            lay.addWidget(b)
+        lay.addStretch(1)
+        for w in (vol_label, self.volume, self.volume_label):
+            lay.addWidget(w)
+        self.play.clicked.connect(lambda: self.sig_play_toggled.emit())
+        self.record.clicked.connect(lambda: self.sig_record_toggled.emit())
+        self.reset.clicked.connect(self.sig_reset)
+        self.panic.clicked.connect(self.sig_panic)
+        self.volume.valueChanged.connect(self._volume_moved)
+
+    def _volume_moved(self, tenths: int) -> None:
+        self.volume_label.setText(f"{tenths / 10:+.1f} dB")
+        self.sig_volume_changed.emit(tenths / 10.0)
+
+    def show_volume(self, gain_db: float) -> None:
+        self.volume.blockSignals(True)
+        self.volume.setValue(int(round(gain_db * 10)))
+        self.volume.blockSignals(False)
+        self.volume_label.setText(f"{gain_db:+.1f} dB")
+
+    def update_status(self, s: StudioStatus) -> None:
+        for button, on, text_on, text_off in ((self.play, s.playing, "■  Stop", "▶  Play"),
+                                              (self.record, s.recording, "●  Rec", "●  Rec")):
+            if button.isChecked() != on:
+                button.setChecked(on)
+            button.setText(text_on if on else text_off)
+        self.rec_time.setText(_clock(s.record_elapsed_s) if s.recording else "")
+        self.clock.setText(_clock(s.played_s))
+        for b in self.capture_buttons:
+            b.setEnabled(s.retro_available_s > 0.0)
+
+
+class HeaderBar(QtWidgets.QWidget):
+    sig_model_chosen = QtCore.Signal(str)
+    """A model spec picked from the list ("" default, "fake", or a folder)."""
+    sig_open_model = QtCore.Signal()
+    """Browse for a model folder."""
+    sig_adapter_changed = QtCore.Signal(str, float)
+    """(adapter path or "", strength)."""
+    sig_settings = QtCore.Signal()
+    """Open the settings dialog."""
+    sig_midi_map = QtCore.Signal()
+    """Open the MIDI map editor."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.setSpacing(8)
+        logo = QtWidgets.QLabel("LMD <b>STUDIO</b>")
+        logo.setObjectName("Logo")
+        logo.setStyleSheet("font-size: 15pt; letter-spacing: 2px;")
+        model_label = QtWidgets.QLabel("Model")
+        model_label.setObjectName("Dim")
+        self.model = QtWidgets.QComboBox()
+        self.model.setObjectName("model_choice")
+        self.model.setMinimumWidth(200)
+        self.model.setAccessibleName("Model")
+        self.model.setToolTip("The model that writes the music; loading happens in the background while the "
+                              "current one keeps playing")
+        self.open_model = QtWidgets.QToolButton(text="Open…")
+        self.open_model.setToolTip("Load a model from a folder (Ctrl+O)")
+        adapter_label = QtWidgets.QLabel("Adapter")
+        adapter_label.setObjectName("Dim")
+        self.adapter = QtWidgets.QComboBox()
+        self.adapter.setObjectName("adapter_choice")
+        self.adapter.setMinimumWidth(150)
+        self.adapter.setAccessibleName("LoRA adapter")
+        self.strength = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.strength.setObjectName("adapter_strength")
+        self.strength.setRange(0, 200)
+        self.strength.setValue(100)
+        self.strength.setFixedWidth(90)
+        self.strength.setAccessibleName("Adapter strength")
+        self.strength_label = QtWidgets.QLabel("1.00")
+        self.strength_label.setMinimumWidth(34)
+        self.bpm = QtWidgets.QLabel("— BPM")
+        self.bpm.setToolTip("Tempo followed from MIDI clock")
+        self.notes = QtWidgets.QLabel("")
+        self.notes.setObjectName("Dim")
+        self.notes.setMinimumWidth(110)
+        self.notes.setToolTip("Notes held on a MIDI keyboard: the model follows them")
+        self.midi_button = QtWidgets.QToolButton(text="MIDI")
+        self.midi_button.setToolTip("MIDI map: learn, edit and remove bindings (Ctrl+M)")
+        self.settings_button = QtWidgets.QToolButton(text="Settings")
+        self.settings_button.setToolTip("Audio, MIDI, folders, theme (Ctrl+,)")
+        lay.addWidget(logo)
+        lay.addSpacing(16)
+        for w in (model_label, self.model, self.open_model, adapter_label, self.adapter, self.strength,
+                  self.strength_label):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        for w in (self.notes, self.bpm, self.midi_button, self.settings_button):
+            lay.addWidget(w)
+        self._choices: list[ModelChoice] = []
+        self.model.activated.connect(self._model_activated)
+        self.open_model.clicked.connect(self.sig_open_model)
+        self.adapter.activated.connect(lambda _: self._adapter_changed())
+        self.strength.sliderReleased.connect(self._adapter_changed)
+        self.strength.valueChanged.connect(lambda v: self.strength_label.setText(f"{v / 100:.2f}"))
+        self.settings_button.clicked.connect(self.sig_settings)
+        self.midi_button.clicked.connect(self.sig_midi_map)
+
+    def show_models(self, choices: list[ModelChoice], current_spec: str) -> None:
+        self._choices = list(choices)
+        if current_spec not in {c.spec for c in choices}:
+            self._choices.insert(1, ModelChoice(Path(current_spec).name, current_spec, current_spec))
+        self.model.blockSignals(True)
+        self.model.clear()
+        for c in self._choices:
+            self.model.addItem(c.label)
+            self.model.setItemData(self.model.count() - 1, c.detail, QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentIndex(next(i for i, c in enumerate(self._choices) if c.spec == current_spec))
+        self.model.blockSignals(False)
+
+    def _model_activated(self, index: int) -> None:
+        self.sig_model_chosen.emit(self._choices[index].spec)
+
+    def show_adapters(self, supported: bool, adapters: list[Path], current: str, strength: float) -> None:
+        self.adapter.blockSignals(True)
+        self.adapter.clear()
+        self.adapter.addItem("none", "")
+        for p in adapters:
+            self.adapter.addItem(p.stem, str(p))
+        i = self.adapter.findData(current)
+        self.adapter.setCurrentIndex(max(0, i))
+        self.adapter.blockSignals(False)
+        self.strength.setValue(int(round(strength * 100)))
+        for w in (self.adapter, self.strength):
+            w.setEnabled(supported)
+            w.setToolTip("LoRA adapter (your own sounds) and how strongly it is mixed in" if supported else
+                         "This model has no adapter support: train an adapter with `lmd train lora` and load "
+                         "a model that can use it")
+
+    def _adapter_changed(self) -> None:
+        self.sig_adapter_changed.emit(self.adapter.currentData() or "", self.strength.value() / 100.0)
+
+    def update_status(self, s: StudioStatus) -> None:
+        self.bpm.setText(f"{s.bpm:.1f} BPM" if s.bpm else "— BPM")
+        if s.held_notes:
+            names = " ".join(f"{NOTE_NAMES[n % 12]}{n // 12 - 1}" for n, _ in s.held_notes[:6])
+            self.notes.setText(f"♪ {names}")
+        else:
+            self.notes.setText("")
