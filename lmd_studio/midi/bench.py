@@ -60,18 +60,25 @@ class _StampingSink(MailboxSink):
         return out
 
 
+MATCH_WINDOW_S = 1.0  # probe values repeat every 128 probes, far more than this apart
+
+
 def _match(sent: list, stamps: list[tuple[float, float]]) -> list[float]:
-    """Latency (ms) of each sent probe, matched in order by value; lost messages are skipped."""
+    """Latency (ms) of each sent probe, matched in order by value within MATCH_WINDOW_S of its send time.
+    A lost probe is skipped (it must not match a later probe that reuses its 7-bit value)."""
     spec = STANDARD_PARAMS.spec(PROBE_TARGET)
     out, j = [], 0
     for raw, t_send in sent:
         want = spec.from_normalized(raw / 127.0)
+        while j < len(stamps) and stamps[j][1] < t_send:
+            j += 1
         k = j
-        while k < len(stamps) and abs(stamps[k][0] - want) > 1e-9:
+        while k < len(stamps) and stamps[k][1] - t_send <= MATCH_WINDOW_S:
+            if abs(stamps[k][0] - want) <= 1e-9:
+                out.append((stamps[k][1] - t_send) * 1000.0)
+                j = k + 1
+                break
             k += 1
-        if k < len(stamps):
-            out.append((stamps[k][1] - t_send) * 1000.0)
-            j = k + 1
     return out
 
 
@@ -127,11 +134,12 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 rss1 = _rss_mb()
                 probes = reply["probes"]
                 flood_lat = _match(probes, sink.take())
+                lost_probes = len(probes) - len(flood_lat)
                 tenth = max(1, len(flood_lat) // 10)
                 received = service.received_messages() - router_msgs
                 result["flood"] = {
                     "rate_hz": reply["achieved_rate_hz"], "seconds": flood_seconds, "sent": reply["sent"],
-                    "received": received - len(probes), "probes": len(probes), "probes_matched": len(flood_lat),
+                    "received": received - len(probes), "probes": len(probes), "probes_lost": lost_probes,
                     **{f"latency_{k}_ms": v for k, v in _stats(flood_lat).items()},
                     "latency_first_tenth_median_ms": _stats(flood_lat[:tenth])["median"],
                     "latency_last_tenth_median_ms": _stats(flood_lat[-tenth:])["median"],
@@ -173,7 +181,8 @@ def _table(r: dict) -> str:
         lines.append(f"  latency {k:<18}{ms(r[f'latency_{k}_ms'])}")
     f = r.get("flood")
     if f:
-        lines.append(f"  flood: {f['sent']} CC in {f['seconds']:g} s ({f['rate_hz']:.0f}/s), received {f['received']}")
+        lines.append(f"  flood: {f['sent']} CC in {f['seconds']:g} s ({f['rate_hz']:.0f}/s), received {f['received']}, "
+                     f"probes lost {f['probes_lost']} of {f['probes']}")
         lines.append(f"    probe latency median {ms(f['latency_median_ms'])}, p95 {ms(f['latency_p95_ms'])}, "
                      f"max {ms(f['latency_max_ms'])}")
         lines.append(f"    first tenth median {ms(f['latency_first_tenth_median_ms'])}, last tenth median "

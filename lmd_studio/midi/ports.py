@@ -71,7 +71,8 @@ class PortManager:
 
     def available(self) -> tuple[str, ...]:
         """Input ports present now (our own virtual port is not one of them)."""
-        virtual = {e.name for e in self._entries.values() if e.virtual}
+        with self._lock:
+            virtual = {e.name for e in self._entries.values() if e.virtual}
         return tuple(n for n in self._backend.input_names() if n not in virtual)
 
     def routers(self) -> tuple[PortRouter, ...]:

@@ -231,3 +231,54 @@ def test_clock_through_the_service(loopback, make_service, params):
     assert dict(service.sink.actions.poll().actions) == {"play": 1}
     box.send(mido.Message("clock"))
     assert service.clock_state().receiving
+
+
+def test_alsa_renumbered_port_is_reopened_under_its_new_name(loopback, make_service, params):
+    box = loopback.plug("nano:nano MIDI 1 20:0")
+    service = make_service()
+    service.open_input("nano:nano MIDI 1 20:0")
+    service.set_binding("nano:nano MIDI 1", Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
+    box.send(cc(1, 127))
+    assert params.get("guidance") == GUIDANCE.maximum
+    loopback.unplug("nano:nano MIDI 1 20:0")
+    box = loopback.plug("nano:nano MIDI 1 24:0")  # replugged: ALSA gave it a new client number
+    assert wait_for(lambda: service.port_statuses()[-1].name == "nano:nano MIDI 1 24:0"
+                    and service.port_statuses()[-1].state == "open")
+    box.send(cc(1, 0))
+    assert params.get("guidance") == GUIDANCE.minimum
+
+
+def test_set_inputs_closes_ports_no_longer_chosen(loopback, make_service, params):
+    a = loopback.plug("A")
+    loopback.plug("B")
+    service = make_service()
+    service.set_inputs(["A", "B"])
+    service.set_binding("A", Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
+    service.set_inputs(["B"])
+    assert {s.controller for s in service.port_statuses()} == {"LMD Studio", "B"}
+    a.send(cc(1, 127))
+    assert params.get("guidance") == GUIDANCE.default
+
+
+def test_smoothed_binding_glides_on_the_housekeeping_thread(loopback, make_service, params):
+    box = loopback.plug("Box")
+    service = make_service()
+    service.open_input("Box")
+    service.set_binding("Box", Binding(MidiSource("cc", 0, 1), "brightness", smoothing_ms=30.0,
+                                       takeover="jump"))
+    params.set("brightness", 0.0)
+    box.send(cc(1, 127))
+    assert params.get("brightness") < 0.5  # not there at once
+    assert wait_for(lambda: params.get("brightness") == 1.0, timeout_s=2.0)
+
+
+def test_prompt_weight_soft_takeover_respects_weights_set_in_the_gui(loopback, make_service, actions):
+    box = loopback.plug("Box")
+    service = make_service()
+    service.open_input("Box")
+    service.set_binding("Box", Binding(MidiSource("cc", 0, 40), "prompt_weight_0"))
+    actions.sync_prompt_weight(0, 0.75)  # what the Session reports when the user drags the slider
+    box.send(cc(40, 10)), box.send(cc(40, 60))
+    assert actions.poll().prompt_weights == ()
+    box.send(cc(40, 100))  # 60 → 100 passes 0.75·127 ≈ 95
+    assert actions.poll().prompt_weights == ((0, pytest.approx(100 / 127)),)
