@@ -41,7 +41,7 @@ class FastLinear(nn.Linear):
         self.activation: Activation = activation
         self._pack_dtype: torch.dtype | None = None
         self._packs: OrderedDict[int, tuple[torch.Tensor, torch.Tensor | None]] = OrderedDict()
-        self._packed_version = -1
+        self._packed_version: tuple[int, ...] | None = None
 
     def set_inference_dtype(self, dtype: torch.dtype | None) -> None:
         """None: always F.linear. float32 / bfloat16: oneDNN packed weights in that dtype (large layers only)."""
@@ -55,16 +55,20 @@ class FastLinear(nn.Linear):
         # packed oneDNN tensors are opaque: copies and pickles re-pack lazily instead of carrying them
         state = self.__dict__.copy()
         state["_packs"] = OrderedDict()
-        state["_packed_version"] = -1
+        state["_packed_version"] = None
         return state
 
     def _apply(self, fn, recurse=True):  # noqa: ANN001 — nn.Module's signature; .to()/.cuda() invalidate packs
         self._packs.clear()
-        self._packed_version = -1
+        self._packed_version = None
         return super()._apply(fn, recurse)
 
     def _packed(self, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        version = self.weight._version + (self.bias._version if self.bias is not None else 0)
+        w = self.weight
+        if w.is_inference():  # created under inference_mode: no version counter, identity must do
+            version: tuple[int, ...] = (w.data_ptr(),)
+        else:
+            version = (w.data_ptr(), w._version, self.bias._version if self.bias is not None else 0)
         if version != self._packed_version:
             self._packs.clear()
             self._packed_version = version
