@@ -31,7 +31,7 @@ Everything the GUI needs:
   `list_midi_ports(backend)` for `lmd devices`.
 - learn: `arm_learn(target)`, `cancel_learn()`, `learn_state()`; `poll()` completes it and reports a
   'learned' event with the new `Binding`; the binding is saved in that controller's map.
-- map editor: `controllers()`, `bindings(controller)` (rows with labels, inactive for targets this model
+- map editor: `controllers()`, `saved_controllers()`, `bindings(controller)` (rows with labels, inactive for targets this model
   lacks), `set_binding(controller, Binding)` (add or edit by source), `remove_binding(controller,
   source_id)`, `clear_map`, `export_map(controller, path)`, `import_map(controller, path)` (raises
   `MidiMapError`, changes nothing), `map_error(controller)` + `discard_broken_map(controller)`.

@@ -139,7 +139,8 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 received = service.received_messages() - router_msgs
                 result["flood"] = {
                     "rate_hz": reply["achieved_rate_hz"], "seconds": flood_seconds, "sent": reply["sent"],
-                    "received": received - len(probes), "probes": len(probes), "probes_lost": lost_probes,
+                    "probes": len(probes), "received_total": received,
+                    "lost_total": reply["sent"] + len(probes) - received, "probes_lost": lost_probes,
                     **{f"latency_{k}_ms": v for k, v in _stats(flood_lat).items()},
                     "latency_first_tenth_median_ms": _stats(flood_lat[:tenth])["median"],
                     "latency_last_tenth_median_ms": _stats(flood_lat[-tenth:])["median"],
@@ -181,8 +182,8 @@ def _table(r: dict) -> str:
         lines.append(f"  latency {k:<18}{ms(r[f'latency_{k}_ms'])}")
     f = r.get("flood")
     if f:
-        lines.append(f"  flood: {f['sent']} CC in {f['seconds']:g} s ({f['rate_hz']:.0f}/s), received {f['received']}, "
-                     f"probes lost {f['probes_lost']} of {f['probes']}")
+        lines.append(f"  flood: {f['sent']} CC + {f['probes']} probes in {f['seconds']:g} s ({f['rate_hz']:.0f}/s); "
+                     f"lost {f['lost_total']} (probes {f['probes_lost']})")
         lines.append(f"    probe latency median {ms(f['latency_median_ms'])}, p95 {ms(f['latency_p95_ms'])}, "
                      f"max {ms(f['latency_max_ms'])}")
         lines.append(f"    first tenth median {ms(f['latency_first_tenth_median_ms'])}, last tenth median "

@@ -160,6 +160,16 @@ class MapStore:
         loaded = load_map(path)
         return replace(loaded, controller=controller)
 
+    def saved(self) -> tuple[tuple[str, Path, str], ...]:
+        """(controller, file, error or "") for every map file in the folder, readable or not."""
+        out = []
+        for path in sorted(self.directory.glob(f"*{FILE_SUFFIX}")):
+            try:
+                out.append((load_map(path).controller, path, ""))
+            except MidiMapError as exc:
+                out.append((path.name[: -len(FILE_SUFFIX)], path, str(exc)))
+        return tuple(out)
+
     def save(self, midi_map: MidiMap) -> Path:
         path = self.path_for(midi_map.controller)
         save_map(midi_map, path)

@@ -224,6 +224,10 @@ class MidiService:
         """Controllers with a map in memory (every port opened so far, plus edited ones)."""
         return tuple(self._maps)
 
+    def saved_controllers(self) -> tuple[tuple[str, Path, str], ...]:
+        """(controller, file, error) for every saved map, connected or not (the map editor's list)."""
+        return self._store.saved()
+
     def midi_map(self, controller: str) -> MidiMap:
         return self._get_map(controller)
 

@@ -149,3 +149,12 @@ def test_bindings_to_targets_this_model_lacks_are_listed_inactive_and_kept(make_
 
 def test_map_to_dict_is_plain_json():
     json.dumps(map_to_dict(FULL))  # no exotic types
+
+
+def test_saved_controllers_lists_readable_and_broken_files(make_service, tmp_path):
+    service = make_service()
+    service.set_binding("Pad", Binding(MidiSource("cc", 0, 1), "guidance"))
+    broken = tmp_path / "maps" / "junk-00000000.midimap.json"
+    broken.write_text("{")
+    rows = {c: err for c, _, err in service.saved_controllers()}
+    assert rows["Pad"] == "" and "not valid JSON" in rows["junk-00000000"]
