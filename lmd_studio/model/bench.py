@@ -1,0 +1,63 @@
+"""`lmd bench model`: token-passes and wall clock of naive outpainting vs enc-dec vs block-causal.
+
+Prints a table (and JSON with --json): for each (s, o, K) the token-passes per block counted by
+instrumentation next to the formula, the measured milliseconds per block of each mode side by side, the
+real-time factor of the full step (diffusion + codec decode), memory, and achieved GFLOP/s as a fraction of
+this machine's matmul peak measured in the same run (fp32 and bf16). The same command runs on a GPU with
+`--device cuda`. torch is imported only inside run() (bench_runner.py), so `lmd bench` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        s, o = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected S:O (context:block frames), got {text!r}") from None
+    if s <= 0 or o <= 0 or s % o:
+        raise argparse.ArgumentTypeError(f"need s, o > 0 with s a multiple of o, got {text!r}")
+    return s, o
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=_size, nargs="+", default=None, metavar="S:O",
+                        help="context:block latent frames to compare at (default: the model's, then 192:48, "
+                             "the paper's)")
+    parser.add_argument("--steps", "-K", type=int, default=8, help="denoising steps per block (default 8)")
+    parser.add_argument("--blocks", type=int, default=12, help="timed blocks per mode (default 12)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed blocks after the context fills")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--model", default=None, help="a models/<name>/ folder (default: random weights, "
+                                                      "default size)")
+    parser.add_argument("--sampler", default="pingpong", choices=("euler", "pingpong", "pingpong++"))
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 measurements")
+    parser.add_argument("--codec", default="auto", choices=("auto", "none"),
+                        help="auto: the trained codec if present, else a random-weight codec of the same size")
+    parser.add_argument("--d-model", type=int, default=None, help="override the model width (random weights)")
+    parser.add_argument("--layers", type=int, default=None, help="override the layer count (random weights)")
+    parser.add_argument("--heads", type=int, default=None, help="override the head count (random weights)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmd_studio.model.bench_runner import BenchSettings, print_table, run_benchmark
+
+    if args.steps < 1 or args.blocks < 1 or args.warmup < 0 or args.threads < 1:
+        print("lmd bench model: --steps, --blocks and --threads must be >= 1, --warmup >= 0")
+        return 2
+    settings = BenchSettings(sizes=tuple(args.sizes) if args.sizes else (), steps=args.steps,
+                             blocks=args.blocks, warmup=args.warmup, threads=args.threads, device=args.device,
+                             model_dir=args.model, sampler=args.sampler, bf16=not args.no_bf16,
+                             codec=args.codec, d_model=args.d_model, layers=args.layers, heads=args.heads)
+    result = run_benchmark(settings)
+    if args.json:
+        import json
+
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+    return 0
