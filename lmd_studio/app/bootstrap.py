@@ -159,9 +159,9 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
 
 
 def attach_midi(session) -> None:
-    """Give the session its MIDI link (a no-op until the MIDI package provides its service)."""
-    try:
-        from lmd_studio.app.midi_link import MidiLink
-    except ImportError:
-        return
-    session.midi = MidiLink.create(session)
+    """Give the session its MIDI link; rtmidi's JACK API when the audio device is a JACK one."""
+    from lmd_studio.app.midi_link import MidiLink
+
+    use_jack = "jack" in session.audio_settings.device.lower()
+    session.attach_midi(MidiLink(session.mailbox, session.paths.midi_maps_dir, session.settings.midi,
+                                 use_jack=use_jack))

@@ -34,6 +34,7 @@ from lmd_studio.app.prompt_mixer import PromptMixer
 from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.runtime import EngineRuntime
 from lmd_studio.app.scenes import ParamMorph, capture_scene
+from lmd_studio.app.tap_tempo import TapTempo
 from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import ControlInfo, ModelChoice, Notice, StudioStatus, TimelineFrame
 from lmd_studio.app.vocabulary import prompt_suggestions
@@ -97,6 +98,8 @@ class Session:
                                   retro_s=deps.retro_s)
         self.midi: Any = None  # a MidiLink once attached (midi_link.py)
         self.last_saved: RecordingResult | None = None
+        self._last_touched = ""  # the control moved last on screen (MIDI "learn_toggle" binds it)
+        self.taps = TapTempo()
         self._jobs: list[tuple[BackgroundJob, Callable[[BackgroundJob], None]]] = []
         self._panic_until_s: float | None = None
         self._timeline: TimelineModel | None = None
@@ -142,7 +145,7 @@ class Session:
         for name, value in self.morph.tick(now).items():
             self.mailbox.set(name, value)
         if self.midi is not None:
-            self.midi.poll(self)
+            self._apply_midi(self.midi.poll())
         self._flush_changes(now)
         self._positions.sample(self._runtime.stream_play_position, self._runtime.capture_position)
         for item in self.desk.poll():
@@ -164,14 +167,14 @@ class Session:
             block_ms=m.block_ms_mean, block_s=m.block_s, underruns=m.underruns, cpu_percent=self.cpu.update(),
             warning=m.warning, safe_mode=self._settings.safe_mode, steps_override=m.steps_override,
             pending_change_s=m.pending_change_s, next_boundary_s=m.next_boundary_s, context_s=m.context_s,
-            played_s=m.played_s, model_name=self.model_name, audio_device=audio.device_name,
+            played_s=self._runtime.stream_play_position / self._runtime.sample_rate_hz, model_name=self.model_name, audio_device=audio.device_name,
             audio_message=audio.message, sample_rate_hz=audio.sample_rate_hz, buffer_frames=audio.buffer_frames,
             bpm=self.mailbox.bpm, held_notes=self.mailbox.snapshot().controls.held_notes,
             retro_available_s=retro.available_s if retro is not None else 0.0, engine_error=m.last_error,
             countdowns=self.countdowns.current(now), prompt_shares=self.mixer.shares(now),
             morphing=self.mixer.morphing or self.morph.active,
             jobs=tuple(j.view() for j, _ in self._jobs) + tuple(j.view() for j in self.desk.jobs()),
-            midi_learning=self.midi.learning_target if self.midi is not None else "")
+            midi_learning=self.midi_learning)
 
     # ================================================================ transport
     @property
@@ -237,6 +240,8 @@ class Session:
 
     def set_value(self, name: str, value: float, source: str = "gui") -> float:
         self.morph.cancel(name)
+        if source == "gui":
+            self._last_touched = name
         stored = self.mailbox.set(name, value)
         self._runtime.wake()
         spec = self.mailbox.registry.spec(name)
@@ -350,6 +355,9 @@ class Session:
         now = self._clock()
         duration = scene.morph_s if morph_s is None else morph_s
         self.mixer.load(scene.prompts, now, morph_s=duration)
+        if self.midi is not None:
+            for slot, entry in enumerate(self.mixer.entries()):
+                self.midi.sync_prompt_weight(slot, entry.weight)
         registry = self.mailbox.registry
         for spec in registry:
             if spec.can_auto:
@@ -624,6 +632,107 @@ class Session:
     def take_notices(self) -> list[Notice]:
         out, self._notices = self._notices, []
         return out
+
+    # ================================================================ MIDI
+    def attach_midi(self, link: Any) -> None:
+        """Give the session its MidiLink (bootstrap does this; tests may leave MIDI out)."""
+        self.midi = link
+
+    def _apply_midi(self, tick: Any) -> None:
+        for level, text in tick.notices:
+            self.notify(level, text)
+        for slot, weight in tick.prompt_weights:
+            if slot < self.mixer.slot_count:
+                self.set_prompt_weight(slot, weight, source="midi")
+        for name, count in tick.actions:
+            self.run_action(name, count)
+
+    def run_action(self, name: str, count: int = 1) -> bool:
+        """A triggered action (MIDI buttons, program changes): play_toggle, capture_30s, scene_3, …"""
+        toggles = {"play_toggle": self.toggle_play, "record_toggle": self.toggle_record}
+        once = {"play": self.play, "stop": self.stop, "reset": self.reset, "panic": self.panic,
+                "capture_30s": lambda: self.capture_last(30.0), "capture_60s": lambda: self.capture_last(60.0),
+                "capture_300s": lambda: self.capture_last(300.0), "learn_toggle": self._learn_toggle,
+                "tap_tempo": self._tap, "reroll": self.reroll}
+        if name in toggles:
+            if count % 2:  # pressed twice since the last poll: back where it was
+                toggles[name]()
+        elif name in once:
+            once[name]()
+        elif name.startswith("scene_") and name[6:].isdigit():
+            self.recall_scene(int(name[6:]))
+        else:
+            self.notify("warning", f"MIDI action {name!r} is not known to this version")
+            return False
+        return True
+
+    def _learn_toggle(self) -> None:
+        """From a MIDI button: learn the control touched last on screen (or stop learning)."""
+        if self.midi is None:
+            return
+        if self.midi.learning_target:
+            self.midi.cancel_learn()
+        elif self._last_touched:
+            self.midi.learn(self._last_touched)
+            self.notify("info", f"MIDI learn: move a control for {self._last_touched}")
+
+    def _tap(self) -> None:
+        bpm = self.taps.tap(self._clock())
+        if bpm is not None:
+            self.mailbox.set_bpm(bpm)
+            self._runtime.wake()
+
+    @property
+    def midi_learning(self) -> str:
+        """The target waiting for a MIDI control to be moved ("" when not learning)."""
+        return self.midi.learning_target if self.midi is not None else ""
+
+    def midi_cancel_learn(self) -> None:
+        if self.midi is not None:
+            self.midi.cancel_learn()
+
+    def midi_controllers(self) -> tuple[str, ...]:
+        return self.midi.controllers() if self.midi is not None else ()
+
+    def midi_bindings(self, controller: str) -> list[Any]:
+        return self.midi.bindings(controller) if self.midi is not None else []
+
+    def midi_update_binding(self, controller: str, source_id: str, **changes: Any) -> bool:
+        try:
+            self._require_midi().update_binding(controller, source_id, **changes)
+        except (KeyError, ValueError) as exc:
+            self.notify("error", f"MIDI binding not changed: {exc}")
+            return False
+        return True
+
+    def midi_remove_binding(self, controller: str, source_id: str) -> None:
+        self._require_midi().remove_binding(controller, source_id)
+
+    def midi_clear_map(self, controller: str) -> None:
+        self._require_midi().clear_map(controller)
+
+    def midi_export_map(self, controller: str, path: Path) -> None:
+        try:
+            self._require_midi().export_map(controller, path)
+        except OSError as exc:
+            self.notify("error", f"MIDI map not exported to {path}: {exc.strerror or exc}")
+
+    def midi_import_map(self, controller: str, path: Path) -> bool:
+        error = self._require_midi().import_map(controller, path)
+        if error:
+            self.notify("error", f"MIDI map not imported: {error}")
+        return error is None
+
+    def midi_targets(self) -> list[tuple[str, str]]:
+        return self.midi.targets() if self.midi is not None else []
+
+    def midi_port_lines(self) -> list[str]:
+        return self.midi.port_lines() if self.midi is not None else []
+
+    def _require_midi(self) -> Any:
+        if self.midi is None:
+            raise RuntimeError("MIDI is not available")
+        return self.midi
 
     # ================================================================ internals
     def _new_mailbox(self, generator: BlockGenerator, old: ParamMailbox | None) -> ParamMailbox:

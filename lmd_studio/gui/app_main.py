@@ -46,6 +46,15 @@ def run_gui(args: argparse.Namespace, build_session: SessionBuilder) -> int:
     app = make_application()
     session = build_session(model=getattr(args, "model", None), audio=getattr(args, "audio", None))
     window = open_studio(session)
+    tour = os.environ.get("LMD_STUDIO_TOUR")
+    if tour:  # `make screenshots` drives the real app through a scripted evening
+        from pathlib import Path
+
+        from lmd_studio.gui.screenshots import SHOTS_ENV, run_tour
+
+        run_tour(tour, window, session, Path(os.environ.get(SHOTS_ENV, "docs")))
+        window.close()
+        return 0
     quit_after = getattr(args, "quit_after", None)
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), window.close)

@@ -142,6 +142,11 @@ class ControlWidget(QtWidgets.QFrame):
         self.countdown.style().unpolish(self.countdown)
         self.countdown.style().polish(self.countdown)
 
+    def set_learning(self, on: bool) -> None:
+        """Mark this control while MIDI learn waits for a hardware control for it."""
+        rule = f"QFrame#{self.objectName()} {{ border: 2px dashed palette(highlight); border-radius: 8px; }}"
+        self.setStyleSheet(rule if on else "")
+
     def reset_to_default(self) -> None:
         self.knob.setValue(self._to_position(self.spec.default))
 

@@ -32,6 +32,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.setObjectName("StudioWindow")
         self._shown_entries = None
         self._shown_model = None
+        self._shown_learning = ""
         self._last_status = StudioStatus()
         self._build()
         self._connect()
@@ -123,7 +124,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         handlers = {
             "play": s.toggle_play, "record": s.toggle_record, "capture_30": lambda: s.capture_last(30.0),
             "capture_60": lambda: s.capture_last(60.0), "capture_300": lambda: s.capture_last(300.0),
-            "reset": s.reset, "panic": s.panic, "reroll": s.reroll, "zoom_in": lambda: self.timeline.zoom(0.8),
+            "reset": s.reset, "panic": self._escape, "reroll": s.reroll, "zoom_in": lambda: self.timeline.zoom(0.8),
             "zoom_out": lambda: self.timeline.zoom(1.25),
             "spectrogram": lambda: self.timeline.set_spectrogram(not self.timeline.spectrogram),
             "save_selection": self.timeline.save_selection, "settings": self.open_settings,
@@ -184,6 +185,20 @@ class StudioWindow(QtWidgets.QMainWindow):
         for notice in s.take_notices():
             self.show_notice(notice)
         self._show_jobs(status)
+        self._show_learning(status.midi_learning)
+
+    def _show_learning(self, target: str) -> None:
+        if target == self._shown_learning:
+            return
+        self._shown_learning = target
+        for name, w in self.performance.widgets.items():
+            w.set_learning(name == target)
+        if target:
+            label = next((w.spec.label for n, w in self.performance.widgets.items() if n == target), target)
+            self.notice_bar.show_notice(Notice("warning", f"MIDI learn: move a knob, fader or key for {label} "
+                                                          f"(Esc cancels)"))
+        else:
+            self.notice_bar.hide()
 
     def _refresh_timeline(self, status: StudioStatus) -> None:
         tl = self.timeline
@@ -211,7 +226,10 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.header.model.setEnabled(not any(j.name == "load model" for j in running))
 
     def show_notice(self, notice: Notice) -> None:
-        self.notice_bar.show_notice(notice)
+        if self._shown_learning and notice.level == "info":
+            self.statusBar().showMessage(notice.text, 6000)  # keep the learn prompt in view
+        else:
+            self.notice_bar.show_notice(notice)
 
     # ================================================================ actions
     def _model_changed(self) -> None:
@@ -231,6 +249,13 @@ class StudioWindow(QtWidgets.QMainWindow):
     @property
     def midi_available(self) -> bool:
         return self.session.midi_available
+
+    def _escape(self) -> None:
+        """Esc: leave MIDI learn if it is waiting, else panic."""
+        if self.session.midi_learning:
+            self.session.midi_cancel_learn()
+        else:
+            self.session.panic()
 
     def _prompt_text(self, slot: int, text: str) -> None:
         self.session.set_prompt_text(slot, text)

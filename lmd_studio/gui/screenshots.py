@@ -1,16 +1,21 @@
-"""`make screenshots`: run the studio under Xvfb in a few states and write PNGs under docs/.
+"""`make screenshots`: run the real studio under Xvfb in a few states and write PNGs under docs/.
 
     python -m lmd_studio.gui.screenshots --out docs [--model fake] [--play-s 14]
 
-Starts `Xvfb :99` itself when DISPLAY is unset (and stops it afterwards). Settings, scenes and
-recordings go to a temporary LMD_STUDIO_HOME, so the user's own files are never touched. States: the
-first-run window (idle), playing with a full timeline (markers, a selection, recording), the
-spectrogram view, the stage theme, and the settings dialog.
+It starts `Xvfb :99` itself when DISPLAY is unset, and a JACK dummy server when jackd is installed (so the
+window shows a real audio device and a MIDI port; without JACK it plays silently and leaves MIDI off).
+Then it launches the real entry point (`python -m lmd_studio.app.studio_main`) twice with LMD_STUDIO_TOUR
+set: `run_tour` (called by `app_main.run_gui`) drives the window and saves the shots. Settings, scenes and
+recordings go to a temporary LMD_STUDIO_HOME, so the user's own files are never touched.
+
+Shots: studio-idle (first run), studio-playing (a full timeline with markers, a selection, recording),
+studio-spectrogram, studio-settings (the dialog), studio-stage (the stage theme).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -19,23 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from lmd_studio.settings.paths import StudioPaths
+from lmd_studio.settings.schema import AudioSettings, MidiSettings, StudioSettings
+from lmd_studio.settings.store import SettingsStore
 
-def _ensure_display() -> subprocess.Popen | None:
-    if os.environ.get("DISPLAY"):
-        return None
-    if shutil.which("Xvfb") is None:
-        raise SystemExit("screenshots: DISPLAY is not set and Xvfb is not installed (apt-get install xvfb)")
-    display = ":99"
-    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
-            break
-        time.sleep(0.1)
-    os.environ["DISPLAY"] = display
-    return proc
+TOUR_ENV = "LMD_STUDIO_TOUR"
+SHOTS_ENV = "LMD_STUDIO_SHOTS"
+PLAY_ENV = "LMD_STUDIO_TOUR_PLAY_S"
 
 
+# --- inside the app (called by app_main.run_gui) ------------------------------------------------------
 def _pump(seconds: float) -> None:
     from PySide6 import QtWidgets
 
@@ -49,78 +47,86 @@ def _pump(seconds: float) -> None:
 def _save(widget, path: Path) -> None:
     _pump(0.3)
     widget.grab().save(str(path))
-    print(f"wrote {path}")
+    print(f"wrote {path}", flush=True)
 
 
-def take(out: Path, model: str, play_s: float) -> list[Path]:
-    os.environ.pop("QT_QPA_PLATFORM", None)  # a real X11 window under Xvfb
-    from lmd_studio.app.bootstrap import build_studio
-    from lmd_studio.gui.app_main import make_application, open_studio
-    from lmd_studio.gui.settings_dialog import SettingsDialog
-    from lmd_studio.gui.theme import apply_theme
-    from lmd_studio.settings.paths import StudioPaths
-
+def run_tour(name: str, window, session, out: Path) -> None:
+    """Drive the open window through a scripted evening and save screenshots into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="lmd-shots-"))
-    written: list[Path] = []
-    app = make_application()
-    try:
-        session = build_studio(StudioPaths.under(home), model=model, audio="null", midi=False, retro_s=60.0)
-        window = open_studio(session, size=(1440, 900))
-        _pump(1.0)
-        written.append(out / "studio-idle.png")
-        _save(window, written[-1])
-
-        session.set_prompt_text(1, "vinyl crackle and rain")
-        session.set_prompt_weight(1, 0.35)
-        session.save_scene(0, "Late night")
-        session.save_scene(1, "Rain")
-        window.scenes.show_scenes(session.scenes())
+    play_s = float(os.environ.get(PLAY_ENV, "14"))
+    if name == "stage":
         session.play()
-        _pump(play_s * 0.35)
-        session.set_value("brightness", 0.8)
-        session.set_value("density", 0.25)
-        _pump(play_s * 0.25)
-        session.set_prompt_text(2, "soft tabla groove")
-        session.set_prompt_weight(2, 0.6)
-        session.start_recording()
-        _pump(play_s * 0.25)
-        session.set_value("temperature", 1.25)
-        _pump(play_s * 0.15)
-        frame = session.timeline_frame(window.timeline.span_s, 800)
-        window.timeline.set_selection(frame.play_s - 6.0, frame.play_s - 3.5)
-        _pump(0.8)
-        written.append(out / "studio-playing.png")
-        _save(window, written[-1])
+        _pump(min(play_s, 9.0))
+        _save(window, out / "studio-stage.png")
+        return
+    _pump(1.5)
+    _save(window, out / "studio-idle.png")
+    session.set_prompt_text(1, "vinyl crackle and rain")
+    session.set_prompt_weight(1, 0.35)
+    session.save_scene(0, "Late night")
+    session.save_scene(1, "Rain")
+    window.scenes.show_scenes(session.scenes())
+    session.play()
+    _pump(play_s * 0.35)
+    session.set_value("brightness", 0.8)
+    session.set_value("density", 0.25)
+    _pump(play_s * 0.25)
+    session.set_prompt_text(2, "soft tabla groove")
+    session.set_prompt_weight(2, 0.6)
+    session.toggle_record()
+    _pump(play_s * 0.25)
+    session.set_value("temperature", 1.25)
+    _pump(play_s * 0.15)
+    frame = session.timeline_frame(window.timeline.span_s, 800)
+    window.timeline.set_selection(frame.play_s - 6.0, frame.play_s - 3.5)
+    _pump(0.8)
+    _save(window, out / "studio-playing.png")
+    window.timeline.set_spectrogram(True)
+    _pump(1.0)
+    _save(window, out / "studio-spectrogram.png")
+    window.timeline.set_spectrogram(False)
+    from lmd_studio.gui.settings_dialog import SettingsDialog
 
-        window.timeline.set_spectrogram(True)
-        _pump(1.0)
-        written.append(out / "studio-spectrogram.png")
-        _save(window, written[-1])
-        window.timeline.set_spectrogram(False)
+    dialog = SettingsDialog(session.settings, session.audio_device_names(), list(session.midi_input_names()),
+                            session.paths.recordings_dir, midi_available=session.midi_available, parent=window)
+    dialog.show()
+    _pump(0.6)
+    _save(dialog, out / "studio-settings.png")
+    dialog.close()
+    dialog.deleteLater()
+    session.toggle_record()
+    session.set_view(theme="stage")  # the next run opens with the stage theme
 
-        dialog = SettingsDialog(session.settings, ["system (JACK Audio Connection Kit)", "Built-in Audio"],
-                                ["nanoKONTROL2 MIDI 1", "Keystation 49"], session.paths.recordings_dir,
-                                parent=window)
-        dialog.show()
-        _pump(0.5)
-        written.append(out / "studio-settings.png")
-        _save(dialog, written[-1])
-        dialog.close()
 
-        apply_theme(app, "stage")
-        window.close()
-        session2 = build_studio(StudioPaths.under(home), model=model, audio="null", midi=False, retro_s=60.0)
-        window2 = open_studio(session2, size=(1440, 900))
-        apply_theme(app, "stage")
-        session2.play()
-        _pump(min(play_s, 8.0))
-        written.append(out / "studio-stage.png")
-        _save(window2, written[-1])
-        window2.close()
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    return written
+# --- the launcher ------------------------------------------------------------------------------------
+def _ensure_display() -> subprocess.Popen | None:
+    if os.environ.get("DISPLAY"):
+        return None
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("screenshots: DISPLAY is not set and Xvfb is not installed (apt-get install xvfb)")
+    display = ":99"
+    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+            break
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = display
+    return proc
+
+
+def _start_jack(env: dict[str, str]) -> subprocess.Popen | None:
+    """A JACK dummy server (48 kHz, 256 frames) if jackd is installed and none is running."""
+    if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
+        return None
+    if subprocess.run(["jack_wait", "-c"], env=env, capture_output=True, timeout=5).returncode == 0:
+        return None  # one is running already: use it
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15).returncode != 0:
+        proc.terminate()
+        return None
+    return proc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,12 +136,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--play-s", type=float, default=14.0, help="seconds of playing before the full shot")
     args = p.parse_args(argv)
     xvfb = _ensure_display()
+    home = Path(tempfile.mkdtemp(prefix="lmd-shots-"))
+    env = dict(os.environ, LMD_STUDIO_HOME=str(home), JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1",
+               **{PLAY_ENV: str(args.play_s), SHOTS_ENV: str(args.out.resolve())})
+    env.pop("QT_QPA_PLATFORM", None)  # real X11 windows under Xvfb
+    jack = _start_jack(env)
+    settings = StudioSettings(
+        audio=AudioSettings(backend="auto", device="system") if jack or not xvfb else AudioSettings(backend="null"),
+        midi=MidiSettings(enabled=jack is not None, backend="mido.backends.rtmidi/UNIX_JACK" if jack else ""))
+    SettingsStore(StudioPaths.under(home).settings_file).save(dataclasses.replace(settings, first_run_done=False))
     try:
-        take(args.out, args.model, args.play_s)
+        for tour in ("main", "stage"):
+            cmd = [sys.executable, "-m", "lmd_studio.app.studio_main", "--model", args.model]
+            result = subprocess.run(cmd, env=dict(env, **{TOUR_ENV: tour}), timeout=180)
+            if result.returncode != 0:
+                print(f"screenshots: the {tour} tour failed (exit {result.returncode})", file=sys.stderr)
+                return result.returncode
     finally:
+        if jack is not None:
+            jack.terminate()
+            jack.wait(5)
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
+        shutil.rmtree(home, ignore_errors=True)
     return 0
 
 

@@ -133,6 +133,9 @@ class TimelineWidget(QtWidgets.QFrame):
         self.plot.getAxis("bottom").setTextPen(pg.mkPen(c.dim_text))
         self.plot.setYRange(-1.05, 1.05, padding=0)
         self.plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        # pyqtgraph makes its "Plot Options" menu without a parent: it would outlive the window
+        menu = self.plot.getPlotItem().ctrlMenu
+        menu.setParent(self, menu.windowFlags())
         self.spec_image = pg.ImageItem()
         self.spec_image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
         self.spec_image.setLevels([0, 255])

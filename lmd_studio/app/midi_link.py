@@ -1,0 +1,220 @@
+"""The Session's MIDI: the MIDI service, the action mailbox it fills, and the seam to the running engine.
+
+Bindings write parameters straight into the engine's ParamMailbox (through `SwitchableSink`, which
+follows the Session to a new mailbox when the engine is rebuilt); prompt weights and actions land in an
+ActionMailbox that `poll()` collects on the GUI thread and hands to the Session as a `MidiTick`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmd_studio.midi import (
+    ClockConfig,
+    MailboxSink,
+    MidiConfig,
+    MidiMapError,
+    MidiService,
+    TargetCatalog,
+    resolve_backend_name,
+)
+from lmd_studio.rt.actions import ActionMailbox
+from lmd_studio.rt.mailbox import ParamMailbox
+from lmd_studio.settings.schema import MidiSettings
+
+PROMPT_WEIGHT_SLOTS = 8
+CURVES = ("linear", "exp", "log", "s-curve")
+TAKEOVERS = ("soft", "jump")
+BUTTON_MODES = ("toggle", "momentary")
+
+
+class SwitchableSink:
+    """A ControlSink that forwards to the current engine's MailboxSink (swapped on a model switch)."""
+
+    def __init__(self, inner: MailboxSink) -> None:
+        self.inner = inner
+
+    def set_value(self, target: str, value: float) -> None:
+        self.inner.set_value(target, value)
+
+    def get_value(self, target: str) -> float:
+        return self.inner.get_value(target)
+
+    def trigger(self, action: str) -> None:
+        self.inner.trigger(action)
+
+    def set_held_notes(self, notes: tuple[tuple[int, int], ...]) -> None:
+        self.inner.set_held_notes(notes)
+
+    def set_bpm(self, bpm: float | None) -> None:
+        self.inner.set_bpm(bpm)
+
+
+@dataclass(frozen=True, slots=True)
+class MidiTick:
+    """What MIDI asked of the app since the last poll."""
+
+    notices: tuple[tuple[str, str], ...]  # (level, text)
+    prompt_weights: tuple[tuple[int, float], ...]
+    actions: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BindingRow:
+    """One row of the MIDI map editor, as plain values."""
+
+    controller: str
+    source_id: str
+    source: str
+    target: str
+    target_label: str
+    active: bool
+    range_lo: float
+    range_hi: float
+    invert: bool
+    curve: str
+    takeover: str
+    smoothing_ms: float
+    mode: str
+    is_button: bool
+
+
+class MidiLink:
+    def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings, use_jack: bool = False) -> None:
+        self.actions = ActionMailbox(prompt_slots=PROMPT_WEIGHT_SLOTS)
+        self.catalog = TargetCatalog.build(mailbox.registry, prompt_slots=PROMPT_WEIGHT_SLOTS)
+        self.sink = SwitchableSink(MailboxSink(mailbox, self.actions, self.catalog))
+        self._settings = settings
+        clock = ClockConfig(enabled=settings.follow_clock, follow_transport=settings.transport_from_midi)
+        self.service = MidiService(self.sink, maps_dir, resolve_backend_name(settings.backend, use_jack=use_jack),
+                                   MidiConfig(clock=clock), self.catalog)
+        self._started = False
+        self._reported_backend_error = False
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def start(self, settings: MidiSettings | None = None) -> None:
+        if settings is not None:
+            self._settings = settings
+        if not self._settings.enabled or self._started:
+            return
+        self.service.start()
+        self._started = True
+        self.service.set_inputs(self._settings.inputs)
+
+    def close(self) -> None:
+        if self._started:
+            self.service.close()
+            self._started = False
+
+    @property
+    def available(self) -> bool:
+        return self._started and not self.service.backend_error
+
+    def configure(self, settings: MidiSettings) -> None:
+        """Apply changed MIDI settings (the backend takes effect at the next start of the app)."""
+        old, self._settings = self._settings, settings
+        if not settings.enabled:
+            self.close()
+            return
+        if not self._started:
+            self.start()
+            return
+        if settings.inputs != old.inputs:
+            self.service.set_inputs(settings.inputs)
+        self.service.set_follow_clock(settings.follow_clock)
+        self.service.set_follow_transport(settings.transport_from_midi)
+
+    def rebind(self, mailbox: ParamMailbox) -> None:
+        """The engine was rebuilt with a new mailbox: bindings now drive that one."""
+        self.sink.inner = MailboxSink(mailbox, self.actions, self.catalog)
+
+    # --- GUI timer ------------------------------------------------------------------------------------
+    def poll(self) -> MidiTick:
+        notices: list[tuple[str, str]] = []
+        if self._started:
+            polled = self.service.poll()
+            for e in polled.events:
+                if e.kind == "backend":
+                    if not self._reported_backend_error:
+                        notices.append(("warning", f"MIDI unavailable: {e.message}"))
+                        self._reported_backend_error = True
+                elif e.kind == "port" and e.controller == self.service.config.virtual_port_name:
+                    continue  # our own virtual input opening is not news
+                else:
+                    level = "warning" if e.kind == "map_error" else "info"
+                    notices.append((level, f"MIDI {'learned' if e.kind == 'learned' else e.kind}: {e.message}"))
+        done = self.actions.poll()
+        return MidiTick(tuple(notices), done.prompt_weights, done.actions)
+
+    @property
+    def learning_target(self) -> str:
+        if not self._started:
+            return ""
+        state = self.service.learn_state()
+        return state.target or "" if state.armed else ""
+
+    def learn(self, target: str) -> None:
+        self.service.arm_learn(target)
+
+    def cancel_learn(self) -> None:
+        self.service.cancel_learn()
+
+    def sync_prompt_weight(self, slot: int, weight: float) -> None:
+        if slot < PROMPT_WEIGHT_SLOTS:
+            self.actions.sync_prompt_weight(slot, weight)
+
+    def panic(self) -> None:
+        if self._started:
+            self.service.panic()
+
+    def input_names(self) -> tuple[str, ...]:
+        return self.service.available_inputs() if self._started else ()
+
+    # --- map editor ----------------------------------------------------------------------------------
+    def controllers(self) -> tuple[str, ...]:
+        return self.service.controllers() if self._started else ()
+
+    def bindings(self, controller: str) -> list[BindingRow]:
+        rows = []
+        for info in self.service.bindings(controller):
+            b = info.binding
+            rows.append(BindingRow(controller, b.source.id, info.source_label, b.target, info.target_label,
+                                   info.active, b.range_lo, b.range_hi, b.invert, b.curve, b.takeover,
+                                   b.smoothing_ms, b.mode, b.source.is_button))
+        return rows
+
+    def update_binding(self, controller: str, source_id: str, **changes) -> None:
+        """Edit one binding's transfer (range_lo/hi, invert, curve, takeover, smoothing_ms, mode, target).
+        Raises ValueError with the reason for a bad value."""
+        current = next((i.binding for i in self.service.bindings(controller) if i.binding.source.id == source_id),
+                       None)
+        if current is None:
+            raise KeyError(f"{controller}: no binding for {source_id}")
+        self.service.set_binding(controller, dataclasses.replace(current, **changes))
+
+    def remove_binding(self, controller: str, source_id: str) -> None:
+        self.service.remove_binding(controller, source_id)
+
+    def clear_map(self, controller: str) -> None:
+        self.service.clear_map(controller)
+
+    def export_map(self, controller: str, path: Path) -> None:
+        self.service.export_map(controller, path)
+
+    def import_map(self, controller: str, path: Path) -> str | None:
+        """None on success, else why the file was refused (nothing changed)."""
+        try:
+            self.service.import_map(controller, path)
+        except MidiMapError as exc:
+            return str(exc)
+        return None
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(name, label) of everything a binding may drive."""
+        return [(t.name, t.label) for t in self.catalog]
+
+    def port_lines(self) -> list[str]:
+        return [f"{s.name}: {s.state}" + (f" ({s.error})" if s.error else "") + f", {s.messages} messages"
+                for s in self.service.port_statuses()] if self._started else []
