@@ -174,7 +174,12 @@ class MidiLink:
 
     # --- map editor ----------------------------------------------------------------------------------
     def controllers(self) -> tuple[str, ...]:
-        return self.service.controllers() if self._started else ()
+        """Controllers seen this session plus every one with a saved map (connected or not)."""
+        if not self._started:
+            return ()
+        names = list(self.service.controllers())
+        names += [name for name, _, _ in self.service.saved_controllers() if name not in names]
+        return tuple(names)
 
     def bindings(self, controller: str) -> list[BindingRow]:
         rows = []

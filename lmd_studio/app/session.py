@@ -102,6 +102,7 @@ class Session:
         self.taps = TapTempo()
         self._jobs: list[tuple[BackgroundJob, Callable[[BackgroundJob], None]]] = []
         self._panic_until_s: float | None = None
+        self._transport_playing = False
         self._timeline: TimelineModel | None = None
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
@@ -179,18 +180,21 @@ class Session:
     # ================================================================ transport
     @property
     def playing(self) -> bool:
-        return self._runtime.playing
+        """The transport as the player set it (the engine follows within a few milliseconds)."""
+        return self._transport_playing
 
     def play(self) -> None:
         self._panic_until_s = None
+        self._transport_playing = True
         self._runtime.play()
 
     def stop(self) -> None:
+        self._transport_playing = False
         self._runtime.stop()
         self.countdowns.clear()
 
     def toggle_play(self) -> None:
-        if self._runtime.playing:
+        if self._transport_playing:
             self.stop()
         else:
             self.play()
@@ -215,7 +219,7 @@ class Session:
         if self._panic_until_s is None or now < self._panic_until_s:
             return
         if self._runtime.playing:
-            self._runtime.stop()
+            self.stop()
             return  # restore the volume only once the engine has really stopped
         self._panic_until_s = None
         self.mailbox.set(MASTER_GAIN.name, self._settings.volume_db)
@@ -766,7 +770,7 @@ class Session:
         return runtime
 
     def _swap_runtime(self, generator: BlockGenerator) -> None:
-        was_playing = self._runtime.playing
+        was_playing = self._transport_playing
         position = self._runtime.shutdown()
         old_mailbox = self._runtime.mailbox
         if self._timeline is not None:

@@ -85,7 +85,7 @@ class SpecSlice:
 
 
 def _band_matrix(cfg: TimelineConfig) -> np.ndarray:
-    """[bins, bands] averaging weights from rfft bins to log-spaced bands (every band gets >= 1 bin)."""
+    """[bins, bands] 0/1 weights summing rfft bins into log-spaced bands (every band gets >= 1 bin)."""
     n_bins = cfg.spec_hop_frames // 2 + 1
     freqs = np.arange(n_bins) * cfg.sample_rate_hz / cfg.spec_hop_frames
     top = min(cfg.spec_max_hz, cfg.sample_rate_hz / 2)
@@ -95,7 +95,7 @@ def _band_matrix(cfg: TimelineConfig) -> np.ndarray:
         inside = (freqs >= edges[b]) & (freqs < edges[b + 1])
         if not inside.any():
             inside[int(np.argmin(np.abs(freqs - math.sqrt(edges[b] * edges[b + 1]))))] = True
-        m[inside, b] = 1.0 / inside.sum()
+        m[inside, b] = 1.0
     return m
 
 
@@ -113,6 +113,9 @@ class TimelineModel:
         self._carry_pos = 0
         self._window = np.hanning(config.spec_hop_frames).astype(np.float32)
         self._amp_scale = 2.0 / float(self._window.sum())  # |rfft| → sine amplitude
+        # a sine's energy spreads over the window's main lobe: dividing the band's summed power by the
+        # window's equivalent noise bandwidth (1.5 bins for Hann) reads a sine's amplitude back exactly
+        self._enbw_bins = len(self._window) * float((self._window ** 2).sum()) / float(self._window.sum()) ** 2
         self._bands = _band_matrix(config)
         self._boundaries: deque[tuple[int, int]] = deque(maxlen=8192)
         self._markers: deque[Marker] = deque(maxlen=2048)
@@ -246,7 +249,7 @@ class TimelineModel:
         if full:
             frames = data[:full * hop].reshape(full, hop) * self._window  # [columns, hop]
             amp = np.abs(np.fft.rfft(frames, axis=1)) * self._amp_scale  # [columns, bins]
-            band_amp = np.sqrt((amp * amp) @ self._bands)  # RMS per band, [columns, bands]
+            band_amp = np.sqrt((amp * amp) @ self._bands / self._enbw_bins)  # [columns, bands]
             db = 20.0 * np.log10(np.maximum(band_amp, 1e-9))
             scaled = np.clip((db - SPEC_FLOOR_DB) * (255.0 / -SPEC_FLOOR_DB), 0, 255).astype(np.uint8)
             c0 = start // hop

@@ -1,0 +1,181 @@
+"""The Session without Qt: the fake generator, the Null audio backend, a temporary home."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lmd_studio.app.bootstrap import build_studio
+from lmd_studio.app.session_api import StudioApi
+from lmd_studio.core.fake import FakeBlockGenerator
+from lmd_studio.settings.paths import StudioPaths
+
+
+@pytest.fixture
+def session(tmp_path: Path):
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
+    s.start()
+    yield s
+    s.shutdown()
+
+
+def run_for(s, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        s.tick()
+        time.sleep(0.02)
+
+
+def wait_for(s, predicate, timeout_s: float = 5.0) -> None:
+    end = time.perf_counter() + timeout_s
+    while time.perf_counter() < end:
+        s.tick()
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_session_satisfies_the_gui_protocol(session) -> None:
+    assert isinstance(session, StudioApi)
+
+
+def test_prompt_weight_reaches_the_engines_snapshot(session) -> None:
+    session.set_morph_s(0.0)
+    session.set_prompt_text(1, "bowed metal")
+    session.set_prompt_weight(1, 0.25)
+    session.tick()
+    engine = session._runtime.parts.engine
+    wait_for(session, lambda: engine._snapshot.controls.prompt_mix != ())
+    wait_for(session, lambda: dict(engine._snapshot.controls.prompt_mix).get("bowed metal") == pytest.approx(0.2))
+
+
+def test_recording_survives_an_audio_engine_rebuild(session, tmp_path: Path) -> None:
+    session.set_volume_db(0.0)
+    session.play()
+    wait_for(session, lambda: session.tick().primed)
+    path = session.start_recording()
+    run_for(session, 1.0)
+    new = dataclasses.replace(session.settings, audio=dataclasses.replace(session.settings.audio, buffer_frames=512))
+    session.apply_settings(new)  # rebuilds the engine and its backend
+    assert session.playing and session.tick().buffer_frames == 512
+    run_for(session, 1.0)
+    job = session.stop_recording()
+    job.wait(10)
+    result = job.result
+    assert result.ok and result.path == path
+    seconds = sf.info(str(path)).frames / 48000
+    assert 1.6 < seconds < 3.0  # one take across both engines, gaps filled, no restart at zero
+    events = json.loads(result.sidecar_path.read_text())["events"]
+    assert isinstance(events, list)
+
+
+def test_a_saved_selection_is_the_audio_that_played_there(session) -> None:
+    session.set_volume_db(0.0)  # unity gain: the capture equals the generated audio the timeline shows
+    session.set_value("density", 1.0)
+    session.play()
+    run_for(session, 4.0)
+    frame = session.timeline_frame(16.0, 100_000)
+    start_s, end_s = frame.play_s - 3.0, frame.play_s - 1.0
+    job = session.save_selection(start_s, end_s)
+    job.wait(10)
+    r = job.result
+    assert r.ok and abs(r.duration_s - 2.0) < 0.01
+    audio, rate = sf.read(str(r.path), dtype="float32")
+    w = frame.wave
+    x = (w.start_position + np.arange(len(w.maxs)) * w.frames_per_column) / rate
+    segment = 0.1
+    timeline_env = [w.maxs[(x >= start_s + i * segment) & (x < start_s + (i + 1) * segment)].max()
+                    for i in range(20)]
+    file_env = [np.abs(audio[int(i * segment * rate):int((i + 1) * segment * rate)]).max() for i in range(20)]
+    corr = np.corrcoef(timeline_env, file_env)[0, 1]
+    assert corr > 0.9, (timeline_env, file_env)
+
+
+def test_capture_last_and_nothing_to_capture(tmp_path: Path) -> None:
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
+    s.start()
+    try:
+        assert s.capture_last(30.0) is None
+        assert "Nothing to capture" in s.take_notices()[-1].text
+        s.play()
+        run_for(s, 1.5)
+        path = s.capture_last(60.0)
+        wait_for(s, lambda: s.last_saved is not None)
+        assert s.last_saved.path == path and 1.0 < s.last_saved.duration_s < 2.5
+        assert "last-1min" in path.name
+    finally:
+        s.shutdown()
+
+
+def test_panic_then_the_volume_comes_back(session) -> None:
+    session.set_volume_db(-3.0)
+    session.play()
+    wait_for(session, lambda: session.tick().primed)
+    session.panic()
+    assert session.mailbox.get("master_gain_db") == -60.0 and session.volume_db == -3.0
+    wait_for(session, lambda: not session.playing and session.mailbox.get("master_gain_db") == -3.0)
+
+
+def test_actions_from_midi_buttons(session) -> None:
+    assert session.run_action("play_toggle", 1) and session.playing
+    session.run_action("play_toggle", 2)  # pressed twice between polls: no change
+    assert session.playing
+    session.run_action("stop")
+    wait_for(session, lambda: not session.playing)
+    assert not session.run_action("make_coffee")
+    session.run_action("tap_tempo")
+    time.sleep(0.3)
+    session.run_action("tap_tempo")
+    assert session.mailbox.bpm == pytest.approx(200.0, rel=0.2)
+
+
+def test_scenes_persist_and_recall_morphs(session, tmp_path: Path) -> None:
+    session.set_value("guidance", 1.0)
+    session.set_prompt_text(0, "cathedral organ")
+    session.save_scene(2, "church")
+    session.set_value("guidance", 5.0)
+    session.set_prompt_text(0, "acid bass")
+    assert session.recall_scene(2, morph_s=0.6)
+    mid = []
+    wait_for(session, lambda: mid.append(session.mailbox.get("guidance")) or session.mailbox.get("guidance") == 1.0)
+    assert any(1.0 < g < 5.0 for g in mid)  # glided, did not jump
+    assert session.prompt_entries()[0].text == "cathedral organ"
+    again = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
+    try:
+        assert again.scenes()[2].name == "church" and again.scenes()[2].param_values["guidance"] == 1.0
+    finally:
+        again._runtime.shutdown()
+    assert not session.recall_scene(5)  # empty slot: a message, nothing changes
+
+
+def test_adapters_only_where_the_model_supports_them(session) -> None:
+    assert not session.adapter_supported and not session.set_adapter("x.safetensors", 0.5)
+
+    class WithAdapter(FakeBlockGenerator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = []
+
+        def set_adapter(self, path, strength) -> None:
+            self.calls.append((path, strength))
+
+    gen = WithAdapter()
+    session._swap_runtime(gen)
+    assert session.adapter_supported and session.set_adapter("/a/b/mine.safetensors", 0.7)
+    assert gen.calls == [(Path("/a/b/mine.safetensors"), 0.7)] and session.settings.adapter_strength == 0.7
+    assert session.set_adapter("", 1.0) and gen.calls[-1] == (None, 1.0)
+
+
+def test_render_offline_in_the_background(session, tmp_path: Path) -> None:
+    job = session.render_offline(2.0, tmp_path / "render.wav")
+    assert job.wait(30) and job.error is None
+    assert sf.info(str(tmp_path / "render.wav")).frames == 2 * 44100
+    session.tick()
+    assert any("Rendered render.wav" in n.text for n in session.take_notices())
