@@ -18,6 +18,13 @@ from lmd_studio.model.rope import apply_rope
 _EPS = 1e-6
 
 
+def qk_norm(x: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """QK-norm: unit L2 norm per head vector times a learned gain (initialised to √dh, i.e. RMSNorm).
+
+    F.normalize is one fused kernel fewer than rms_norm here, which matters at 17 tokens per step."""
+    return F.normalize(x, dim=-1, eps=_EPS) * gain
+
+
 @dataclass(frozen=True, slots=True)
 class TextKV:
     """Cross-attention keys/values of one prompt mix for every layer, computed once per mix.
@@ -55,21 +62,24 @@ class SelfAttention(nn.Module):
         self.qkv = FastLinear(d_model, 3 * d_model)
         self.out = FastLinear(d_model, d_model)
         # QK-norm gains, row 0 for queries and row 1 for keys, shared by all heads
-        self.qk_scale = nn.Parameter(torch.ones(2, 1, self.head_dim))
+        self.qk_scale = nn.Parameter(torch.full((2, 1, self.head_dim), self.head_dim ** 0.5))
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *,
                 prefix_k: torch.Tensor | None = None, prefix_v: torch.Tensor | None = None,
+                kv_buffer: tuple[torch.Tensor, torch.Tensor] | None = None,
                 mask: torch.Tensor | None = None, query_start: int = 0
                 ) -> tuple[torch.Tensor | None, FreshKV]:
         """`x` = normed input [B, N, D]; returns (residual + attention for rows `query_start:`, fresh K/V).
 
         `prefix_k` must already be rotated at its window positions; `mask` is [N, P+N] (or [B, N, P+N]) over
-        all rows; `query_start == N` computes K/V only (the last layer of a context pass).
+        all rows; `query_start == N` computes K/V only (the last layer of a context pass). `kv_buffer`
+        ([B, H, P+N, dh] each, the prefix already in place) is scratch the caller owns: the fresh K/V are
+        written into its tail instead of concatenating a new tensor every step.
         """
         b, n, d = x.shape
         h, dh = self.n_heads, self.head_dim
         qkv = self.qkv.forward(x).view(b, n, 3, h, dh)  # [B, N, 3, H, dh]
-        qk = F.rms_norm(qkv[:, :, :2], (dh,), eps=_EPS) * self.qk_scale  # [B, N, 2, H, dh]
+        qk = qk_norm(qkv[:, :, :2], self.qk_scale)  # [B, N, 2, H, dh]
         k_raw = qk[:, :, 1].transpose(1, 2)  # [B, H, N, dh], not rotated
         qk = apply_rope(qk, cos[:, None, None, :], sin[:, None, None, :])
         k = qk[:, :, 1].transpose(1, 2)  # [B, H, N, dh]
@@ -78,7 +88,12 @@ class SelfAttention(nn.Module):
         if query_start >= n:
             return None, fresh
         q = qk[:, query_start:, 0].transpose(1, 2)  # [B, H, Nq, dh]
-        if prefix_k is not None and prefix_k.shape[-2] > 0:
+        if kv_buffer is not None:
+            kb, vb = kv_buffer
+            kb[:, :, kb.shape[2] - n:].copy_(k)
+            vb[:, :, vb.shape[2] - n:].copy_(v)
+            k, v = kb, vb
+        elif prefix_k is not None and prefix_k.shape[-2] > 0:
             if prefix_k.shape[0] != b:
                 prefix_k = prefix_k.expand(b, -1, -1, -1)
                 prefix_v = prefix_v.expand(b, -1, -1, -1)
@@ -107,13 +122,13 @@ class CrossAttention(nn.Module):
         self.q = FastLinear(d_model, d_model)
         self.kv = FastLinear(text_dim, 2 * d_model)
         self.out = FastLinear(d_model, d_model)
-        self.qk_scale = nn.Parameter(torch.ones(2, 1, self.head_dim))
+        self.qk_scale = nn.Parameter(torch.full((2, 1, self.head_dim), self.head_dim ** 0.5))
 
     def text_kv(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normed text tokens [B·Q, L, E] → k, v [B·Q, H, L, dh] (QK-normed keys)."""
         bq, length, _ = tokens.shape
         kv = self.kv.forward(tokens).view(bq, length, 2, self.n_heads, self.head_dim)  # [B·Q, L, 2, H, dh]
-        k = F.rms_norm(kv[:, :, 0], (self.head_dim,), eps=_EPS) * self.qk_scale[1]
+        k = qk_norm(kv[:, :, 0], self.qk_scale[1])
         return k.transpose(1, 2).contiguous(), kv[:, :, 1].transpose(1, 2).contiguous()
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None, text: TextKV, layer: int) -> torch.Tensor:
@@ -123,7 +138,7 @@ class CrossAttention(nn.Module):
         if text.batch != b:
             raise ValueError(f"text condition has batch {text.batch}, tokens have batch {b}")
         q = self.q.forward(x).view(b, n, h, dh)  # [B, N, H, dh]
-        q = (F.rms_norm(q, (dh,), eps=_EPS) * self.qk_scale[0]).transpose(1, 2)  # [B, H, N, dh]
+        q = qk_norm(q, self.qk_scale[0]).transpose(1, 2)  # [B, H, N, dh]
         k, v = text.k[layer], text.v[layer]
         if text.prompts == 1:
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=text.key_mask)  # [B, H, N, dh]

@@ -152,7 +152,8 @@ def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: tor
     net = resized(dit, s, o).prepare_inference(dtype if device.type == "cpu" else None)
     spec = SamplerSpec(settings.sampler, settings.steps)  # guidance 1: no CFG, as the formulas assume
     enc = FakeTextEncoder(net.cfg.text_dim)
-    with torch.inference_mode():
+    autocast = device.type == "cuda" and dtype == torch.bfloat16
+    with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=autocast):
         from lmd_studio.model.conditioning import prompt_mix_condition
 
         text = net.encode_text(prompt_mix_condition(enc, [(PROMPT, 1.0)]))

@@ -56,6 +56,7 @@ class Block(nn.Module):
 
     def forward(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, text: TextKV, layer: int, *,
                 prefix_k: torch.Tensor | None = None, prefix_v: torch.Tensor | None = None,
+                kv_buffer: tuple[torch.Tensor, torch.Tensor] | None = None,
                 mask: torch.Tensor | None = None, cross_from: int = 0, cross_gate: torch.Tensor | None = None,
                 query_start: int = 0) -> tuple[torch.Tensor | None, FreshKV]:
         """h [B, N, D] → (h for rows `query_start:`, this layer's fresh K/V for all N rows).
@@ -66,7 +67,7 @@ class Block(nn.Module):
         # modules are called through .forward and norms through F.layer_norm: nn.Module.__call__ costs a few
         # µs per call, which adds up over ~15 calls per layer and K steps per block
         h, fresh = self.attn.forward(_norm(self.norm1, h), h, cos, sin, prefix_k=prefix_k, prefix_v=prefix_v,
-                                     mask=mask, query_start=query_start)
+                                     kv_buffer=kv_buffer, mask=mask, query_start=query_start)
         if h is None:
             return None, fresh
         cross = self.cross
@@ -114,6 +115,11 @@ class DiT(nn.Module):
         self.out = FastLinear(d, c)
         self.rope = RotaryTable(cfg.head_dim, cfg.window_frames + 1, cfg.rope_base)
         self.counter = TokenPassCounter()
+        # inference-only memo of t → (timestep embedding, its global-token part): a block's K times recur
+        # every block, and the time MLP is ~10 small ops per step. Off in training (see train()).
+        self._time_memo: dict[tuple[float, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._memo_on = False
+        self.register_load_state_dict_post_hook(lambda module, keys: module._time_memo.clear())
         self.init_weights()
 
     # --- set-up -----------------------------------------------------------------------------------
@@ -129,7 +135,7 @@ class DiT(nn.Module):
                     m.weight.fill_(1.0)
                     m.bias.zero_()
                 elif isinstance(m, (SelfAttention, CrossAttention)):
-                    m.qk_scale.fill_(1.0)
+                    m.qk_scale.fill_(m.head_dim ** 0.5)
             self.null_text.normal_(0.0, 1.0, generator=generator)
             self.null_pool.normal_(0.0, 1.0 / math.sqrt(self.cfg.text_dim), generator=generator)
         return self
@@ -138,7 +144,19 @@ class DiT(nn.Module):
         """eval() + oneDNN weight packing in `dtype` for CPU inference (None: plain F.linear)."""
         self.eval()
         set_inference_dtype(self, dtype)
+        self._time_memo.clear()
+        self._memo_on = True
         return self
+
+    def train(self, mode: bool = True) -> DiT:
+        if mode:  # weights are about to change: memoised embeddings would go stale
+            self._memo_on = False
+            self._time_memo.clear()
+        return super().train(mode)
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 — .to()/.cuda()/.half() invalidate the memo
+        self._time_memo.clear()
+        return super()._apply(fn, recurse)
 
     def load_base_weights(self, base_state: dict[str, torch.Tensor]) -> list[str]:
         """Stage 0 → stage 1: copy every base weight; returns the names left fresh (the routing input)."""
@@ -208,8 +226,23 @@ class DiT(nn.Module):
             h = h + cond_embed
         return torch.addcmul(h, temb[:, None], r)
 
-    def global_token(self, temb: torch.Tensor, text: TextKV) -> torch.Tensor:
-        return (self.global_in(temb) + text.global_embed)[:, None]  # [B, 1, D]
+    def global_token(self, temb: torch.Tensor, text: TextKV, g_time: torch.Tensor | None = None) -> torch.Tensor:
+        g_time = self.global_in(temb) if g_time is None else g_time
+        return (g_time + text.global_embed)[:, None]  # [B, 1, D]
+
+    def time_and_global(self, t: float, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(time embedding [B, D], its global-token part [B, D]), memoised per t during inference."""
+        key = (float(t), batch)
+        use_memo = self._memo_on and not self.training and not torch.is_grad_enabled()
+        hit = self._time_memo.get(key) if use_memo else None
+        if hit is None:
+            temb = self.time_embedding(t, batch)
+            hit = (temb, self.global_in(temb))
+            if use_memo:
+                if len(self._time_memo) > 256:
+                    self._time_memo.clear()
+                self._time_memo[key] = hit
+        return hit
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Final norm + projection of frame rows → velocity [B, N, C]."""

@@ -80,7 +80,10 @@ class TorchBlockGenerator:
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
-        self.dit = dit.to(self.device).prepare_inference(inference_dtype if self.device.type == "cpu" else None)
+        on_cpu = self.device.type == "cpu"
+        # CPU: bf16 means oneDNN-packed bf16 weights; GPU: the same request is served by autocast
+        self.dit = dit.to(self.device).prepare_inference(inference_dtype if on_cpu else None)
+        self._autocast = (not on_cpu) and inference_dtype == torch.bfloat16
         self.codec = codec
         self.text_encoder = text_encoder
         self._name = name
@@ -174,8 +177,9 @@ class TorchBlockGenerator:
 
     def generate_block(self, state: TorchGeneratorState, controls: BlockControls
                        ) -> tuple[np.ndarray, TorchGeneratorState]:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self._autocast):
             latents, nxt = self.generate_latents(state, controls)
+            latents = latents.float()
             audio, decode_state = self.codec.decode_block(latents, state.decode_state)  # [1, ch, o·hop]
             out = audio[0].transpose(0, 1).to(torch.float32).cpu().numpy()  # [frames, channels]
         out = np.ascontiguousarray(out)

@@ -53,20 +53,31 @@ class _BlockBase:
 
     def _targets(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Embedded target rows [B, o, D] and the global token [B, 1, D]."""
-        temb = self.dit.time_embedding(t, self.batch)
+        temb, g_time = self.dit.time_and_global(t, self.batch)
         x = x.expand(self.batch, -1, -1) if x.shape[0] != self.batch else x
         h = self.dit.embed_frames(x, None, None, self.target_cond, temb)
-        return h, self.dit.global_token(temb, self.text)
+        return h, self.dit.global_token(temb, self.text, g_time)
 
-    def _target_pass(self, x: torch.Tensor, t: float, prefix: PrefixKV) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _set_prefix(self, prefix: PrefixKV) -> None:
+        """Scratch K/V buffers [L, B, H, P+o+1, dh] holding the prefix; steps write their own rows behind it."""
+        self._prefix = prefix
+        cfg = self.cfg
+        n_layers, _, heads, p, dh = prefix.k.shape
+        shape = (n_layers, self.batch, heads, p + cfg.block_frames + 1, dh)
+        self._kbuf = torch.empty(shape, dtype=prefix.k.dtype, device=prefix.k.device)
+        self._vbuf = torch.empty(shape, dtype=prefix.v.dtype, device=prefix.v.device)
+        self._kbuf[..., :p, :] = prefix.k  # broadcast over the batch rows (CFG shares the context)
+        self._vbuf[..., :p, :] = prefix.v
+
+    def _target_pass(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A target-only step: rows [target | global] against the cached prefix, no mask needed."""
         o = self.cfg.block_frames
         h, g = self._targets(x, t)
         h = torch.cat([h, g], dim=1)  # [B, o+1, D]
         cos, sin = self.dit.rope.tables(self.cfg.context_frames, o + 1)
+        kbuf, vbuf = self._kbuf, self._vbuf
         for i, block in enumerate(self.dit.blocks):
-            pk, pv = prefix.layer(i)
-            h, _ = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv)
+            h, _ = block.forward(h, cos, sin, self.text, i, kv_buffer=(kbuf[i], vbuf[i]))
         self.dit.counter.frame_tokens += o
         self.dit.counter.passes += 1
         return _split(self.dit.head(h[:, :o]))
@@ -93,7 +104,7 @@ class EncDecBlock(_BlockBase):
             raise ValueError(f"enc-dec context has {n} frames, the window holds {s}")
         if n == 0:
             z = torch.zeros(len(dit.blocks), 1, self.cfg.n_heads, 0, self.cfg.head_dim, device=context.device)
-            self.prefix = PrefixKV(z, z)
+            self._set_prefix(PrefixKV(z, z))
             return
         h = encode_context(dit, context, context_cond)
         cos, sin = dit.rope.tables(s - n, n)
@@ -103,12 +114,12 @@ class EncDecBlock(_BlockBase):
             # context rows see only context: no mask, no cross-attention; the last layer only needs K/V
             h, kv = block.forward(h, cos, sin, text, i, cross_from=n, query_start=n if i == last else 0)
             fresh.append(kv)
-        self.prefix = PrefixKV.from_fresh(fresh, slice(0, n))
+        self._set_prefix(PrefixKV.from_fresh(fresh, slice(0, n)))
         dit.counter.frame_tokens += n
         dit.counter.passes += 1
 
     def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self._target_pass(x, t, self.prefix)
+        return self._target_pass(x, t)
 
 
 class BlockCausalBlock(_BlockBase):
@@ -133,11 +144,11 @@ class BlockCausalBlock(_BlockBase):
 
     def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._prefix is not None:
-            return self._target_pass(x, t, self._prefix)
+            return self._target_pass(x, t)
         if self.pending is None:
             self.new_cache = self.cache
-            self._prefix = self.cache.rotated(self.dit.rope, self.cfg.context_frames)
-            return self._target_pass(x, t, self._prefix)
+            self._set_prefix(self.cache.rotated(self.dit.rope, self.cfg.context_frames))
+            return self._target_pass(x, t)
         return self._fused(x, t)
 
     def _fused(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -158,7 +169,7 @@ class BlockCausalBlock(_BlockBase):
             fresh.append(kv)
         pending_kv = PrefixKV.from_fresh(fresh, slice(0, o))
         drop = o if n_c == cfg.cached_chunks else 0  # a full cache lets its oldest chunk go
-        self._prefix = old.drop_front_and_append(drop, pending_kv)
+        self._set_prefix(old.drop_front_and_append(drop, pending_kv))
         self.new_cache = self.cache.slid(fresh, slice(0, o), cfg.cached_chunks)
         dit.counter.frame_tokens += 2 * o
         dit.counter.passes += 1
@@ -182,9 +193,9 @@ class NaiveBlock(_BlockBase):
         n, o = self.context.shape[1], cfg.block_frames
         eps = torch.randn(self.context.shape, generator=self.generator, device=x.device)
         window = torch.cat([(1.0 - t) * self.context + t * eps, x], dim=1)  # [1, n+o, C]
-        temb = dit.time_embedding(t, self.batch)
+        temb, g_time = dit.time_and_global(t, self.batch)
         h = dit.embed_frames(window.expand(self.batch, -1, -1), None, None, self.window_cond, temb)
-        h = torch.cat([h, dit.global_token(temb, self.text)], dim=1)  # [B, n+o+1, D]
+        h = torch.cat([h, dit.global_token(temb, self.text, g_time)], dim=1)  # [B, n+o+1, D]
         cos, sin = dit.rope.tables(cfg.context_frames - n, n + o + 1)
         for i, block in enumerate(dit.blocks):
             h, _ = block.forward(h, cos, sin, self.text, i)
