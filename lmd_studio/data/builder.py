@@ -107,7 +107,7 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
         f"done, {len(todo)} to render on {cfg.workers} worker(s) → {out}")
     group_of = {s.source_id: cat.group_of_sample(s) for s in cat.samples}
     setup = WorkerSetup(out, (cfg.sources, {p.key: p for p in cat.pieces}, {s.name: s for s in cat.samples},
-                              {k.name: k for k in cat.kits}, group_of))
+                              {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores"))
     _run(todo, setup, cfg, manifest_path, skip_path)
     previous = out / "report.json"
     spent = json.loads(previous.read_text())["build_seconds"] if previous.exists() else 0.0

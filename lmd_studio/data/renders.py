@@ -20,7 +20,7 @@ from lmd_studio.data.drum_patterns import GM_DRUM_NOTE, PATTERNS, DrumPattern, p
 from lmd_studio.data.gm import BAND_PALETTES, PALETTES, style_for
 from lmd_studio.data.licences import SOUNDFONT_LICENCES, Licence
 from lmd_studio.data.plan import Job
-from lmd_studio.data.scores import ParsedScore, make_excerpt, parse_score
+from lmd_studio.data.scores import ParsedScore, load_scores_cached, make_excerpt
 from lmd_studio.data.sources import KitRef, PieceRef, SampleRef, SourcePaths
 from lmd_studio.data.synth import RendererPool
 from lmd_studio.dsp.crossfade import tile_loop
@@ -50,21 +50,23 @@ class RenderResult:
 
 class RenderContext:
     def __init__(self, paths: SourcePaths, pieces: dict[str, PieceRef], samples: dict[str, SampleRef],
-                 kits: dict[str, KitRef], group_of: dict[str, str]) -> None:
+                 kits: dict[str, KitRef], group_of: dict[str, str], score_cache: Path | None = None) -> None:
         self.paths, self.pieces, self.samples, self.kits, self.group_of = paths, pieces, samples, kits, group_of
+        self.score_cache = score_cache
         self.synths = RendererPool({"FluidR3_GM": paths.sf2_path, "MuseScore_General": paths.sf3_path},
                                    SAMPLE_RATE_HZ)
-        self._scores: OrderedDict[tuple[str, int], ParsedScore] = OrderedDict()
+        self._scores: OrderedDict[str, list[ParsedScore]] = OrderedDict()
         self._kits: dict[str, DrumKit] = {}
 
     def score(self, key: str, tune: int) -> ParsedScore:
-        k = (key, tune)
-        if k not in self._scores:
-            self._scores[k] = parse_score(self.pieces[key].path, tune)
-            if len(self._scores) > 6:
+        """Tune `tune` (modulo the file's tune count) of a piece, parsed once per build."""
+        if key not in self._scores:
+            self._scores[key] = load_scores_cached(self.pieces[key].path, self.score_cache)
+            if len(self._scores) > 8:
                 self._scores.popitem(last=False)
-        self._scores.move_to_end(k)
-        return self._scores[k]
+        self._scores.move_to_end(key)
+        tunes = self._scores[key]
+        return tunes[tune % len(tunes)]
 
     def kit(self, name: str) -> DrumKit:
         if name not in self._kits:
@@ -198,8 +200,9 @@ def render_sample(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Ren
     text, tags = labels.describe_sample(ref.name, ref.category, duration, bpm, rng)
     if semitones:
         text += f", pitched {'up' if semitones > 0 else 'down'}"
+    group = ctx.group_of.get(ref.source_id, ref.source_id)  # a virtual-kit member travels with its kit
     return RenderResult(audio=_level(x, rng), description=text, tags=tags, licences=[ref.licence],
-                        sources=[ref.source_id], groups=[ctx.group_of.get(ref.source_id, ref.source_id)], bpm=bpm,
+                        sources=list(dict.fromkeys([ref.source_id, group])), groups=[group], bpm=bpm,
                         source_file=str(ref.path), render={"semitones": semitones, "original_s": duration})
 
 

@@ -6,6 +6,9 @@ always yields the same excerpt. The events are also the clip's note labels (exac
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import numpy as np
 from lmd_studio.data.gm import Style, assign_roles
 
 MIN_CLIP_S = 4.0
+_CACHE_VERSION = 1
 
 
 class ScoreError(ValueError):
@@ -89,19 +93,7 @@ def _notes_of(part, name: str) -> PartNotes | None:
     return PartNotes(name, np.array(ons), np.array(durs), np.array(pits))
 
 
-def parse_score(path: Path, tune_index: int = 0) -> ParsedScore:
-    """Parse a corpus file (an ABC/krn file may hold several tunes: `tune_index` picks one, modulo)."""
-    from music21 import converter, stream
-
-    try:
-        obj = converter.parse(str(path))
-    except Exception as exc:  # music21 raises many types for bad files
-        raise ScoreError(f"{path}: cannot parse score ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, stream.Opus):
-        scores = list(obj.scores)
-        if not scores:
-            raise ScoreError(f"{path}: opus holds no scores")
-        obj = scores[tune_index % len(scores)]
+def _parsed(obj, path: Path) -> ParsedScore:
     parts_src = list(obj.parts) if hasattr(obj, "parts") and len(obj.parts) else [obj]
     parts = []
     for i, p in enumerate(parts_src):
@@ -122,6 +114,51 @@ def parse_score(path: Path, tune_index: int = 0) -> ParsedScore:
     return ParsedScore(parts=tuple(parts), measure_offsets_q=np.array(measures or [0.0]), length_q=length,
                        time_signature=ts.ratioString if ts is not None else "4/4", key_tonic=tonic, key_mode=mode,
                        title=title)
+
+
+def parse_scores(path: Path) -> list[ParsedScore]:
+    """Parse a corpus file into one ParsedScore per tune (ABC files often hold many tunes); tunes without
+    pitched notes are dropped. Raises ScoreError if nothing usable is left."""
+    from music21 import converter, stream
+
+    try:
+        obj = converter.parse(str(path))
+    except Exception as exc:  # music21 raises many types for bad files
+        raise ScoreError(f"{path}: cannot parse score ({type(exc).__name__}: {exc})") from None
+    scores = list(obj.scores) if isinstance(obj, stream.Opus) else [obj]
+    out = []
+    for sc in scores:
+        try:
+            out.append(_parsed(sc, path))
+        except ScoreError:
+            continue
+    if not out:
+        raise ScoreError(f"{path}: no tune with pitched notes")
+    return out
+
+
+def load_scores_cached(path: Path, cache_dir: Path | None) -> list[ParsedScore]:
+    """parse_scores with an on-disk cache (parsing a large MusicXML file takes seconds; a build renders
+    several clips per piece, on different workers and across resumed runs)."""
+    if cache_dir is None:
+        return parse_scores(path)
+    key = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:24]
+    cached = Path(cache_dir) / f"{key}.pkl"
+    if cached.exists():
+        try:
+            with open(cached, "rb") as fh:
+                data = pickle.load(fh)
+            if data.get("path") == str(path) and data.get("version") == _CACHE_VERSION:
+                return data["scores"]
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError):
+            pass  # a damaged cache entry is simply rebuilt
+    scores = parse_scores(path)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump({"path": str(path), "version": _CACHE_VERSION, "scores": scores}, fh)
+    os.replace(tmp, cached)
+    return scores
 
 
 def transposed_key(tonic: str | None, mode: str | None, semitones: int) -> str | None:

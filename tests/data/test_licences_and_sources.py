@@ -75,3 +75,14 @@ def test_corrupt_source_file_is_skipped_and_named(tmp_path):
     assert skip["file"].endswith("loop_broken.flac") and "unreadable audio" in skip["reason"]
     rep = build_report([results[0]["item"]], [skip], {"size": "t", "seed": 0})
     assert rep["skipped"] == 1 and "loop_broken.flac" in render_markdown(rep)
+
+
+def test_kit_member_sample_travels_with_its_kit(tmp_path):
+    paths = SourcePaths()
+    cat = build_catalogue(paths, SplitConfig(), include_noncommercial=False)
+    group_of = {s.source_id: cat.group_of_sample(s) for s in cat.samples}
+    assert group_of["sonicpi:bd_808"] == "sonicpi-kit:sonic-pi-808"
+    init_worker(WorkerSetup(tmp_path, (paths, {}, {s.name: s for s in cat.samples}, {}, group_of)))
+    res = run_job((0, Job("sample-bd_808-v0", "sample", "train", 3, 5.0, {"sample": "bd_808"})))
+    item = res["item"]
+    assert item.groups == ["sonicpi-kit:sonic-pi-808"] and "sonicpi:bd_808" in item.sources

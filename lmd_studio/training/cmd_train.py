@@ -1,0 +1,26 @@
+"""`lmd train RECIPE`: one thin recipe module per training stage, dispatched from this table.
+
+Each recipe module defines `add_arguments(parser)` and `run(args) -> int`. Adding a stage (base, lmdm, arc,
+lora) is one line in RECIPES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+RECIPES: dict[str, tuple[str, str]] = {
+    "codec": ("lmd_studio.training.codec_recipe", "the audio codec: spectral autoencoder + streaming phase"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="recipe", metavar="RECIPE", required=True)
+    for name, (module_name, help_text) in RECIPES.items():
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(_recipe_module=module_name)
+        importlib.import_module(module_name).add_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(importlib.import_module(args._recipe_module).run(args) or 0)
