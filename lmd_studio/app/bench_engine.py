@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.core.fake import FakeBlockGenerator
     from lmd_studio.model.busy import BusyTorchGenerator
 
-    server = nullcontext() if args.no_jack else jack_dummy_server(48000, args.buffer, name="lmdbench")
+    server = nullcontext() if args.no_jack else jack_dummy_server(48000, args.buffer, name="lmdbench", realtime=True)
     with server:
         sd = load_sounddevice(refresh=True)
         try:

@@ -17,7 +17,23 @@ from lmd_studio.audio import shm_ring as sr
 from lmd_studio.audio.devices import find_output_device, load_sounddevice
 
 
+def raise_priority() -> str:
+    """Best effort: real-time scheduling for this process (its audio threads inherit it), as audio
+    drivers do; else a lower nice value; else nothing. Returns what was obtained."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(15))
+        return "SCHED_FIFO 15"
+    except (AttributeError, PermissionError, OSError):
+        pass
+    try:
+        os.nice(-10)
+        return "nice -10"
+    except (AttributeError, PermissionError, OSError):
+        return "normal"
+
+
 def _serve(ring: sr.ShmAudioRing, args: argparse.Namespace) -> int:
+    raise_priority()
     try:
         sd = load_sounddevice()
         spec = None if args.device in (None, "", "default") else args.device

@@ -32,9 +32,11 @@ def jack_available() -> bool:
 TEST_SERVER_NAMES = ("lmdtest0", "lmdtest1", "lmdtest2", "lmdtest3")
 
 
-def _start(name: str, sample_rate_hz: int, period_frames: int, env: dict) -> subprocess.Popen | None:
+def _start(name: str, sample_rate_hz: int, period_frames: int, env: dict,
+           realtime: bool = False) -> subprocess.Popen | None:
     proc = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(sample_rate_hz), "-p", str(period_frames)],
+        ["jackd", "-n", name, "--realtime" if realtime else "--no-realtime", "-d", "dummy",
+         "-r", str(sample_rate_hz), "-p", str(period_frames)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=dict(env, JACK_DEFAULT_SERVER=name),
@@ -73,12 +75,14 @@ def clean_stale_registry() -> bool:
 
 @contextmanager
 def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256,
-                      name: str | None = None) -> Iterator[JackServer]:
+                      name: str | None = None, realtime: bool = False) -> Iterator[JackServer]:
     """Start `jackd -n NAME -d dummy`, wait until it answers, stop it afterwards.
 
     The server name is exported as JACK_DEFAULT_SERVER (libjack reads it when a client connects, and
     child processes inherit it), so clients in this process and its children find this server. Without
     an explicit name, the first free name of TEST_SERVER_NAMES is used (another test run may hold one).
+    `realtime=True` runs the server's clock at real-time priority, as a user's audio setup does (needs
+    the right to; falls back to a normal-priority server when refused).
     """
     if not jack_available():
         raise RuntimeError("jackd not installed: apt-get install jackd2 (packaging/apt-packages.txt)")
@@ -86,7 +90,9 @@ def jack_dummy_server(sample_rate_hz: int = 48000, period_frames: int = 256,
     proc = None
     for attempt in range(2):
         for candidate in ([name] if name else TEST_SERVER_NAMES):
-            proc = _start(candidate, sample_rate_hz, period_frames, env)
+            proc = _start(candidate, sample_rate_hz, period_frames, env, realtime)
+            if proc is None and realtime:
+                proc = _start(candidate, sample_rate_hz, period_frames, env, False)
             if proc is not None:
                 name = candidate
                 break
