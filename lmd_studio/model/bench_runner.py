@@ -149,7 +149,7 @@ class _Stream:
 def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: torch.device,
                   dtype: torch.dtype | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows per mode at (s, o, K), and the block-causal stream's FLOPs and cache size."""
-    net = resized(dit, s, o).prepare_inference(dtype if device.type == "cpu" else None)
+    net = resized(dit, s, o).for_inference(dtype if device.type == "cpu" else None)
     spec = SamplerSpec(settings.sampler, settings.steps)  # guidance 1: no CFG, as the formulas assume
     enc = FakeTextEncoder(net.cfg.text_dim)
     autocast = device.type == "cuda" and dtype == torch.bfloat16
@@ -175,7 +175,7 @@ def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: tor
                                                   _cpu_sdpa_flops})
         with counter:
             bc.step()
-        set_inference_dtype(net, dtype if device.type == "cpu" else None)
+        set_inference_dtype(net, net.compute_dtype if device.type == "cpu" else None)
     rows = [{"mode": m, "s": s, "o": o, "K": settings.steps, "token_passes": passes[m],
              "token_passes_formula": token_passes_formula(m, s, o, settings.steps),
              "ms_per_block": round(statistics.median(times[m]), 3), "ms_min": round(min(times[m]), 3)}

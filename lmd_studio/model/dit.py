@@ -15,6 +15,7 @@ between the conditional and unconditional CFG rows.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -140,6 +141,17 @@ class DiT(nn.Module):
             self.null_pool.normal_(0.0, 1.0 / math.sqrt(self.cfg.text_dim), generator=generator)
         return self
 
+    def for_inference(self, dtype: torch.dtype | None = torch.float32) -> DiT:
+        """The network to run inference with: this one prepared (float32 / None), or for bfloat16 a bf16
+        copy (weights and activations in bf16, inputs cast on the way in, velocities out in float32).
+        A copy, because rounding the weights of this network would be lossy for whoever else holds it."""
+        if dtype == torch.bfloat16:
+            twin = copy.deepcopy(self).to(torch.bfloat16)
+            return twin.prepare_inference(torch.bfloat16)
+        if self.compute_dtype != torch.float32:
+            raise ValueError(f"for_inference({dtype}) on a {self.compute_dtype} network: keep the float32 master")
+        return self.prepare_inference(dtype)
+
     def prepare_inference(self, dtype: torch.dtype | None = torch.float32) -> DiT:
         """eval() + oneDNN weight packing in `dtype` for CPU inference (None: plain F.linear)."""
         self.eval()
@@ -175,8 +187,8 @@ class DiT(nn.Module):
         dev = self.null_text.device
         is_null = cond.is_null.to(dev)
         null_tokens = torch.zeros(1, q, length, e, device=dev)
-        null_tokens[0, 0, 0] = self.null_text[0]
-        tokens = torch.where(is_null[:, None, None, None], null_tokens, cond.tokens.to(dev))
+        null_tokens[0, 0, 0] = self.null_text[0].float()
+        tokens = torch.where(is_null[:, None, None, None], null_tokens, cond.tokens.to(dev).float())
         first = torch.zeros(q, length, dtype=torch.bool, device=dev)
         first[:, 0] = True  # every slot keeps its first token: an all-masked slot would make softmax NaN
         null_mask = torch.zeros_like(first)
@@ -186,28 +198,36 @@ class DiT(nn.Module):
         one_hot[0] = 1.0
         weights = torch.where(is_null[:, None], one_hot, cond.weights.to(dev).float())
         pooled = torch.einsum("bq,bqe->be", weights, cond.pooled.to(dev).float())
-        pooled = torch.where(is_null[:, None], self.null_pool[None], pooled)
-        normed = self.text_norm(tokens.float()).view(b * q, length, e)  # [B·Q, L, E]
+        pooled = torch.where(is_null[:, None], self.null_pool[None].float(), pooled).to(self.compute_dtype)
+        normed = self.text_norm(tokens.to(self.compute_dtype)).view(b * q, length, e)  # [B·Q, L, E]
         ks, vs = zip(*(blk.cross.text_kv(normed) for blk in self.blocks))
         key_mask = None if bool(token_mask.all()) else token_mask.view(b * q, 1, 1, length)
+        weights = weights.to(self.compute_dtype)
         return TextKV(k=tuple(ks), v=tuple(vs), key_mask=key_mask, weights=None if q == 1 else weights,
                       global_embed=self.text_pool(pooled), batch=b, prompts=q)
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The weights' dtype; inputs are cast to it on the way in, velocities come out as float32."""
+        return self.noisy_in.weight.dtype
 
     def time_embedding(self, t: torch.Tensor | float, batch: int) -> torch.Tensor:
         """t (float or [B]) → [B, D]."""
         t = torch.as_tensor(t, dtype=torch.float32, device=self.time_in.weight.device).reshape(-1)
         if t.numel() == 1:
             t = t.expand(batch)
-        return self.time_out(F.silu(self.time_in(timestep_features(t, self.cfg.time_freq_dim))))
+        feats = timestep_features(t, self.cfg.time_freq_dim).to(self.compute_dtype)
+        return self.time_out(F.silu(self.time_in(feats)))
 
     def frame_cond_embedding(self, frame_cond: torch.Tensor | None) -> torch.Tensor | None:
         if self.frame_cond_in is None or frame_cond is None:
             return None
-        return self.frame_cond_in(frame_cond)
+        return self.frame_cond_in(frame_cond.to(self.compute_dtype))
 
     def embed_frames(self, x_noisy: torch.Tensor, x_clean: torch.Tensor | None, is_context: torch.Tensor | None,
                      cond_embed: torch.Tensor | None, temb: torch.Tensor) -> torch.Tensor:
         """Frames [B, N, C] → hidden [B, N, D] through the routed input paths."""
+        x_noisy = x_noisy.to(self.compute_dtype)
         if is_context is None or not bool(is_context.any()):
             h = self.noisy_in(x_noisy)
             h = h + temb[:, None] if cond_embed is None else h + cond_embed + temb[:, None]
@@ -219,7 +239,7 @@ class DiT(nn.Module):
             ctx = ctx[None]
         r = 1.0 - ctx
         h = self.noisy_in(x_noisy * r) * r
-        clean = torch.zeros_like(x_noisy) if x_clean is None else x_clean
+        clean = torch.zeros_like(x_noisy) if x_clean is None else x_clean.to(x_noisy.dtype)
         routed = torch.cat([ctx.expand(*clean.shape[:2], 1), clean * ctx], dim=-1)  # [B, N, C+1]
         h = h + self.context_in(routed)
         if cond_embed is not None:
@@ -245,8 +265,8 @@ class DiT(nn.Module):
         return hit
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
-        """Final norm + projection of frame rows → velocity [B, N, C]."""
-        return self.out.forward(_norm(self.out_norm, h))
+        """Final norm + projection of frame rows → velocity [B, N, C] (float32)."""
+        return self.out.forward(_norm(self.out_norm, h)).float()
 
     # --- the uncached full-window forward (training, references) -----------------------------------
     def forward(self, x_noisy: torch.Tensor, t: torch.Tensor | float, text: TextKV, *,

@@ -82,7 +82,7 @@ class TorchBlockGenerator:
         self.device = torch.device(device)
         on_cpu = self.device.type == "cpu"
         # CPU: bf16 means oneDNN-packed bf16 weights; GPU: the same request is served by autocast
-        self.dit = dit.to(self.device).prepare_inference(inference_dtype if on_cpu else None)
+        self.dit = dit.to(self.device).for_inference(inference_dtype if on_cpu else None)
         self._autocast = (not on_cpu) and inference_dtype == torch.bfloat16
         self.codec = codec
         self.text_encoder = text_encoder

@@ -42,7 +42,7 @@ class RotaryTable(nn.Module):
         if end <= self.cos.shape[0]:
             return self.cos[start:end], self.sin[start:end]
         cos, sin = self._compute(torch.arange(start, end))
-        return cos.to(self.cos.device), sin.to(self.sin.device)
+        return cos.to(self.cos), sin.to(self.sin)  # the table's device and dtype
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -87,6 +87,7 @@ def encode_context(dit: DiT, context: torch.Tensor, context_cond: torch.Tensor |
     """Clean frames [1, n, C] → hidden [1, n, D] through the context input (and frame conditioning)."""
     if dit.context_in is None:
         raise ValueError("this network has no context input (routing=False): use the naive mode")
+    context = context.to(dit.compute_dtype)
     ones = torch.ones(*context.shape[:2], 1, dtype=context.dtype, device=context.device)
     h = dit.context_in(torch.cat([ones, context], dim=-1))  # [1, n, D]
     cond = dit.frame_cond_embedding(context_cond)
@@ -103,7 +104,8 @@ class EncDecBlock(_BlockBase):
         if n > s:
             raise ValueError(f"enc-dec context has {n} frames, the window holds {s}")
         if n == 0:
-            z = torch.zeros(len(dit.blocks), 1, self.cfg.n_heads, 0, self.cfg.head_dim, device=context.device)
+            z = torch.zeros(len(dit.blocks), 1, self.cfg.n_heads, 0, self.cfg.head_dim, device=context.device,
+                            dtype=dit.compute_dtype)
             self._set_prefix(PrefixKV(z, z))
             return
         h = encode_context(dit, context, context_cond)
@@ -254,7 +256,8 @@ class LatentStreamState:
     @classmethod
     def start(cls, dit: DiT, device: torch.device | str = "cpu") -> LatentStreamState:
         cfg = dit.cfg
-        cache = BlockCausalCache.empty(cfg.n_layers, cfg.n_heads, cfg.head_dim, cfg.block_frames, device)
+        cache = BlockCausalCache.empty(cfg.n_layers, cfg.n_heads, cfg.head_dim, cfg.block_frames, device,
+                                       dit.compute_dtype)
         return cls(torch.zeros(1, 0, cfg.latent_channels, device=device),
                    torch.zeros(1, 0, cfg.frame_cond_channels, device=device), cache, 0)
 

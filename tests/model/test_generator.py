@@ -134,3 +134,17 @@ def test_stage0_model_only_runs_naive_and_sizes_must_agree() -> None:
 def test_block_seeds_are_distinct() -> None:
     seeds = {block_seed(s, b) for s in range(50) for b in range(50)}
     assert len(seeds) == 2500 and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_bf16_inference_runs_on_a_copy_and_stays_close_to_fp32() -> None:
+    dit = tiny_dit(seed=4)
+    master = {k: v.clone() for k, v in dit.state_dict().items()}
+    gen32 = TorchBlockGenerator(dit, LinearTestCodec(), FakeTextEncoder(dit.cfg.text_dim))
+    gen16 = TorchBlockGenerator(dit, LinearTestCodec(), FakeTextEncoder(dit.cfg.text_dim),
+                                inference_dtype=torch.bfloat16)
+    assert gen16.dit is not dit and gen16.dit.compute_dtype == torch.bfloat16
+    assert all(torch.equal(master[k], v) for k, v in dit.state_dict().items()), "the fp32 master is untouched"
+    controls = BlockControls(values={"steps": 2}, prompts=PROMPT)
+    a, b = run(gen32, controls, 3)[-1], run(gen16, controls, 3)[-1]
+    assert b.dtype == np.float32 and np.isfinite(b).all()
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95
