@@ -1,0 +1,66 @@
+"""With no audio device at all, the studio still runs, says so once, and everything downstream works."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
+from lmd_studio.core.fake import FakeBlockGenerator
+from lmd_studio.engine import commands as cmd
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Count:
+    def __init__(self) -> None:
+        self.frames = 0
+        self.peak = 0.0
+
+    def consume(self, frames: np.ndarray, start_position: int) -> None:
+        self.frames += len(frames)
+        self.peak = max(self.peak, float(np.abs(frames).max()))
+
+
+def test_process_backend_without_a_device_plays_silently_and_captures(monkeypatch) -> None:
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "lmd-no-such-server")  # no JACK, and this machine has no card
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    messages: list[str] = []
+    backend = make_backend("process", sample_rate_hz=48000, buffer_frames=256, notify=messages.append)
+    gen = FakeBlockGenerator(sample_rate=48000, channels=2, block_seconds=0.25)
+    parts = build_engine(gen, backend, make_mailbox(gen))
+    sink = Count()
+    parts.capture.add_sink(sink)
+    try:
+        parts.start()
+        parts.engine.send(cmd.Play())
+        time.sleep(3.5)  # a few reopen attempts happen meanwhile
+        status = backend.status()
+        m = parts.engine.metrics
+    finally:
+        parts.stop()
+    assert status.backend == "null" and status.running
+    assert "no audio output device" in status.message or "cannot open" in status.message
+    assert len(messages) == 1, f"say it once, not at every retry: {messages}"
+    assert status.reopen_attempts >= 2
+    assert m.played_s > 2.5 and m.underruns == 0
+    assert sink.frames > 2.5 * 48000 and sink.peak > 0.01  # the recorder's feed carries the music
+
+
+def test_bench_engine_entry_point_prints_the_json_keys() -> None:
+    proc = subprocess.run([sys.executable, "-m", "lmd_studio", "bench", "engine", "--seconds", "2",
+                           "--latency-seconds", "3", "--change-every", "0.5", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    for key in ("underruns", "callback_lateness_p99_ms", "buffer_period_ms", "control_latency_median_ms",
+                "control_latency_p95_ms"):
+        assert key in result
+    assert result["buffer_period_ms"] > 5.0 and result["control_changes"] >= 2
+    assert 0 < result["control_latency_median_ms"] < 2000
+    assert "JACK" in result["device"]
