@@ -141,21 +141,22 @@ class DiT(nn.Module):
             self.null_pool.normal_(0.0, 1.0 / math.sqrt(self.cfg.text_dim), generator=generator)
         return self
 
-    def for_inference(self, dtype: torch.dtype | None = torch.float32) -> DiT:
+    def for_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None) -> DiT:
         """The network to run inference with: this one prepared (float32 / None), or for bfloat16 a bf16
         copy (weights and activations in bf16, inputs cast on the way in, velocities out in float32).
         A copy, because rounding the weights of this network would be lossy for whoever else holds it."""
         if dtype == torch.bfloat16:
             twin = copy.deepcopy(self).to(torch.bfloat16)
-            return twin.prepare_inference(torch.bfloat16)
+            return twin.prepare_inference(torch.bfloat16, pack_rows)
         if self.compute_dtype != torch.float32:
             raise ValueError(f"for_inference({dtype}) on a {self.compute_dtype} network: keep the float32 master")
-        return self.prepare_inference(dtype)
+        return self.prepare_inference(dtype, pack_rows)
 
-    def prepare_inference(self, dtype: torch.dtype | None = torch.float32) -> DiT:
-        """eval() + oneDNN weight packing in `dtype` for CPU inference (None: plain F.linear)."""
+    def prepare_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None) -> DiT:
+        """eval() + oneDNN weight packing in `dtype` for CPU inference (None: plain F.linear); see
+        FastLinear.set_inference_dtype for `pack_rows`."""
         self.eval()
-        set_inference_dtype(self, dtype)
+        set_inference_dtype(self, dtype, pack_rows)
         self._time_memo.clear()
         self._memo_on = True
         return self

@@ -42,11 +42,17 @@ class FastLinear(nn.Linear):
         self._pack_dtype: torch.dtype | None = None
         self._packs: OrderedDict[int, tuple[torch.Tensor, torch.Tensor | None]] = OrderedDict()
         self._packed_version: tuple[int, ...] | None = None
+        self._pack_rows: int | None = None
 
-    def set_inference_dtype(self, dtype: torch.dtype | None) -> None:
-        """None: always F.linear. float32 / bfloat16: oneDNN packed weights in that dtype (large layers only)."""
+    def set_inference_dtype(self, dtype: torch.dtype | None, pack_rows: int | None = None) -> None:
+        """None: always F.linear. float32 / bfloat16: oneDNN packed weights in that dtype (large layers only).
+
+        `pack_rows`: pack once, tuned for that many rows, and use it for every row count (one copy of the
+        weights in cache); None: one pack per row count seen (each tuned, but the copies compete for cache).
+        """
         if dtype not in (None, torch.float32, torch.bfloat16):
             raise ValueError(f"FastLinear: unsupported inference dtype {dtype}")
+        self._pack_rows = pack_rows
         big = self.in_features * self.out_features >= _MIN_PACK_WEIGHTS
         self._pack_dtype = dtype if onednn_available() and big else None
         self._packs.clear()
@@ -64,6 +70,7 @@ class FastLinear(nn.Linear):
         return super()._apply(fn, recurse)
 
     def _packed(self, rows: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        rows = self._pack_rows or rows
         w = self.weight
         if w.is_inference():  # created under inference_mode: no version counter, identity must do
             version: tuple[int, ...] = (w.data_ptr(),)
@@ -101,8 +108,8 @@ class FastLinear(nn.Linear):
         return y if residual is None else residual + y
 
 
-def set_inference_dtype(module: nn.Module, dtype: torch.dtype | None) -> None:
+def set_inference_dtype(module: nn.Module, dtype: torch.dtype | None, pack_rows: int | None = None) -> None:
     """Switch every FastLinear inside `module` (None turns packing off, e.g. before training)."""
     for m in module.modules():
         if isinstance(m, FastLinear):
-            m.set_inference_dtype(dtype)
+            m.set_inference_dtype(dtype, pack_rows)
