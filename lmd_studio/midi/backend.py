@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import mido
+import rtmidi
+
+from lmd_studio.midi.rtmidi_poll import RtmidiPoller
 
 MIDO_DEFAULT_BACKEND = "mido.backends.rtmidi"
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -42,8 +45,6 @@ class _RtmidiLister:
     """One rtmidi client without ports, kept open, for cheap live port listing."""
 
     def __init__(self, api_name: str | None) -> None:
-        import rtmidi
-
         api = getattr(rtmidi, f"API_{api_name}") if api_name else rtmidi.API_UNSPECIFIED
         self._in = rtmidi.MidiIn(rtapi=api)
         try:
@@ -52,7 +53,8 @@ class _RtmidiLister:
             self._in.delete()
             raise
         names = {getattr(rtmidi, n): n[4:] for n in dir(rtmidi) if n.startswith("API_")}
-        self.api_name: str = names[self._in.get_current_api()]
+        self.api: int = self._in.get_current_api()
+        self.api_name: str = names[self.api]
 
     def inputs(self) -> list[str]:
         return list(self._in.get_ports())
@@ -66,18 +68,25 @@ class _RtmidiLister:
 
 
 class MidiBackend:
-    """A loaded mido backend. Every failure surfaces as MidiBackendError naming the backend."""
+    """A loaded mido backend. Every failure surfaces as MidiBackendError naming the backend.
 
-    def __init__(self, name: str | None = None) -> None:
+    `rtmidi_poll_interval_s`: for rtmidi backends, inputs are read by a polling thread at this interval
+    (see rtmidi_poll: no Python runs in the MIDI system's thread); None uses mido's callbacks instead.
+    """
+
+    def __init__(self, name: str | None = None, rtmidi_poll_interval_s: float | None = 0.001) -> None:
         name = resolve_backend_name(name)
         self._backend = mido.Backend(name, use_environ=False)
         self._lister: _RtmidiLister | None = None
+        self._poller: RtmidiPoller | None = None
         try:
             self._backend.load()
             if self._backend.name == _RTMIDI_MODULE:
                 self._lister = _RtmidiLister(self._backend.api)
                 # pin rtmidi's choice so the ports we open live where we list them
                 self._backend.api = self._lister.api_name
+                if rtmidi_poll_interval_s is not None:
+                    self._poller = RtmidiPoller(self._lister.api, rtmidi_poll_interval_s)
         except (ImportError, OSError, AttributeError, ValueError) as exc:
             raise MidiBackendError(f"MIDI backend {name!r} is unavailable: {exc}") from exc
         self.name = name
@@ -105,6 +114,8 @@ class MidiBackend:
 
     def open_input(self, name: str, callback: Callable[[Any], None]) -> Any:
         try:
+            if self._poller is not None:
+                return self._poller.open(name, callback)
             return self._backend.open_input(name, callback=callback)
         except (OSError, RuntimeError, ValueError) as exc:
             raise MidiBackendError(f"cannot open MIDI input {name!r}: {exc}") from exc
@@ -113,6 +124,8 @@ class MidiBackend:
         """A port other programs can send to. Raises MidiBackendError where the backend has none
         (rtmidi on Windows)."""
         try:
+            if self._poller is not None:
+                return self._poller.open_virtual(name, callback)
             return self._backend.open_input(name, virtual=True, callback=callback, client_name=name)
         except (OSError, RuntimeError, ValueError, NotImplementedError, TypeError) as exc:
             raise MidiBackendError(f"MIDI backend {self.name!r} cannot open a virtual input {name!r}: "
@@ -128,6 +141,9 @@ class MidiBackend:
             raise MidiBackendError(f"cannot open MIDI output {name!r}: {exc}") from exc
 
     def close(self) -> None:
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
         if self._lister is not None:
             self._lister.close()
             self._lister = None

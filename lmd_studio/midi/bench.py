@@ -98,14 +98,16 @@ def _rss_mb() -> float | None:
 
 
 def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, flood_seconds: float,
-            jack: JackInfo | None, seed: int = 0) -> dict:
+            jack: JackInfo | None, seed: int = 0, rtmidi_poll_interval_s: float | None = 0.001) -> dict:
     catalog = TargetCatalog.build(STANDARD_PARAMS)
     params, actions = ParamMailbox(STANDARD_PARAMS), ActionMailbox()
     sink = _StampingSink(params, actions, catalog)
     port_name = f"LMD Studio bench {os.getpid()}"  # never collides with a running studio's port
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as maps, \
-            MidiService(sink, Path(maps), backend, MidiConfig(virtual_port_name=port_name), catalog) as service:
+            MidiService(sink, Path(maps), backend, MidiConfig(virtual_port_name=port_name,
+                                                              rtmidi_poll_interval_s=rtmidi_poll_interval_s),
+                        catalog) as service:
         if service.backend_error:
             raise RuntimeError(service.backend_error)
         service.set_binding(port_name, Binding(MidiSource("cc", 0, PROBE_CC), PROBE_TARGET, takeover="jump"))
@@ -123,7 +125,8 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 time.sleep(interval_ms / 1000.0 * rng.uniform(0.5, 1.5))
             time.sleep(0.1)
             lat = _match(sent, sink.take())
-            result: dict = {"backend": backend, "messages": count, "received": len(lat),
+            mode = "callbacks" if rtmidi_poll_interval_s is None else f"polled every {rtmidi_poll_interval_s * 1000:g} ms"
+            result: dict = {"backend": backend, "rtmidi_input": mode, "messages": count, "received": len(lat),
                             **{f"latency_{k}_ms": v for k, v in _stats(lat).items()}}
             if flood_seconds > 0:
                 router_msgs = service.received_messages()
@@ -140,6 +143,7 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 result["flood"] = {
                     "rate_hz": reply["achieved_rate_hz"], "seconds": flood_seconds, "sent": reply["sent"],
                     "probes": len(probes), "received_total": received,
+                    # net: JACK xruns can also deliver a period's MIDI twice, which hides as many losses
                     "lost_total": reply["sent"] + len(probes) - received, "probes_lost": lost_probes,
                     **{f"latency_{k}_ms": v for k, v in _stats(flood_lat).items()},
                     "latency_first_tenth_median_ms": _stats(flood_lat[:tenth])["median"],
@@ -164,6 +168,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flood-seconds", type=float, default=0.0, help="flood phase length (0: skip)")
     p.add_argument("--sample-rate", type=int, default=48000, help="for a JACK server started here")
     p.add_argument("--period-frames", type=int, default=256, help="for a JACK server started here")
+    p.add_argument("--poll-ms", type=float, default=1.0, help="rtmidi input poll interval (default 1 ms)")
+    p.add_argument("--rtmidi-callbacks", action="store_true",
+                   help="read rtmidi inputs through mido's callbacks (in the MIDI system's thread) instead")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -171,7 +178,7 @@ def _table(r: dict) -> str:
     def ms(v):
         return "n/a" if v is None else f"{v:.2f} ms"
 
-    lines = [f"MIDI → parameter mailbox latency ({r['backend']})"]
+    lines = [f"MIDI → parameter mailbox latency ({r['backend']}, inputs {r['rtmidi_input']})"]
     if "jack" in r:
         j = r["jack"]
         lines.append(f"  JACK server '{j['server']}': {j['sample_rate_hz']} Hz, {j['period_frames']} frames "
@@ -199,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
         uses_jack = "UNIX_JACK" in args.backend
         ctx = ensure_jack_server(args.sample_rate, args.period_frames) if uses_jack else contextlib.nullcontext()
         with ctx as jack:
-            result = measure(args.backend, args.count, args.interval_ms, args.flood_rate, args.flood_seconds, jack)
+            poll_s = None if args.rtmidi_callbacks else args.poll_ms / 1000.0
+            result = measure(args.backend, args.count, args.interval_ms, args.flood_rate, args.flood_seconds, jack,
+                             rtmidi_poll_interval_s=poll_s)
     except (JackError, RuntimeError) as exc:
         print(f"lmd bench midi: {exc}")
         return 2

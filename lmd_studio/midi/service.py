@@ -34,6 +34,7 @@ class MidiConfig:
     glide_interval_s: float = 0.01
     learn_settle_s: float = 0.3
     program_change_scenes: bool = True  # program p (0..15) recalls scene p unless a binding claims it
+    rtmidi_poll_interval_s: float | None = 0.001  # rtmidi inputs: polled (see rtmidi_poll); None: callbacks
     keyboard: KeyboardConfig = field(default_factory=KeyboardConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
 
@@ -105,7 +106,7 @@ class MidiService:
         if self._thread is not None:
             return
         try:
-            self._backend = MidiBackend(self.backend_name)
+            self._backend = MidiBackend(self.backend_name, self.config.rtmidi_poll_interval_s)
             self._ports = PortManager(self._backend, self._make_router)
             if self.config.virtual_port:
                 status = self._ports.open_virtual(self.config.virtual_port_name)

@@ -76,6 +76,20 @@ def player(jack_server):
         yield p
 
 
+def test_cc_sweep_through_mido_callbacks_too(jack_server, player, params, actions, catalog, tmp_path):
+    """The other rtmidi input path (callbacks in the MIDI system's thread) still works."""
+    sink = RecordingSink(params, actions, catalog)
+    config = MidiConfig(virtual_port_name=PORT, rtmidi_poll_interval_s=None)
+    with MidiService(sink, tmp_path / "maps", JACK_BACKEND, config, catalog) as service:
+        service.set_binding(PORT, Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
+        player.request("connect", name=PORT)
+        player.request("cc", control=1, values=list(range(128)), interval_s=0.003)
+        assert wait_for(lambda: params.get("guidance") == GUIDANCE.maximum)
+        # Python in JACK's thread stalls the graph under load: the odd period is dropped or delivered twice
+        got = sink.values("guidance")
+        assert got == sorted(got) and len(set(got)) > 0.9 * 128
+
+
 def test_cc_sweep_moves_the_parameter_through_every_step(studio, player, params):
     studio.set_binding(PORT, Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
     player.request("connect", name=PORT)
@@ -193,34 +207,41 @@ def test_short_cc_flood_keeps_latency_flat_and_memory_bounded(studio, player, pa
 
 @pytest.mark.slow
 def test_ten_second_flood_leaves_audio_unaffected(studio, player, params):
+    """A PortAudio stream on the same JACK server, in the studio's process, counts underflows during a
+    quiet 10 s and during a 10 s flood of 10,000 CC/s. The machine is shared, so the quiet window is the
+    yardstick: the flood may add at most 0.5 % of the callbacks."""
     import numpy as np
     import sounddevice as sd
 
     sd._terminate()
     sd._initialize()  # PortAudio lists host APIs at init: make it see the JACK server
-    if True:  # the session fixture terminates PortAudio before it stops the server
-        jack_api = next(i for i, a in enumerate(sd.query_hostapis()) if "JACK" in a["name"])
-        device = sd.query_hostapis(jack_api)["default_output_device"]
-        underflows = [0]
+    # (the session fixture terminates PortAudio before it stops the server)
+    jack_api = next(i for i, a in enumerate(sd.query_hostapis()) if "JACK" in a["name"])
+    device = sd.query_hostapis(jack_api)["default_output_device"]
+    counts = {"callbacks": 0, "underflows": 0}
 
-        def callback(out, frames, time_info, status):
-            if status.output_underflow:
-                underflows[0] += 1
-            out[:] = 0.1 * np.sin(np.arange(frames) * 0.05)[:, None]
+    def callback(out, frames, time_info, status):
+        counts["callbacks"] += 1
+        if status.output_underflow:
+            counts["underflows"] += 1
+        out[:] = 0.1 * np.sin(np.arange(frames) * 0.05)[:, None]
 
-        with sd.OutputStream(device=device, samplerate=48000, blocksize=256, channels=2, callback=callback):
-            time.sleep(5.0)
-            baseline = underflows[0]
-            reply, lat, growth_mb, delivered = flood(studio, player, params, seconds=10.0)
-            during = underflows[0] - baseline
-        print(f"underflows: baseline {baseline} in 5 s, during 10 s flood {during}; delivered {delivered:.4f}; "
-              f"probe latency median {median(lat):.2f} ms; rss growth {growth_mb:.2f} MB")
-        # JACK xruns (a shared 2-core machine has some) drop a period's messages; the flood adds none
-        assert during <= max(3, 2 * baseline)
-        assert delivered > 0.9
-        tenth = len(lat) // 10
-        assert median(lat[-tenth:]) < median(lat[:tenth]) + 10.0
-        assert growth_mb < 2.0
+    with sd.OutputStream(device=device, samplerate=48000, blocksize=256, channels=2, callback=callback):
+        time.sleep(1.0)
+        u0 = counts["underflows"]
+        time.sleep(10.0)
+        quiet = counts["underflows"] - u0
+        u0, c0 = counts["underflows"], counts["callbacks"]
+        reply, lat, growth_mb, delivered = flood(studio, player, params, seconds=10.0)
+        during, callbacks = counts["underflows"] - u0, counts["callbacks"] - c0
+    print(f"underflows: quiet 10 s {quiet}, 10 s flood {during} of {callbacks} callbacks; delivered "
+          f"{delivered:.4f}; probe latency median {median(lat):.2f} ms; rss growth {growth_mb:.2f} MB")
+    assert callbacks > 1500
+    assert during <= quiet + 0.005 * callbacks
+    assert delivered > 0.9
+    tenth = len(lat) // 10
+    assert median(lat[-tenth:]) < median(lat[:tenth]) + 10.0
+    assert growth_mb < 2.0
 
 
 def test_bench_cli_reports_json_and_imports_no_torch(jack_server):

@@ -1,0 +1,128 @@
+"""rtmidi input ports read by one polling thread, so that no Python code runs in the MIDI system's thread.
+
+With a callback, python-rtmidi calls into Python from the backend's own thread; under JACK that is JACK's
+process thread, which then waits for the GIL (held by whichever Python thread runs: the engine, the GUI,
+the garbage collector) while the whole JACK graph (the studio's audio included) waits for it. Here
+rtmidi only stores each message in its own lock-free ring (C++), and one "midi-poll" thread drains every
+port every `interval_s`, parses with mido and calls the port's callback. Cost: up to `interval_s` more
+latency, and one wake-up per interval. (MidiConfig.rtmidi_poll_interval_s = None restores callbacks;
+`lmd bench midi --rtmidi-callbacks` measures that path.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import mido
+import rtmidi
+
+QUEUE_SIZE = 16384  # messages rtmidi can hold between polls (1.6 s of a 10,000 msg/s flood)
+_MAX_PER_PASS = 4096  # bound one pass so a flood on one port cannot starve the others
+
+
+class PolledInput:
+    """An open rtmidi input whose messages reach `callback` from the poller thread."""
+
+    def __init__(self, poller: RtmidiPoller, rt: Any, name: str, callback: Callable[[Any], None]) -> None:
+        self._poller = poller
+        self._rt = rt
+        self.name = name
+        self.callback = callback
+        self.closed = False
+
+    def drain(self) -> None:
+        get = self._rt.get_message
+        cb = self.callback
+        for _ in range(_MAX_PER_PASS):
+            item = get()
+            if item is None:
+                return
+            try:
+                msg = mido.Message.from_bytes(item[0])
+            except ValueError:
+                continue  # a malformed message is dropped, as mido's own backend does
+            cb(msg)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._poller.remove(self)
+            with contextlib.suppress(Exception):
+                self._rt.close_port()
+            self._rt.delete()
+
+
+class RtmidiPoller:
+    """Opens rtmidi inputs on one API and polls them all from a single daemon thread."""
+
+    def __init__(self, api: int, interval_s: float = 0.001) -> None:
+        if not 0.0001 <= interval_s <= 0.05:
+            raise ValueError(f"MIDI poll interval must be in [0.1, 50] ms, got {interval_s * 1000:g} ms")
+        self._api = api
+        self.interval_s = interval_s
+        self._ports: list[PolledInput] = []
+        self._lock = threading.Lock()  # held by the poller for one pass, and by open/close
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def _new_rt(self, client_name: str | None) -> Any:
+        rt = rtmidi.MidiIn(self._api, client_name or "LMD Studio", queue_size_limit=QUEUE_SIZE)
+        rt.ignore_types(sysex=True, timing=False, active_sense=True)  # clock must come through
+        return rt
+
+    def open(self, name: str, callback: Callable[[Any], None]) -> PolledInput:
+        rt = self._new_rt(None)
+        try:
+            names = rt.get_ports()
+            if name not in names:
+                raise OSError(f"unknown port {name!r}")
+            rt.open_port(names.index(name))
+        except BaseException:
+            rt.delete()
+            raise
+        return self._add(PolledInput(self, rt, name, callback))
+
+    def open_virtual(self, name: str, callback: Callable[[Any], None]) -> PolledInput:
+        rt = self._new_rt(name)
+        try:
+            rt.open_virtual_port(name)
+        except BaseException:
+            rt.delete()
+            raise
+        return self._add(PolledInput(self, rt, name, callback))
+
+    def _add(self, port: PolledInput) -> PolledInput:
+        with self._lock:
+            self._ports.append(port)
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="midi-poll", daemon=True)
+                self._thread.start()
+        return port
+
+    def remove(self, port: PolledInput) -> None:
+        with self._lock:
+            if port in self._ports:
+                self._ports.remove(port)
+
+    def _run(self) -> None:
+        interval = self.interval_s
+        while not self._stop.is_set():
+            with self._lock:
+                for port in self._ports:
+                    port.drain()
+            time.sleep(interval)
+
+    def close(self) -> None:
+        with self._lock:
+            ports = list(self._ports)
+        for port in ports:
+            port.close()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
