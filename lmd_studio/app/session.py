@@ -103,6 +103,8 @@ class Session:
         self._jobs: list[tuple[BackgroundJob, Callable[[BackgroundJob], None]]] = []
         self._panic_until_s: float | None = None
         self._transport_playing = False
+        self._underruns_before = 0  # counts of engines replaced earlier, so the meters never go back
+        self._underflows_before = 0
         self._timeline: TimelineModel | None = None
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
@@ -165,7 +167,8 @@ class Session:
             record_elapsed_s=recorder.elapsed_s, record_path=str(recorder.path or ""),
             level_db=self.meter.level_db, hold_db=self.meter.hold_db, clipped=self.meter.clipped,
             headroom_s=m.headroom_s, ahead_target_s=self._runtime.ahead_target_s, rtf=m.rtf,
-            block_ms=m.block_ms_mean, block_s=m.block_s, underruns=m.underruns, cpu_percent=self.cpu.update(),
+            block_ms=m.block_ms_mean, block_s=m.block_s, underruns=m.underruns + self._underruns_before,
+            device_underflows=m.device_underflows + self._underflows_before, cpu_percent=self.cpu.update(),
             warning=m.warning, safe_mode=self._settings.safe_mode, steps_override=m.steps_override,
             pending_change_s=m.pending_change_s, next_boundary_s=m.next_boundary_s, context_s=m.context_s,
             played_s=self._runtime.stream_play_position / self._runtime.sample_rate_hz, model_name=self.model_name, audio_device=audio.device_name,
@@ -772,6 +775,8 @@ class Session:
     def _swap_runtime(self, generator: BlockGenerator) -> None:
         was_playing = self._transport_playing
         position = self._runtime.shutdown()
+        self._underruns_before += self._runtime.metrics.underruns
+        self._underflows_before += self._runtime.metrics.device_underflows
         old_mailbox = self._runtime.mailbox
         if self._timeline is not None:
             self._timeline.rebase(position)

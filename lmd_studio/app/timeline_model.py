@@ -107,6 +107,8 @@ class TimelineModel:
         self._mins = np.zeros(cp, dtype=np.float32)
         self._maxs = np.zeros(cp, dtype=np.float32)
         self._spec = np.zeros((cs, config.spec_bands), dtype=np.uint8)
+        for array in (self._mins, self._maxs, self._spec):
+            array.fill(0)  # touch every page now: memory stays flat while the history fills
         self._end = 0  # stream position just past the newest data
         self._spec_end_col = 0  # spectrum columns [.., _spec_end_col) are valid
         self._carry = np.zeros(0, dtype=np.float32)  # mono frames of an unfinished spectrum column

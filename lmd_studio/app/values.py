@@ -48,7 +48,8 @@ class StudioStatus:
     rtf: float = 0.0
     block_ms: float = 0.0
     block_s: float = 0.0
-    underruns: int = 0
+    underruns: int = 0  # the engine's playback ring ran dry while playing
+    device_underflows: int = 0  # the audio device (or the device process) reported a late buffer
     cpu_percent: float = 0.0
     warning: str = ""
     safe_mode: bool = True

@@ -57,16 +57,19 @@ class BarMeterWidget(QtWidgets.QWidget):
             x = r.left() + min(1.0, self.hold) * r.width()
             p.setPen(QtGui.QPen(self.text_color, 2))
             p.drawLine(QtCore.QPointF(x, r.top()), QtCore.QPointF(x, r.bottom()))
-        p.setPen(self.text_color)
         font = p.font()
         font.setBold(True)
         p.setFont(font)
-        shadow = QtGui.QColor(0, 0, 0, 160)
         text_rect = r.adjusted(6, 0, -6, 0)
-        p.setPen(shadow)
-        p.drawText(text_rect.translated(1, 1), QtCore.Qt.AlignmentFlag.AlignVCenter, self.caption)
-        p.setPen(self.text_color)
-        p.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignVCenter, self.caption)
+        split_x = r.left() + self.fraction * r.width()
+        # dark text over the coloured bar, light text over the empty track: readable at any level
+        for clip, color in ((QtCore.QRectF(r.left(), r.top(), split_x - r.left(), r.height()), self.background),
+                            (QtCore.QRectF(split_x, r.top(), r.right() - split_x, r.height()), self.text_color)):
+            p.save()
+            p.setClipRect(clip)
+            p.setPen(color)
+            p.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignVCenter, self.caption)
+            p.restore()
         p.end()
 
 
@@ -104,8 +107,10 @@ class MetersPanel(QtWidgets.QFrame):
             label.setObjectName("Dim")
             lay.addWidget(label, i, 0)
             lay.addWidget(w, i, 1)
-        self.underruns = QtWidgets.QLabel("Underruns 0")
-        self.underruns.setToolTip("Times the playback buffer ran dry while playing (each one is a dropout)")
+        self.underruns = QtWidgets.QLabel("Dropouts 0")
+        self.underruns.setToolTip("Dropouts: times generation fell behind and the playback buffer ran dry "
+                                  "(each one is a gap you hear).\nDevice: buffers the audio device or its "
+                                  "driver reported late (a busy machine, too small a buffer size).")
         lay.addWidget(self.underruns, 5, 0, 1, 2)
         self.safe = QtWidgets.QCheckBox("Safe mode")
         self.safe.setToolTip("Lower the sampling steps automatically when generation gets close to real "
@@ -139,7 +144,7 @@ class MetersPanel(QtWidgets.QFrame):
             self.gen.set_reading(0.0, "idle")
         self.cpu.set_reading(s.cpu_percent / 100.0, f"{s.cpu_percent:.0f} %")
         danger = self._colors[2]
-        self.underruns.setText(f"Underruns {s.underruns}")
+        self.underruns.setText(f"Dropouts {s.underruns} · device {s.device_underflows}")
         self.underruns.setStyleSheet(f"color: {danger}; font-weight: bold;" if s.underruns else "")
         if self.safe.isChecked() != s.safe_mode:
             self.safe.blockSignals(True)

@@ -115,16 +115,21 @@ def _ensure_display() -> subprocess.Popen | None:
     return proc
 
 
+JACK_NAME = "lmdshots"  # a fixed name: JACK's registry keeps slots of killed servers per name
+
+
 def _start_jack(env: dict[str, str]) -> subprocess.Popen | None:
-    """A JACK dummy server (48 kHz, 256 frames) if jackd is installed and none is running."""
+    """A JACK dummy server (48 kHz, 256 frames) named JACK_NAME, if jackd is installed; `env` is pointed
+    at it (JACK_DEFAULT_SERVER) so the studio's audio process and MIDI find it."""
     if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
         return None
-    if subprocess.run(["jack_wait", "-c"], env=env, capture_output=True, timeout=5).returncode == 0:
-        return None  # one is running already: use it
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env["JACK_DEFAULT_SERVER"] = JACK_NAME
+    proc = subprocess.Popen(["jackd", "-n", JACK_NAME, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15).returncode != 0:
         proc.terminate()
+        proc.wait(5)
+        env.pop("JACK_DEFAULT_SERVER")
         return None
     return proc
 

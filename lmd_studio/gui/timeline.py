@@ -144,13 +144,12 @@ class TimelineWidget(QtWidgets.QFrame):
         self.context_region = pg.LinearRegionItem(movable=False, brush=_qcolor(c.context, 40),
                                                   pen=pg.mkPen(_qcolor(c.context, 140), width=1))
         self.context_label = pg.TextItem("model listens here", color=_qcolor(c.context, 230), anchor=(0, 0))
-        self.wave_items = []
-        for color in (c.played, c.ahead):
-            pen = pg.mkPen(_qcolor(color, 230), width=1)
-            brush = pg.mkBrush(_qcolor(color, 150))
-            top = pg.PlotCurveItem(pen=pen, brush=brush, fillLevel=0.0)
-            bottom = pg.PlotCurveItem(pen=pen, brush=brush, fillLevel=0.0)
-            self.wave_items.append((top, bottom))
+        # The waveform is rasterised with numpy into one RGBA image per frame (a column per pixel): one
+        # drawImage is far cheaper than filled curves, and the GUI thread holds the GIL for less time,
+        # which is time the audio pump needs.
+        self.wave_image = pg.ImageItem(axisOrder="row-major")
+        self._wave_colors = (np.array(QtGui.QColor(c.played).getRgb(), np.uint8),
+                             np.array(QtGui.QColor(c.ahead).getRgb(), np.uint8))
         self.boundary_lines = pg.PlotCurveItem(pen=pg.mkPen(_qcolor(c.dim_text, 70), width=1,
                                                             style=QtCore.Qt.PenStyle.DashLine), connect="pairs")
         self.marker_lines = pg.PlotCurveItem(pen=pg.mkPen(_qcolor(c.marker, 200), width=1.5), connect="pairs")
@@ -163,7 +162,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen(c.accent, width=2.5))
         self.hint = pg.TextItem("", color=c.text, anchor=(0.5, 0.5))
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
-        for item in (self.spec_image, self.ahead_region, self.context_region, *sum(self.wave_items, ()),
+        for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image,
                      self.boundary_lines, self.marker_lines, self.selection_region, self.playhead,
                      self.context_label, *self.marker_labels, self.hint):
             self.plot.addItem(item)
@@ -175,9 +174,7 @@ class TimelineWidget(QtWidgets.QFrame):
     def set_spectrogram(self, on: bool) -> None:
         self.spectrogram = on
         self.spec_image.setVisible(on)
-        for top, bottom in self.wave_items:
-            top.setVisible(not on)
-            bottom.setVisible(not on)
+        self.wave_image.setVisible(not on)
         if self.spec_button.isChecked() != on:
             self.spec_button.setChecked(on)
 
@@ -228,19 +225,35 @@ class TimelineWidget(QtWidgets.QFrame):
         left, right = self._x_range(play_s)
         self.view.setRange(xRange=(left, right), yRange=(-1.05, 1.12), padding=0, update=False)
 
+    WAVE_ROWS = 180
+
     def _draw_wave(self, frame: TimelineFrame, rate: int) -> None:
         w = frame.wave
         n = len(w.mins)
-        if n == 0:
-            for top, bottom in self.wave_items:
-                top.setData([], [])
-                bottom.setData([], [])
+        if n == 0 or self.spectrogram:
+            self.wave_image.setVisible(False)
             return
-        x = (w.start_position + (np.arange(n) + 0.5) * w.frames_per_column) / rate
-        split = int(np.searchsorted(x, frame.play_s))
-        for (top, bottom), sl in zip(self.wave_items, (slice(0, split), slice(max(0, split - 1), n))):
-            top.setData(x[sl], np.maximum(w.maxs[sl], 0.0))
-            bottom.setData(x[sl], np.minimum(w.mins[sl], 0.0))
+        self.wave_image.setVisible(True)
+        self.wave_image.setImage(self._raster(w.mins, w.maxs, w.start_position, w.frames_per_column,
+                                              frame.play_s * rate), autoLevels=False)
+        self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, -1.0, n * w.frames_per_column / rate, 2.0))
+
+    def _raster(self, mins: np.ndarray, maxs: np.ndarray, start: int, per_column: int,
+                play_position: float) -> np.ndarray:
+        """RGBA [rows, columns] image: each column filled from its min to its max sample; columns past
+        the playhead in the 'generated ahead' colour. Row 0 is the bottom (-1.0)."""
+        rows = self.WAVE_ROWS
+        scale = (rows - 1) / 2.0
+        lo = np.clip(np.floor((np.minimum(mins, 0.0) + 1.0) * scale), 0, rows - 1).astype(np.int32)  # [C]
+        hi = np.clip(np.ceil((np.maximum(maxs, 0.0) + 1.0) * scale), 0, rows - 1).astype(np.int32)
+        y = np.arange(rows, dtype=np.int32)[:, None]  # [rows, 1]
+        inside = (y >= lo[None, :]) & (y <= hi[None, :])  # [rows, C]
+        ahead = (start + np.arange(len(mins)) * per_column) >= play_position  # [C]
+        image = np.zeros((rows, len(mins), 4), dtype=np.uint8)  # [rows, C, RGBA]
+        played_rgba, ahead_rgba = self._wave_colors
+        image[inside & ~ahead[None, :]] = played_rgba
+        image[inside & ahead[None, :]] = ahead_rgba
+        return image
 
     def _draw_boundaries(self, boundaries: tuple[float, ...]) -> None:
         if not boundaries:
