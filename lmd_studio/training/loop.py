@@ -80,7 +80,10 @@ def load_training_checkpoint(path: Path) -> dict:
 def train_loop(cfg: LoopConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                step_fn: Callable[[int], dict[str, float]], out_dir: Path,
                eval_fn: Callable[[int], dict[str, float]] | None = None, resume: bool = True,
-               log: Callable[[str], None] = print, extra: Callable[[], dict] | None = None) -> LoopResult:
+               log: Callable[[str], None] = print, extra: Callable[[], dict] | None = None,
+               is_main: bool = True, agree: Callable[[bool], bool] | None = None) -> LoopResult:
+    """`is_main=False` (data-parallel replicas other than rank 0) writes no files; `agree(flag)` turns a
+    local stop decision (the time limit) into one every replica shares."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
@@ -93,13 +96,15 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, optimizer: torch.optim.O
         start, bad_evals = int(ck["step"]), int(ck["bad_evals"])
         best = None if math.isnan(ck["best"]) else float(ck["best"])
         log(f"resumed from {last_path} at step {start}")
-    metrics_log = MetricsLogger(out_dir / "metrics.csv", resume_step=start)
+    metrics_log = MetricsLogger(out_dir / "metrics.csv", resume_step=start) if is_main else None
     t0 = time.monotonic()
     status, step = "done", start
     saved_last: Path | None = last_path if last_path.exists() else None
 
     def checkpoint() -> None:
         nonlocal saved_last
+        if not is_main:
+            return
         saved_last = save_training_checkpoint(last_path, model, optimizer, step, best, bad_evals,
                                               extra() if extra else None)
 
@@ -113,7 +118,8 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, optimizer: torch.optim.O
         step += 1
         elapsed = time.monotonic() - t0
         if step % cfg.log_every == 0 or step == cfg.max_steps:
-            metrics_log.log(step, {**metrics, "elapsed_s": elapsed})
+            if metrics_log is not None:
+                metrics_log.log(step, {**metrics, "elapsed_s": elapsed})
             rate = (step - start) / max(elapsed, 1e-9)
             eta = (cfg.max_steps - step) / max(rate, 1e-9)
             log(f"step {step}/{cfg.max_steps} loss {metrics.get('loss', math.nan):.4f} "
@@ -121,13 +127,15 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, optimizer: torch.optim.O
         if eval_fn is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
             model.eval()
             ev = eval_fn(step)
-            metrics_log.log(step, ev)
+            if metrics_log is not None:
+                metrics_log.log(step, ev)
             value = ev.get(cfg.monitor)
             if value is not None and (best is None or value < best - cfg.min_delta):
                 best, bad_evals = value, 0
                 checkpoint()
-                save_training_checkpoint(best_path, model, optimizer, step, best, bad_evals,
-                                         extra() if extra else None)
+                if is_main:
+                    save_training_checkpoint(best_path, model, optimizer, step, best, bad_evals,
+                                             extra() if extra else None)
             elif value is not None:
                 bad_evals += 1
             log(f"eval @ {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in ev.items()) + f" (best {best})")
@@ -137,12 +145,15 @@ def train_loop(cfg: LoopConfig, model: torch.nn.Module, optimizer: torch.optim.O
                 break
         if step % cfg.checkpoint_every == 0:
             checkpoint()
-        if cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60:
+        over = cfg.max_minutes is not None and elapsed > cfg.max_minutes * 60
+        if agree is not None:
+            over = agree(over)
+        if over:
             status = "time_limit"
             checkpoint()
             break
     if status == "done":
         checkpoint()
-    if metrics_log.rows:
+    if metrics_log is not None and metrics_log.rows:
         plot_metrics(out_dir / "metrics.csv", out_dir / "loss.png", title=out_dir.name)
     return LoopResult(status, step, best, saved_last, best_path if best_path.exists() else None)
