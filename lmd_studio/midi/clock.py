@@ -58,12 +58,19 @@ class ClockState:
 
 
 class ClockFollower:
+    """Ticks are numbered: a tick arriving about k periods after the previous one (k >= 2: ticks lost
+    on the way, e.g. in a JACK xrun) counts as tick +k, so losses neither bend the tempo nor the beat
+    count. A gap of more than `_GAP_PERIODS` periods is a pause: the regression starts afresh."""
+
+    _GAP_PERIODS = 8.0
+
     def __init__(self, config: ClockConfig, sink: ControlSink) -> None:
         self.config = config
         self._sink = sink
         self._times = np.zeros(config.window_ticks, dtype=np.float64)  # ring of tick arrival times
-        self._index = np.arange(config.window_ticks, dtype=np.float64)
-        self._n = 0  # ticks in the current run (no gap), capped use by window
+        self._numbers = np.zeros(config.window_ticks, dtype=np.float64)  # ring of their tick numbers
+        self._n = 0  # ticks stored since the last pause
+        self._k = 0  # tick number of the newest tick
         self._last_tick_s: float | None = None
         self._estimate_bpm: float | None = None
         self._published: float | None = None
@@ -76,29 +83,38 @@ class ClockFollower:
             return
         with self._lock:
             last = self._last_tick_s
-            if last is not None and now_s - last > self._gap_limit_s():
-                self._n = 0  # the clock paused: old ticks would bend the slope
-            self._times[self._n % self.config.window_ticks] = now_s
+            steps = 1
+            if last is not None:
+                gap_s = now_s - last
+                if gap_s > self._gap_limit_s():
+                    self._n = 0  # the clock paused: old ticks would bend the slope
+                elif self._estimate_bpm is not None:
+                    periods = gap_s * self._estimate_bpm * TICKS_PER_BEAT / 60.0
+                    # 1.75, not 1.5: JACK delivers once per audio period, which at 300 BPM and 256
+                    # frames is 0.64 of a tick, so an on-time tick can look up to 1.64 ticks late
+                    if periods >= 1.75:
+                        steps = int(round(periods))
+            self._k += steps
+            slot = self._n % self.config.window_ticks
+            self._times[slot] = now_s
+            self._numbers[slot] = self._k
             self._n += 1
             self._last_tick_s = now_s
             if self._playing:
-                self._ticks_since_start += 1
+                self._ticks_since_start += steps
             if self._n >= self.config.min_ticks:
                 self._estimate()
 
     def _gap_limit_s(self) -> float:
         if self._estimate_bpm is None:
             return 60.0 / (self.config.min_bpm * TICKS_PER_BEAT)
-        return 4.0 * 60.0 / (self._estimate_bpm * TICKS_PER_BEAT)
+        return self._GAP_PERIODS * 60.0 / (self._estimate_bpm * TICKS_PER_BEAT)
 
     def _estimate(self) -> None:
-        w = self.config.window_ticks
-        n = min(self._n, w)
-        start = self._n - n
-        # arrival times in tick order (the ring is rotated by `start`)
-        order = (np.arange(start, self._n) % w)
-        t = self._times[order]
-        i = self._index[:n]
+        n = min(self._n, self.config.window_ticks)
+        # the ring's order does not matter to a least-squares fit: use the n filled slots as they are
+        t = self._times[:n]
+        i = self._numbers[:n]
         di = i - i.mean()
         seconds_per_tick = float(np.dot(di, t - t.mean()) / np.dot(di, di))
         if seconds_per_tick <= 0.0:

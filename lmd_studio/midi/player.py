@@ -89,14 +89,20 @@ class _Player:
             self._send(mido.Message("start"))
         t0 = time.perf_counter() + tick_s
         n = int(round(beats * 24))
-        late = 0.0
+        sent = []
         for k in range(n):
-            due = t0 + k * tick_s
-            _sleep_until(due)
-            late = max(late, self._send(mido.Message("clock")) - due)
+            _sleep_until(t0 + k * tick_s)
+            sent.append(self._send(mido.Message("clock")))
         if stop:
             self._send(mido.Message("stop"))
-        return {"ticks": n, "late_max_ms": late * 1000.0}
+        late = max(t - (t0 + k * tick_s) for k, t in enumerate(sent))
+        # the tempo really sent (a starved machine sends late): least squares over the last 96 ticks
+        tail = sent[-96:]
+        mean_k = (len(tail) - 1) / 2
+        mean_t = sum(tail) / len(tail)
+        slope = sum((k - mean_k) * (t - mean_t) for k, t in enumerate(tail)) / \
+            sum((k - mean_k) ** 2 for k in range(len(tail)))
+        return {"ticks": n, "late_max_ms": late * 1000.0, "sent_bpm": 60.0 / (slope * 24.0)}
 
     def flood(self, rate_hz: float, seconds: float, control: int = 1, probe_control: int = 2,
               probe_interval_s: float = 0.02, channel: int = 0) -> dict:

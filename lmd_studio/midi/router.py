@@ -94,15 +94,18 @@ class PortRouter:
         self.last_message_s = 0.0
 
     def __call__(self, msg) -> None:
+        self.receive(msg, self.ctx.now())
+
+    def receive(self, msg, now: float) -> None:
+        """`msg` arrived at `now` (perf_counter seconds; the polled rtmidi path knows it precisely)."""
         try:
-            self._route(msg)
+            self._route(msg, now)
         except Exception as exc:  # noqa: BLE001 — never raise into the MIDI backend's thread
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
 
-    def _route(self, msg) -> None:
+    def _route(self, msg, now: float) -> None:
         ctx = self.ctx
-        now = ctx.now()
         self.messages += 1
         self.last_message_s = now
         t = msg.type

@@ -5,7 +5,8 @@ process thread, which then waits for the GIL (held by whichever Python thread ru
 the garbage collector) while the whole JACK graph (the studio's audio included) waits for it. Here
 rtmidi only stores each message in its own lock-free ring (C++), and one "midi-poll" thread drains every
 port every `interval_s`, parses with mido and calls the port's callback. Cost: up to `interval_s` more
-latency, and one wake-up per interval. (MidiConfig.rtmidi_poll_interval_s = None restores callbacks;
+latency (`idle_interval_s` for the first message after a quiet spell), and one wake-up per interval.
+(MidiConfig.rtmidi_poll_interval_s = None restores callbacks;
 `lmd bench midi --rtmidi-callbacks` measures that path.)
 """
 
@@ -32,20 +33,35 @@ class PolledInput:
         self._rt = rt
         self.name = name
         self.callback = callback
+        # a callback with `receive(msg, t_s)` (PortRouter) also gets each message's arrival time
+        self._receive = getattr(callback, "receive", None)
+        self._t_last_s: float | None = None
         self.closed = False
 
-    def drain(self) -> None:
+    def drain(self) -> int:
+        """Deliver what rtmidi holds (bounded per pass); returns how many messages there were.
+
+        Arrival times come from rtmidi's deltas (taken when the message reached rtmidi: under JACK, the
+        process cycle it arrived in), anchored to perf_counter and never later than now, so a late poll
+        or a stalled Python thread does not bunch them (the clock follower relies on that)."""
         get = self._rt.get_message
-        cb = self.callback
-        for _ in range(_MAX_PER_PASS):
+        now = time.perf_counter()
+        for n in range(_MAX_PER_PASS):
             item = get()
             if item is None:
-                return
+                return n
+            last = self._t_last_s
+            t = now if last is None else min(last + item[1], now)
+            self._t_last_s = t
             try:
                 msg = mido.Message.from_bytes(item[0])
             except ValueError:
                 continue  # a malformed message is dropped, as mido's own backend does
-            cb(msg)
+            if self._receive is not None:
+                self._receive(msg, t)
+            else:
+                self.callback(msg)
+        return _MAX_PER_PASS
 
     def close(self) -> None:
         if not self.closed:
@@ -59,11 +75,17 @@ class PolledInput:
 class RtmidiPoller:
     """Opens rtmidi inputs on one API and polls them all from a single daemon thread."""
 
-    def __init__(self, api: int, interval_s: float = 0.001) -> None:
-        if not 0.0001 <= interval_s <= 0.05:
-            raise ValueError(f"MIDI poll interval must be in [0.1, 50] ms, got {interval_s * 1000:g} ms")
+    def __init__(self, api: int, interval_s: float = 0.001, idle_interval_s: float = 0.004,
+                 idle_after_s: float = 2.0) -> None:
+        if not 0.0001 <= interval_s <= idle_interval_s <= 0.05:
+            raise ValueError(f"MIDI poll intervals must satisfy 0.1 ms <= interval <= idle interval <= 50 ms, "
+                             f"got {interval_s * 1000:g} ms, {idle_interval_s * 1000:g} ms")
         self._api = api
         self.interval_s = interval_s
+        # after `idle_after_s` without a message, poll less often (a quarter of the wake-ups when idle;
+        # the first message after a pause waits up to `idle_interval_s`)
+        self.idle_interval_s = idle_interval_s
+        self.idle_after_s = idle_after_s
         self._ports: list[PolledInput] = []
         self._lock = threading.Lock()  # held by the poller for one pass, and by open/close
         self._thread: threading.Thread | None = None
@@ -110,12 +132,15 @@ class RtmidiPoller:
                 self._ports.remove(port)
 
     def _run(self) -> None:
-        interval = self.interval_s
+        last_message_s = time.perf_counter()
         while not self._stop.is_set():
             with self._lock:
-                for port in self._ports:
-                    port.drain()
-            time.sleep(interval)
+                got = sum(port.drain() for port in self._ports)
+            now = time.perf_counter()
+            if got:
+                last_message_s = now
+            idle = now - last_message_s > self.idle_after_s
+            time.sleep(self.idle_interval_s if idle else self.interval_s)
 
     def close(self) -> None:
         with self._lock:

@@ -151,3 +151,18 @@ def test_clock_following_can_be_switched_off_and_on(loopback, make_service, para
         service.clock.tick(t)
         t += 60.0 / (100.0 * 24)
     assert params.bpm == pytest.approx(100.0, abs=0.01)
+
+
+def test_lost_ticks_bend_neither_tempo_nor_beat_count(sink, params):
+    clock = ClockFollower(ClockConfig(), sink)
+    clock.transport("start")
+    dt = 60.0 / (120.0 * TICKS_PER_BEAT)
+    rng = random.Random(3)
+    t = 50.0
+    for k in range(16 * TICKS_PER_BEAT):
+        lost = k > TICKS_PER_BEAT * 2 and rng.random() < 0.05  # 5 % of ticks dropped (xruns)
+        if not lost:
+            clock.tick(t + rng.uniform(0.0, 0.003))
+        t += dt
+    assert abs(params.bpm - 120.0) <= 0.5 and abs(clock.estimate_bpm - 120.0) < 0.1
+    assert clock.state(t).beats == pytest.approx(16.0, abs=1.0 / TICKS_PER_BEAT)
