@@ -164,4 +164,4 @@ def attach_midi(session) -> None:
 
     use_jack = "jack" in session.audio_settings.device.lower()
     session.attach_midi(MidiLink(session.mailbox, session.paths.midi_maps_dir, session.settings.midi,
-                                 use_jack=use_jack))
+                                 use_jack=use_jack, notify=session.notify))

@@ -8,6 +8,7 @@ ActionMailbox that `poll()` collects on the GUI thread and hands to the Session 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,9 @@ class BindingRow:
 
 
 class MidiLink:
-    def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings, use_jack: bool = False) -> None:
+    def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings, use_jack: bool = False,
+                 notify: Callable[..., None] = lambda *a: None) -> None:
+        self._notify = notify
         self.actions = ActionMailbox(prompt_slots=PROMPT_WEIGHT_SLOTS)
         self.catalog = TargetCatalog.build(mailbox.registry, prompt_slots=PROMPT_WEIGHT_SLOTS)
         self.sink = SwitchableSink(MailboxSink(mailbox, self.actions, self.catalog))
@@ -190,14 +193,19 @@ class MidiLink:
                                    b.smoothing_ms, b.mode, b.source.is_button))
         return rows
 
-    def update_binding(self, controller: str, source_id: str, **changes) -> None:
+    def update_binding(self, controller: str, source_id: str, **changes) -> bool:
         """Edit one binding's transfer (range_lo/hi, invert, curve, takeover, smoothing_ms, mode, target).
-        Raises ValueError with the reason for a bad value."""
+        False (and a message with the reason) for a bad value or an unknown binding."""
         current = next((i.binding for i in self.service.bindings(controller) if i.binding.source.id == source_id),
                        None)
-        if current is None:
-            raise KeyError(f"{controller}: no binding for {source_id}")
-        self.service.set_binding(controller, dataclasses.replace(current, **changes))
+        try:
+            if current is None:
+                raise KeyError(f"{controller} has no binding for {source_id}")
+            self.service.set_binding(controller, dataclasses.replace(current, **changes))
+        except (KeyError, ValueError) as exc:
+            self._notify("error", f"MIDI binding not changed: {exc}")
+            return False
+        return True
 
     def remove_binding(self, controller: str, source_id: str) -> None:
         self.service.remove_binding(controller, source_id)
@@ -205,16 +213,22 @@ class MidiLink:
     def clear_map(self, controller: str) -> None:
         self.service.clear_map(controller)
 
-    def export_map(self, controller: str, path: Path) -> None:
-        self.service.export_map(controller, path)
+    def export_map(self, controller: str, path: Path) -> bool:
+        try:
+            self.service.export_map(controller, path)
+        except OSError as exc:
+            self._notify("error", f"MIDI map not exported to {path}: {exc.strerror or exc}")
+            return False
+        return True
 
-    def import_map(self, controller: str, path: Path) -> str | None:
-        """None on success, else why the file was refused (nothing changed)."""
+    def import_map(self, controller: str, path: Path) -> bool:
+        """Replace the controller's map by a file's; a refused file changes nothing (with a message)."""
         try:
             self.service.import_map(controller, path)
         except MidiMapError as exc:
-            return str(exc)
-        return None
+            self._notify("error", f"MIDI map not imported: {exc}")
+            return False
+        return True
 
     def targets(self) -> list[tuple[str, str]]:
         """(name, label) of everything a binding may drive."""
@@ -223,3 +237,49 @@ class MidiLink:
     def port_lines(self) -> list[str]:
         return [f"{s.name}: {s.state}" + (f" ({s.error})" if s.error else "") + f", {s.messages} messages"
                 for s in self.service.port_statuses()] if self._started else []
+
+
+class NullMidiLink:
+    """The Session's MIDI when there is none (tests, `midi=False`, a machine without MIDI): every
+    query answers "nothing", every request says MIDI is unavailable."""
+
+    available = False
+    learning_target = ""
+
+    def __init__(self, notify: Callable[..., None] = lambda *a: None) -> None:
+        self._notify = notify
+
+    def start(self, settings: MidiSettings | None = None) -> None: ...
+    def close(self) -> None: ...
+    def configure(self, settings: MidiSettings) -> None: ...
+    def rebind(self, mailbox: ParamMailbox) -> None: ...
+    def sync_prompt_weight(self, slot: int, weight: float) -> None: ...
+    def panic(self) -> None: ...
+    def cancel_learn(self) -> None: ...
+
+    def poll(self) -> MidiTick:
+        return MidiTick((), (), ())
+
+    def learn(self, target: str) -> None:
+        self._notify("warning", "MIDI is not available")
+
+    def input_names(self) -> tuple[str, ...]:
+        return ()
+
+    def controllers(self) -> tuple[str, ...]:
+        return ()
+
+    def bindings(self, controller: str) -> list[BindingRow]:
+        return []
+
+    def targets(self) -> list[tuple[str, str]]:
+        return []
+
+    def port_lines(self) -> list[str]:
+        return []
+
+    def _unavailable(self, *args, **kwargs) -> bool:
+        self._notify("warning", "MIDI is not available")
+        return False
+
+    update_binding = remove_binding = clear_map = export_map = import_map = _unavailable

@@ -2,12 +2,12 @@
 
 - `EngineRuntime` (runtime.py): the running engine, audio backend and capture hub; replaced on a model
   switch or an audio-settings change, with the timeline and captured audio running on across the switch.
-- `PromptMixer` (prompt_mixer.py), `ParamMorph` (scenes.py): smooth prompt and scene changes.
+- `PerformanceDesk` (performance.py): knobs, prompts (PromptMixer) and scenes (ParamMorph), with their
+  countdowns, timeline markers and sidecar events.
 - `RecordingDesk` (recording.py): takes, capture-last-N, saving a selected stretch.
 - `TimelineModel` (timeline_model.py) + `PositionMap` (capture_chain.py): the timeline's data.
-- `ChangeLog`, `CountdownTracker`, meters: markers, sidecar events, "heard in …", levels.
-- settings/scenes/history stores (lmd_studio.settings), background jobs (jobs.py) for model loading and
-  rendering, and the MIDI link (midi_link.py) when MIDI is available.
+- meters (meters.py), the settings store (lmd_studio.settings), background jobs (jobs.py, model_jobs.py)
+  for model loading and rendering, and the MIDI link (midi_link.py) when MIDI is available.
 
 Threading: every public method is called from one thread (the GUI's); `tick()` runs from its timer at
 30–60 Hz. The engine, audio, capture and MIDI threads never call into the Session.
@@ -16,39 +16,35 @@ Threading: every public method is called from one thread (the GUI's); `tick()` r
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmd_studio.app.actions_router import ActionRouter
 from lmd_studio.app.bootstrap import DEFAULT_PROMPT, EngineParts, make_mailbox
 from lmd_studio.app.capture_chain import CaptureFanout, PositionMap
-from lmd_studio.app.change_log import ChangeLog
-from lmd_studio.app.countdown import CountdownTracker
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.meters import CpuMeter, PeakMeter
+from lmd_studio.app.midi_link import NullMidiLink
 from lmd_studio.app.model_catalog import discover_adapters, discover_models, model_label
-from lmd_studio.app.prompt_mixer import PromptMixer
+from lmd_studio.app.model_jobs import load_model_work, mailbox_like, render_work
+from lmd_studio.app.performance import PerformanceDesk
 from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.runtime import EngineRuntime
-from lmd_studio.app.scenes import ParamMorph, capture_scene
 from lmd_studio.app.tap_tempo import TapTempo
 from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import ControlInfo, ModelChoice, Notice, StudioStatus, TimelineFrame
-from lmd_studio.app.vocabulary import prompt_suggestions
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.params import MASTER_GAIN, SEED, STEPS
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.rt.mailbox import ParamMailbox
-from lmd_studio.settings.history import PromptHistory
 from lmd_studio.settings.paths import StudioPaths
-from lmd_studio.settings.scenes import SCENE_SLOTS, Scene, SceneStore
+from lmd_studio.settings.scenes import Scene
 from lmd_studio.settings.schema import AudioSettings, PromptEntry, StudioSettings
 from lmd_studio.settings.store import SettingsStore
 
-PROMPT_SLOTS = 4
 PANIC_FADE_S = 0.15
 
 
@@ -79,27 +75,23 @@ class Session:
         self._notices: list[Notice] = []
         if startup_message:
             self.notify("warning", startup_message)
-        self.scene_store = SceneStore(deps.paths.scenes_file)
-        scene_load = self.scene_store.load()
-        self._scenes: list[Scene | None] = list(scene_load.scenes)
-        if scene_load.message:
-            self.notify("warning", scene_load.message)
-        self.history = PromptHistory(deps.paths.prompt_history_file).load()
-        if self.history.message:
-            self.notify("warning", self.history.message)
-        self.mixer = PromptMixer(PROMPT_SLOTS, morph_s=settings.morph_s)
-        self.morph = ParamMorph()
-        self.changes = ChangeLog()
-        self.countdowns = CountdownTracker()
         self.meter = PeakMeter()
         self.cpu = CpuMeter()
         self.fanout = CaptureFanout()
         self.desk = RecordingDesk(self.fanout, self._recordings_folder, lambda: self._settings.record_format,
-                                  retro_s=deps.retro_s)
-        self.midi: Any = None  # a MidiLink once attached (midi_link.py)
-        self.last_saved: RecordingResult | None = None
-        self._last_touched = ""  # the control moved last on screen (MIDI "learn_toggle" binds it)
+                                  retro_s=deps.retro_s, notify=self.notify, metadata=self._take_metadata)
+        self.midi: Any = NullMidiLink(self.notify)  # bootstrap attaches a MidiLink (midi_link.py)
+        self.perf = PerformanceDesk(lambda: self._runtime, self._require_timeline, self.desk, deps.paths,
+                                    settings.morph_s, self.notify, self._clock, lambda: self.midi)
+        self.mixer = self.perf.mixer
         self.taps = TapTempo()
+        self.actions = ActionRouter(
+            {"play": self.play, "stop": self.stop, "reset": self.reset, "panic": self.panic,
+             "capture_30s": lambda: self.capture_last(30.0), "capture_60s": lambda: self.capture_last(60.0),
+             "capture_300s": lambda: self.capture_last(300.0), "learn_toggle": self._learn_toggle,
+             "tap_tempo": self._tap, "reroll": self.reroll},
+            toggles={"play_toggle": self.toggle_play, "record_toggle": self.toggle_record},
+            scene=self.recall_scene, notify=self.notify)
         self._jobs: list[tuple[BackgroundJob, Callable[[BackgroundJob], None]]] = []
         self._panic_until_s: float | None = None
         self._transport_playing = False
@@ -108,51 +100,39 @@ class Session:
         self._timeline: TimelineModel | None = None
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
-        self._restore_last_mix(settings)
+        self.perf.restore(settings, DEFAULT_PROMPT)
 
     # ================================================================ lifecycle
     def start(self) -> None:
         self._runtime.start()
         self._runtime.set_safe_mode(self._settings.safe_mode)
         self.set_volume_db(self._settings.volume_db)
-        if self.midi is not None:
-            self.midi.start(self._settings.midi)
+        self.midi.start(self._settings.midi)
 
     def shutdown(self) -> None:
         """Stop everything and save what the user would expect back next time."""
         if self.desk.recording:
-            self._finish_take_now()
-        if self.midi is not None:
-            self.midi.close()
+            job = self.desk.stop_take()
+            job.wait(20.0)
+            self.desk.poll()
+        self.midi.close()
         self._runtime.shutdown()
         self.desk.close()
         for job, _ in self._jobs:
             job.cancel()
-        snap = self.mailbox.snapshot().controls
-        kept = {k: v for k, v in self._settings.params if k not in snap.values}  # another model's knobs
-        params = tuple(sorted({**kept, **{k: v for k, v in snap.values.items() if k != MASTER_GAIN.name}}.items()))
-        self._settings = dataclasses.replace(self._settings, prompts=self.mixer.entries(), first_run_done=True,
-                                             volume_db=self.volume_db, params=params,
-                                             auto_params=tuple(sorted(snap.auto)))
+        self._settings = dataclasses.replace(self._settings, first_run_done=True, volume_db=self.volume_db,
+                                             **self.perf.remembered(self._settings))
         self._save_settings()
-        self._save_history()
+        self.perf.save_history()
 
     # ================================================================ the GUI timer
     def tick(self) -> StudioStatus:
         now = self._clock()
         self._step_panic(now)
-        mix = self.mixer.tick(now)
-        if mix is not None:
-            self.mailbox.set_prompts(mix)
-            self._runtime.wake()
-        for name, value in self.morph.tick(now).items():
-            self.mailbox.set(name, value)
-        if self.midi is not None:
-            self._apply_midi(self.midi.poll())
-        self._flush_changes(now)
+        self._apply_midi(self.midi.poll())
+        self.perf.tick(now)
         self._positions.sample(self._runtime.stream_play_position, self._runtime.capture_position)
-        for item in self.desk.poll():
-            self._report_saved(item)
+        self.desk.poll()
         self._finish_jobs()
         return self._status(now)
 
@@ -175,8 +155,8 @@ class Session:
             audio_message=audio.message, sample_rate_hz=audio.sample_rate_hz, buffer_frames=audio.buffer_frames,
             bpm=self.mailbox.bpm, held_notes=self.mailbox.snapshot().controls.held_notes,
             retro_available_s=retro.available_s if retro is not None else 0.0, engine_error=m.last_error,
-            countdowns=self.countdowns.current(now), prompt_shares=self.mixer.shares(now),
-            morphing=self.mixer.morphing or self.morph.active,
+            countdowns=self.perf.countdowns.current(now), prompt_shares=self.mixer.shares(now),
+            morphing=self.mixer.morphing or self.perf.morph.active,
             jobs=tuple(j.view() for j, _ in self._jobs) + tuple(j.view() for j in self.desk.jobs()),
             midi_learning=self.midi_learning)
 
@@ -194,7 +174,7 @@ class Session:
     def stop(self) -> None:
         self._transport_playing = False
         self._runtime.stop()
-        self.countdowns.clear()
+        self.perf.countdowns.clear()
 
     def toggle_play(self) -> None:
         if self._transport_playing:
@@ -205,15 +185,14 @@ class Session:
     def reset(self) -> None:
         """Fresh start: the model forgets its context and begins again from the current seed."""
         self._runtime.reset(int(self.mailbox.get(SEED.name)))
-        self.countdowns.clear()
-        self._mark("fresh start", "reset")
+        self.perf.countdowns.clear()
+        self.perf.mark("fresh start", "reset")
 
     def panic(self) -> None:
         """Fade to silence, release held notes, stop. The volume setting is kept for the next play."""
-        self.morph.cancel()
+        self.perf.morph.cancel()
         self.mailbox.set_held_notes(())
-        if self.midi is not None:
-            self.midi.panic()
+        self.midi.panic()
         self.mailbox.set(MASTER_GAIN.name, MASTER_GAIN.minimum)
         self._runtime.wake()
         self._panic_until_s = self._clock() + PANIC_FADE_S
@@ -226,7 +205,7 @@ class Session:
             return  # restore the volume only once the engine has really stopped
         self._panic_until_s = None
         self.mailbox.set(MASTER_GAIN.name, self._settings.volume_db)
-        self.countdowns.clear()
+        self.perf.countdowns.clear()
 
     # ================================================================ performance controls
     @property
@@ -246,31 +225,14 @@ class Session:
         return self.mailbox.is_auto(name)
 
     def set_value(self, name: str, value: float, source: str = "gui") -> float:
-        self.morph.cancel(name)
-        if source == "gui":
-            self._last_touched = name
-        stored = self.mailbox.set(name, value)
-        self._runtime.wake()
-        spec = self.mailbox.registry.spec(name)
-        if spec.block_boundary:
-            self._note_change(name, f"{spec.label} {_fmt(stored, spec.integer)}",
-                              {"type": "param", "name": name, "value": stored, "source": source})
-        return stored
+        return self.perf.set_value(name, value, source)
 
     def set_auto(self, name: str, auto: bool) -> None:
-        self.mailbox.set_auto(name, auto)
-        self._runtime.wake()
-        spec = self.mailbox.registry.spec(name)
-        self._note_change(name, f"{spec.label} {'auto' if auto else 'manual'}",
-                          {"type": "auto", "name": name, "auto": auto})
+        self.perf.set_auto(name, auto)
 
     def reroll(self) -> int:
-        """A new variation: a different seed, never the same one again by chance."""
-        current = int(self.mailbox.get(SEED.name))
-        seed = random.Random().randrange(int(SEED.minimum), int(SEED.maximum))
-        if seed >= current:
-            seed += 1
-        return int(self.set_value(SEED.name, min(seed, int(SEED.maximum))))
+        """A new variation: a different seed."""
+        return self.perf.reroll()
 
     @property
     def volume_db(self) -> float:
@@ -295,25 +257,13 @@ class Session:
         return self.mixer.entries()
 
     def set_prompt_text(self, slot: int, text: str) -> None:
-        if self.mixer.set_text(slot, text, self._clock()):
-            entry = self.mixer.entries()[slot]
-            if entry.text and self.history.add(entry.text):
-                self._save_history()
-            self._note_change(f"prompt{slot}", f"“{entry.text or '—'}”",
-                              {"type": "prompt", "slot": slot, "text": entry.text})
+        self.perf.set_prompt_text(slot, text)
 
     def set_prompt_weight(self, slot: int, weight: float, source: str = "gui") -> None:
-        if self.mixer.set_weight(slot, weight, self._clock()):
-            w = self.mixer.entries()[slot].weight
-            if self.midi is not None and source != "midi":
-                self.midi.sync_prompt_weight(slot, w)
-            self._note_change(f"prompt{slot}", f"prompt {slot + 1} {w:.0%}",
-                              {"type": "prompt", "slot": slot, "weight": w, "source": source})
+        self.perf.set_prompt_weight(slot, weight, source)
 
     def set_prompt_enabled(self, slot: int, enabled: bool) -> None:
-        if self.mixer.set_enabled(slot, enabled, self._clock()):
-            self._note_change(f"prompt{slot}", f"prompt {slot + 1} {'on' if enabled else 'off'}",
-                              {"type": "prompt", "slot": slot, "enabled": enabled})
+        self.perf.set_prompt_enabled(slot, enabled)
 
     @property
     def morph_s(self) -> float:
@@ -324,132 +274,54 @@ class Session:
         self._settings = dataclasses.replace(self._settings, morph_s=self.mixer.morph_s)
 
     def suggestions(self) -> list[str]:
-        return prompt_suggestions(self._runtime.generator, self.history.items)
-
-    def _restore_last_mix(self, settings: StudioSettings) -> None:
-        """The prompts and knobs as they were when the app closed; a first run gets a starter prompt."""
-        entries = settings.prompts or (PromptEntry(DEFAULT_PROMPT, 1.0),)
-        self.mixer.load(entries, self._clock(), morph_s=0.0)
-        self.mailbox.set_prompts(self.mixer.mix(self._clock()))
-        registry = self.mailbox.registry
-        for name, value in settings.params:
-            if name in registry and name != MASTER_GAIN.name:
-                self.mailbox.set(name, value)
-        for name in settings.auto_params:
-            if name in registry and registry.spec(name).can_auto:
-                self.mailbox.set_auto(name, True)
+        return self.perf.suggestions()
 
     # ================================================================ scenes
     def scenes(self) -> tuple[Scene | None, ...]:
-        return tuple(self._scenes)
+        return self.perf.scenes()
 
     def save_scene(self, index: int, name: str | None = None) -> Scene:
-        _check_scene(index)
-        snap = self.mailbox.snapshot().controls
-        scene = capture_scene(name or f"Scene {index + 1}", self.mixer.entries(), snap.values, snap.auto,
-                              self.mixer.morph_s, skip=lambda n: n == MASTER_GAIN.name)
-        self._scenes[index] = scene
-        self._save_scenes()
-        self.notify("info", f"Saved scene {index + 1}: {scene.name}")
-        return scene
+        return self.perf.save_scene(index, name)
 
     def recall_scene(self, index: int, morph_s: float | None = None) -> bool:
-        _check_scene(index)
-        scene = self._scenes[index]
-        if scene is None:
-            self.notify("warning", f"Scene {index + 1} is empty: save one first (Ctrl+Shift+{index + 1})")
-            return False
-        now = self._clock()
-        duration = scene.morph_s if morph_s is None else morph_s
-        self.mixer.load(scene.prompts, now, morph_s=duration)
-        if self.midi is not None:
-            for slot, entry in enumerate(self.mixer.entries()):
-                self.midi.sync_prompt_weight(slot, entry.weight)
-        registry = self.mailbox.registry
-        for spec in registry:
-            if spec.can_auto:
-                self.mailbox.set_auto(spec.name, spec.name in scene.auto)
-        current = {n: self.mailbox.get(n) for n in registry.names}
-        self.morph.start(registry, current, scene.param_values, now, duration)
-        self._mark(f"scene {index + 1}: {scene.name}", "scene")
-        self.desk.note_event({"type": "scene", "slot": index, "name": scene.name, "morph_s": duration})
-        return True
+        return self.perf.recall_scene(index, morph_s)
 
     def delete_scene(self, index: int) -> None:
-        _check_scene(index)
-        self._scenes[index] = None
-        self._save_scenes()
+        self.perf.delete_scene(index)
 
     # ================================================================ recording
     @property
     def recording(self) -> bool:
         return self.desk.recording
 
+    @property
+    def last_saved(self) -> RecordingResult | None:
+        return self.desk.last_saved
+
     def toggle_record(self) -> None:
-        if self.desk.recording:
-            self.stop_recording()
-        else:
-            self.start_recording()
+        self.desk.toggle_take()
 
     def start_recording(self) -> Path | None:
-        try:
-            path = self.desk.start_take(self._take_metadata())
-        except (OSError, ValueError, RuntimeError) as exc:
-            self.notify("error", f"Cannot record: {exc}")
-            return None
-        self.notify("info", f"Recording to {path.name}", path)
-        return path
+        return self.desk.start_take()
 
     def stop_recording(self) -> BackgroundJob | None:
-        if not self.desk.recording:
-            return None
         return self.desk.stop_take()
 
-    def _finish_take_now(self) -> None:
-        job = self.desk.stop_take()
-        job.wait(20.0)
-        if isinstance(job.result, RecordingResult):
-            self._report_saved(job.result)
-
     def capture_last(self, seconds: float) -> Path | None:
-        retro = self.desk.retro
-        if retro is None or retro.available_frames == 0:
-            self.notify("warning", "Nothing to capture yet: press play first")
-            return None
-        try:
-            path = self.desk.capture_last(seconds, self._take_metadata())
-        except (OSError, ValueError) as exc:
-            self.notify("error", f"Cannot capture: {exc}")
-            return None
-        have = retro.available_s
-        note = f" (only {have:.0f} s played so far)" if have < seconds - 0.5 else ""
-        self.notify("info", f"Saving the last {_duration(seconds)}{note} to {path.name}", path)
-        return path
+        return self.desk.capture_last(seconds)
 
     def save_selection(self, start_s: float, end_s: float) -> BackgroundJob | None:
+        """Save a stretch of the timeline (seconds of stream time) that has already been heard."""
         rate = self._runtime.sample_rate_hz
         a, b = sorted((int(start_s * rate), int(end_s * rate)))
-        b = min(b, self._runtime.stream_play_position)  # only what was heard can be saved
-        ca, cb = self._positions.to_capture(a), self._positions.to_capture(b)
-        if ca is None or cb is None or cb - ca < rate // 20:
-            self.notify("warning", "Select a stretch of what has already played to save it")
-            return None
-        return self.desk.save_selection(ca, cb, self._take_metadata())
+        b = min(b, self._runtime.stream_play_position)
+        return self.desk.save_selection(self._positions.to_capture(a), self._positions.to_capture(b))
 
     def _take_metadata(self) -> dict[str, Any]:
         snap = self.mailbox.snapshot().controls
         return {"prompts": [{"text": p.text, "weight": p.weight, "enabled": p.enabled} for p in self.mixer.entries()],
-                "parameters": {k: v for k, v in snap.values.items()}, "seed": int(self.mailbox.get(SEED.name)),
+                "parameters": dict(snap.values), "seed": int(self.mailbox.get(SEED.name)),
                 "model": self.model_name, "auto": sorted(snap.auto), "bpm": snap.bpm}
-
-    def _report_saved(self, item: RecordingResult | str) -> None:
-        if isinstance(item, str):
-            self.notify("error", item)
-        elif item.ok:
-            self.last_saved = item
-            self.notify("info", f"Saved {item.path.name} ({item.duration_s:.1f} s)", item.path)
-        else:
-            self.notify("error", f"Saving {item.path.name} failed: {item.error}", item.path)
 
     # ================================================================ timeline
     def timeline_frame(self, span_s: float, columns: int, spectrogram: bool = False,
@@ -486,16 +358,8 @@ class Session:
 
     def load_model(self, spec: str) -> BackgroundJob:
         """Load a model off the GUI thread; the running one keeps playing until the new one is ready."""
-        threads = self._settings.torch_threads
-
-        def work(job: BackgroundJob) -> BlockGenerator:
-            job.progress(-1.0, f"loading {model_label(spec, '…')}")
-            generator = self.deps.make_generator(spec, threads)
-            job.progress(0.8, "warming up")
-            state = generator.init_state(0)
-            generator.generate_block(state, self.mailbox.snapshot().controls)  # first block pays JIT/alloc
-            return generator
-
+        work = load_model_work(self.deps.make_generator, spec, self._settings.torch_threads,
+                               self.mailbox.snapshot().controls)
         return self._start_job(BackgroundJob("load model", work), lambda job: self._model_loaded(job, spec))
 
     def _model_loaded(self, job: BackgroundJob, spec: str) -> None:
@@ -528,29 +392,16 @@ class Session:
             self.notify("error", f"Adapter not loaded: {exc}")
             return False
         self._settings = dataclasses.replace(self._settings, adapter=path, adapter_strength=float(strength))
-        self._note_change("adapter", f"adapter {Path(path).stem if path else 'off'} {strength:.2f}",
-                          {"type": "adapter", "path": path, "strength": float(strength)})
+        self.perf.mark(f"adapter {Path(path).stem if path else 'off'} {strength:.2f}", "control")
+        self.desk.note_event({"type": "adapter", "path": path, "strength": float(strength)})
         return True
 
     def render_offline(self, seconds: float, path: Path) -> BackgroundJob:
         """Render `seconds` with the current mix to a file, off the GUI thread."""
-        from lmd_studio.engine.render import render_to_file
-
         generator = self._runtime.generator
-        snap = self.mailbox.snapshot().controls
-        mailbox = make_mailbox(generator, prompt=None)
-        for name, value in snap.values.items():
-            if name in mailbox.registry:
-                mailbox.set(name, value)
-        for name in snap.auto:
-            mailbox.set_auto(name, True)
-        mailbox.set_prompts(self.mixer.mix(self._clock()))
-
-        def work(job: BackgroundJob):
-            job.progress(0.0, f"rendering {seconds:.0f} s")
-            return render_to_file(generator, mailbox, seconds, path, progress=lambda f: job.progress(f))
-
-        return self._start_job(BackgroundJob("render", work), self._rendered)
+        mailbox = mailbox_like(generator, self.mailbox.snapshot().controls, self.mixer.mix(self._clock()))
+        return self._start_job(BackgroundJob("render", render_work(generator, mailbox, seconds, path)),
+                               self._rendered)
 
     def _rendered(self, job: BackgroundJob) -> None:
         if job.error:
@@ -578,7 +429,7 @@ class Session:
         if new.audio != old.audio:
             self._audio = new.audio
             self._swap_runtime(self._runtime.generator)
-        if self.midi is not None and new.midi != old.midi:
+        if new.midi != old.midi:
             self.midi.configure(new.midi)
         if new.torch_threads != old.torch_threads:
             self.notify("info", "Torch threads take effect the next time a model is loaded")
@@ -597,37 +448,11 @@ class Session:
             self.notify("warning", str(exc))
             return []
 
-    @property
-    def midi_available(self) -> bool:
-        return self.midi is not None and self.midi.available
-
-    def midi_input_names(self) -> list[str]:
-        return list(self.midi.input_names()) if self.midi is not None else []
-
-    def midi_learn(self, target: str) -> None:
-        """Bind `target` to the next MIDI control the player moves (see status.midi_learning)."""
-        if self.midi is None:
-            self.notify("warning", "MIDI is not available")
-            return
-        self.midi.learn(target)
-
     def _save_settings(self) -> None:
         try:
             self.deps.settings_store.save(self._settings)
         except OSError as exc:
             self.notify("error", f"Settings not saved: {exc.strerror or exc} ({self.deps.settings_store.path})")
-
-    def _save_scenes(self) -> None:
-        try:
-            self.scene_store.save(tuple(self._scenes))
-        except OSError as exc:
-            self.notify("error", f"Scenes not saved: {exc.strerror or exc}")
-
-    def _save_history(self) -> None:
-        try:
-            self.history.save()
-        except OSError as exc:
-            self.notify("warning", f"Prompt history not saved: {exc.strerror or exc}")
 
     def _recordings_folder(self) -> Path:
         return self._settings.recordings_path(self.paths.recordings_dir)
@@ -642,7 +467,7 @@ class Session:
 
     # ================================================================ MIDI
     def attach_midi(self, link: Any) -> None:
-        """Give the session its MidiLink (bootstrap does this; tests may leave MIDI out)."""
+        """Give the session its MidiLink (bootstrap does this; without one MIDI reports unavailable)."""
         self.midi = link
 
     def _apply_midi(self, tick: Any) -> None:
@@ -656,32 +481,15 @@ class Session:
 
     def run_action(self, name: str, count: int = 1) -> bool:
         """A triggered action (MIDI buttons, program changes): play_toggle, capture_30s, scene_3, …"""
-        toggles = {"play_toggle": self.toggle_play, "record_toggle": self.toggle_record}
-        once = {"play": self.play, "stop": self.stop, "reset": self.reset, "panic": self.panic,
-                "capture_30s": lambda: self.capture_last(30.0), "capture_60s": lambda: self.capture_last(60.0),
-                "capture_300s": lambda: self.capture_last(300.0), "learn_toggle": self._learn_toggle,
-                "tap_tempo": self._tap, "reroll": self.reroll}
-        if name in toggles:
-            if count % 2:  # pressed twice since the last poll: back where it was
-                toggles[name]()
-        elif name in once:
-            once[name]()
-        elif name.startswith("scene_") and name[6:].isdigit():
-            self.recall_scene(int(name[6:]))
-        else:
-            self.notify("warning", f"MIDI action {name!r} is not known to this version")
-            return False
-        return True
+        return self.actions.run(name, count)
 
     def _learn_toggle(self) -> None:
         """From a MIDI button: learn the control touched last on screen (or stop learning)."""
-        if self.midi is None:
-            return
         if self.midi.learning_target:
             self.midi.cancel_learn()
-        elif self._last_touched:
-            self.midi.learn(self._last_touched)
-            self.notify("info", f"MIDI learn: move a control for {self._last_touched}")
+        elif self.perf.last_touched:
+            self.midi.learn(self.perf.last_touched)
+            self.notify("info", f"MIDI learn: move a control for {self.perf.last_touched}")
 
     def _tap(self) -> None:
         bpm = self.taps.tap(self._clock())
@@ -690,73 +498,58 @@ class Session:
             self._runtime.wake()
 
     @property
+    def midi_available(self) -> bool:
+        return self.midi.available
+
+    @property
     def midi_learning(self) -> str:
         """The target waiting for a MIDI control to be moved ("" when not learning)."""
-        return self.midi.learning_target if self.midi is not None else ""
+        return self.midi.learning_target
+
+    def midi_input_names(self) -> list[str]:
+        return list(self.midi.input_names())
+
+    def midi_learn(self, target: str) -> None:
+        """Bind `target` to the next MIDI control the player moves (see status.midi_learning)."""
+        self.midi.learn(target)
 
     def midi_cancel_learn(self) -> None:
-        if self.midi is not None:
-            self.midi.cancel_learn()
+        self.midi.cancel_learn()
 
     def midi_controllers(self) -> tuple[str, ...]:
-        return self.midi.controllers() if self.midi is not None else ()
+        return self.midi.controllers()
 
     def midi_bindings(self, controller: str) -> list[Any]:
-        return self.midi.bindings(controller) if self.midi is not None else []
+        return self.midi.bindings(controller)
 
     def midi_update_binding(self, controller: str, source_id: str, **changes: Any) -> bool:
-        try:
-            self._require_midi().update_binding(controller, source_id, **changes)
-        except (KeyError, ValueError) as exc:
-            self.notify("error", f"MIDI binding not changed: {exc}")
-            return False
-        return True
+        return self.midi.update_binding(controller, source_id, **changes)
 
     def midi_remove_binding(self, controller: str, source_id: str) -> None:
-        self._require_midi().remove_binding(controller, source_id)
+        self.midi.remove_binding(controller, source_id)
 
     def midi_clear_map(self, controller: str) -> None:
-        self._require_midi().clear_map(controller)
+        self.midi.clear_map(controller)
 
-    def midi_export_map(self, controller: str, path: Path) -> None:
-        try:
-            self._require_midi().export_map(controller, path)
-        except OSError as exc:
-            self.notify("error", f"MIDI map not exported to {path}: {exc.strerror or exc}")
+    def midi_export_map(self, controller: str, path: Path) -> bool:
+        return self.midi.export_map(controller, path)
 
     def midi_import_map(self, controller: str, path: Path) -> bool:
-        error = self._require_midi().import_map(controller, path)
-        if error:
-            self.notify("error", f"MIDI map not imported: {error}")
-        return error is None
+        return self.midi.import_map(controller, path)
 
     def midi_targets(self) -> list[tuple[str, str]]:
-        return self.midi.targets() if self.midi is not None else []
+        return self.midi.targets()
 
     def midi_port_lines(self) -> list[str]:
-        return self.midi.port_lines() if self.midi is not None else []
-
-    def _require_midi(self) -> Any:
-        if self.midi is None:
-            raise RuntimeError("MIDI is not available")
-        return self.midi
+        return self.midi.port_lines()
 
     # ================================================================ internals
     def _new_mailbox(self, generator: BlockGenerator, old: ParamMailbox | None) -> ParamMailbox:
+        """A mailbox for `generator`, carrying every value, flag and prompt the old one shares with it."""
+        if old is not None:
+            return mailbox_like(generator, old.snapshot().controls, old.prompts)
         mailbox = make_mailbox(generator, prompt=None)
-        if old is not None:  # carry every value the two models share
-            snap = old.snapshot().controls
-            for name, value in snap.values.items():
-                if name in mailbox.registry:
-                    mailbox.set(name, value)
-            for name in snap.auto:
-                if name in mailbox.registry and mailbox.registry.spec(name).can_auto:
-                    mailbox.set_auto(name, True)
-            mailbox.set_prompts(old.prompts)
-            mailbox.set_held_notes(snap.held_notes)
-            mailbox.set_bpm(snap.bpm)
-        else:
-            mailbox.set(MASTER_GAIN.name, self._settings.volume_db)
+        mailbox.set(MASTER_GAIN.name, self._settings.volume_db)
         return mailbox
 
     def _build_runtime(self, generator: BlockGenerator, mailbox: ParamMailbox) -> EngineRuntime:
@@ -784,11 +577,10 @@ class Session:
         self._runtime = runtime
         runtime.start()
         runtime.set_safe_mode(self._settings.safe_mode)
-        if self.midi is not None:
-            self.midi.rebind(runtime.mailbox)
+        self.midi.rebind(runtime.mailbox)
         if was_playing:
             runtime.play()
-        self._mark(f"model: {self.model_name}", "model")
+        self.perf.mark(f"model: {self.model_name}", "model")
 
     def _start_job(self, job: BackgroundJob, on_done: Callable[[BackgroundJob], None]) -> BackgroundJob:
         self._jobs.append((job, on_done))
@@ -798,37 +590,3 @@ class Session:
         for job, on_done in [(j, f) for j, f in self._jobs if j.done]:
             self._jobs.remove((job, on_done))
             on_done(job)
-
-    def _note_change(self, key: str, label: str, event: dict[str, Any]) -> None:
-        now = self._clock()
-        m = self._runtime.metrics
-        self.countdowns.note_change(key, now, m.pending_change_s, m.playing and m.primed)
-        self.changes.note(key, label, event, now)
-
-    def _flush_changes(self, now: float) -> None:
-        batch = self.changes.flush(now)
-        if batch is None:
-            return
-        self._mark(batch.label, batch.kind)
-        for event in batch.events:
-            self.desk.note_event(event)
-
-    def _mark(self, label: str, kind: str) -> None:
-        """A timeline marker where a change made now will be heard."""
-        m = self._runtime.metrics
-        rate = self._runtime.sample_rate_hz
-        at = self._runtime.stream_play_position + int(m.pending_change_s * rate if m.playing else 0)
-        self._require_timeline().add_marker(at, label, kind)
-
-
-def _check_scene(index: int) -> None:
-    if not 0 <= index < SCENE_SLOTS:
-        raise IndexError(f"scene slot {index} outside 0..{SCENE_SLOTS - 1}")
-
-
-def _fmt(value: float, integer: bool) -> str:
-    return f"{int(value)}" if integer else f"{value:.2f}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
