@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import soundfile as sf
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.app.bootstrap import DEFAULT_PROMPT
 from lmd_studio.app.session_api import StudioApi
@@ -210,3 +210,21 @@ def test_reset_and_reroll(qtbot, open_window) -> None:
     qtbot.keyClick(w, QtCore.Qt.Key.Key_N, QtCore.Qt.KeyboardModifier.ControlModifier)
     frame = s.timeline_frame(16.0, 400)
     assert any(m.kind == "reset" for m in frame.markers)
+
+
+def test_every_control_is_reachable_with_tab(qtbot, open_window) -> None:
+    w = open_window()
+    w.session.play()
+    wait_status(qtbot, w, lambda st: st.retro_available_s > 0.2)  # the capture buttons come alive
+    w.transport.play.setFocus()
+    qtbot.waitUntil(lambda: w.transport.play.hasFocus(), timeout=2000)
+    reached = []
+    for _ in range(120):
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget(), QtCore.Qt.Key.Key_Tab)
+        reached.append(QtWidgets.QApplication.focusWidget())
+    names = {x.objectName() for x in reached if x is not None}
+    expected = {f"knob_{n}" for n, c in w.performance.widgets.items() if c.knob.isEnabled()}
+    expected |= {"prompt_text_0", "prompt_weight_0", "prompt_text_3", "volume", "morph_time", "model_choice",
+                 "capture_30", "scene_0"}
+    assert expected <= names, f"not reachable by Tab: {sorted(expected - names)}"
+    assert w.performance.widgets["temperature"].knob in reached
