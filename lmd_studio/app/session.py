@@ -382,19 +382,27 @@ class Session:
             folders.append(Path(self._model_spec) / "adapters")
         return discover_adapters(folders)
 
-    def set_adapter(self, path: str, strength: float) -> bool:
-        """Mix a LoRA adapter in at `strength` ("" = none). False when the model cannot take adapters."""
+    def set_adapter(self, path: str, strength: float) -> BackgroundJob | None:
+        """Mix a LoRA adapter in at `strength` ("" = none), off the GUI thread (the model swaps weights
+        between two blocks). None when the model cannot take adapters."""
         if not self.adapter_supported:
-            return False
-        try:
-            self._runtime.generator.set_adapter(Path(path) if path else None, float(strength))
-        except (OSError, ValueError) as exc:
-            self.notify("error", f"Adapter not loaded: {exc}")
-            return False
-        self._settings = dataclasses.replace(self._settings, adapter=path, adapter_strength=float(strength))
+            return None
+        generator = self._runtime.generator
+
+        def work(job: BackgroundJob) -> None:
+            job.progress(-1.0, f"adapter {Path(path).stem if path else 'off'}")
+            generator.set_adapter(Path(path) if path else None, float(strength))
+
+        return self._start_job(BackgroundJob("load adapter", work),
+                               lambda job: self._adapter_set(job, path, float(strength)))
+
+    def _adapter_set(self, job: BackgroundJob, path: str, strength: float) -> None:
+        if job.error:
+            self.notify("error", f"Adapter not loaded: {job.error}")
+            return
+        self._settings = dataclasses.replace(self._settings, adapter=path, adapter_strength=strength)
         self.perf.mark(f"adapter {Path(path).stem if path else 'off'} {strength:.2f}", "control")
-        self.desk.note_event({"type": "adapter", "path": path, "strength": float(strength)})
-        return True
+        self.desk.note_event({"type": "adapter", "path": path, "strength": strength})
 
     def render_offline(self, seconds: float, path: Path) -> BackgroundJob:
         """Render `seconds` with the current mix to a file, off the GUI thread."""

@@ -156,7 +156,7 @@ def test_scenes_persist_and_recall_morphs(session, tmp_path: Path) -> None:
 
 
 def test_adapters_only_where_the_model_supports_them(session) -> None:
-    assert not session.adapter_supported and not session.set_adapter("x.safetensors", 0.5)
+    assert not session.adapter_supported and session.set_adapter("x.safetensors", 0.5) is None
 
     class WithAdapter(FakeBlockGenerator):
         def __init__(self) -> None:
@@ -164,13 +164,24 @@ def test_adapters_only_where_the_model_supports_them(session) -> None:
             self.calls = []
 
         def set_adapter(self, path, strength) -> None:
+            if path is not None and path.name == "broken.safetensors":
+                raise ValueError(f"{path}: not an LMD adapter")
             self.calls.append((path, strength))
 
     gen = WithAdapter()
     session._swap_runtime(gen)
-    assert session.adapter_supported and session.set_adapter("/a/b/mine.safetensors", 0.7)
+    assert session.adapter_supported
+    session.set_adapter("/a/b/mine.safetensors", 0.7).wait(5)
+    session.tick()
     assert gen.calls == [(Path("/a/b/mine.safetensors"), 0.7)] and session.settings.adapter_strength == 0.7
-    assert session.set_adapter("", 1.0) and gen.calls[-1] == (None, 1.0)
+    session.set_adapter("", 1.0).wait(5)
+    session.tick()
+    assert gen.calls[-1] == (None, 1.0) and session.settings.adapter == ""
+    session.take_notices()
+    session.set_adapter("/x/broken.safetensors", 1.0).wait(5)
+    session.tick()
+    assert any("Adapter not loaded" in n.text for n in session.take_notices())
+    assert session.settings.adapter == ""  # unchanged
 
 
 def test_render_offline_in_the_background(session, tmp_path: Path) -> None:
