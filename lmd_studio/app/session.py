@@ -97,6 +97,7 @@ class Session:
         self._transport_playing = False
         self._underruns_before = 0  # counts of engines replaced earlier, so the meters never go back
         self._underflows_before = 0
+        self._underflows_at_play = 0
         self._timeline: TimelineModel | None = None
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
@@ -148,7 +149,7 @@ class Session:
             level_db=self.meter.level_db, hold_db=self.meter.hold_db, clipped=self.meter.clipped,
             headroom_s=m.headroom_s, ahead_target_s=self._runtime.ahead_target_s, rtf=m.rtf,
             block_ms=m.block_ms_mean, block_s=m.block_s, underruns=m.underruns + self._underruns_before,
-            device_underflows=m.device_underflows + self._underflows_before, cpu_percent=self.cpu.update(),
+            device_underflows=m.device_underflows + self._underflows_before - self._underflows_at_play, cpu_percent=self.cpu.update(),
             warning=m.warning, safe_mode=self._settings.safe_mode, steps_override=m.steps_override,
             pending_change_s=m.pending_change_s, next_boundary_s=m.next_boundary_s, context_s=m.context_s,
             played_s=self._runtime.stream_play_position / self._runtime.sample_rate_hz, model_name=self.model_name, audio_device=audio.device_name,
@@ -168,6 +169,8 @@ class Session:
 
     def play(self) -> None:
         self._panic_until_s = None
+        if not self._transport_playing:  # device glitches count from here (stream start-up is not playing)
+            self._underflows_at_play = self._runtime.metrics.device_underflows + self._underflows_before
         self._transport_playing = True
         self._runtime.play()
 
