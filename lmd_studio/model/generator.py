@@ -90,6 +90,8 @@ class TorchBlockGenerator:
         self._text_cache: OrderedDict[tuple, TextKV] = OrderedDict()
         self._text_cache_size = text_cache_size
         self._lock = threading.Lock()  # the text cache may be touched by a preview thread
+        self._weights_lock = threading.Lock()  # set_adapter rewrites weights between blocks, never during one
+        self._adapters = None  # model/lora.py AdapterMixer, created on the first set_adapter
 
     @classmethod
     def from_folder(cls, folder: str | Path, *, threads: int | None = 2, codec_loader: CodecLoader | None = None,
@@ -177,7 +179,8 @@ class TorchBlockGenerator:
 
     def generate_block(self, state: TorchGeneratorState, controls: BlockControls
                        ) -> tuple[np.ndarray, TorchGeneratorState]:
-        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self._autocast):
+        with self._weights_lock, torch.inference_mode(), \
+                torch.autocast(self.device.type, torch.bfloat16, enabled=self._autocast):
             latents, nxt = self.generate_latents(state, controls)
             latents = latents.float()
             audio, decode_state = self.codec.decode_block(latents, state.decode_state)  # [1, ch, o·hop]
@@ -186,3 +189,17 @@ class TorchBlockGenerator:
         if out.shape != (self.block_frames, self.channels):
             raise RuntimeError(f"codec decoded {out.shape}, expected {(self.block_frames, self.channels)}")
         return out, TorchGeneratorState(nxt.seed, nxt.stream, decode_state)
+
+    def set_adapter(self, path: str | Path | None, strength: float = 1.0) -> None:
+        """Mix a LoRA adapter file (model/lora.py) into the network at `strength` (0 = off, 1 = as trained);
+        None removes it. Takes effect from the next block; a bad file raises CheckpointError, model unchanged."""
+        from lmd_studio.model.lora import AdapterMixer, load_adapter
+
+        adapter = None if path is None else load_adapter(path, self.dit.cfg)
+        with self._weights_lock:
+            if self._adapters is None:
+                self._adapters = AdapterMixer(self.dit)
+            self._adapters.apply(adapter, float(strength))
+            self.dit._time_memo.clear()
+        with self._lock:
+            self._text_cache.clear()  # cross-attention K/V were computed with the old weights

@@ -1,0 +1,86 @@
+"""Corpus control features → the model's control channels, and the "let the model decide" masking.
+
+The knobs the studio sends (model/conditioning.py) are 0..1 values; the corpus stores physical units
+(dB, Hz, onsets/s). This module is the one place that maps one onto the other, so training, inference and
+evaluation agree on what "loudness 0.6" means:
+
+- loudness  : dB in [LOUDNESS_MIN_DB, LOUDNESS_MAX_DB] → 0..1 (linear in dB);
+- brightness: spectral centroid on a log-frequency scale, [BRIGHT_MIN_HZ, BRIGHT_MAX_HZ] → 0..1;
+- density   : onsets per second in [0, DENSITY_MAX_HZ] → 0..1 (linear);
+- pitch     : 12-bin pitch salience, already max-normalised to 0..1.
+
+Channel layout: see model/dit_config.py (3 values, 12 chroma bins, 4 "given" bits).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from lmd_studio.dsp.features import ControlFeatures
+from lmd_studio.model.dit_config import CHROMA_BINS, CONTROL_CHANNELS, CONTROL_NAMES, CONTROL_VALUE_CHANNELS
+
+LOUDNESS_MIN_DB = -60.0
+LOUDNESS_MAX_DB = 0.0
+BRIGHT_MIN_HZ = 100.0
+BRIGHT_MAX_HZ = 8000.0
+DENSITY_MAX_HZ = 8.0
+RAW_CHANNELS = 3 + CHROMA_BINS  # the stored value channels (no given bits)
+
+
+def loudness_to_unit(db: np.ndarray | float) -> np.ndarray:
+    return np.clip((np.asarray(db, dtype=np.float64) - LOUDNESS_MIN_DB) / (LOUDNESS_MAX_DB - LOUDNESS_MIN_DB), 0, 1)
+
+
+def unit_to_loudness_db(u: np.ndarray | float) -> np.ndarray:
+    return LOUDNESS_MIN_DB + np.asarray(u, dtype=np.float64) * (LOUDNESS_MAX_DB - LOUDNESS_MIN_DB)
+
+
+def centroid_to_unit(hz: np.ndarray | float) -> np.ndarray:
+    hz = np.maximum(np.asarray(hz, dtype=np.float64), BRIGHT_MIN_HZ)
+    return np.clip(np.log(hz / BRIGHT_MIN_HZ) / math.log(BRIGHT_MAX_HZ / BRIGHT_MIN_HZ), 0, 1)
+
+
+def unit_to_centroid_hz(u: np.ndarray | float) -> np.ndarray:
+    return BRIGHT_MIN_HZ * (BRIGHT_MAX_HZ / BRIGHT_MIN_HZ) ** np.asarray(u, dtype=np.float64)
+
+
+def density_to_unit(onsets_hz: np.ndarray | float) -> np.ndarray:
+    return np.clip(np.asarray(onsets_hz, dtype=np.float64) / DENSITY_MAX_HZ, 0, 1)
+
+
+def features_to_values(f: ControlFeatures) -> np.ndarray:
+    """[T, RAW_CHANNELS] float32 control values in the knobs' 0..1 units (what the latent shards store)."""
+    out = np.zeros((f.num_frames, RAW_CHANNELS), dtype=np.float32)
+    out[:, 0] = loudness_to_unit(f.loudness_db)
+    out[:, 1] = centroid_to_unit(f.centroid_hz)
+    out[:, 2] = density_to_unit(f.onset_density_hz)
+    out[:, 3:] = np.clip(f.pitch_salience, 0, 1)
+    return out
+
+
+def masked_controls(values: torch.Tensor, given: torch.Tensor, block_frames: int | None = None,
+                    hold: torch.Tensor | None = None) -> torch.Tensor:
+    """Values [B, T, 15] + given bits [B, 4] → control channels [B, T, CONTROL_CHANNELS].
+
+    An ungiven control has its values zeroed (the model cannot see them) and its bit 0, exactly like an
+    "auto" knob at inference. Rows where `hold` [B] is True have each control replaced by its mean over
+    every chunk of `block_frames` frames, because the studio's knobs hold still within a block.
+    """
+    b, t, _ = values.shape
+    if hold is not None and block_frames and bool(hold.any()) and t % block_frames == 0:
+        chunks = values.view(b, t // block_frames, block_frames, RAW_CHANNELS)  # [B, T/o, o, 15]
+        held = chunks.mean(dim=2, keepdim=True).expand_as(chunks).reshape(b, t, RAW_CHANNELS)
+        values = torch.where(hold[:, None, None], held, values)
+    per_channel = torch.cat([given[:, :3], given[:, 3:4].expand(b, CHROMA_BINS)], dim=1)  # [B, 15]
+    out = torch.zeros(b, t, CONTROL_CHANNELS, dtype=values.dtype, device=values.device)
+    out[..., :CONTROL_VALUE_CHANNELS] = values * per_channel[:, None]
+    out[..., CONTROL_VALUE_CHANNELS:] = given[:, None].to(values.dtype)
+    return out
+
+
+def draw_given(batch: int, p_given: float, generator: torch.Generator) -> torch.Tensor:
+    """Which controls are given [B, len(CONTROL_NAMES)], each independently with probability `p_given`."""
+    return (torch.rand(batch, len(CONTROL_NAMES), generator=generator) < p_given).float()

@@ -1,0 +1,197 @@
+"""The latent dataset: a corpus encoded once with the codec, so recipes never run the codec per step.
+
+    store = encode_corpus(corpus_dir, codec_path)            # resumable; returns the latents folder
+    train = LatentSet.open(store, "train")                   # all items of a split, in memory
+
+Layout of a latents folder (default `<corpus>/latents-<codec fingerprint>/`, so a new codec never mixes
+with the old one's latents):
+    latents.json              format, version, codec fingerprint and path, sizes, silence latent
+    <split>/<item id>.npz     latents [N, C] float32, controls [N, 15] float32 (knob units), description
+Each item file is written to a temporary name and renamed, so an interrupted run resumes where it stopped
+and never leaves a half-written item behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lmd_studio.data.corpus import Corpus, CorpusError
+from lmd_studio.data.splits import SPLITS
+from lmd_studio.model.checkpoint import CheckpointError
+from lmd_studio.model.codec import SpectralCodec, load_codec
+from lmd_studio.training.controls import RAW_CHANNELS, features_to_values
+
+LATENTS_FORMAT = "lmd-latents"
+LATENTS_VERSION = 1
+_CHUNK_S = 60.0  # encode long items in pieces of this length (bounded memory)
+
+
+def codec_fingerprint(path: str | Path) -> str:
+    """sha256 of the codec file (first 16 hex digits): latents are only valid for the exact codec."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def default_latents_dir(corpus_dir: str | Path, codec_path: str | Path) -> Path:
+    return Path(corpus_dir) / f"latents-{codec_fingerprint(codec_path)}"
+
+
+def _open_codec(codec_path: str | Path) -> SpectralCodec:
+    path = Path(codec_path)
+    if not path.is_file():
+        raise CorpusError(f"{path}: codec file not found (train one with `lmd train codec` or pass --codec)")
+    try:
+        return load_codec(path)
+    except CheckpointError as exc:
+        raise CorpusError(f"{path}: not a usable codec ({exc})") from None
+
+
+@torch.inference_mode()
+def encode_audio(codec: SpectralCodec, audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """[C, N] float audio at any rate → latents [N' // hop, C_lat] float32 (mono-mixed/resampled as needed)."""
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    if codec.audio_channels == 1 and x.shape[0] > 1:
+        x = x.mean(axis=0, keepdims=True)
+    elif codec.audio_channels == 2 and x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    if sample_rate_hz != codec.sample_rate:
+        import soxr
+
+        x = np.ascontiguousarray(soxr.resample(x.T, sample_rate_hz, codec.sample_rate).T.astype(np.float32))
+    hop = codec.hop_frames
+    chunk = int(_CHUNK_S * codec.sample_rate) // hop * hop
+    parts = [codec.encode(torch.from_numpy(x[None, :, i:i + chunk].copy()))[0]
+             for i in range(0, max(1, x.shape[1] // hop * hop), chunk)]
+    return torch.cat(parts).numpy().astype(np.float32) if parts else np.zeros((0, codec.latent_channels), np.float32)
+
+
+def _write_npz(path: Path, **arrays: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str | Path | None = None, *,
+                  splits: tuple[str, ...] = SPLITS, commercial_only: bool = True, log=print) -> Path:
+    """Encode every item of `splits` (skipping items already done) and return the latents folder."""
+    corpus = Corpus.open(corpus_dir)
+    codec = _open_codec(codec_path)
+    fp = codec_fingerprint(codec_path)
+    out = Path(out_dir) if out_dir is not None else Path(corpus_dir) / f"latents-{fp}"
+    out.mkdir(parents=True, exist_ok=True)
+    meta_path = out / "latents.json"
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text(encoding="utf-8"))
+        if old.get("codec_fingerprint") != fp:
+            raise CorpusError(f"{out}: holds latents of another codec ({old.get('codec_fingerprint')}, this one is "
+                              f"{fp}); choose another --latents folder or delete it")
+    with torch.inference_mode():
+        silence = codec.encode(torch.zeros(1, codec.audio_channels, 8 * codec.hop_frames))[0].mean(0)
+    meta = {"format": LATENTS_FORMAT, "version": LATENTS_VERSION, "codec_fingerprint": fp,
+            "codec_path": str(Path(codec_path).resolve()), "corpus": str(Path(corpus_dir).resolve()),
+            "latent_channels": codec.latent_channels, "latent_rate_hz": codec.latent_rate_hz,
+            "hop_frames": codec.hop_frames, "sample_rate_hz": codec.sample_rate,
+            "commercial_only": commercial_only, "silence_latent": [float(v) for v in silence],
+            "hours_by_licence": corpus.hours_by_licence("train")}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    done = skipped = 0
+    for split in splits:
+        (out / split).mkdir(exist_ok=True)
+        for item in corpus.items(split, commercial_only=commercial_only):
+            path = out / split / f"{item.id}.npz"
+            if path.exists():
+                skipped += 1
+                continue
+            z = encode_audio(codec, corpus.load_audio(item), item.sample_rate_hz)
+            controls = features_to_values(corpus.load_features(item))
+            n = min(len(z), len(controls))
+            if n == 0:
+                log(f"latents: {item.id} is shorter than one latent frame; skipped")
+                continue
+            _write_npz(path, latents=z[:n], controls=controls[:n], description=np.array(item.description),
+                       kind=np.array(item.kind))
+            done += 1
+            if done % 50 == 0:
+                log(f"latents: {done} items encoded ({skipped} already there)")
+    log(f"latents: {done} items encoded, {skipped} already there → {out}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LatentItem:
+    id: str
+    latents: np.ndarray  # [N, C]
+    controls: np.ndarray  # [N, 15]
+    description: str
+
+
+class LatentSet:
+    """All encoded items of one split, in memory (1 h of audio ≈ 10 MB of latents)."""
+
+    def __init__(self, root: Path, split: str, items: list[LatentItem], meta: dict) -> None:
+        self.root, self.split, self.items, self.meta = root, split, items, meta
+        self.silence = np.asarray(meta["silence_latent"], dtype=np.float32)
+
+    @classmethod
+    def open(cls, root: str | Path, split: str) -> LatentSet:
+        root = Path(root)
+        meta_path = root / "latents.json"
+        if not meta_path.is_file():
+            raise CorpusError(f"{root}: not a latents folder (no latents.json); run `lmd train latents` first")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
+            raise CorpusError(f"{meta_path}: format {meta.get('format')!r} v{meta.get('version')} is not "
+                              f"{LATENTS_FORMAT} v{LATENTS_VERSION}; re-encode the corpus")
+        items = []
+        for path in sorted((root / split).glob("*.npz")):
+            if path.name.endswith(".tmp.npz"):
+                continue
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    items.append(LatentItem(path.stem, z["latents"].astype(np.float32),
+                                            z["controls"].astype(np.float32), str(z["description"])))
+            except (OSError, KeyError, ValueError) as exc:
+                raise CorpusError(f"{path}: unreadable latent item ({exc}); delete it and re-run the encoding") from None
+        if not items:
+            raise CorpusError(f"{root}: split {split!r} has no encoded items")
+        for it in items:
+            if it.latents.shape[1] != meta["latent_channels"] or it.controls.shape[1] != RAW_CHANNELS:
+                raise CorpusError(f"{root}/{split}/{it.id}.npz: shapes {it.latents.shape}, {it.controls.shape} "
+                                  f"do not match {meta['latent_channels']} latent channels")
+        return cls(root, split, items, meta)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.meta["latent_channels"])
+
+    @property
+    def frames(self) -> int:
+        return sum(len(it.latents) for it in self.items)
+
+    @property
+    def descriptions(self) -> list[str]:
+        return sorted({it.description for it in self.items})
+
+    def window(self, index: int, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A random window of `frames` latent frames from item `index`: (latents [T, C], controls [T, 15]).
+        Items shorter than the window are padded with the codec's silence latent (and silent controls)."""
+        it = self.items[index]
+        n = len(it.latents)
+        start = int(rng.integers(0, n - frames + 1)) if n > frames else 0
+        z, c = it.latents[start:start + frames], it.controls[start:start + frames]
+        if len(z) < frames:
+            pad = frames - len(z)
+            z = np.concatenate([z, np.broadcast_to(self.silence, (pad, z.shape[1]))])
+            c = np.concatenate([c, np.zeros((pad, c.shape[1]), np.float32)])
+        return z, c

@@ -1,0 +1,193 @@
+"""`lmd train arc --init RUN`: stage 2, ARC-Forcing post-training of a stage-1 model (METHOD.md §3).
+
+    lmd train arc --init runs/train-lmdm --base runs/train-base --latents … --out runs/train-arc
+
+Phases by step: (1) `disc_warmup_steps` of flow loss on long windows (s + B·o frames) for the
+discriminator's backbone; (2) `head_warmup_steps` of discriminator-only adversarial steps; (3) alternating
+updates: every step rolls out B blocks with the generator, updates D on the detached rollout, then G
+through the rollout's last steps. AdamW for both, gradient clipping at `grad_clip`. The exported model is
+meant to be run with ping-pong sampling at 2–4 steps and no CFG (`sampler`, `default_steps`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lmd_studio.model.model_io import GeneratorConfig
+from lmd_studio.model.samplers import sample_train_times
+from lmd_studio.training import ddp
+from lmd_studio.training.arc import (
+    DOWNSAMPLE,
+    ArcPair,
+    Discriminator,
+    OptimizerPair,
+    d_loss,
+    g_loss,
+    rollout,
+    scores_on_rollout,
+)
+from lmd_studio.training.batches import WindowBatch
+from lmd_studio.training.flow import CondDropout, base_flow_loss, batch_conditions, context_dropout
+from lmd_studio.training.frechet import frechet_distance
+from lmd_studio.training.recipe_common import (
+    USER_ERRORS,
+    add_common_arguments,
+    fail,
+    load_config,
+    per_rank_batch,
+    resolve_latents,
+    stage_data,
+)
+from lmd_studio.training.runner import StageRun, autocast, load_init, lr_at, step_generator
+from lmd_studio.training.stage_config import ArcConfig
+
+
+def _base_path(init: Path, base: str | None) -> Path:
+    if base:
+        return Path(base)
+    summary = Path(init) / "summary.json" if Path(init).is_dir() else None
+    if summary and summary.is_file():
+        return Path(json.loads(summary.read_text(encoding="utf-8"))["init"])
+    raise ValueError("pass --base (the stage-0 model the discriminator starts from)")
+
+
+def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
+    cfg: ArcConfig = run.cfg  # type: ignore[assignment]
+    device = run.device
+    gen_dit, _, init_path = load_init(init, device)
+    base_dit, _, base_path = load_init(_base_path(Path(init), base), device)
+    mc = gen_dit.cfg
+    if not mc.routing:
+        raise ValueError(f"{init_path}: --init must be a stage-1 (LMDM) model")
+    s, o, nb = mc.context_frames, mc.block_frames, cfg.rollout_blocks
+    frames = s + nb * o
+    if s % DOWNSAMPLE or o % DOWNSAMPLE:
+        raise ValueError(f"context ({s}) and block ({o}) frames must be multiples of {DOWNSAMPLE} for the "
+                         "discriminator head")
+    torch.manual_seed(cfg.seed)
+    disc = Discriminator(base_dit, cfg.disc_fraction, cfg.disc_head_width, cfg.disc_head_blocks).to(device)
+    pair = ArcPair(gen_dit, disc)
+    data = stage_data(latents, mc, cfg, frames)
+    opt_g = torch.optim.AdamW(gen_dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
+    opts = OptimizerPair(opt_g, opt_d)
+    batch_size = per_rank_batch(cfg, run.info)
+    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold)  # no CFG after ARC: keep every prompt
+    g_start = cfg.disc_warmup_steps + cfg.head_warmup_steps
+    run.log(f"arc: {nb} blocks × {o} frames after {s}, k in 1..{cfg.max_steps_per_block - 1}, discriminator "
+            f"{disc.trunk_layers}/{base_dit.cfg.n_layers} layers; warm-up {cfg.disc_warmup_steps} + "
+            f"{cfg.head_warmup_steps} steps, device {device}")
+
+    def clip_step(params, opt, lr: float) -> float:
+        params = list(params)
+        ddp.average_gradients(params, run.info)
+        norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+        return norm
+
+    def step_fn(step: int) -> dict[str, float]:
+        gen = step_generator(cfg.seed, step, run.info.rank)
+        batch = data.train.batch(step, batch_size, run.info.rank)
+        lr_d = lr_at(step, cfg, cfg.disc_lr)
+        opt_d.zero_grad(set_to_none=True)
+        if step < cfg.disc_warmup_steps:  # phase 1: the backbone learns long windows with the flow loss
+            with autocast(device, cfg.bf16):
+                loss, m = base_flow_loss(disc.backbone, batch, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device)
+            loss.backward()
+            return {"loss": m["loss"], "d_flow": m["loss"], "d_grad": clip_step(disc.parameters(), opt_d, lr_d)}
+        real = batch.latents.to(device)
+        b = real.shape[0]
+        with autocast(device, cfg.bf16):
+            text, cond = batch_conditions(gen_dit, batch, data.bank, drop, gen, device)
+            hidden = context_dropout(b, mc, cfg.p_context_full, cfg.p_context_partial, 0.0, gen)
+            steps = [int(k) for k in torch.randint(1, cfg.max_steps_per_block, (nb,), generator=gen)]
+            train_g = step >= g_start
+            fake_blocks = rollout(gen_dit, real[:, :s], ~hidden.to(device), cond, text, steps, gen, grad=train_g)
+            fake = torch.cat([real[:, :s], fake_blocks], dim=1)  # [B, s + n·o, C]
+            t = sample_train_times(b, gen).to(device)
+            eps = torch.randn(real.shape, generator=gen).to(device)  # the same (t, ε) for real and fake
+            d_text = disc.backbone.encode_text(data.bank.condition(batch.text_ids))
+            wrong_ids = torch.roll(batch.text_ids, 1)
+            d_wrong = disc.backbone.encode_text(data.bank.condition(wrong_ids))
+            sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s)
+            sf = scores_on_rollout(disc, fake.detach(), t, eps, d_text, cond, s)
+            sw = scores_on_rollout(disc, real, t, eps, d_wrong, cond, s) if cfg.contrastive_weight else None
+            loss_d, metrics = d_loss(sr.float(), sf.float(), None if sw is None else sw.float(), cfg.contrastive_weight)
+        loss_d.backward()
+        metrics["d_grad"] = clip_step(disc.parameters(), opt_d, lr_d)
+        metrics["loss"] = loss_d.item()
+        metrics["mean_steps"] = float(np.mean(steps))
+        if not train_g:
+            return metrics
+        # phase 3: the generator, through its rollout's last steps, against the freshly updated D
+        for p in disc.parameters():
+            p.requires_grad_(False)
+        try:
+            with autocast(device, cfg.bf16):
+                d_text = disc.backbone.encode_text(data.bank.condition(batch.text_ids))
+                with torch.no_grad():
+                    sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s)
+                sf = scores_on_rollout(disc, fake, t, eps, d_text, cond, s)
+                loss_g = g_loss(sr.float(), sf.float())
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            for p in disc.parameters():
+                p.requires_grad_(True)
+        metrics["g_adv"] = loss_g.item()
+        metrics["g_grad"] = clip_step(gen_dit.parameters(), opt_g, lr_at(step - g_start, cfg))
+        metrics["loss"] = loss_g.item()
+        return metrics
+
+    val = data.val.fixed(cfg.eval_batch)
+
+    def eval_fn(step: int) -> dict[str, float]:
+        return {"val_latent_fd": rollout_fd(gen_dit, val, data.bank, cfg, device, steps=cfg.default_steps)}
+
+    run.loop(pair, opts, step_fn, eval_fn, resume, monitor="val_latent_fd")
+    run.restore_best(pair)
+    return run.finish(gen_dit, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler, default_steps=cfg.default_steps),
+                      {"init": str(init_path), "base": str(base_path), "latents": str(latents)})
+
+
+@torch.no_grad()
+def rollout_fd(dit, val: WindowBatch, bank, cfg: ArcConfig, device, steps: int) -> float:
+    """Fréchet distance between real and rolled-out latent frames (a cheap in-training quality monitor)."""
+    gen = torch.Generator().manual_seed(4321)
+    mc = dit.cfg
+    s = mc.context_frames
+    real = val.latents.to(device)
+    text, cond = batch_conditions(dit, val, bank, CondDropout(0.0, 0.0, 0.0), gen, device)
+    visible = torch.ones(real.shape[0], s, dtype=torch.bool, device=device)
+    n = (real.shape[1] - s) // mc.block_frames
+    fake = rollout(dit, real[:, :s], visible, cond, text, [steps] * n, gen, grad=False)
+    c = real.shape[2]
+    return frechet_distance(real[:, s:].reshape(-1, c).cpu().numpy(), fake.reshape(-1, c).cpu().numpy())
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_arguments(p, "arc")
+    p.add_argument("--init", required=True, help="the stage-1 run folder (or its model.safetensors)")
+    p.add_argument("--base", default=None, help="the stage-0 model for the discriminator (default: the one "
+                                                "the stage-1 run started from)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(ArcConfig, args)
+        stage = StageRun.start("arc", cfg, args.out, log=lambda m: print(m, flush=True), device=args.device)
+        summary = train_arc(stage, args.init, args.base, resolve_latents(args, stage.info, stage.log),
+                            resume=not args.no_resume)
+    except USER_ERRORS as exc:
+        return fail("arc", exc)
+    if summary["status"] == "nan":
+        print("lmd train arc: stopped on a non-finite loss; the last good checkpoint is kept")
+        return 3
+    return 0

@@ -1,0 +1,107 @@
+"""`lmd train lmdm --init RUN`: stage 1, the LMDM fine-tune of a stage-0 model (METHOD.md §3).
+
+    lmd train lmdm --init runs/train-base --latents runs/corpus-small/latents-… --out runs/train-lmdm
+
+Every base weight is copied; the only new weights are the context input projection (the routing input,
+initialised fresh). Flow matching on the target frames only, with context dropout (20 % all, 30 % the
+oldest 1..W-1 chunks), CFG dropout of the prompt and, independently, of the context stream. The attention
+mask is exactly the one streaming inference uses (model/masks.py): `--config` picks enc-dec or
+block-causal (`pattern`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from lmd_studio.model.dit import DiT
+from lmd_studio.model.model_io import GeneratorConfig
+from lmd_studio.training import ddp
+from lmd_studio.training.flow import CondDropout, lmdm_flow_loss
+from lmd_studio.training.recipe_common import (
+    USER_ERRORS,
+    add_common_arguments,
+    fail,
+    load_config,
+    per_rank_batch,
+    resolve_latents,
+    stage_data,
+)
+from lmd_studio.training.runner import StageRun, autocast, load_init, lr_at, step_generator
+from lmd_studio.training.stage_config import LmdmConfig
+
+
+def lmdm_from_base(base: DiT, pattern: str, seed: int) -> DiT:
+    """The stage-1 network: base weights everywhere, a freshly initialised context input projection."""
+    if base.cfg.routing:
+        raise ValueError("--init must be a stage-0 (base) model; this one already has the routing input")
+    torch.manual_seed(seed)
+    dit = DiT(base.cfg.for_stage("lmdm", pattern))
+    fresh = dit.load_base_weights(base.state_dict())
+    assert all(name.startswith("context_in.") for name in fresh)
+    return dit
+
+
+def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
+    cfg: LmdmConfig = run.cfg  # type: ignore[assignment]
+    device = run.device
+    base, _, init_path = load_init(init)
+    dit = lmdm_from_base(base, cfg.pattern, cfg.seed).to(device).train()
+    data = stage_data(latents, dit.cfg, cfg, dit.cfg.window_frames)
+    opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold)
+    batch_size = per_rank_batch(cfg, run.info)
+    run.log(f"lmdm ({cfg.pattern}) from {init_path}: s={dit.cfg.context_frames} o={dit.cfg.block_frames} "
+            f"W={dit.cfg.window_chunks}, device {device}")
+
+    def step_fn(step: int) -> dict[str, float]:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        gen = step_generator(cfg.seed, step, run.info.rank)
+        with autocast(device, cfg.bf16):
+            loss, metrics = lmdm_flow_loss(dit, data.train.batch(step, batch_size, run.info.rank), data.bank, drop,
+                                           gen, device, p_full=cfg.p_context_full, p_partial=cfg.p_context_partial,
+                                           p_extra_full=cfg.p_context_cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        ddp.average_gradients(dit.parameters(), run.info)
+        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), cfg.grad_clip))
+        opt.step()
+        metrics["lr"] = opt.param_groups[0]["lr"]
+        return metrics
+
+    val = data.val.fixed(cfg.eval_batch)
+
+    def eval_fn(step: int) -> dict[str, float]:
+        out = {}
+        with torch.no_grad(), autocast(device, cfg.bf16):
+            for name, p_full in (("val_loss", 0.0), ("val_loss_no_context", 1.0)):
+                loss, _ = lmdm_flow_loss(dit, val, data.bank, CondDropout(0.0, 0.5, 0.5),
+                                         torch.Generator().manual_seed(12345), device, p_full=p_full, p_partial=0.0)
+                out[name] = loss.item()
+        return out
+
+    run.loop(dit, opt, step_fn, eval_fn, resume)
+    run.restore_best(dit)
+    return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8),
+                      {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern})
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_arguments(p, "lmdm")
+    p.add_argument("--init", required=True, help="the stage-0 run folder (or its model.safetensors)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(LmdmConfig, args)
+        stage = StageRun.start("lmdm", cfg, args.out, log=lambda m: print(m, flush=True), device=args.device)
+        summary = train_lmdm(stage, args.init, resolve_latents(args, stage.info, stage.log),
+                             resume=not args.no_resume)
+    except USER_ERRORS as exc:
+        return fail("lmdm", exc)
+    if summary["status"] == "nan":
+        print("lmd train lmdm: stopped on a non-finite loss; the last good checkpoint is kept")
+        return 3
+    return 0
