@@ -23,7 +23,7 @@ def jack_server() -> JackServer:
     """
     if not jack_available():
         pytest.fail("jackd is missing: run `make test` (it installs jackd2) or apt-get install jackd2")
-    with jack_dummy_server() as server:
+    with jack_dummy_server(realtime=True) as server:  # real-time clock as on a user's machine
         yield server
         # PortAudio must let go of the server before it stops, else its JACK host API asserts at exit
         sd = sys.modules.get("sounddevice")

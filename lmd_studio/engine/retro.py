@@ -65,7 +65,10 @@ class RetroBuffer:
         self.config = config
         self.writer_factory = writer_factory  # used by retro_save.write_range
         self._capacity = config.capacity_frames
-        self._buf = np.zeros((self._capacity, config.channels), dtype=np.float32)  # [T, C], preallocated
+        # [T, C], preallocated and touched now (np.empty + fill, not np.zeros): zeros come from calloc'd
+        # pages that only become resident as audio arrives, which reads as a memory leak for 5 minutes
+        self._buf = np.empty((self._capacity, config.channels), dtype=np.float32)
+        self._buf.fill(0.0)
         self._max_fill = int(config.max_silence_fill_s * config.sample_rate_hz)
         self._lock = threading.Lock()
         self._written = 0  # frames ever written into the ring (ring index = _written % capacity)
