@@ -105,3 +105,15 @@ def agree_any(flag: bool, info: DistInfo) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=info.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
+
+
+def replica_checksums(module: torch.nn.Module, info: DistInfo) -> list[list[float]]:
+    """[sum, sum of squares] of every replica's parameters (rank order): equal lists mean equal replicas."""
+    with torch.no_grad():
+        flat = torch.cat([p.detach().double().reshape(-1) for p in module.parameters()])
+        mine = torch.stack([flat.sum(), flat.pow(2).sum()]).to(info.device)
+    if not info.enabled:
+        return [mine.tolist()]
+    out = [torch.zeros_like(mine) for _ in range(info.world_size)]
+    dist.all_gather(out, mine)
+    return [t.tolist() for t in out]

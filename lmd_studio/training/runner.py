@@ -63,9 +63,19 @@ def step_generator(seed: int, step: int, rank: int, stream: int = 0) -> torch.Ge
     return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1009 + rank) * 7 + stream)
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware(info: ddp.DistInfo) -> dict[str, Any]:
     dev = info.device
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     return {"device": dev.type, "device_name": name, "replicas": info.world_size,
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
 
@@ -130,6 +140,7 @@ class StageRun:
             return ddp.average_metrics(eval_fn(step), info) if eval_fn else {}
 
         self.wall_s = lambda: prev_wall + time.monotonic() - t0
+        self.model = model
         result = train_loop(loop_cfg, model, optimizer, synced_step, self.out_dir,
                             eval_fn=synced_eval if eval_fn else None, resume=resume, log=self.log,
                             extra=lambda: {"wall_s": self.wall_s()}, is_main=info.is_main,
@@ -141,9 +152,13 @@ class StageRun:
         """Write summary.json and (from the best checkpoint, else the last) the stage's model.safetensors
         (`dit=None`: no network to export, e.g. a LoRA run, whose product is the adapter file)."""
         result = self.result
+        model = dit if dit is not None else self.model
+        checksums = ddp.replica_checksums(model, self.info)  # a collective: every replica takes part
         summary: dict[str, Any] = {"stage": self.stage, "status": result.status, "steps": result.step,
                                    "best_val": result.best, "wall_s": round(self.wall_s(), 1),
-                                   "hardware": hardware(self.info), "config": self.cfg.to_dict(), **extra}
+                                   "hardware": hardware(self.info), "config": self.cfg.to_dict(),
+                                   "replica_checksums": checksums,
+                                   "replicas_agree": all(c == checksums[0] for c in checksums), **extra}
         if self.info.is_main and result.status != "nan":
             rows = []
             metrics = self.out_dir / "metrics.csv"
