@@ -41,7 +41,7 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     text_dim: int = 384
     max_text_tokens: int = 32
-    context_frames: int = 64
+    context_frames: int = 128
     block_frames: int = 16
     window_chunks: int = 0  # 0 → context_frames // block_frames
     pattern: Pattern = "blockcausal"
