@@ -39,9 +39,11 @@ Everything the GUI needs:
 - targets: `catalog` lists every bindable name with its label and ParamSpec; `ActionMailbox.
   sync_prompt_weight` tells soft takeover about weights set from the GUI.
 
-Threads: MIDI callbacks (one thread per port; under JACK they run in JACK's process thread and need the
-GIL) only translate and store the newest value into the sink; one housekeeping thread glides smoothed
-bindings and rescans ports for hot-plug; every public method above is for the caller's (GUI) thread.
+Threads: for rtmidi backends one "midi-poll" thread drains every input each millisecond (no Python runs
+in the MIDI system's own thread: under JACK that thread is JACK's process thread, see rtmidi_poll.py);
+other backends call back from their own threads. Either way the router only translates and stores the
+newest value into the sink. One housekeeping thread glides smoothed bindings and rescans ports for
+hot-plug (every `scan_interval_s`). Every public method above is for the caller's (GUI) thread.
 """
 
 from lmd_studio.midi.backend import JACK_BACKEND, MidiBackendError, resolve_backend_name

@@ -6,6 +6,9 @@ the garbage collector) while the whole JACK graph (the studio's audio included) 
 rtmidi only stores each message in its own lock-free ring (C++), and one "midi-poll" thread drains every
 port every `interval_s`, parses with mido and calls the port's callback. Cost: up to `interval_s` more
 latency (`idle_interval_s` for the first message after a quiet spell), and one wake-up per interval.
+Measured (2 shared cores at load ≈ 6, PortAudio stream on the same JACK server, 3 × 5 s floods of
+10,000 CC/s, interleaved): polled 12 underflows in 2906 audio callbacks and 31 of 150,753 messages lost;
+callbacks 201 underflows and 205 lost. Median latency: polled 3.5–3.6 ms, callbacks 2.4 ms.
 (MidiConfig.rtmidi_poll_interval_s = None restores callbacks;
 `lmd bench midi --rtmidi-callbacks` measures that path.)
 """
