@@ -1,0 +1,135 @@
+"""`lmd train base|lmdm|arc` and `lmd model export` through the real entry point on a tiny corpus and a tiny
+model built in code; resuming gives the losses of an uninterrupted run; a NaN stops with the last good
+checkpoint kept."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from lmd_studio.cli import main as lmd_main
+from lmd_studio.core.generator import BlockControls, PromptSlot
+from lmd_studio.model.checkpoint import read_metadata
+from lmd_studio.model.generator import TorchBlockGenerator
+from lmd_studio.model.model_io import load_dit
+from lmd_studio.model.text_encoder import FakeTextEncoder
+from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.loop import load_training_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def train(stage, setup, out, *extra):
+    return lmd_main(["train", stage, "--latents", str(setup.latents), "--config", str(setup.config(stage)),
+                     "--out", str(out), "--device", "cpu", *extra])
+
+
+def losses(run_dir):
+    return [(r["step"], r["loss"]) for r in MetricsLogger.read(run_dir / "metrics.csv") if "loss" in r]
+
+
+@pytest.fixture(scope="module")
+def chain(diffusion_tiny, tmp_path_factory):
+    root = tmp_path_factory.mktemp("chain")
+    assert train("base", diffusion_tiny, root / "base") == 0
+    assert train("lmdm", diffusion_tiny, root / "lmdm", "--init", str(root / "base")) == 0
+    assert train("arc", diffusion_tiny, root / "arc", "--init", str(root / "lmdm")) == 0
+    return root
+
+
+def test_each_stage_writes_its_run_folder(chain):
+    for stage in ("base", "lmdm", "arc"):
+        run = chain / stage
+        assert (run / "last.pt").exists() and (run / "loss.png").stat().st_size > 1000
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["stage"] == stage and summary["status"] == "done" and summary["replicas_agree"]
+        assert summary["hardware"]["device"] == "cpu" and summary["wall_s"] >= 0
+        assert all(np.isfinite(loss) for _, loss in losses(run))
+        assert read_metadata(run / "model.safetensors")["format"] == "lmd-dit"
+        load_training_checkpoint(run / "last.pt")  # weights_only loads: no pickled objects
+    base, _ = load_dit(chain / "base" / "model.safetensors")
+    lmdm, gen = load_dit(chain / "lmdm" / "model.safetensors")
+    arc, arc_gen = load_dit(chain / "arc" / "model.safetensors")
+    assert base.cfg.pattern == "bidirectional" and not base.cfg.routing and base.context_in is None
+    assert lmdm.cfg.pattern == "blockcausal" and lmdm.cfg.routing and gen.sampler == "euler"
+    assert arc_gen.sampler == "pingpong" and arc_gen.mode == "blockcausal"
+    # stage 1 copies every base weight; only the routing input is new (and then everything trains)
+    assert set(lmdm.state_dict()) - set(base.state_dict()) == {"context_in.weight"}
+    arc_metrics = MetricsLogger.read(chain / "arc" / "metrics.csv")
+    assert "d_flow" in arc_metrics[0] and "g_adv" in arc_metrics[-2]  # warm-up first, then G/D updates
+    assert any("val_latent_fd" in r for r in arc_metrics)
+
+
+def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
+    models = tmp_path / "models"
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny", "--models-dir",
+                     str(models)]) == 0
+    folder = models / "tiny"
+    assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "codec.safetensors", "dit.safetensors",
+                                                        "training.json"]
+    card = (folder / "MODEL_CARD.md").read_text()
+    for needle in ("| base |", "| lmdm |", "| arc |", "hours by licence", "parameters", "blockcausal"):
+        assert needle in card, needle
+    gen = TorchBlockGenerator.from_folder(folder, threads=1, text_encoder=FakeTextEncoder(16, 8))
+    controls = BlockControls(prompts=(PromptSlot("piano", 1.0),), values={})
+    audio, _ = gen.generate_block(gen.init_state(0), controls)
+    assert audio.shape == (gen.block_frames, 1) and np.isfinite(audio).all()
+    # a codec other than the one the latents were encoded with is refused
+    other = tmp_path / "other.safetensors"
+    from lmd_studio.model.codec import load_codec, save_codec
+
+    net = load_codec(folder / "codec.safetensors").net
+    with torch.no_grad():
+        net.latent_mean.add_(1.0)
+    save_codec(other, net)
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny2", "--models-dir",
+                     str(models), "--codec", str(other)]) == 2
+
+
+@pytest.mark.parametrize("stage", ["base", "arc"])
+def test_resume_gives_the_same_losses(stage, diffusion_tiny, chain, tmp_path):
+    data = json.loads(diffusion_tiny.config(stage).read_text())
+    data.update(steps=4, bf16=False, checkpoint_every=2)
+    cfg = diffusion_tiny.write_config(f"{stage}-resume", data)
+    init = [] if stage == "base" else ["--init", str(chain / "lmdm")]
+
+    def run(out, *steps):
+        return lmd_main(["train", stage, "--latents", str(diffusion_tiny.latents), "--config", str(cfg),
+                         "--out", str(out), "--device", "cpu", *init, *steps])
+
+    assert run(tmp_path / "straight") == 0
+    assert run(tmp_path / "split", "--steps", "2") == 0
+    assert run(tmp_path / "split", "--steps", "4") == 0
+    a, b = losses(tmp_path / "straight"), losses(tmp_path / "split")
+    assert [s for s, _ in a] == [s for s, _ in b] == [1, 2, 3, 4]
+    np.testing.assert_allclose([v for _, v in b], [v for _, v in a], rtol=1e-6, atol=1e-7)
+
+
+def test_nan_stops_with_the_last_good_checkpoint(diffusion_tiny, tmp_path):
+    latents = tmp_path / "latents"
+    shutil.copytree(diffusion_tiny.latents, latents)
+    out = tmp_path / "run"
+    args = ["train", "base", "--latents", str(latents), "--config", str(diffusion_tiny.config("base")),
+            "--out", str(out), "--device", "cpu"]
+    assert lmd_main(args + ["--steps", "1"]) == 0
+    for path in (latents / "train").glob("*.npz"):  # poison every training window
+        with np.load(path) as z:
+            arrays = dict(z)
+        arrays["latents"] = np.full_like(arrays["latents"], np.nan)
+        np.savez(path, **arrays)
+    assert lmd_main(args + ["--steps", "3"]) == 3
+    assert load_training_checkpoint(out / "last.pt")["step"] == 1
+    assert all(np.isfinite(v) for _, v in losses(out))
+
+
+def test_user_errors_are_reported_not_raised(diffusion_tiny, tmp_path, capsys):
+    assert lmd_main(["train", "base", "--out", str(tmp_path / "x"), "--config", str(diffusion_tiny.config("base"))]) == 2
+    assert "pass --corpus" in capsys.readouterr().err
+    assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--out", str(tmp_path / "y"),
+                     "--config", str(diffusion_tiny.config("lmdm")), "--init", str(tmp_path / "missing")]) == 2
+    assert "model file not found" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""The latent dataset step: encoding, resuming, errors, windows, deterministic batches, control mapping."""
+
+import numpy as np
+import pytest
+import torch
+
+from lmd_studio.data.corpus import Corpus, CorpusError
+from lmd_studio.model.text_encoder import FakeTextEncoder
+from lmd_studio.training.batches import WindowSampler
+from lmd_studio.training.controls import (
+    centroid_to_unit,
+    loudness_to_unit,
+    masked_controls,
+    unit_to_centroid_hz,
+    unit_to_loudness_db,
+)
+from lmd_studio.training.latents import LatentSet, encode_corpus
+from lmd_studio.training.text_bank import TextBank
+from tests.training.diffusion_support import make_tiny_codec
+
+
+def test_every_item_is_encoded_with_aligned_controls(diffusion_tiny):
+    corpus = Corpus.open(diffusion_tiny.corpus)
+    for split in ("train", "test"):
+        data = LatentSet.open(diffusion_tiny.latents, split)
+        assert {it.id for it in data.items} == {it.id for it in corpus.items(split, commercial_only=True)}
+        for it in data.items:
+            assert it.latents.shape[1] == 32 and it.latents.shape[0] == it.controls.shape[0] > 0
+            assert np.isfinite(it.latents).all()
+            assert it.controls.min() >= 0.0 and it.controls.max() <= 1.0
+    train = LatentSet.open(diffusion_tiny.latents, "train")
+    assert train.descriptions and all(isinstance(d, str) and d for d in train.descriptions)
+
+
+def test_encoding_resumes_and_rejects_a_different_codec(diffusion_tiny, tmp_path):
+    logs = []
+    encode_corpus(diffusion_tiny.corpus, diffusion_tiny.codec, diffusion_tiny.latents, log=logs.append)
+    assert "0 items encoded" in logs[-1]  # everything was already there
+    victim = sorted((diffusion_tiny.latents / "train").glob("*.npz"))[0]
+    saved = victim.read_bytes()
+    victim.unlink()
+    logs.clear()
+    encode_corpus(diffusion_tiny.corpus, diffusion_tiny.codec, diffusion_tiny.latents, log=logs.append)
+    assert "1 items encoded" in logs[-1] and victim.read_bytes() == saved  # deterministic re-encoding
+    other = tmp_path / "other.safetensors"
+    make_tiny_codec(other)
+    with torch.no_grad():  # a different codec: same config, other weights
+        from lmd_studio.model.codec import load_codec, save_codec
+
+        net = load_codec(other).net
+        for p in net.parameters():
+            p.add_(0.01)
+        save_codec(other, net)
+    with pytest.raises(CorpusError, match="latents of another codec"):
+        encode_corpus(diffusion_tiny.corpus, other, diffusion_tiny.latents, log=lambda *_: None)
+
+
+def test_clear_errors_for_missing_inputs(diffusion_tiny, tmp_path):
+    with pytest.raises(CorpusError, match="codec file not found"):
+        encode_corpus(diffusion_tiny.corpus, tmp_path / "nope.safetensors", tmp_path / "l")
+    with pytest.raises(CorpusError, match="not a corpus folder"):
+        encode_corpus(tmp_path, diffusion_tiny.codec, tmp_path / "l")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(CorpusError, match="not a usable codec"):
+        encode_corpus(diffusion_tiny.corpus, junk, tmp_path / "l")
+    with pytest.raises(CorpusError, match="no latents.json"):
+        LatentSet.open(tmp_path, "train")
+
+
+def test_short_items_are_padded_with_the_codec_silence(diffusion_tiny):
+    data = LatentSet.open(diffusion_tiny.latents, "train")
+    shortest = min(range(len(data.items)), key=lambda i: len(data.items[i].latents))
+    n = len(data.items[shortest].latents)
+    z, c = data.window(shortest, n + 5, np.random.default_rng(0))
+    assert z.shape == (n + 5, 32) and c.shape == (n + 5, 15)
+    np.testing.assert_array_equal(z[n:], np.broadcast_to(data.silence, (5, 32)))
+    assert (c[n:] == 0).all()
+
+
+def test_batches_depend_only_on_step_and_rank(diffusion_tiny):
+    data = LatentSet.open(diffusion_tiny.latents, "train")
+    bank = TextBank.build(data.descriptions, FakeTextEncoder(16, 8), 8)
+    sampler = WindowSampler(data, bank, 12, seed=3)
+    a, b = sampler.batch(5, 4), sampler.batch(5, 4)
+    assert torch.equal(a.latents, b.latents) and torch.equal(a.text_ids, b.text_ids)
+    assert not torch.equal(a.latents, sampler.batch(5, 4, rank=1).latents)
+    assert not torch.equal(a.latents, sampler.batch(6, 4).latents)
+    assert a.latents.shape == (4, 12, 32) and a.controls.shape == (4, 12, 15)
+
+
+def test_control_units_and_masking():
+    assert loudness_to_unit(-60) == 0 and loudness_to_unit(0) == 1 and loudness_to_unit(-90) == 0
+    np.testing.assert_allclose(unit_to_loudness_db(loudness_to_unit(-24.0)), -24.0)
+    np.testing.assert_allclose(unit_to_centroid_hz(centroid_to_unit(1500.0)), 1500.0)
+    values = torch.rand(2, 8, 15)
+    given = torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
+    out = masked_controls(values, given)
+    assert out.shape == (2, 8, 19)
+    assert torch.equal(out[0, :, 0], values[0, :, 0]) and (out[0, :, 1] == 0).all() and (out[0, :, 3:15] == 0).all()
+    assert torch.equal(out[1, :, 3:15], values[1, :, 3:15]) and (out[1, :, 0] == 0).all()
+    assert torch.equal(out[:, :, 15:], given[:, None].expand(2, 8, 4))
+    held = masked_controls(values, torch.ones(2, 4), block_frames=4, hold=torch.tensor([True, False]))
+    torch.testing.assert_close(held[0, :4, 0], values[0, :4, 0].mean().expand(4))  # one value per block
+    assert torch.equal(held[1, :, :15], values[1])

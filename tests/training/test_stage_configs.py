@@ -1,0 +1,64 @@
+"""Every shipped diffusion-stage config is valid, and bad configs fail with the file named."""
+
+import json
+
+import pytest
+
+from lmd_studio.training.stage_config import (
+    CONFIG_DIR,
+    STAGE_CONFIGS,
+    ArcConfig,
+    BaseConfig,
+    LmdmConfig,
+    LoraConfig,
+    config_from_dict,
+    load_stage_config,
+)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_CONFIGS))
+def test_shipped_config_loads(stage):
+    cfg = load_stage_config(STAGE_CONFIGS[stage], CONFIG_DIR / f"{stage}.json")
+    assert cfg.steps >= 1 and cfg.threads >= 1
+    assert json.loads(json.dumps(cfg.to_dict()))  # round-trips as JSON (written into every run folder)
+
+
+def test_shipped_chain_is_sized_for_the_laptop_budget():
+    base = load_stage_config(BaseConfig, CONFIG_DIR / "base.json")
+    lmdm = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm.json")
+    arc = load_stage_config(ArcConfig, CONFIG_DIR / "arc.json")
+    lora = load_stage_config(LoraConfig, CONFIG_DIR / "lora.json")
+    assert base.model.pattern == "bidirectional" and not base.model.routing
+    assert lmdm.pattern == "blockcausal"  # the shipped streaming mode
+    assert base.max_minutes + lmdm.max_minutes + arc.max_minutes <= 75
+    assert lora.max_minutes <= 10  # the issue's LoRA target: ≤ 10 minutes on 2 cores
+    s, o = base.model.context_frames, base.model.block_frames
+    assert s % 4 == 0 and o % 4 == 0  # the discriminator head scores every 4th frame
+
+
+def test_unknown_keys_and_bad_values_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stepz": 3}))
+    with pytest.raises(ValueError, match=r"bad\.json.*unknown LmdmConfig keys \['stepz'\]"):
+        load_stage_config(LmdmConfig, bad)
+    bad.write_text(json.dumps({"p_context_full": 1.5}))
+    with pytest.raises(ValueError, match=r"bad\.json.*p_context_full"):
+        load_stage_config(LmdmConfig, bad)
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json: cannot read"):
+        load_stage_config(ArcConfig, bad)
+    with pytest.raises(ValueError, match="routing"):
+        config_from_dict(BaseConfig, {"model": {"pattern": "blockcausal"}})
+    with pytest.raises(ValueError, match="min_lr"):
+        BaseConfig(lr=1e-4, min_lr=1e-3)
+    with pytest.raises(ValueError, match="text_encoder"):
+        LoraConfig(text_encoder="t5")
+    with pytest.raises(ValueError, match="max_steps_per_block"):
+        ArcConfig(max_steps_per_block=1)
+
+
+def test_overrides_are_validated(tmp_path):
+    path = CONFIG_DIR / "lora.json"
+    assert load_stage_config(LoraConfig, path, steps=7).steps == 7
+    with pytest.raises(ValueError, match="invalid override"):
+        load_stage_config(LoraConfig, path, batch_size=0)
