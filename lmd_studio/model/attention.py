@@ -125,10 +125,13 @@ class CrossAttention(nn.Module):
         self.qk_scale = nn.Parameter(torch.full((2, 1, self.head_dim), self.head_dim ** 0.5))
 
     def text_kv(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normed text tokens [B·Q, L, E] → k, v [B·Q, H, L, dh] (QK-normed keys)."""
+        """Normed text tokens [B·Q, L, E] → k, v [B·Q, H, L, dh].
+
+        The keys carry both QK-norm gains: (q̂·g_q)·(k̂·g_k) = q̂·(g_q·g_k·k̂), so queries need no gain
+        multiply at every step — the product is paid once per prompt mix."""
         bq, length, _ = tokens.shape
         kv = self.kv.forward(tokens).view(bq, length, 2, self.n_heads, self.head_dim)  # [B·Q, L, 2, H, dh]
-        k = qk_norm(kv[:, :, 0], self.qk_scale[1])
+        k = qk_norm(kv[:, :, 0], self.qk_scale[1] * self.qk_scale[0])
         return k.transpose(1, 2).contiguous(), kv[:, :, 1].transpose(1, 2).contiguous()
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None, text: TextKV, layer: int) -> torch.Tensor:
@@ -138,7 +141,7 @@ class CrossAttention(nn.Module):
         if text.batch != b:
             raise ValueError(f"text condition has batch {text.batch}, tokens have batch {b}")
         q = self.q.forward(x).view(b, n, h, dh)  # [B, N, H, dh]
-        q = qk_norm(q, self.qk_scale[0]).transpose(1, 2)  # [B, H, N, dh]
+        q = F.normalize(q, dim=-1, eps=_EPS).transpose(1, 2)  # [B, H, N, dh]; gain folded into the keys
         k, v = text.k[layer], text.v[layer]
         if text.prompts == 1:
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=text.key_mask)  # [B, H, N, dh]

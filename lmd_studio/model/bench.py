@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed blocks after the context fills")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    parser.add_argument("--model", default=None, help="a models/<name>/ folder (default: random weights, "
-                                                      "default size)")
+    parser.add_argument("--model", default=None, help="a models/<name>/ folder (default: models/default if it "
+                                                      "has been trained, else random weights of the default size)")
     parser.add_argument("--sampler", default="pingpong", choices=("euler", "pingpong", "pingpong++"))
     parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 measurements")
     parser.add_argument("--codec", default="auto", choices=("auto", "none"),

@@ -102,14 +102,22 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return 2 * b * h * q * k * d + 2 * b * h * q * k * value_shape[-1]
 
 
+REPO_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
 def build_dit(settings: BenchSettings, device: torch.device) -> tuple[DiT, str]:
+    overrides = {k: v for k, v in (("d_model", settings.d_model), ("n_layers", settings.layers),
+                                   ("n_heads", settings.heads)) if v is not None}
     if settings.model_dir:
         from lmd_studio.model.model_io import DIT_FILE, load_dit
 
         dit, _ = load_dit(Path(settings.model_dir) / DIT_FILE, device=device)
         return dit, f"{settings.model_dir} (trained weights)"
-    overrides = {k: v for k, v in (("d_model", settings.d_model), ("n_layers", settings.layers),
-                                   ("n_heads", settings.heads)) if v is not None}
+    if not overrides and (REPO_DEFAULT_MODEL / "dit.safetensors").is_file():
+        from lmd_studio.model.model_io import load_dit
+
+        dit, _ = load_dit(REPO_DEFAULT_MODEL / "dit.safetensors", device=device)
+        return dit, f"{REPO_DEFAULT_MODEL} (the shipped model)"
     torch.manual_seed(0)
     return DiT(DiTConfig.default(**overrides)).to(device), "random weights"
 
@@ -193,7 +201,7 @@ def _load_codec(settings: BenchSettings, device: torch.device):  # noqa: ANN202
         from lmd_studio.model import codec as codec_module
     except ImportError:
         return None, "unavailable (no lmd_studio.model.codec in this build)"
-    folder = Path(settings.model_dir) if settings.model_dir else Path(__file__).resolve().parents[2] / "models" / "default"
+    folder = Path(settings.model_dir) if settings.model_dir else REPO_DEFAULT_MODEL
     path = folder / "codec.safetensors"
     if path.is_file():
         return codec_module.load_codec(path), f"{path}"

@@ -1,6 +1,7 @@
 """Rotary position embedding (RoPE) with bounded positions.
 
-We rotate pairs `(x[i], x[i + dh/2])` by angle `pos · base^(-2i/dh)` ("rotate half" layout). The dot
+We rotate pairs `(x[i], x[i + dh/2])` by angle `pos · base^(-2i/dh)` ("rotate half" layout); the sine table
+is stored with the first half negated, so a rotation is `x·cos + roll(x, dh/2)·sin±` (3 kernels). The dot
 product of a rotated query and key depends only on the position difference, which is what lets the
 streaming caches keep every position inside one window `0..T`: the block-causal cache stores keys *before*
 rotation and rotates them at their current window positions once per block (kv_cache.py), so no angle ever
@@ -31,11 +32,12 @@ class RotaryTable(nn.Module):
         half = self.head_dim // 2
         inv_freq = self.base ** (-torch.arange(half, dtype=torch.float64) * 2.0 / self.head_dim)
         angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [N, dh/2], float64 for accuracy
-        angles = torch.cat([angles, angles], dim=-1)  # [N, dh]: both halves of a pair share one angle
-        return angles.cos().to(torch.float32), angles.sin().to(torch.float32)
+        cos = torch.cat([angles.cos(), angles.cos()], dim=-1)  # [N, dh]: both halves of a pair share one angle
+        sin = torch.cat([-angles.sin(), angles.sin()], dim=-1)  # signed: see apply_rope
+        return cos.to(torch.float32), sin.to(torch.float32)
 
     def tables(self, start: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin of shape [length, dh] for positions start..start+length-1."""
+        """cos, signed sin of shape [length, dh] for positions start..start+length-1 (for apply_rope)."""
         if start < 0:
             raise ValueError(f"RoPE positions must be >= 0, got start={start}")
         end = start + length
@@ -45,11 +47,9 @@ class RotaryTable(nn.Module):
         return cos.to(self.cos), sin.to(self.sin)  # the table's device and dtype
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate `x` [..., N, ..., dh]; `cos`/`sin` must broadcast against it (the caller lines up N)."""
-    return torch.addcmul(x * cos, rotate_half(x), sin)
+    """Rotate `x` [..., N, ..., dh] with tables from RotaryTable.tables (they must broadcast against x).
+
+    (x_lo, x_hi) → (x_lo·cos - x_hi·sin, x_hi·cos + x_lo·sin): with the signed table that is
+    x·cos + roll(x, dh/2)·[-sin, sin]."""
+    return torch.addcmul(x * cos, torch.roll(x, x.shape[-1] // 2, dims=-1), sin)
