@@ -36,8 +36,9 @@ Everything the GUI needs:
   source_id)`, `clear_map`, `export_map(controller, path)`, `import_map(controller, path)` (raises
   `MidiMapError`, changes nothing), `map_error(controller)` + `discard_broken_map(controller)`.
 - play: `active_notes()`, `panic()`; clock: `clock_state()`, `set_follow_clock`, `set_follow_transport`.
-- targets: `catalog` lists every bindable name with its label and ParamSpec; `ActionMailbox.
-  sync_prompt_weight` tells soft takeover about weights set from the GUI.
+- targets: `catalog` lists every bindable name with its label and ParamSpec; `set_catalog(catalog)` after
+  a model switch (keep the sink pointing at the live mailbox, e.g. with a forwarding sink);
+  `ActionMailbox.sync_prompt_weight` tells soft takeover about weights set from the GUI.
 
 Threads: for rtmidi backends one "midi-poll" thread drains every input each millisecond (no Python runs
 in the MIDI system's own thread: under JACK that thread is JACK's process thread, see rtmidi_poll.py);

@@ -9,7 +9,7 @@ Ports may call in from several MIDI threads, hence the small lock.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lmd_studio.midi.sink import ControlSink
 from lmd_studio.midi.targets import TargetCatalog
@@ -50,6 +50,14 @@ class Keyboard:
         self._pedal = False
         self._published: tuple[tuple[int, int], ...] = ()
         self._lock = threading.Lock()
+
+    def set_catalog(self, catalog: TargetCatalog) -> None:
+        """Targets changed (a new model): look the velocity target up again (off if it is gone)."""
+        self._catalog = catalog
+        config = self.config
+        if config.velocity_target is not None and config.velocity_target not in catalog:
+            config = replace(config, velocity_target=None)
+        self.configure(config)
 
     def configure(self, config: KeyboardConfig) -> None:
         """Apply new settings (held notes are kept)."""

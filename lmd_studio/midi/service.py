@@ -188,6 +188,16 @@ class MidiService:
     def port_statuses(self) -> tuple[PortStatus, ...]:
         return () if self._ports is None else self._ports.statuses()
 
+    def set_catalog(self, catalog: TargetCatalog) -> None:
+        """A new model with other parameters: bindings are recompiled against its targets (bindings to
+        targets it lacks stay in the maps, inactive). Soft-takeover state starts afresh."""
+        self.catalog = catalog
+        self.keyboard.set_catalog(catalog)
+        for controller, router in self._routers.items():
+            old = router.table
+            router.table = compile_table(self._get_map(controller), catalog, self.sink, self._glider)
+            self._glider.forget(old.runtimes)
+
     def received_messages(self) -> int:
         """Messages seen by every port's callback since the start (health checks, the benchmark)."""
         return sum(r.messages for r in self._routers.values())

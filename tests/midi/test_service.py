@@ -282,3 +282,25 @@ def test_prompt_weight_soft_takeover_respects_weights_set_in_the_gui(loopback, m
     assert actions.poll().prompt_weights == ()
     box.send(cc(40, 100))  # 60 → 100 passes 0.75·127 ≈ 95
     assert actions.poll().prompt_weights == ((0, pytest.approx(100 / 127)),)
+
+
+def test_set_catalog_follows_a_model_with_other_parameters(loopback, make_service, actions, tmp_path):
+    from lmd_studio.core.params import STANDARD_PARAMS, ParamSpec
+    from lmd_studio.midi.mapfile import MapStore, MidiMap
+    from lmd_studio.midi.sink import MailboxSink
+    from lmd_studio.midi.targets import TargetCatalog
+    from lmd_studio.rt.mailbox import ParamMailbox
+
+    MapStore(tmp_path / "maps").save(MidiMap("Box", (Binding(MidiSource("cc", 0, 1), "drumless", takeover="jump"),)))
+    box = loopback.plug("Box")
+    service = make_service()
+    service.open_input("Box")
+    assert [r.active for r in service.bindings("Box")] == [False]
+    registry = STANDARD_PARAMS.merged([ParamSpec("drumless", "Drumless", 0.0, 1.0, 0.0)])
+    catalog = TargetCatalog.build(registry)
+    new_params = ParamMailbox(registry)
+    service.sink = MailboxSink(new_params, actions, catalog)  # what a switchable sink does for the app
+    service.set_catalog(catalog)
+    assert [r.active for r in service.bindings("Box")] == [True]
+    box.send(cc(1, 127))
+    assert new_params.get("drumless") == 1.0
