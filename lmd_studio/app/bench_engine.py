@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from lmd_studio.audio.devices import load_sounddevice
-    from lmd_studio.audio.jack_server import jack_dummy_server
     from lmd_studio.core.fake import FakeBlockGenerator
+    from lmd_studio.core.jack_server import jack_dummy_server
     from lmd_studio.model.busy import BusyTorchGenerator
 
     server = nullcontext() if args.no_jack else jack_dummy_server(48000, args.buffer, name="lmdbench", realtime=True)

@@ -124,7 +124,7 @@ def _start_jack(env: dict[str, str]) -> subprocess.Popen | None:
     if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
         return None
     env["JACK_DEFAULT_SERVER"] = JACK_NAME
-    proc = subprocess.Popen(["jackd", "-n", JACK_NAME, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+    proc = subprocess.Popen(["jackd", "-n", JACK_NAME, "--realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15).returncode != 0:
         proc.terminate()

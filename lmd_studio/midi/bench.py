@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lmd_studio.core.jack_server import JackError, JackInfo, ensure_jack_server
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource
-from lmd_studio.midi.jack_server import JackError, JackInfo, ensure_jack_server
 from lmd_studio.midi.player import PlayerProcess
 from lmd_studio.midi.service import MidiConfig, MidiService
 from lmd_studio.midi.sink import MailboxSink

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from lmd_studio.core.jack_server import jack_server_running
 from lmd_studio.core.params import GUIDANCE, TEMPERATURE
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource
 from lmd_studio.midi.clock import ClockConfig
-from lmd_studio.midi.jack_server import jack_server_running
 from lmd_studio.midi.player import PlayerProcess
 from lmd_studio.midi.service import MidiConfig, MidiService
 from lmd_studio.midi.sink import MailboxSink

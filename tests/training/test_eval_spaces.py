@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from lmd_studio.model.checkpoint import CheckpointError
-from lmd_studio.training.audio_text import (AudioTextConfig, AudioTextEncoder, load_audio_text,
-                                            save_audio_text)
+from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder, load_audio_text, save_audio_text
 from lmd_studio.training.eval_dsp import DIM, FEATURE_NAMES, dsp_features
 from lmd_studio.training.frechet import frechet_distance
 
@@ -84,6 +83,7 @@ def test_audio_text_encoder_learns_a_toy_pairing_and_round_trips(tmp_path) -> No
         loss.backward()
         opt.step()
     audio, labels = batch()
+    model.eval()  # no masks or dropout when embedding
     with torch.no_grad():
         sims = model.embed_audio(audio) @ model.embed_text(texts).T  # [16, 2]
     assert (sims.argmax(1) == labels).float().mean() > 0.9
