@@ -130,8 +130,11 @@ class MidiLink:
         self.service.set_follow_transport(settings.transport_from_midi)
 
     def rebind(self, mailbox: ParamMailbox) -> None:
-        """The engine was rebuilt with a new mailbox: bindings now drive that one."""
+        """The engine was rebuilt with a new mailbox (maybe a model with other parameters): bindings now
+        drive that one, and the new model's own parameters become learnable."""
+        self.catalog = TargetCatalog.build(mailbox.registry, prompt_slots=PROMPT_WEIGHT_SLOTS)
         self.sink.inner = MailboxSink(mailbox, self.actions, self.catalog)
+        self.service.set_catalog(self.catalog)
 
     # --- GUI timer ------------------------------------------------------------------------------------
     def poll(self) -> MidiTick:
