@@ -33,10 +33,15 @@ class AudioTextConfig:
     width: int = 192
     embed_dim: int = 128
     text_dim: int = 384
+    dropout: float = 0.1  # before both projections, training only
+    time_masks: int = 2  # SpecAugment-style masks on the log-mel, training only: the corpus is ~1 h and
+    freq_masks: int = 2  # the encoder otherwise memorises its clips within a few hundred steps
 
     def __post_init__(self) -> None:
         if self.clip_s <= 0 or self.n_mels < 8 or self.width < 8 or self.embed_dim < 2:
             raise ValueError(f"bad AudioTextConfig: {self}")
+        if not 0 <= self.dropout < 1 or self.time_masks < 0 or self.freq_masks < 0:
+            raise ValueError(f"need 0 <= dropout < 1 and mask counts >= 0, got {self}")
         if self.hop_frames <= 0 or self.n_fft < self.hop_frames:
             raise ValueError(f"need 0 < hop_frames <= n_fft, got {self.hop_frames}, {self.n_fft}")
 
@@ -59,8 +64,9 @@ class AudioTextEncoder(nn.Module):
             layers += [nn.Conv1d(channels, cfg.width, kernel_size=5, stride=2, padding=2), nn.GELU()]
             channels = cfg.width
         self.convs = nn.Sequential(*layers)
+        self.drop = nn.Dropout(cfg.dropout)
         self.audio_proj = nn.Linear(2 * cfg.width, cfg.embed_dim)
-        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, cfg.width), nn.GELU(),
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, cfg.width), nn.GELU(), nn.Dropout(cfg.dropout),
                                        nn.Linear(cfg.width, cfg.embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(2.66))  # exp(2.66) ≈ 14, CLIP's usual start
 
@@ -72,12 +78,28 @@ class AudioTextEncoder(nn.Module):
         mel = torch.einsum("mf,bft->btm", self.mel_fb, power)  # [B, T, mels]
         return torch.log(mel + 1e-6)
 
+    def _mask(self, h: torch.Tensor) -> torch.Tensor:
+        """Zero random time spans (≤ 15% each) and mel bands (≤ 8 each) of normalised log-mels [B, T, M]."""
+        b, t, m = h.shape
+        keep = torch.ones(b, t, m, dtype=torch.bool, device=h.device)
+        for count, size, max_width, dim in ((self.cfg.time_masks, t, max(1, int(0.15 * t)), 1),
+                                            (self.cfg.freq_masks, m, min(8, m // 4), 2)):
+            for _ in range(count):
+                width = torch.randint(0, max_width + 1, (b, 1))
+                start = (torch.rand(b, 1) * (size - width + 1)).long()
+                pos = torch.arange(size)[None]  # [1, size]
+                span = (pos >= start) & (pos < start + width)  # [B, size]
+                keep &= ~(span[:, :, None] if dim == 1 else span[:, None, :])
+        return h * keep
+
     def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """[B, N] mono audio at cfg.sample_rate_hz → [B, E] unit vectors."""
-        h = self.norm(self.log_mel(audio)).transpose(1, 2)  # [B, mels, T]
-        h = self.convs(h)  # [B, W, T']
+        h = self.norm(self.log_mel(audio))  # [B, T, mels]
+        if self.training:
+            h = self._mask(h)
+        h = self.convs(h.transpose(1, 2))  # [B, mels, T] → [B, W, T']
         pooled = torch.cat([h.mean(-1), h.amax(-1)], dim=-1)  # [B, 2W]
-        return F.normalize(self.audio_proj(pooled), dim=-1)
+        return F.normalize(self.audio_proj(self.drop(pooled)), dim=-1)
 
     def embed_text(self, sentence: torch.Tensor) -> torch.Tensor:
         """[B, 384] pooled MiniLM vectors → [B, E] unit vectors."""

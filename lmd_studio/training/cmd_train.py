@@ -11,6 +11,7 @@ import importlib
 
 RECIPES: dict[str, tuple[str, str]] = {
     "codec": ("lmd_studio.training.codec_recipe", "the audio codec: spectral autoencoder + streaming phase"),
+    "audiotext": ("lmd_studio.training.audio_text_recipe", "the frozen audio-text encoder used by lmd eval"),
 }
 
 

@@ -1,0 +1,146 @@
+"""`lmd eval`: evaluate a model folder on the held-out test split, or compare two models side by side.
+
+    lmd eval --model models/default --json [--corpus DIR] [--steps K] [--seconds S] [--quick] [--out DIR]
+    lmd eval --compare A B          (A, B: model folders or saved eval.json files)
+
+Writes `eval.json` and PNG plots (fd, drift, controls) to --out; `--card` also writes the model card's
+Evaluation section (plots copied next to it under `eval/`). torch is imported only inside run().
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", type=Path, help="a models/<name>/ folder (dit.safetensors + codec.safetensors)")
+    what.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"),
+                      help="two model folders or two saved eval JSON files, printed side by side")
+    p.add_argument("--corpus", type=Path, default=None,
+                   help="corpus folder (default: the corpus the evaluation encoder was trained on)")
+    p.add_argument("--split", default="test", help="split to evaluate on: test (default), val, train or all")
+    p.add_argument("--eval-dir", type=Path, default=None, help="frozen evaluation spaces (default models/eval)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps per block (default: the model's)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the model's)")
+    p.add_argument("--seconds", type=float, default=None, help="seconds per real/generated clip (default 12)")
+    p.add_argument("--drift-seconds", type=float, default=None, help="length of each drift stream (default 120)")
+    p.add_argument("--quick", action="store_true", help="short clips and streams: a smoke run in seconds")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the target laptop)")
+    p.add_argument("--bf16", action="store_true", help="run the model in bf16 (oneDNN on CPU)")
+    p.add_argument("--out", type=Path, default=None, help="folder for eval.json and the PNG plots")
+    p.add_argument("--card", action="store_true", help="write the Evaluation section of the model's MODEL_CARD.md")
+    p.add_argument("--json", action="store_true", help="print JSON (without the plotted series) instead of a table")
+
+
+def _fail(msg: str) -> int:
+    print(f"lmd eval: {msg}", file=sys.stderr)
+    return 2
+
+
+def _clean(obj):  # noqa: ANN001, ANN202 - JSON has no NaN: write null
+    if isinstance(obj, float):
+        return None if not math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _default_corpus(eval_dir: Path | None) -> Path:
+    from lmd_studio.model.checkpoint import read_metadata
+    from lmd_studio.training.eval_spaces import DEFAULT_EVAL_DIR, ENCODER_FILE
+
+    meta = read_metadata((eval_dir or DEFAULT_EVAL_DIR) / ENCODER_FILE)
+    if not meta.get("corpus"):
+        raise ValueError("no --corpus given and the evaluation encoder does not record its corpus")
+    return Path(meta["corpus"])
+
+
+def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa: ANN001
+    import torch
+
+    from lmd_studio.model.generator import TorchBlockGenerator
+    from lmd_studio.training.eval_data import load_real_clips
+    from lmd_studio.training.eval_generate import SamplingOverrides
+    from lmd_studio.training.eval_run import EvalConfig, evaluate
+    from lmd_studio.training.eval_spaces import EvalSpaces
+
+    if not model.is_dir():
+        raise ValueError(f"{model}: model folder not found")
+    spaces = EvalSpaces.load(args.eval_dir)
+    corpus = args.corpus or _default_corpus(args.eval_dir)
+    overrides = {k: v for k, v in (("max_s", args.seconds), ("drift_s", args.drift_seconds)) if v is not None}
+    cfg = (EvalConfig.quick if args.quick else EvalConfig)(split=args.split, **overrides)
+    clips = load_real_clips(corpus, cfg.split, spaces.sample_rate_hz, cfg.max_s, cfg.max_items)
+    # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
+    generator = TorchBlockGenerator.from_folder(model, threads=args.threads,
+                                                inference_dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
+    result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16)
+    return result
+
+
+def _load_or_run(args: argparse.Namespace, path: Path, log) -> dict:  # noqa: ANN001
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable eval JSON ({exc})") from None
+    return evaluate_folder(args, path, log)
+
+
+def _save(result: dict, out: Path, args: argparse.Namespace) -> list[Path]:
+    from lmd_studio.training.eval_plots import plot_all
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(_clean(result), indent=2) + "\n", encoding="utf-8")
+    return plot_all(result, out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmd_studio.model.checkpoint import CheckpointError
+    from lmd_studio.training.eval_report import card_section, compare_table, result_table, update_card_section
+
+    if args.threads < 1:
+        return _fail("--threads must be >= 1")
+    log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
+    try:
+        if args.compare:
+            a, b = (_load_or_run(args, p, log) for p in args.compare)
+            if args.out:
+                for name, r in (("A", a), ("B", b)):
+                    if "series" in r:
+                        _save(r, args.out / name, args)
+            print(json.dumps(_clean({"A": _strip(a), "B": _strip(b)}), indent=2) if args.json else compare_table(a, b))
+            return 0
+        result = evaluate_folder(args, args.model, log)
+        out = args.out or (args.model / "eval" if args.card else None)
+        plots = _save(result, out, args) if out else []
+        if args.card:
+            import shutil
+
+            folder = args.model / "eval"
+            folder.mkdir(parents=True, exist_ok=True)
+            rel = []
+            for p in plots:
+                if p.parent.resolve() != folder.resolve():
+                    shutil.copy(p, folder / p.name)
+                rel.append(f"eval/{p.name}")
+            command = "lmd eval --model " + " ".join(sys.argv[sys.argv.index("--model") + 1:]) \
+                if "--model" in sys.argv else "lmd eval"
+            update_card_section(args.model / "MODEL_CARD.md", card_section(result, command, rel))
+        print(json.dumps(_clean(_strip(result)), indent=2) if args.json else result_table(result))
+        return 0
+    except (ValueError, CheckpointError, RuntimeError, OSError) as exc:
+        return _fail(str(exc))
+
+
+def _strip(result: dict) -> dict:
+    """The result without the plotted series (what --json prints)."""
+    return {k: v for k, v in result.items() if k != "series"}

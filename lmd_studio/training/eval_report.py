@@ -1,0 +1,120 @@
+"""Text views of evaluation results: the side-by-side comparison and the model card's Evaluation section."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+# key, label, which way is better ("low", "high", "abs" = nearer 0, "one" = nearer 1, None = reference)
+ROWS: tuple[tuple[str, str, str | None], ...] = (
+    ("fd_dsp", "FD, DSP descriptor", "low"),
+    ("fd_dsp_floor", "  floor (real A vs real B)", None),
+    ("fd_dsp_ceiling", "  ceiling (pink noise)", None),
+    ("fd_dsp_rel", "  position (0 floor, 1 ceiling)", "low"),
+    ("fd_emb", "FD, audio-text embedding", "low"),
+    ("fd_emb_floor", "  floor (real A vs real B)", None),
+    ("fd_emb_ceiling", "  ceiling (pink noise)", None),
+    ("fd_emb_rel", "  position (0 floor, 1 ceiling)", "low"),
+    ("prompt_score", "prompt score (own prompt)", "high"),
+    ("prompt_score_wrong", "  with a wrong prompt", None),
+    ("prompt_win_rate", "  own > wrong (fraction)", "high"),
+    ("prompt_score_real", "  real audio: own prompt", None),
+    ("prompt_score_real_wrong", "  real audio: wrong prompt", None),
+    ("drift_slope", "drift: DSP distance slope /min", "abs"),
+    ("drift_level_start", "  DSP distance, first segment", None),
+    ("drift_level_end", "  DSP distance, last segment", "low"),
+    ("drift_level_real", "  DSP distance of real audio", None),
+    ("drift_prompt_slope", "  prompt cosine slope /min", None),
+    ("drift_rms_slope_db", "  RMS slope dB/min", "abs"),
+    ("loudness_corr", "loudness knob correlation", "high"),
+    ("brightness_corr", "brightness knob correlation", "high"),
+    ("density_corr", "density knob correlation", "high"),
+    ("seam", "seam ratio (1 = seamless)", "one"),
+    ("seam_real", "  real audio at the same block length", None),
+    ("rtf", "RTF (block time / block length)", "low"),
+    ("first_audio_s", "first audio (s)", "low"),
+)
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
+def _better(a: object, b: object, way: str | None) -> str:
+    if way is None or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return ""
+    if math.isnan(a) or math.isnan(b) or a == b:
+        return ""
+    score = {"low": lambda x: -x, "high": lambda x: x, "abs": lambda x: -abs(x), "one": lambda x: -abs(x - 1)}[way]
+    return "A" if score(a) > score(b) else "B"
+
+
+def _setting(r: dict) -> str:
+    m = r.get("meta", {})
+    return f"{m.get('model', '?')} (steps {m.get('steps') or 'default'}, guidance {m.get('guidance') or 'default'})"
+
+
+def compare_table(a: dict, b: dict) -> str:
+    lines = [f"A: {_setting(a)}", f"B: {_setting(b)}", "",
+             f"{'metric':<38}{'A':>12}{'B':>12}  better"]
+    for key, label, way in ROWS:
+        if key in a or key in b:
+            va, vb = a.get(key), b.get(key)
+            lines.append(f"{label:<38}{_fmt(va):>12}{_fmt(vb):>12}  {_better(va, vb, way)}")
+    return "\n".join(lines)
+
+
+def result_table(r: dict) -> str:
+    lines = [f"{_setting(r)}", ""]
+    lines += [f"{label:<38}{_fmt(r.get(key)):>12}" for key, label, _ in ROWS if key in r]
+    return "\n".join(lines)
+
+
+def card_section(r: dict, command: str, plots: list[str], extra: str = "") -> str:
+    """The `## Evaluation` section of a model card (markdown)."""
+    m = r["meta"]
+    rows = "\n".join(f"| {label.strip()} | {_fmt(r.get(key))} |" for key, label, _ in ROWS if key in r)
+    images = "\n".join(f"![{Path(p).stem}]({p})" for p in plots)
+    return f"""## Evaluation
+
+Measured with `{command}` on the corpus's held-out **{m['config']['split']}** split: {m['clips']} clips
+(first {m['config']['max_s']:g} s of each), {m['windows']} analysis windows of {m['window_s']:g} s (hop
+{m['hop_s']:g} s), halves of {m['windows_per_half'][0]} / {m['windows_per_half'][1]} windows sharing no
+source. Sampling: steps {m['steps'] or 'model default'}, guidance {m['guidance'] or 'default'}.
+
+- **FD** in two spaces: a fixed DSP descriptor (MFCC, spectral contrast, chroma, onset/tempo statistics,
+  z-scored with training-split statistics) and our own contrastive audio–text encoder (`models/eval/`).
+  Model = mean of FD(generated for half A's prompts, real B) and FD(generated for B, real A); floor =
+  FD(real A, real B); ceiling = the same with {m['ceiling_reference']}. Position 0 = floor, 1 = ceiling.
+- **Prompt adherence**: cosine between a generated window and its own prompt vs another clip's prompt in
+  the audio–text space (real audio's values for scale).
+- **Drift**: {len(m['drift_prompts'])} streams of {m['config']['drift_s']:g} s; per window the mean squared
+  z-score of the DSP descriptor (≈ 1 for typical training audio); slope by least squares, per minute.
+- **Controls**: knob curves requested per block (two sine cycles, 0.15–0.85) vs measured per block
+  (K-weighted loudness dB, log2 spectral centroid, onsets/s): Pearson r.
+- **Seams**: spectral flux across block boundaries ÷ inside blocks. **Speed**: median block time ÷ block
+  length after the context fills; first audio = fresh stream with a new prompt. Load average during the
+  run: {m['load_avg_1m']:.2f}.
+
+| metric | value |
+|---|---:|
+{rows}
+
+{images}
+{extra}"""
+
+
+def update_card_section(card: str | Path, section: str) -> Path:
+    """Replace the card's `## Evaluation` section (up to the next `## ` heading), or append one."""
+    path = Path(card)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    pattern = re.compile(r"^## Evaluation\b.*?(?=^## |\Z)", re.S | re.M)
+    body = section.rstrip() + "\n\n"
+    text = pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text.rstrip() + "\n\n" + body
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    return path
