@@ -80,6 +80,15 @@ def hardware(info: ddp.DistInfo) -> dict[str, Any]:
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
 
 
+def tensorboard_writer(folder: Path):  # noqa: ANN201 — SummaryWriter, or None without the tensorboard package
+    """TensorBoard event files next to the CSV when the optional `tensorboard` package is installed."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(folder))
+
+
 def load_init(path: str | Path, device: torch.device | str = "cpu") -> tuple[DiT, GeneratorConfig, Path]:
     """A previous stage: a run folder (its model.safetensors), a model folder (dit.safetensors) or a file."""
     path = Path(path)
@@ -133,11 +142,21 @@ class StageRun:
         loop_cfg = LoopConfig(max_steps=cfg.steps, eval_every=cfg.eval_every, checkpoint_every=cfg.checkpoint_every,
                               log_every=cfg.log_every, max_minutes=cfg.max_minutes, monitor=monitor)
 
+        board = tensorboard_writer(self.out_dir / "tensorboard") if info.is_main else None
+
         def synced_step(step: int) -> dict[str, float]:
-            return ddp.average_metrics(step_fn(step), info)
+            metrics = ddp.average_metrics(step_fn(step), info)
+            if board is not None and (step + 1) % cfg.log_every == 0:
+                for key, value in metrics.items():
+                    board.add_scalar(f"train/{key}", value, step + 1)
+            return metrics
 
         def synced_eval(step: int) -> dict[str, float]:
-            return ddp.average_metrics(eval_fn(step), info) if eval_fn else {}
+            metrics = ddp.average_metrics(eval_fn(step), info) if eval_fn else {}
+            if board is not None:
+                for key, value in metrics.items():
+                    board.add_scalar(f"eval/{key}", value, step)
+            return metrics
 
         self.wall_s = lambda: prev_wall + time.monotonic() - t0
         self.model = model
@@ -146,6 +165,8 @@ class StageRun:
                             extra=lambda: {"wall_s": self.wall_s()}, is_main=info.is_main,
                             agree=lambda flag: ddp.agree_any(flag, info))
         self.result = result
+        if board is not None:
+            board.close()
         return result
 
     def finish(self, dit: DiT | None, generator: GeneratorConfig | None, extra: dict[str, Any]) -> dict[str, Any]:

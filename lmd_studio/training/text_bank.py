@@ -47,7 +47,14 @@ class TextBank:
                         have[str(t)] = (z["tokens"][i], z["mask"][i])
         missing = [t for t in wanted if t not in have]
         if missing:
-            for t, emb in zip(missing, encoder.encode(missing)):
+            embeddings = []
+            for i in range(0, len(missing), 64):  # small chunks: the encoders memoise a bounded number of texts
+                chunk = missing[i:i + 64]
+                got = encoder.encode(chunk)
+                if len(got) != len(chunk):
+                    raise RuntimeError(f"text encoder returned {len(got)} embeddings for {len(chunk)} texts")
+                embeddings.extend(got)
+            for t, emb in zip(missing, embeddings):
                 tok = np.zeros((max_tokens, encoder.dim), np.float32)
                 n = min(max_tokens, emb.tokens.shape[0])
                 tok[:n] = emb.tokens[:n].numpy()
