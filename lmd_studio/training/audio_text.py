@@ -66,7 +66,7 @@ class AudioTextEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.drop = nn.Dropout(cfg.dropout)
         self.audio_proj = nn.Linear(2 * cfg.width, cfg.embed_dim)
-        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, cfg.width), nn.GELU(), nn.Dropout(cfg.dropout),
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, cfg.width), nn.GELU(),
                                        nn.Linear(cfg.width, cfg.embed_dim))
         self.logit_scale = nn.Parameter(torch.tensor(2.66))  # exp(2.66) ≈ 14, CLIP's usual start
 
@@ -103,7 +103,8 @@ class AudioTextEncoder(nn.Module):
 
     def embed_text(self, sentence: torch.Tensor) -> torch.Tensor:
         """[B, 384] pooled MiniLM vectors → [B, E] unit vectors."""
-        return F.normalize(self.text_proj(sentence), dim=-1)
+        first, act, last = self.text_proj
+        return F.normalize(last(self.drop(act(first(sentence)))), dim=-1)
 
     def contrastive_loss(self, audio_emb: torch.Tensor, text_emb: torch.Tensor,
                          same_text: torch.Tensor) -> torch.Tensor:

@@ -50,9 +50,11 @@ def card_text(model: AudioTextEncoder, train_cfg: dict, numbers: dict, corpus: s
         "- random 4 s crops per item (items drawn uniformly; shorter items zero-padded)",
         "",
         "## Training",
-        f"- {numbers['steps']} steps (status `{numbers['status']}`), best checkpoint at step {numbers['best_step']},"
-        f" batch {train_cfg['batch_size']}, AdamW lr {train_cfg['lr']} (cosine to {train_cfg['min_lr']}),"
-        f" weight decay {train_cfg['weight_decay']}",
+        f"- {numbers['steps']} steps (run status: {numbers['status']}), best checkpoint at step"
+        f" {numbers['best_step']}, batch {train_cfg['batch_size']}, AdamW lr {train_cfg['lr']} (cosine to"
+        f" {train_cfg['min_lr']}), weight decay {train_cfg['weight_decay']}; augmentation: dropout {cfg.dropout:g},"
+        f" {cfg.time_masks} time and {cfg.freq_masks} frequency masks",
+        *([f"- note: {numbers['note']}"] if numbers.get("note") else []),
         f"- early stopping on {numbers['val_split']} retrieval (1 − mean of a→t and t→a R@1), patience"
         f" {train_cfg['patience_evals']} evaluations",
         f"- compute: {numbers.get('wall_minutes', 0.0):.1f} min wall clock on {numbers.get('threads', '?')} CPU"
@@ -71,10 +73,11 @@ def card_text(model: AudioTextEncoder, train_cfg: dict, numbers: dict, corpus: s
         f"From {numbers.get('norm_windows', '?')} training-split windows: the mean/std that z-score the DSP"
         " descriptor, and per space the",
         f"{numbers.get('fd_dims', '?')} principal directions FD is computed in (plus the residual norm as one more"
-        f" axis): they hold {100 * numbers.get('dsp_explained', 0.0):.0f}% (DSP) and"
-        f" {100 * numbers.get('emb_explained', 0.0):.0f}% (embedding) of the training variance. With tens of",
-        "windows per half, FD in 90–128 dimensions has rank-deficient covariances and rewards low-variance sets;",
-        "in the projected space the covariance estimates are sound.",
+        " axis).",
+        f"They hold {100 * numbers.get('dsp_explained', 0.0):.0f}% (DSP) and"
+        f" {100 * numbers.get('emb_explained', 0.0):.0f}% (embedding) of the training variance. With tens of windows",
+        "per half, FD in 90–128 dimensions has rank-deficient covariances and rewards low-variance sets (noise",
+        "or a collapsed model can score under the real-vs-real floor); in the projected space it does not.",
         "",
         "## Limitations",
         f"- trained on {numbers.get('train_hours', 0.0):.2f} h of rendered MIDI, sample-pack loops and one-shots: it"

@@ -137,7 +137,7 @@ def score_windows(model: AudioTextEncoder, windows: LabelledWindows, pooled: tor
 
 def train_audio_text(corpus: Path, out_dir: Path, cfg: AudioTextTrainConfig, export_dir: Path | None = None,
                      resume: bool = True, text_encoder: TextEncoder | None = None, log=print,
-                     export_only: bool = False) -> dict:
+                     export_only: bool = False, note: str = "") -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out_dir = Path(out_dir)
@@ -179,7 +179,7 @@ def train_audio_text(corpus: Path, out_dir: Path, cfg: AudioTextTrainConfig, exp
         candidates = [p for p in (out_dir / "best.pt", out_dir / "last.pt") if p.is_file()]
         if not candidates:
             raise ValueError(f"{out_dir}: no best.pt or last.pt to export; train first")
-        best, status, steps = candidates[0], "exported again", None
+        best, status, steps = candidates[0], "exported again from its checkpoints", None
     else:
         loop = LoopConfig(max_steps=cfg.steps, eval_every=cfg.eval_every, checkpoint_every=cfg.checkpoint_every,
                           log_every=cfg.log_every, max_minutes=cfg.max_minutes, patience_evals=cfg.patience_evals,
@@ -196,7 +196,7 @@ def train_audio_text(corpus: Path, out_dir: Path, cfg: AudioTextTrainConfig, exp
     rows = MetricsLogger.read(out_dir / "metrics.csv") if (out_dir / "metrics.csv").is_file() else []
     numbers = {"status": status, "steps": steps, "best_step": int(ck["step"]), "val_split": val_split,
                "train_hours": train.hours, "train_items": len(train), "threads": cfg.threads,
-               "wall_minutes": max((r.get("elapsed_s", 0.0) for r in rows), default=0.0) / 60,
+               "wall_minutes": max((r.get("elapsed_s", 0.0) for r in rows), default=0.0) / 60, "note": note,
                **score_windows(model, val_windows, val_pooled, "val_")}
     if _has_split(corpus, "test"):
         test = CaptionedAudio(corpus, "test", sr, cfg.seed)
@@ -249,6 +249,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-resume", action="store_true", help="start fresh even if the run folder has a checkpoint")
     p.add_argument("--export-only", action="store_true",
                    help="skip training: export the run folder's best checkpoint (statistics, card) again")
+    p.add_argument("--note", default="", help="a sentence for the card's Training section (e.g. why a run stopped)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
                                        ("threads", args.threads)) if v is not None}
         cfg = replace(cfg, **overrides)
         out = train_audio_text(args.corpus, args.out, cfg, export_dir=args.export, resume=not args.no_resume,
-                               log=lambda msg: print(msg, flush=True), export_only=args.export_only)
+                               log=lambda msg: print(msg, flush=True), export_only=args.export_only,
+                               note=args.note)
     except ValueError as exc:
         print(f"lmd train audiotext: {exc}", file=sys.stderr)
         return 2

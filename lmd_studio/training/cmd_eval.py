@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", type=Path, help="a models/<name>/ folder (dit.safetensors + codec.safetensors)")
     what.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"),
-                      help="two model folders or two saved eval JSON files, printed side by side")
+                      help="two model folders, saved eval.json files or --out folders of earlier runs, side by side")
     p.add_argument("--corpus", type=Path, default=None,
                    help="corpus folder (default: the corpus the evaluation encoder was trained on)")
     p.add_argument("--split", default="test", help="split to evaluate on: test (default), val, train or all")
@@ -86,7 +86,21 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
     return result
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this evaluation (for the model card)."""
+    parts = ["lmd eval --model", str(args.model)]
+    for flag, value in (("--corpus", args.corpus), ("--split", args.split if args.split != "test" else None),
+                        ("--steps", args.steps), ("--guidance", args.guidance), ("--seconds", args.seconds),
+                        ("--drift-seconds", args.drift_seconds), ("--threads", args.threads)):
+        if value is not None:
+            parts += [flag, str(value)]
+    parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16)) if on]
+    return " ".join(parts)
+
+
 def _load_or_run(args: argparse.Namespace, path: Path, log) -> dict:  # noqa: ANN001
+    if path.is_dir() and (path / "eval.json").is_file() and not (path / "dit.safetensors").is_file():
+        path = path / "eval.json"  # an --out folder of an earlier run
     if path.is_file():
         try:
             return json.loads(path.read_text(encoding="utf-8"))
@@ -132,9 +146,7 @@ def run(args: argparse.Namespace) -> int:
                 if p.parent.resolve() != folder.resolve():
                     shutil.copy(p, folder / p.name)
                 rel.append(f"eval/{p.name}")
-            command = "lmd eval --model " + " ".join(sys.argv[sys.argv.index("--model") + 1:]) \
-                if "--model" in sys.argv else "lmd eval"
-            update_card_section(args.model / "MODEL_CARD.md", card_section(result, command, rel))
+            update_card_section(args.model / "MODEL_CARD.md", card_section(result, _command(args), rel))
         print(json.dumps(_clean(_strip(result)), indent=2) if args.json else result_table(result))
         return 0
     except (ValueError, CheckpointError, RuntimeError, OSError) as exc:
