@@ -128,9 +128,13 @@ def run(args: argparse.Namespace) -> int:
         if args.compare:
             a, b = (_load_or_run(args, p, log) for p in args.compare)
             if args.out:
+                from lmd_studio.training.eval_plots import plot_compare_drift
+
                 for name, r in (("A", a), ("B", b)):
                     if "series" in r:
                         _save(r, args.out / name, args)
+                if "series" in a and "series" in b:
+                    plot_compare_drift(a, b, args.out / "compare_drift.png")
             print(json.dumps(_clean({"A": _strip(a), "B": _strip(b)}), indent=2) if args.json else compare_table(a, b))
             return 0
         result = evaluate_folder(args, args.model, log)

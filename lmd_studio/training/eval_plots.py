@@ -6,6 +6,11 @@ import math
 from pathlib import Path
 
 
+def _num(value: object) -> float:
+    """Saved results write NaN as null."""
+    return math.nan if value is None else float(value)
+
+
 def _plt():
     import matplotlib
 
@@ -21,7 +26,7 @@ def plot_fd(result: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for ax, space in zip(axes, ("dsp", "emb")):
         names = ("floor (real A vs B)", "model", "ceiling (pink noise)")
-        values = [result[f"fd_{space}_floor"], result[f"fd_{space}"], result[f"fd_{space}_ceiling"]]
+        values = [_num(result[f"fd_{space}{k}"]) for k in ("_floor", "", "_ceiling")]
         ax.bar(names, values, color=["#4a8", "#48c", "#c54"])
         ax.set_title(f"FD, {'DSP descriptor' if space == 'dsp' else 'audio–text embedding'}")
         ax.tick_params(axis="x", labelsize=7)
@@ -42,15 +47,42 @@ def plot_drift(result: dict, path: Path) -> Path:
     keys = (("dsp_distance", "DSP distance (mean z²)"), ("prompt_sim", "cosine to prompt"), ("rms_db", "RMS dB"))
     for ax, (key, label) in zip(axes, keys):
         for s in series:
-            ax.plot(s["t_s"], s[key], alpha=0.6, lw=1, label=s["prompt"][:40])
+            ax.plot(s["t_s"], s[key], alpha=0.5, lw=1, label=s["prompt"][:40])
+        t, mean = mean_curve(series, key)  # NaN-free: every window has all three measures
+        ax.plot(t, mean, color="k", lw=2, label="mean over streams")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].axhline(result["drift_level_real"], color="k", ls="--", lw=1, label="real test windows")
-    if not math.isnan(result["drift_slope"]):
-        axes[0].set_title(f"drift slope {result['drift_slope']:+.3f} per minute", fontsize=9)
+    axes[0].axhline(_num(result["drift_level_real"]), color="k", ls="--", lw=1, label="real test windows")
+    axes[0].set_title(f"drift slope {_num(result['drift_slope']):+.3f} per minute", fontsize=9)
     axes[0].legend(fontsize=6, loc="upper left")
     axes[-1].set_xlabel("stream time (s)")
     fig.suptitle(f"{result['meta']['model']}: drift over long streams", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def mean_curve(series: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """Mean over streams at each window time (streams share the window grid)."""
+    n = min(len(s[key]) for s in series)
+    return series[0]["t_s"][:n], [sum(s[key][i] for s in series) / len(series) for i in range(n)]
+
+
+def plot_compare_drift(a: dict, b: dict, path: Path) -> Path:
+    """Two models' mean DSP distance along their streams, with the real audio's level."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for r, colour in ((a, "#48c"), (b, "#c54")):
+        t, mean = mean_curve(r["series"]["drift"], "dsp_distance")
+        ax.plot(t, mean, color=colour, lw=2,
+                label=f"{r['meta']['model']} (steps {r['meta'].get('steps') or 'default'}): "
+                      f"{_num(r['drift_slope']):+.3f}/min")
+    ax.axhline(_num(a["drift_level_real"]), color="k", ls="--", lw=1, label="real test windows")
+    ax.set_xlabel("stream time (s)")
+    ax.set_ylabel("DSP distance (mean z²)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -70,8 +102,8 @@ def plot_controls(result: dict, path: Path) -> Path:
         twin.set_ylabel(s["units"], fontsize=7)
         ax.set_title(s["prompt"][:70], fontsize=7)
     axes[-1, 0].set_xlabel("block")
-    fig.suptitle(f"{result['meta']['model']}: loudness r={result['loudness_corr']:.2f}, "
-                 f"brightness r={result['brightness_corr']:.2f}, density r={result['density_corr']:.2f}", fontsize=9)
+    fig.suptitle(f"{result['meta']['model']}: loudness r={_num(result['loudness_corr']):.2f}, brightness "
+                 f"r={_num(result['brightness_corr']):.2f}, density r={_num(result['density_corr']):.2f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -139,6 +139,14 @@ def test_compare_prints_two_results_side_by_side(setup, evaluated, capsys):
     assert lmd_main(["eval", "--compare", str(a), str(b), "--json"]) == 0
     both = json.loads(capsys.readouterr().out)
     assert both["B"]["fd_dsp"] == pytest.approx(result["fd_dsp"] + 100.0)
+    # an earlier run's --out folder (with the plotted series) against a saved file: drift curves side by side
+    full = json.loads((out / "eval.json").read_text())
+    c = setup["root"] / "c.json"
+    c.write_text(json.dumps(dict(full, drift_slope=1.0, meta=dict(full["meta"], model="other"))))
+    plots = setup["root"] / "compare"
+    assert lmd_main(["eval", "--compare", str(out), str(c), "--out", str(plots)]) == 0
+    assert (plots / "compare_drift.png").stat().st_size > 5000 and (plots / "B" / "drift.png").is_file()
+    assert "other" in capsys.readouterr().out
 
 
 def test_clear_errors_for_missing_model_corpus_and_encoder(setup, tmp_path, capsys):
