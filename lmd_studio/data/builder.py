@@ -15,15 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmd_studio.data.manifest import ManifestItem, append_item, read_manifest
+from lmd_studio.data.manifest import CORPUS_FORMAT, CORPUS_VERSION, ManifestItem, append_item, read_manifest
 from lmd_studio.data.plan import SIZES, Catalogue, build_catalogue, plan_jobs
 from lmd_studio.data.report import build_report, read_skips, write_report
 from lmd_studio.data.sources import SourcePaths, check_sources, drum_kits, music21_pieces
 from lmd_studio.data.splits import SplitConfig
 from lmd_studio.data.worker import WorkerSetup, init_worker, run_job
-
-CORPUS_FORMAT = "lmd-corpus"
-CORPUS_VERSION = 1
 
 
 class BuildError(RuntimeError):

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lmd_studio.data.builder import CORPUS_FORMAT, CORPUS_VERSION
-from lmd_studio.data.manifest import ManifestError, ManifestItem, read_manifest
+from lmd_studio.data.manifest import CORPUS_FORMAT, CORPUS_VERSION, ManifestError, ManifestItem, read_manifest
 from lmd_studio.dsp.features import ControlFeatures
 
 LATENT_HOP_FRAMES = 2048

@@ -49,12 +49,13 @@ def describe_score(style: Style, palette: Palette, roles: tuple[str, ...], beat_
     bpm = round(beat_bpm)
     tw = tempo_word(beat_bpm)
     instruments = palette.instruments(list(roles))
-    who = f" by {style.composer}" if style.composer else ""
+    named = f"{style.composer} {style.name}" if style.composer else style.name
     in_key = f" in {key}" if key else ""
+    played = f"played {palette.phrase}" if palette.phrase.startswith(("on ", "by ")) else palette.phrase
     options = [
         f"{tw} {style.name} {palette.phrase}",
-        f"{style.name}{who} {palette.phrase}, {bpm} bpm{in_key}",
-        f"{tw} {style.name} played {palette.phrase}{in_key}",
+        f"{named} {palette.phrase}, {bpm} bpm{in_key}",
+        f"{tw} {style.name} {played}{in_key}",
         f"{' and '.join(instruments)} playing {_a(tw)} {tw} {style.name}, {bpm} bpm",
     ]
     texture = "solo line" if len(roles) == 1 else "ensemble"

@@ -15,6 +15,8 @@ from pathlib import Path
 from lmd_studio.data.splits import SPLITS
 
 MANIFEST_VERSION = 1
+CORPUS_FORMAT = "lmd-corpus"  # corpus.json "format"/"version": what a corpus folder holds
+CORPUS_VERSION = 1
 KINDS = ("score", "sample", "drums", "mix")
 
 

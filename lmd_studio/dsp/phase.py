@@ -108,6 +108,7 @@ class StreamingPhaseReconstructor:
         for i in range(f + r - 1):
             env[i:i + r] += w2
         self._envelope = np.maximum(env[r - 1:], 0.1 * self._gain).astype(np.float32)  # [f + r - 1, hop]
+        self._gather = np.arange(s.n_fft)[None, :] + hop * np.arange(f)[:, None]  # [f, n_fft] sample indices
 
     @property
     def chunk_frames(self) -> int:
@@ -142,9 +143,10 @@ class StreamingPhaseReconstructor:
 
     # --- internals -------------------------------------------------------------------------------------
     def _advance(self, log_mag: np.ndarray) -> np.ndarray:
-        """Phase advance per hop from the log-magnitude's slope along frequency (instantaneous frequency)."""
+        """Phase advance per hop from the log-magnitude's slope along frequency (instantaneous frequency).
+        log_mag [..., K] → [..., K]."""
         slope = np.zeros_like(log_mag)
-        slope[1:-1] = 0.5 * (log_mag[2:] - log_mag[:-2])
+        slope[..., 1:-1] = 0.5 * (log_mag[..., 2:] - log_mag[..., :-2])
         s = self.cfg.stft
         return self._bin_advance + np.float32(s.hop_frames * s.n_fft / self._lambda) * slope
 
@@ -168,26 +170,24 @@ class StreamingPhaseReconstructor:
         bounds = hits[np.flatnonzero(np.diff(seg, prepend=-1))]  # first minimum per gap: region i + 1 starts
         return anchors[np.searchsorted(bounds, self._bins, side="right")]
 
-    def _pghi_frame(self, log_mag, prev_log_mag, prev_phase, prev_advance):
-        advance = self._advance(log_mag)
-        along_time = prev_phase + 0.5 * (prev_advance + advance)
-        s = self.cfg.stft
-        # phase step per bin = -lambda / n_fft * d(log mag)/dt  (group delay), backward difference in time
-        freq_step = np.float32(-self._lambda / s.n_fft / s.hop_frames) * (log_mag - prev_log_mag)
-        cum = np.concatenate((np.zeros(1, np.float32), np.cumsum(0.5 * (freq_step[:-1] + freq_step[1:]))))
-        owner = self._owners(log_mag, prev_log_mag)
-        phase = np.mod(along_time[owner] + cum - cum[owner], np.float32(2.0 * np.pi))
-        return phase, advance
-
     def _chunk(self, mag: np.ndarray, st: PhaseState) -> tuple[np.ndarray, PhaseState]:
         cfg, s = self.cfg, self.cfg.stft
         f, r, hop = cfg.frames_per_chunk, s.overlap, s.hop_frames
-        log_mag = np.log(np.maximum(mag, np.float32(1e-9)))
+        log_mag = np.log(np.maximum(mag, np.float32(1e-9)))  # [f, K]
+        # everything except the phase recursion itself is computed for the chunk's frames at once
+        advance = self._advance(log_mag)  # [f, K]
+        prev_lm = np.concatenate([st.prev_log_mag[None], log_mag[:-1]])  # [f, K]
+        # phase step per bin = -lambda / n_fft * d(log mag)/dt (group delay), backward difference in time
+        freq_step = np.float32(-self._lambda / s.n_fft / s.hop_frames) * (log_mag - prev_lm)
+        cum = np.zeros_like(log_mag)
+        np.cumsum(0.5 * (freq_step[:, :-1] + freq_step[:, 1:]), axis=1, out=cum[:, 1:])
         phases = np.empty_like(mag)
-        prev_lm, prev_ph, prev_adv = st.prev_log_mag, st.prev_phase, st.prev_advance
+        prev_ph, prev_adv = st.prev_phase, st.prev_advance
         for i in range(f):
-            phases[i], prev_adv = self._pghi_frame(log_mag[i], prev_lm, prev_ph, prev_adv)
-            prev_lm, prev_ph = log_mag[i], phases[i]
+            along_time = prev_ph + 0.5 * (prev_adv + advance[i])
+            owner = self._owners(log_mag[i], prev_lm[i])
+            phases[i] = np.mod(along_time[owner] + cum[i] - cum[i][owner], np.float32(2.0 * np.pi))
+            prev_ph, prev_adv = phases[i], advance[i]
         spec = mag * np.exp(1j * phases) * self._centre_sign  # frame-start phase reference
         tail = st.ola_tail.reshape(r - 1, hop)
         prev_proj = spec
@@ -200,7 +200,7 @@ class StreamingPhaseReconstructor:
         rows = self._overlap_add(spec, tail)  # [f + r - 1, hop] raw window-weighted sums
         final_phase = np.angle(spec[-1] * self._centre_sign)
         nxt = PhaseState(prev_log_mag=log_mag[-1].copy(), prev_phase=final_phase,
-                         prev_advance=self._advance(log_mag[-1]), ola_tail=rows[f:].reshape(-1).copy(),
+                         prev_advance=advance[-1].copy(), ola_tail=rows[f:].reshape(-1).copy(),
                          chunks_done=st.chunks_done + 1)
         return rows[:f].reshape(-1) / self._gain, nxt
 
@@ -217,9 +217,7 @@ class StreamingPhaseReconstructor:
 
     def _project(self, spec: np.ndarray, tail: np.ndarray) -> np.ndarray:
         """STFT of the overlap-added chunk (committed tail included) at the chunk's own frame positions."""
-        s = self.cfg.stft
-        f, r = spec.shape[0], s.overlap
-        rows = self._overlap_add(spec, tail) / self._envelope
-        frames = np.lib.stride_tricks.sliding_window_view(rows, r, axis=0)[:f]  # [f, hop, R]
-        frames = frames.transpose(0, 2, 1).reshape(f, s.n_fft)  # [f, n_fft]
+        f = spec.shape[0]
+        rows = self._overlap_add(spec, tail) / self._envelope  # [f + r - 1, hop]
+        frames = rows.reshape(-1)[self._gather[:f]]  # [f, n_fft]: frame i = rows i .. i + r - 1
         return scipy.fft.rfft(frames * self._window, axis=-1)

@@ -111,7 +111,10 @@ def frames_to_magnitudes(frames: torch.Tensor, cfg: CodecConfig) -> torch.Tensor
 
 
 class _Block(nn.Module):
-    """Pre-norm residual block: conv (kernel k, dilation d) → GELU → 1x1 conv."""
+    """Pre-norm residual block: conv (kernel k, dilation d) → GELU → 1x1 conv.
+
+    The convolutions are evaluated as matrix products over stacked taps (same parameters as nn.Conv1d):
+    in float64, which the streaming decoder uses, that is ~3x faster than torch's float64 conv1d."""
 
     def __init__(self, width: int, kernel: int, dilation: int, causal: bool) -> None:
         super().__init__()
@@ -120,10 +123,12 @@ class _Block(nn.Module):
         self.mix = nn.Conv1d(width, width, 1)
         self.context = (kernel - 1) * dilation  # past (or past + future) inputs a step needs
         self.causal = causal
+        self.kernel, self.dilation = kernel, dilation
 
     def forward(self, h: torch.Tensor, past: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """h [B, T, D] → (h + f(h) [B, T, D], the last `context` normed inputs [B, D, context])."""
         x = self.norm(h).transpose(1, 2)  # [B, D, T]
+        t = x.shape[2]
         if self.causal:
             if past is None:
                 past = x.new_zeros(x.shape[0], x.shape[1], self.context)
@@ -133,8 +138,12 @@ class _Block(nn.Module):
             left = self.context // 2
             x = nn.functional.pad(x, (left, self.context - left))
             tail = x[:, :, :0]
-        y = self.mix(nn.functional.gelu(self.conv(x)))  # [B, D, T]
-        return h + y.transpose(1, 2), tail
+        d = x.shape[1]
+        taps = torch.cat([x[:, :, j * self.dilation: j * self.dilation + t] for j in range(self.kernel)], dim=1)
+        w = self.conv.weight.permute(0, 2, 1).reshape(d, self.kernel * d)  # [D_out, k * D_in], tap-major
+        y = nn.functional.gelu(nn.functional.linear(taps.transpose(1, 2), w, self.conv.bias))  # [B, T, D]
+        y = nn.functional.linear(y, self.mix.weight[:, :, 0], self.mix.bias)  # [B, T, D]
+        return h + y, tail
 
 
 class CodecNet(nn.Module):

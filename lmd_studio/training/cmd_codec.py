@@ -23,6 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--gl-iters", type=int, default=None, help="override the codec's Griffin-Lim iterations")
     e.add_argument("--png-dir", type=Path, default=None, help="write original/oracle/codec spectrograms here")
     e.add_argument("--json", action="store_true", help="print JSON")
+    x = sub.add_parser("export", help="copy a codec file to a release folder, optionally changing decode settings")
+    x.add_argument("--codec", type=Path, required=True, help="source .safetensors (e.g. RUN/codec.safetensors)")
+    x.add_argument("--out", type=Path, required=True, help="destination, e.g. models/default/codec.safetensors")
+    x.add_argument("--gl-iters", type=int, default=None, help="Griffin-Lim iterations per chunk at decode time")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from lmd_studio.model.checkpoint import read_metadata
+    from lmd_studio.model.codec import load_codec, save_codec
+
+    codec = load_codec(args.codec)
+    if args.gl_iters is not None:
+        codec.net.cfg = replace(codec.net.cfg, gl_iters=args.gl_iters)
+    keep = {k: v for k, v in read_metadata(args.codec).items() if k not in ("format", "format_version", "config")}
+    save_codec(args.out, codec.net, extra=keep)
+    print(f"exported {args.out} (gl_iters {codec.net.cfg.gl_iters})")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.codec import SpectralCodec, load_codec
     from lmd_studio.training.codec_eval import CodecEvalConfig, evaluate_codec
 
+    if args.codec_command == "export":
+        try:
+            return _export(args)
+        except (CheckpointError, ValueError) as exc:
+            print(f"lmd codec export: {exc}", file=sys.stderr)
+            return 2
     try:
         codec = load_codec(args.codec)
         if args.gl_iters is not None:

@@ -9,6 +9,7 @@ So the loss of the learned part and the loss of phase reconstruction are visible
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,31 @@ def _spectrogram_png(path: Path, title: str, signals: dict[str, np.ndarray], sr:
     plt.close(fig)
 
 
+def _cpu_time_rtf(codec: SpectralCodec, corpus: Corpus, items, cfg: CodecEvalConfig) -> tuple[float, float, float]:
+    """CPU seconds (1 torch thread, this thread only) to encode and block-decode a few items: the cost on an
+    idle core, which wall-clock time on a shared, loaded machine overstates."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    enc = dec = audio = 0.0
+    try:
+        for item in items:
+            x = corpus.load_audio(item, 0, int(cfg.seconds * codec.sample_rate))
+            frames = x.shape[1] // codec.hop_frames
+            if frames < 1:
+                continue
+            x = torch.from_numpy(x[:, : frames * codec.hop_frames])[None]
+            t0 = time.thread_time()
+            z = codec.encode(x)
+            t1 = time.thread_time()
+            state = codec.init_decode_state(1)
+            for lo in range(0, frames, cfg.block_latent_frames):
+                _, state = codec.decode_block(z[:, lo:lo + cfg.block_latent_frames], state)
+            enc, dec, audio = enc + t1 - t0, dec + time.thread_time() - t1, audio + frames * codec.hop_frames / codec.sample_rate
+    finally:
+        torch.set_num_threads(threads)
+    return enc, dec, max(audio, 1e-9)
+
+
 def evaluate_codec(codec: SpectralCodec, corpus_dir: str | Path, cfg: CodecEvalConfig,
                    png_dir: str | Path | None = None) -> dict:
     torch.set_num_threads(cfg.threads)
@@ -124,10 +150,13 @@ def evaluate_codec(codec: SpectralCodec, corpus_dir: str | Path, cfg: CodecEvalC
         vals = [r[key] for r in (subset or rows) if key in r]
         return float(np.mean(vals)) if vals else None
 
+    cpu_enc, cpu_dec, cpu_audio = _cpu_time_rtf(codec, corpus, _pick_items(corpus, cfg)[:4], cfg)
     kinds = sorted({r["kind"] for r in rows})
     out = {k: mean(k) for k in ("lsd_db", "mrstft", "mel_l1", "seam", "seam_latent", "seam_original",
                                 "oracle_lsd_db", "oracle_mrstft", "oracle_mel_l1", "oracle_seam", "magnitude_lsd_db")}
-    out.update(encode_rtf=enc_s / audio_s, decode_rtf=dec_s / audio_s, stream_offline_max_abs=stream_gap,
+    out.update(encode_rtf=enc_s / audio_s, decode_rtf=dec_s / audio_s, encode_cpu_rtf_1thread=cpu_enc / cpu_audio,
+               decode_cpu_rtf_1thread=cpu_dec / cpu_audio, load_avg_1min=os.getloadavg()[0],
+               stream_offline_max_abs=stream_gap,
                items=len(rows), seconds=round(audio_s, 2), split=cfg.split, block_latent_frames=block,
                threads=cfg.threads, gl_iters=codec.cfg.gl_iters,
                per_kind={k: {m: mean(m, [r for r in rows if r["kind"] == k])

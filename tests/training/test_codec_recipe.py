@@ -71,6 +71,11 @@ def test_one_step_smoke_run_through_the_cli(tiny_corpus, tmp_path):
     assert res["oracle_lsd_db"] < res["lsd_db"]  # an untrained codec is worse than the oracle phase path
     assert res["stream_offline_max_abs"] <= 1e-5
     assert len(list(png.glob("*.png"))) >= 2
+    # release export keeps the training metadata and can change the decode-time Griffin-Lim iterations
+    release = tmp_path / "release" / "codec.safetensors"
+    assert lmd_main(["codec", "export", "--codec", str(export), "--out", str(release), "--gl-iters", "3"]) == 0
+    from lmd_studio.model.checkpoint import read_metadata
+    assert load_codec(release).cfg.gl_iters == 3 and read_metadata(release)["trained_steps"] == "1"
 
 
 def test_resume_gives_the_same_losses(tiny_corpus, tmp_path):
