@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmd_studio.model.bench_runner import BenchSettings, print_table, run_benchmark
+    from lmd_studio.model.bench_runner import BenchError, BenchSettings, print_table, run_benchmark
 
     if args.steps < 1 or args.blocks < 1 or args.warmup < 0 or args.threads < 1:
         print("lmd bench model: --steps, --blocks and --threads must be >= 1, --warmup >= 0")
@@ -53,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
                              blocks=args.blocks, warmup=args.warmup, threads=args.threads, device=args.device,
                              model_dir=args.model, sampler=args.sampler, bf16=not args.no_bf16,
                              codec=args.codec, d_model=args.d_model, layers=args.layers, heads=args.heads)
-    result = run_benchmark(settings)
+    try:
+        result = run_benchmark(settings)
+    except BenchError as exc:
+        print(f"lmd bench model: {exc}")
+        return 2
     if args.json:
         import json
 

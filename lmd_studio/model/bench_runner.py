@@ -40,6 +40,10 @@ from lmd_studio.model.text_encoder import FakeTextEncoder
 PROMPT = "warm lo-fi piano chords with soft drums"
 
 
+class BenchError(RuntimeError):
+    """A benchmark request this machine cannot serve (reported as a message, not a traceback)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BenchSettings:
     sizes: tuple[tuple[int, int], ...] = ()
@@ -230,7 +234,7 @@ def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  #
         t0 = time.perf_counter()
         _, nxt = gen.generate_block(state, controls)
         total.append((time.perf_counter() - t0) * 1000.0)
-        latents = nxt.stream.context[:, -o:]  # decode alone, again, from the old state: states are immutable
+        latents = nxt.stream.context[:, -o:].float().cpu()  # decode alone, again, from the old state
         with torch.inference_mode():
             t1 = time.perf_counter()
             codec.decode_block(latents, state.decode_state)
@@ -261,6 +265,8 @@ def default_sizes(cfg: DiTConfig) -> tuple[tuple[int, int], ...]:
 
 def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
     device = torch.device(settings.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchError(f"--device {settings.device}: this torch build or machine has no CUDA device")
     torch.set_num_threads(settings.threads)
     dit, source = build_dit(settings, device)
     cfg = dit.cfg

@@ -182,7 +182,7 @@ class TorchBlockGenerator:
         with self._weights_lock, torch.inference_mode(), \
                 torch.autocast(self.device.type, torch.bfloat16, enabled=self._autocast):
             latents, nxt = self.generate_latents(state, controls)
-            latents = latents.float()
+            latents = latents.float().cpu()  # the codec decodes on the CPU (phase reconstruction in numpy)
             audio, decode_state = self.codec.decode_block(latents, state.decode_state)  # [1, ch, o·hop]
             out = audio[0].transpose(0, 1).to(torch.float32).cpu().numpy()  # [frames, channels]
         out = np.ascontiguousarray(out)

@@ -51,3 +51,14 @@ def test_bench_module_does_not_import_torch() -> None:
     code = "import sys, lmd_studio.model.bench; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_bench_without_cuda_is_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    args = _args("--no-bf16")
+    args.device = "cuda"
+    assert bench.run(args) == 2
+    assert "no CUDA device" in capsys.readouterr().out
