@@ -93,7 +93,8 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         with autocast(device, cfg.bf16):
-            loss, metrics = flow(train.batch(step, batch_size, run.info.rank), step_generator(cfg.seed, step, 0))
+            batch = train.batch(step, batch_size, run.info.rank)
+            loss, metrics = flow(batch, step_generator(cfg.seed, step, run.info.rank))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         ddp.average_gradients(deltas.parameters(), run.info)

@@ -133,3 +133,28 @@ def test_user_errors_are_reported_not_raised(diffusion_tiny, tmp_path, capsys):
     assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--out", str(tmp_path / "y"),
                      "--config", str(diffusion_tiny.config("lmdm")), "--init", str(tmp_path / "missing")]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_encdec_stage1_through_the_entry_point(diffusion_tiny, chain, tmp_path):
+    data = json.loads(diffusion_tiny.config("lmdm").read_text())
+    cfg = diffusion_tiny.write_config("lmdm-encdec", dict(data, pattern="encdec"))
+    out = tmp_path / "encdec"
+    assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--config", str(cfg), "--out",
+                     str(out), "--device", "cpu", "--init", str(chain / "base")]) == 0
+    dit, gen_cfg = load_dit(out / "model.safetensors")
+    assert dit.cfg.pattern == "encdec" and gen_cfg.mode == "encdec"
+    assert lmd_main(["model", "export", "--run", str(out), "--name", "ed", "--models-dir", str(tmp_path)]) == 0
+    gen = TorchBlockGenerator.from_folder(tmp_path / "ed", threads=1, text_encoder=FakeTextEncoder(16, 8))
+    state = gen.init_state(1)
+    for _ in range(3):  # the context fills up block by block
+        audio, state = gen.generate_block(state, BlockControls(prompts=(PromptSlot("drums", 1.0),)))
+        assert np.isfinite(audio).all()
+
+
+def test_latents_command(diffusion_tiny, tmp_path, capsys):
+    out = tmp_path / "latents"
+    assert lmd_main(["train", "latents", "--corpus", str(diffusion_tiny.corpus), "--codec", str(diffusion_tiny.codec),
+                     "--latents", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}: train" in printed and (out / "latents.json").is_file()
+    assert lmd_main(["train", "latents", "--corpus", str(tmp_path / "nothing"), "--latents", str(out)]) == 2
