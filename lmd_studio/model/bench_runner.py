@@ -259,6 +259,27 @@ def _speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
             "blockcausal_vs_encdec_min": round(best["encdec"] / best["blockcausal"], 3)}
 
 
+def overhead_model(rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Least-squares fit of `ms = passes·a + token_passes·b` over every row: `a` is the fixed cost of one
+    forward pass (kernel launches, Python), `b` the cost of one frame token through the network. It explains
+    why measured speedups fall short of the token ratios: a pass costs `a` whatever its size. None when
+    the rows cannot separate a from b (fewer than two distinct token counts)."""
+    pts = [(r["K"], r["token_passes"], r["ms_per_block"]) for r in rows]
+    if len({(p, t) for p, t, _ in pts}) < 2:
+        return None
+    spp = sum(p * p for p, _, _ in pts)
+    stt = sum(t * t for _, t, _ in pts)
+    spt = sum(p * t for p, t, _ in pts)
+    spy = sum(p * y for p, _, y in pts)
+    sty = sum(t * y for _, t, y in pts)
+    det = spp * stt - spt * spt
+    if abs(det) < 1e-9:
+        return None
+    a = (spy * stt - sty * spt) / det
+    b = (sty * spp - spy * spt) / det
+    return {"ms_per_pass": round(a, 3), "us_per_frame_token": round(1000 * b, 2)}
+
+
 def default_sizes(cfg: DiTConfig) -> tuple[tuple[int, int], ...]:
     """The model's own window, s:o = 4:1 at the model's block size, and the paper's 192:48."""
     sizes = [(cfg.context_frames, cfg.block_frames), (4 * cfg.block_frames, cfg.block_frames), (192, 48)]
@@ -296,6 +317,9 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
                          "peak_fraction_vs_torch_matmul": round(achieved / peak32["torch_matmul"], 3),
                          "kv_cache_kb": round(extra["kv_cache_bytes"] / 1024, 1)})
     first = per_size[0]
+    fit = overhead_model(rows)
+    if fit is not None:
+        result["overhead_model"] = fit
     result.update(rows=rows, per_size=per_size,
                   speedup_blockcausal_vs_naive=first["blockcausal_vs_naive"],
                   speedup_blockcausal_vs_encdec=first["blockcausal_vs_encdec"],
@@ -354,6 +378,10 @@ def print_table(r: dict[str, Any]) -> None:
               f"({p['blockcausal_vs_encdec_min']:.2f}x); {p['achieved_gflops']} GFLOP/s = "
               f"{100 * p['peak_fraction']:.0f}% of the fp32 peak ({100 * p['peak_fraction_vs_torch_matmul']:.0f}% "
               f"of torch.matmul's)")
+    if "overhead_model" in r:
+        f = r["overhead_model"]
+        print(f"fit over all rows: {f['ms_per_pass']} ms fixed per forward pass + {f['us_per_frame_token']} µs per "
+              f"frame token (a pass's fixed cost is what keeps small blocks from their token ratio)")
     if "rtf_full_step" in r:
         print(f"full step (diffusion + decode, codec: {r['codec']}): {r['ms_full_step']:.1f} ms per "
               f"{r['block_ms']:.0f} ms block → RTF {r['rtf_full_step']:.3f} (decode {r['ms_decode']:.1f} ms)")

@@ -62,3 +62,12 @@ def test_bench_without_cuda_is_a_clear_message(capsys: pytest.CaptureFixture[str
     args.device = "cuda"
     assert bench.run(args) == 2
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def test_overhead_fit_recovers_pass_and_token_costs() -> None:
+    from lmd_studio.model.bench_runner import overhead_model
+
+    rows = [{"K": k, "token_passes": t, "ms_per_block": k * 1.5 + t * 0.02} for k, t in ((8, 144), (8, 640), (4, 80))]
+    fit = overhead_model(rows)
+    assert fit == {"ms_per_pass": 1.5, "us_per_frame_token": 20.0}
+    assert overhead_model(rows[:1]) is None
