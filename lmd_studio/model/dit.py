@@ -84,6 +84,11 @@ class Block(nn.Module):
         return self.fc2.forward(self.fc1.forward(_norm(self.norm3, h)), residual=h), fresh
 
 
+def _clear_time_memo(module: DiT, incompatible_keys: object) -> None:
+    """load_state_dict hook (a named function, so the module still pickles)."""
+    module._time_memo.clear()
+
+
 def _norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
@@ -120,7 +125,7 @@ class DiT(nn.Module):
         # every block, and the time MLP is ~10 small ops per step. Off in training (see train()).
         self._time_memo: dict[tuple[float, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._memo_on = False
-        self.register_load_state_dict_post_hook(lambda module, keys: module._time_memo.clear())
+        self.register_load_state_dict_post_hook(_clear_time_memo)
         self.init_weights()
 
     # --- set-up -----------------------------------------------------------------------------------
