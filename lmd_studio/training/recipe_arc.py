@@ -32,7 +32,13 @@ from lmd_studio.training.arc import (
     scores_on_rollout,
 )
 from lmd_studio.training.batches import WindowBatch
-from lmd_studio.training.flow import CondDropout, base_flow_loss, batch_conditions, context_dropout
+from lmd_studio.training.flow import (
+    CondDropout,
+    base_flow_loss,
+    batch_conditions,
+    context_dropout,
+    lmdm_flow_loss,
+)
 from lmd_studio.training.frechet import frechet_distance
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
@@ -111,7 +117,7 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
             train_g = step >= g_start
             fake_blocks = rollout(gen_dit, real[:, :s], ~hidden.to(device), cond, text, steps, gen, grad=train_g)
             fake = torch.cat([real[:, :s], fake_blocks], dim=1)  # [B, s + n·o, C]
-            t = sample_train_times(b, gen).to(device)
+            t = sample_train_times(b, gen, logsnr_min=cfg.disc_logsnr_min, logsnr_max=cfg.disc_logsnr_max).to(device)
             eps = torch.randn(real.shape, generator=gen).to(device)  # the same (t, ε) for real and fake
             d_text = disc.backbone.encode_text(data.bank.condition(batch.text_ids))
             wrong_ids = torch.roll(batch.text_ids, 1)
@@ -136,8 +142,15 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                     sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s)
                 sf = scores_on_rollout(disc, fake, t, eps, d_text, cond, s)
                 loss_g = g_loss(sr.float(), sf.float())
+                total = loss_g
+                if cfg.flow_weight > 0:  # keep the flow objective alive on the first window of the clip
+                    window = WindowBatch(batch.latents[:, :s + o], batch.controls[:, :s + o], batch.text_ids)
+                    flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device,
+                                             p_full=cfg.p_context_full, p_partial=cfg.p_context_partial)
+                    metrics["g_flow"] = flow.item()
+                    total = loss_g + cfg.flow_weight * flow
             opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            total.backward()
         finally:
             for p in disc.parameters():
                 p.requires_grad_(True)

@@ -119,6 +119,8 @@ class ArcConfig(TrainConfig):
     head_warmup_steps: int = 50  # then discriminator-only adversarial steps before the generator joins
     contrastive_weight: float = 1.0
     flow_weight: float = 0.0  # optional flow-matching regulariser on the generator during stage 2
+    disc_logsnr_min: float = -6.0  # the (t, ε) real and fake share: logSNR uniform in this range
+    disc_logsnr_max: float = 2.0
     p_context_full: float = 0.25
     p_context_partial: float = 0.1
     sampler: str = "pingpong"  # how the shipped model is meant to be run after this stage
@@ -136,6 +138,9 @@ class ArcConfig(TrainConfig):
             raise ValueError("warm-up step counts must be >= 0")
         if self.contrastive_weight < 0 or self.flow_weight < 0:
             raise ValueError("loss weights must be >= 0")
+        if not self.disc_logsnr_min < self.disc_logsnr_max:
+            raise ValueError(f"need disc_logsnr_min < disc_logsnr_max, got {self.disc_logsnr_min}, "
+                             f"{self.disc_logsnr_max}")
         for name in ("p_context_full", "p_context_partial"):
             _prob(name, getattr(self, name))
         if self.sampler not in SAMPLERS or not 1 <= self.default_steps <= 64:

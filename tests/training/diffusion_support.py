@@ -55,6 +55,7 @@ def build_tiny_setup(root: Path) -> TinySetup:
     setup.write_config("base", dict(COMMON, model=TINY_MODEL.to_dict()))
     setup.write_config("lmdm", dict(COMMON))
     setup.write_config("arc", dict(COMMON, steps=3, rollout_blocks=2, disc_warmup_steps=1, head_warmup_steps=1,
-                                   disc_head_width=16, max_steps_per_block=3))
+                                   disc_head_width=16, max_steps_per_block=3, flow_weight=0.5,
+                                   disc_logsnr_min=-2.0, disc_logsnr_max=4.0))
     setup.write_config("lora", dict(COMMON, steps=2, rank=2))
     return setup

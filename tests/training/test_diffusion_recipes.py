@@ -62,6 +62,7 @@ def test_each_stage_writes_its_run_folder(chain):
     assert set(lmdm.state_dict()) - set(base.state_dict()) == {"context_in.weight"}
     arc_metrics = MetricsLogger.read(chain / "arc" / "metrics.csv")
     assert "d_flow" in arc_metrics[0] and "g_adv" in arc_metrics[-2]  # warm-up first, then G/D updates
+    assert "g_flow" in arc_metrics[-2]  # the optional flow regulariser ran
     assert any("val_latent_fd" in r for r in arc_metrics)
 
 

@@ -55,6 +55,8 @@ def test_unknown_keys_and_bad_values_name_the_file(tmp_path):
         LoraConfig(text_encoder="t5")
     with pytest.raises(ValueError, match="max_steps_per_block"):
         ArcConfig(max_steps_per_block=1)
+    with pytest.raises(ValueError, match="disc_logsnr_min < disc_logsnr_max"):
+        ArcConfig(disc_logsnr_min=3.0, disc_logsnr_max=2.0)
 
 
 def test_overrides_are_validated(tmp_path):
