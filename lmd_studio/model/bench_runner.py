@@ -191,13 +191,34 @@ def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: tor
         with counter:
             bc.step()
         set_inference_dtype(net, net.compute_dtype if device.type == "cpu" else None)
+        matmul_ms = _matmul_ms_per_block(bc, device)
     rows = [{"mode": m, "s": s, "o": o, "K": settings.steps, "token_passes": passes[m],
              "token_passes_formula": token_passes_formula(m, s, o, settings.steps),
              "ms_per_block": round(statistics.median(times[m]), 3), "ms_min": round(min(times[m]), 3)}
             for m in MODES]
+    sdpa = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    attention_flops = sum(n for op, n in counter.get_flop_counts().get("Global", {}).items() if op is sdpa)
     extra = {"flops_per_block": int(counter.get_total_flops()),
+             "matmul_flops_per_block": int(counter.get_total_flops() - attention_flops),
+             "matmul_ms_per_block": matmul_ms,
              "kv_cache_bytes": bc.state.cache.nbytes if bc.state.cache is not None else 0}
     return rows, extra
+
+
+_MATMUL_OPS = ("mkldnn::_linear_pointwise", "aten::addmm", "aten::mm", "aten::bmm", "aten::linear")
+
+
+def _matmul_ms_per_block(stream: _Stream, device: torch.device) -> float | None:
+    """Time spent inside the matmul kernels of one block (profiler self time), to tell kernel efficiency
+    apart from the per-kernel overhead around them. CPU only."""
+    if device.type != "cpu":
+        return None
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        stream.step()
+    us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.split(".")[0] in _MATMUL_OPS)
+    return round(us / 1000.0, 3)
 
 
 def _load_codec(settings: BenchSettings, device: torch.device):  # noqa: ANN202
@@ -312,7 +333,12 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
         rows += size_rows
         bc_ms = next(r["ms_per_block"] for r in size_rows if r["mode"] == "blockcausal")
         achieved = extra["flops_per_block"] / (bc_ms / 1000.0) / 1e9
+        mm_ms = extra["matmul_ms_per_block"]
+        kernel = (extra["matmul_flops_per_block"] / (mm_ms / 1000.0) / 1e9) if mm_ms else None
         per_size.append({"s": s, "o": o, **_speedups(size_rows), "gflop_per_block": round(extra["flops_per_block"] / 1e9, 3),
+                         "matmul_ms_per_block": mm_ms,
+                         "matmul_kernel_gflops": round(kernel, 1) if kernel else None,
+                         "matmul_kernel_peak_fraction": round(kernel / peak32["peak"], 3) if kernel else None,
                          "achieved_gflops": round(achieved, 1), "peak_fraction": round(achieved / peak32["peak"], 3),
                          "peak_fraction_vs_torch_matmul": round(achieved / peak32["torch_matmul"], 3),
                          "kv_cache_kb": round(extra["kv_cache_bytes"] / 1024, 1)})
@@ -377,7 +403,10 @@ def print_table(r: dict[str, Any]) -> None:
               f"(best-of: {p['blockcausal_vs_naive_min']:.2f}x), {p['blockcausal_vs_encdec']:.2f}x than enc-dec "
               f"({p['blockcausal_vs_encdec_min']:.2f}x); {p['achieved_gflops']} GFLOP/s = "
               f"{100 * p['peak_fraction']:.0f}% of the fp32 peak ({100 * p['peak_fraction_vs_torch_matmul']:.0f}% "
-              f"of torch.matmul's)")
+              f"of torch.matmul's)"
+              + (f"; inside the matmul kernels {p['matmul_kernel_gflops']} GFLOP/s "
+                 f"({100 * p['matmul_kernel_peak_fraction']:.0f}%), {p['matmul_ms_per_block']:.1f} ms of the block"
+                 if p.get("matmul_kernel_gflops") else ""))
     if "overhead_model" in r:
         f = r["overhead_model"]
         print(f"fit over all rows: {f['ms_per_pass']} ms fixed per forward pass + {f['us_per_frame_token']} µs per "
