@@ -33,6 +33,7 @@ class RealClip:
     description: str
     groups: tuple[str, ...]
     audio: np.ndarray  # [N] mono float32 at the evaluation rate
+    kind: str = ""  # manifest kind: score, sample, drums, mix
 
     @property
     def num_frames(self) -> int:
@@ -78,7 +79,7 @@ def load_real_clips(corpus_dir: str | Path, split: str = "test", sample_rate_hz:
         audio = corpus.load_audio(it, 0, n).mean(axis=0)  # [C, N] → [N]
         if it.sample_rate_hz != sample_rate_hz:
             audio = resample(audio, it.sample_rate_hz, sample_rate_hz)
-        clips.append(RealClip(it.id, it.description, tuple(it.groups), audio.astype(np.float32)))
+        clips.append(RealClip(it.id, it.description, tuple(it.groups), audio.astype(np.float32), it.kind))
     return clips
 
 

@@ -106,13 +106,19 @@ def measured_control_curve(audio: np.ndarray, sample_rate_hz: int, block_frames:
     return out
 
 
-def mean_seam_ratio(streams: list[np.ndarray], block_frames: int, sample_rate_hz: int) -> float:
-    """Average seam ratio over streams long enough to hold block boundaries and interiors (NaN if none)."""
-    values = []
+def mean_seam_ratio(streams: list[np.ndarray], block_frames: int, sample_rate_hz: int,
+                    silence_db: float = -60.0) -> tuple[float, int, list[float | None]]:
+    """(mean seam ratio, streams used, per-stream values) over streams long enough to hold block boundaries
+    and interiors and louder than `silence_db` RMS: the flux of near-silence is numerical noise, not seams."""
+    values: list[float | None] = []
     for audio in streams:
-        if audio.shape[0] >= 3 * block_frames:
+        value = None
+        loud = 10 * np.log10(np.mean(np.asarray(audio, dtype=np.float64) ** 2) + 1e-20) > silence_db
+        if audio.shape[0] >= 3 * block_frames and loud:
             try:
-                values.append(seam_ratio(audio, block_frames, sample_rate_hz))
+                value = seam_ratio(audio, block_frames, sample_rate_hz)
             except ValueError:
-                continue
-    return float(np.mean(values)) if values else math.nan
+                value = None
+        values.append(value)
+    used = [v for v in values if v is not None]
+    return (float(np.mean(used)) if used else math.nan), len(used), values

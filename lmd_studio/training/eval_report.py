@@ -30,6 +30,8 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("loudness_corr", "loudness knob correlation", "high"),
     ("brightness_corr", "brightness knob correlation", "high"),
     ("density_corr", "density knob correlation", "high"),
+    ("silent_fraction", "silent windows (RMS < -60 dB)", "low"),
+    ("silent_fraction_real", "  real audio", None),
     ("seam", "seam ratio (1 = seamless)", "one"),
     ("seam_real", "  real audio at the same block length", None),
     ("rtf", "RTF (block time / block length)", "low"),
@@ -97,9 +99,10 @@ source. Sampling: steps {m['steps'] or 'model default'}, guidance {m['guidance']
   z-score of the DSP descriptor (≈ 1 for typical training audio); slope by least squares, per minute.
 - **Controls**: knob curves requested per block (two sine cycles, 0.15–0.85) vs measured per block
   (K-weighted loudness dB, log2 spectral centroid, onsets/s): Pearson r.
-- **Seams**: spectral flux across block boundaries ÷ inside blocks. **Speed**: median block time ÷ block
-  length after the context fills; first audio = fresh stream with a new prompt. Load average during the
-  run: {m['load_avg_1m']:.2f}.
+- **Seams**: spectral flux across block boundaries ÷ inside blocks, on the drift streams louder than
+  {m.get('silence_db', -60):g} dB RMS ({m.get('seam_streams_used', '?')} of {len(m['drift_prompts'])}); **silent windows**: share of
+  analysis windows under that level. **Speed**: median block time ÷ block length after the context fills;
+  first audio = fresh stream with a new prompt. Load average during the run: {m['load_avg_1m']:.2f}.
 
 | metric | value |
 |---|---:|

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.data.splits import stable_hash
 from lmd_studio.training.eval_data import (
     NOISE_REFERENCE,
     RealClip,
@@ -51,6 +52,7 @@ from lmd_studio.training.eval_spaces import EvalSpaces
 from lmd_studio.training.frechet import frechet_distance
 
 CONTROLS = ("loudness", "brightness", "density")
+SILENCE_DB = -60.0  # RMS below this (dBFS) counts as silence: a window, or a stream too quiet for seams
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +97,19 @@ def _windows(clips: list[np.ndarray], win: int, hop: int) -> tuple[np.ndarray, n
 
 
 def _long_prompts(clips: list[RealClip], k: int) -> list[str]:
-    """k distinct prompts, longest clips first (musical material rather than one-shots)."""
-    seen: list[str] = []
-    for c in sorted(clips, key=lambda c: (-c.num_frames, c.item_id)):
-        if c.description not in seen:
-            seen.append(c.description)
-    return [seen[i % len(seen)] for i in range(k)]
+    """k distinct prompts for long streams: from the longest clips (music rather than one-shots), taking the
+    kinds (score, drums, mix, ...) in turn so a few streams still cover the corpus's variety."""
+    by_kind: dict[str, list[str]] = {}
+    for c in sorted(clips, key=lambda c: (-c.num_frames, stable_hash("stream", c.item_id))):
+        bucket = by_kind.setdefault(c.kind, [])
+        if c.description not in bucket:
+            bucket.append(c.description)
+    kinds = sorted(by_kind, key=lambda kind: -max(c.num_frames for c in clips if c.kind == kind))
+    order: list[str] = []
+    for depth in range(max(len(v) for v in by_kind.values())):
+        order += [by_kind[kind][depth] for kind in kinds if depth < len(by_kind[kind])
+                  and by_kind[kind][depth] not in order]
+    return [order[i % len(order)] for i in range(k)]
 
 
 class _Context:
@@ -139,7 +148,9 @@ def _fd_and_prompts(ctx: _Context, log: Callable[[str], None]) -> tuple[dict, di
     own_t = np.stack([ctx.text[ctx.prompts[i]] for i in owner])
     wrong_t = np.stack([ctx.text[wrong[i]] for i in owner])
     prompt = {"gen": prompt_scores(e["gen"], own_t, wrong_t), "real": prompt_scores(e["real"], own_t, wrong_t)}
+    silent = {k: float((window_rms_db(sets[k]) < SILENCE_DB).mean()) for k in ("real", "gen")}
     info = {"windows": int(len(real_w)), "windows_per_half": [int((half == 0).sum()), int((half == 1).sum())],
+            "silent": silent,
             "real_dsp_distance": float(dsp_distance(z["real"]).mean()), "real_proj": pz["real"]}
     return fd, {**prompt, **info}, gen
 
@@ -205,6 +216,8 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
     drift, drift_series, drift_streams = _drift(ctx, prompt["real_proj"], log)
     controls, control_series = _controls(ctx, log)
     block = drift_streams[0].block_frames
+    seam = mean_seam_ratio([s.audio for s in drift_streams], block, ctx.sr, SILENCE_DB)
+    seam_real = mean_seam_ratio([c.audio for c in clips], block, ctx.sr, SILENCE_DB)
     log("speed: first audio and steady-state real-time factor")
     speed = measure_speed(generator, f"{drift['drift_prompts'][0]} (speed probe)", sampling, cfg.speed_blocks,
                           warmup_blocks=generator.context_frames // max(1, generator.block_frames) + 1)
@@ -218,8 +231,8 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
         **{k: v for k, v in drift.items() if k not in ("drift_segments", "drift_prompts")},
         "drift_level_real": prompt["real_dsp_distance"],
         **{k: v for k, v in controls.items() if k != "per_stream"},
-        "seam": mean_seam_ratio([s.audio for s in drift_streams], block, ctx.sr),
-        "seam_real": mean_seam_ratio([c.audio for c in clips], block, ctx.sr),
+        "seam": seam[0], "seam_real": seam_real[0],
+        "silent_fraction": prompt["silent"]["gen"], "silent_fraction_real": prompt["silent"]["real"],
         "rtf": speed["rtf"], "rtf_min": speed["rtf_min"], "first_audio_s": speed["first_audio_s"],
         "ms_per_block": speed["ms_per_block"], "block_ms": speed["block_ms"],
         "rtf_during_eval": float(np.median(all_block_ms)) / speed["block_ms"],
@@ -231,6 +244,7 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
                  "fd_explained": {"dsp": spaces.dsp_proj.explained, "emb": spaces.emb_proj.explained},
                  "fd_full_dims": {"dsp": fd["dsp_full"], "emb": fd["emb_full"]},
                  "drift_prompts": drift["drift_prompts"], "drift_segments": drift["drift_segments"],
+                 "seam_streams_used": seam[1], "seam_per_stream": seam[2], "silence_db": SILENCE_DB,
                  "control_corr_per_stream": controls["per_stream"], "load_avg_1m": os.getloadavg()[0],
                  "wall_s": time.monotonic() - t_start},
         "series": {"drift": drift_series, "controls": control_series},
