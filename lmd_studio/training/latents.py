@@ -30,14 +30,27 @@ from lmd_studio.training.controls import RAW_CHANNELS, features_to_values
 LATENTS_FORMAT = "lmd-latents"
 LATENTS_VERSION = 1
 _CHUNK_S = 60.0  # encode long items in pieces of this length (bounded memory)
+_DECODE_ONLY_KEYS = ("gl_iters", "gl_momentum")
 
 
 def codec_fingerprint(path: str | Path) -> str:
-    """sha256 of the codec file (first 16 hex digits): latents are only valid for the exact codec."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    """sha256 (first 16 hex digits) of the codec's config and tensors: latents are only valid for the exact
+    codec. Hashing the contents rather than the file's bytes keeps a re-saved copy (same weights, metadata in
+    another order) recognisable as the same codec."""
+    from safetensors.torch import load_file
+
+    from lmd_studio.model.checkpoint import read_metadata
+
+    path = Path(path)
+    config = json.loads(read_metadata(path).get("config", "{}"))
+    for key in _DECODE_ONLY_KEYS:  # phase-reconstruction settings change how audio is rebuilt, not the latents
+        config.pop(key, None)
+    tensors = load_file(str(path))
+    h = hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
     return h.hexdigest()[:16]
 
 
