@@ -4,7 +4,8 @@
 
 Writes `dit.safetensors` (weights + DiT/generator config + training provenance in the metadata),
 `codec.safetensors` (kept if the folder has one, else the codec the run's latents were encoded with) and a
-`MODEL_CARD.md` skeleton filled from the runs' summaries and the corpus report. The codec must be the one
+`MODEL_CARD.md` section filled from the runs' summaries and the corpus report (other sections of an existing
+card, such as the codec's, are kept; a previous DiT section is replaced). The codec must be the one
 the DiT was trained with: its fingerprint is checked against the latents'. Nothing in `models/` is a pickle.
 """
 
@@ -26,14 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", type=Path, default=None, help="codec file (default: keep the folder's, else the "
                                                            "one the latents were encoded with)")
     p.add_argument("--force", action="store_true", help="export even if the codec fingerprint does not match")
+    p.add_argument("--note", default="", help="a paragraph for the card's training section (e.g. why this stage)")
 
 
-def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = None, force: bool = False) -> Path:
+def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = None, force: bool = False,
+                 note: str = "") -> Path:
     from lmd_studio.model.checkpoint import CheckpointError
     from lmd_studio.model.codec import load_codec
     from lmd_studio.model.model_io import CODEC_FILE, DIT_FILE, save_dit
     from lmd_studio.training.latents import codec_fingerprint
-    from lmd_studio.training.model_card import corpus_report, render_card, stage_chain
+    from lmd_studio.training.model_card import corpus_report, merge_card, render_card, stage_chain
     from lmd_studio.training.runner import load_init
 
     if not name or "/" in name or name.startswith("."):
@@ -64,8 +67,11 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
     sizes = {f.name: f.stat().st_size for f in (out / DIT_FILE, out / CODEC_FILE)}
     card = render_card(name, dit.cfg.to_dict(), {"mode": generator.mode, "sampler": generator.sampler,
                                                   "default_steps": generator.default_steps},
-                       sum(p.numel() for p in dit.parameters()), sizes, chain, corpus, codec_obj.cfg.to_dict())
-    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+                       sum(p.numel() for p in dit.parameters()), sizes, chain, corpus, codec_obj.cfg.to_dict(),
+                       note)
+    card_path = out / "MODEL_CARD.md"
+    existing = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
+    card_path.write_text(merge_card(existing, card, name), encoding="utf-8")
     (out / "training.json").write_text(json.dumps(chain, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"exported {stage_file} → {out} ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in sizes.items())})")
     return out
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.checkpoint import CheckpointError
 
     try:
-        export_model(args.run, args.name, args.models_dir, args.codec, args.force)
+        export_model(args.run, args.name, args.models_dir, args.codec, args.force, args.note)
     except (ValueError, CheckpointError, OSError) as exc:
         print(f"lmd model export: {exc}", file=sys.stderr)
         return 2

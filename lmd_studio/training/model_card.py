@@ -10,6 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+BEGIN = "<!-- lmd model export: DiT section (regenerated on export) -->"
+END = "<!-- end of the DiT section -->"
+
 
 def stage_chain(run_dir: Path) -> list[dict[str, Any]]:
     """The summaries of this run and the runs it was initialised from (oldest first)."""
@@ -51,23 +54,23 @@ def _fmt_hours(seconds: float) -> str:
 
 
 def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_sizes: dict[str, int],
-                chain: list[dict[str, Any]], corpus: dict[str, Any], codec_cfg: dict) -> str:
-    lines = [f"# {name} — LMD Studio model card", "",
+                chain: list[dict[str, Any]], corpus: dict[str, Any], codec_cfg: dict, note: str = "") -> str:
+    lines = [BEGIN, f"## Diffusion model (`dit.safetensors`) — {name}", "",
              "A small streaming latent diffusion model (LMDM, METHOD.md) that writes audio block by block on a "
              "laptop CPU. Trained from scratch on this project's own corpus; no pretrained audio model is used.", "",
-             "## How it runs", "",
+             "### How it runs", "",
              f"- streaming mode **{generator.get('mode')}**, sampler **{generator.get('sampler')}**, "
              f"default **{generator.get('default_steps')}** steps per block",
              f"- context {dit_cfg['context_frames']} latent frames, blocks of {dit_cfg['block_frames']} frames "
              f"(window chunks {dit_cfg['window_chunks']})",
              f"- codec: {codec_cfg.get('sample_rate_hz')} Hz, {codec_cfg.get('audio_channels')} channel(s), "
              f"hop {codec_cfg.get('hop_frames')} → {codec_cfg.get('latent_channels')} latent channels", "",
-             "## Sizes", "",
+             "### Sizes", "",
              f"- DiT: {params / 1e6:.2f} M parameters — d_model {dit_cfg['d_model']}, {dit_cfg['n_layers']} layers, "
              f"{dit_cfg['n_heads']} heads, MLP ×{dit_cfg['mlp_ratio']}, text width {dit_cfg['text_dim']} "
              f"({_encoder_text(chain)})",
              *(f"- `{fname}`: {size / 1e6:.1f} MB" for fname, size in sorted(file_sizes.items())), "",
-             "## Training", "",
+             "### Training", "",
              "| stage | steps | status | wall clock | hardware | final loss | best monitored value |",
              "|---|---|---|---|---|---|---|"]
     total = 0.0
@@ -85,7 +88,9 @@ def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_siz
     for s in chain:
         cfg = {k: v for k, v in s.get("config", {}).items() if k != "model"}
         lines.append(f"- **{s.get('stage')}** (`{s.get('run_dir')}`): " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
-    lines += ["", "## Data and licences", ""]
+    if note:
+        lines += ["", note]
+    lines += ["", "### Data and licences", ""]
     if corpus:
         lines.append(f"- corpus: `{corpus.get('corpus')}` ({corpus.get('hours', '?')} h, {corpus.get('items', '?')} "
                      f"items; non-commercial material included: {corpus.get('include_noncommercial', False)})")
@@ -99,15 +104,28 @@ def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_siz
         lines.append(f"- latents encoded with codec fingerprint `{corpus.get('codec_fingerprint')}`")
     else:
         lines.append("- TODO: the corpus report was not found next to the latents.")
-    lines += ["", "## Evaluation", "",
+    lines += ["", "### Evaluation", "",
               "TODO (`lmd eval --model models/" + name + " --json`): FD in the DSP and contrastive spaces with "
               "the real-vs-real floor and the noise ceiling, prompt adherence, drift over 2-minute streams, "
               "control adherence, seams, RTF and first-audio time, with their plots.", "",
-              "## Listening examples", "", "TODO: a few short FLAC renders with their prompts.", "",
-              "## Limitations", "",
+              "### Listening examples", "", "TODO: a few short FLAC renders with their prompts.", "",
+              "### Limitations", "",
               "- trained for minutes on 2 CPU cores from about an hour of rendered and sampled audio: expect "
               "simple textures rather than songs;",
               "- accompaniment (jam) channels exist in the network but were not trained (no partner stems in "
               "the corpus): leave them empty;",
-              "- prompts outside the corpus vocabulary (instruments, styles it never heard) are not understood.", ""]
+              "- prompts outside the corpus vocabulary (instruments, styles it never heard) are not understood.", "",
+              END]
     return "\n".join(lines)
+
+
+def merge_card(existing: str | None, section: str, name: str) -> str:
+    """Put the DiT section into a card: replace a previous one, else append it; keep everything else
+    (the codec's section, evaluation written by other tools)."""
+    if not existing:
+        return f"# {name} — LMD Studio model card\n\n{section}\n"
+    if BEGIN in existing and END in existing:
+        head, rest = existing.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        return head + section + tail
+    return existing.rstrip("\n") + "\n\n" + section + "\n"

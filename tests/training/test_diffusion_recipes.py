@@ -76,6 +76,13 @@ def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
     card = (folder / "MODEL_CARD.md").read_text()
     for needle in ("| base |", "| lmdm |", "| arc |", "hours by licence", "parameters", "blockcausal"):
         assert needle in card, needle
+    # a second export keeps other sections of the card (the codec's) and replaces its own
+    (folder / "MODEL_CARD.md").write_text("# default\n\n## Codec\n\ncodec notes\n\n" + card)
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny", "--models-dir",
+                     str(models), "--note", "ARC kept for a test."]) == 0
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert card.startswith("# default") and "codec notes" in card and "ARC kept for a test." in card
+    assert card.count("## Diffusion model") == 1
     gen = TorchBlockGenerator.from_folder(folder, threads=1, text_encoder=FakeTextEncoder(16, 8))
     controls = BlockControls(prompts=(PromptSlot("piano", 1.0),), values={})
     audio, _ = gen.generate_block(gen.init_state(0), controls)
