@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--d-model", type=int, default=None, help="override the model width (random weights)")
     parser.add_argument("--layers", type=int, default=None, help="override the layer count (random weights)")
     parser.add_argument("--heads", type=int, default=None, help="override the head count (random weights)")
+    parser.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                        help="wall (default) or this process's CPU time: on a machine busy with other jobs, "
+                             "`--clock cpu --threads 1` estimates what an idle core would take")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
 
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     settings = BenchSettings(sizes=tuple(args.sizes) if args.sizes else (), steps=args.steps,
                              blocks=args.blocks, warmup=args.warmup, threads=args.threads, device=args.device,
                              model_dir=args.model, sampler=args.sampler, bf16=not args.no_bf16,
-                             codec=args.codec, d_model=args.d_model, layers=args.layers, heads=args.heads)
+                             codec=args.codec, clock=args.clock, d_model=args.d_model, layers=args.layers,
+                             heads=args.heads)
     try:
         result = run_benchmark(settings)
     except BenchError as exc:
