@@ -167,7 +167,7 @@ class BlockCausalBlock(_BlockBase):
         for i, block in enumerate(dit.blocks):
             pk, pv = old.layer(i)
             h, kv = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv, mask=mask, cross_from=o,
-                          query_start=o if i == last else 0)
+                                  query_start=o if i == last else 0)
             fresh.append(kv)
         pending_kv = PrefixKV.from_fresh(fresh, slice(0, o))
         drop = o if n_c == cfg.cached_chunks else 0  # a full cache lets its oldest chunk go
