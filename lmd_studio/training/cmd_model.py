@@ -65,10 +65,12 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
                   "source_run": str(run)}
     save_dit(out / DIT_FILE, dit, generator, extra=provenance)
     sizes = {f.name: f.stat().st_size for f in (out / DIT_FILE, out / CODEC_FILE)}
+    examples_file = out / "examples" / "prompts.json"
+    examples = json.loads(examples_file.read_text(encoding="utf-8")) if examples_file.is_file() else None
     card = render_card(name, dit.cfg.to_dict(), {"mode": generator.mode, "sampler": generator.sampler,
                                                   "default_steps": generator.default_steps},
                        sum(p.numel() for p in dit.parameters()), sizes, chain, corpus, codec_obj.cfg.to_dict(),
-                       note)
+                       note, examples)
     card_path = out / "MODEL_CARD.md"
     existing = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
     card_path.write_text(merge_card(existing, card, name), encoding="utf-8")

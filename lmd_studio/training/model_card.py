@@ -49,12 +49,22 @@ def _encoder_text(chain: list[dict[str, Any]]) -> str:
         name or "", f"text encoder {name!r}")
 
 
+def examples_lines(examples: dict[str, dict]) -> list[str]:
+    """`examples/prompts.json` ({file: {prompt, command, ...}}) → a list of the renders with their prompts."""
+    if not examples:
+        return ["TODO: render a few short FLAC examples into `examples/` and describe them in "
+                "`examples/prompts.json` ({file: {prompt, command}})."]
+    return [f"- [`examples/{name}`](examples/{name}) — “{e.get('prompt', '?')}” (`{e.get('command', '')}`)"
+            for name, e in sorted(examples.items())]
+
+
 def _fmt_hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h ({seconds / 60:.0f} min)"
 
 
 def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_sizes: dict[str, int],
-                chain: list[dict[str, Any]], corpus: dict[str, Any], codec_cfg: dict, note: str = "") -> str:
+                chain: list[dict[str, Any]], corpus: dict[str, Any], codec_cfg: dict, note: str = "",
+                examples: dict[str, dict] | None = None) -> str:
     lines = [BEGIN, f"## Diffusion model (`dit.safetensors`) — {name}", "",
              "A small streaming latent diffusion model (LMDM, METHOD.md) that writes audio block by block on a "
              "laptop CPU. Trained from scratch on this project's own corpus; no pretrained audio model is used.", "",
@@ -108,7 +118,7 @@ def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_siz
               "TODO (`lmd eval --model models/" + name + " --json`): FD in the DSP and contrastive spaces with "
               "the real-vs-real floor and the noise ceiling, prompt adherence, drift over 2-minute streams, "
               "control adherence, seams, RTF and first-audio time, with their plots.", "",
-              "### Listening examples", "", "TODO: a few short FLAC renders with their prompts.", "",
+              "### Listening examples", "", *examples_lines(examples or {}), "",
               "### Limitations", "",
               "- trained for minutes on 2 CPU cores from about an hour of rendered and sampled audio: expect "
               "simple textures rather than songs;",
