@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bf16", action="store_true", help="run the model in bf16 (oneDNN on CPU)")
     p.add_argument("--out", type=Path, default=None, help="folder for eval.json and the PNG plots")
     p.add_argument("--card", action="store_true", help="write the Evaluation section of the model's MODEL_CARD.md")
+    p.add_argument("--card-compare", type=Path, nargs="+", default=(), metavar="RESULT",
+                   help="with --card: also tabulate these saved results (eval.json files or --out folders)")
     p.add_argument("--json", action="store_true", help="print JSON (without the plotted series) instead of a table")
 
 
@@ -119,7 +121,13 @@ def _save(result: dict, out: Path, args: argparse.Namespace) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.checkpoint import CheckpointError
-    from lmd_studio.training.eval_report import card_section, compare_table, result_table, update_card_section
+    from lmd_studio.training.eval_report import (
+        card_section,
+        compare_markdown,
+        compare_table,
+        result_table,
+        update_card_section,
+    )
 
     if args.threads < 1:
         return _fail("--threads must be >= 1")
@@ -150,7 +158,12 @@ def run(args: argparse.Namespace) -> int:
                 if p.parent.resolve() != folder.resolve():
                     shutil.copy(p, folder / p.name)
                 rel.append(f"eval/{p.name}")
-            update_card_section(args.model / "MODEL_CARD.md", card_section(result, _command(args), rel))
+            extra = ""
+            if args.card_compare:
+                others = [_load_or_run(args, p, log) for p in args.card_compare]
+                extra = ("\n### Stages and step counts\n\nThe same evaluation (same clips, streams and seeds) "
+                         "of this model and of saved results:\n\n" + compare_markdown([result, *others]) + "\n")
+            update_card_section(args.model / "MODEL_CARD.md", card_section(result, _command(args), rel, extra))
         print(json.dumps(_clean(_strip(result)), indent=2) if args.json else result_table(result))
         return 0
     except (ValueError, CheckpointError, RuntimeError, OSError) as exc:

@@ -77,6 +77,20 @@ def result_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", "prompt_score_wrong",
+                "prompt_win_rate", "drift_slope", "drift_level_start", "drift_level_end", "loudness_corr",
+                "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf")
+
+
+def compare_markdown(results: list[dict]) -> str:
+    """A markdown table of several saved results (e.g. the LMDM stage at 8 steps vs ARC at 2 and 4)."""
+    labels = dict((k, label.strip()) for k, label, _ in ROWS)
+    head = "| metric | " + " | ".join(_setting(r) for r in results) + " |"
+    rule = "|---|" + "---:|" * len(results)
+    rows = [f"| {labels[k]} | " + " | ".join(_fmt(r.get(k)) for r in results) + " |" for k in COMPARE_KEYS]
+    return "\n".join([head, rule, *rows])
+
+
 def card_section(r: dict, command: str, plots: list[str], extra: str = "") -> str:
     """The `## Evaluation` section of a model card (markdown)."""
     m = r["meta"]
@@ -113,11 +127,22 @@ source. Sampling: steps {m['steps'] or 'model default'}, guidance {m['guidance']
 
 
 def update_card_section(card: str | Path, section: str) -> Path:
-    """Replace the card's `## Evaluation` section (up to the next `## ` heading), or append one."""
+    """Replace the card's Evaluation section, or append one.
+
+    The section may sit at any heading level (`## Evaluation` or, inside a model's own section,
+    `### Evaluation`): it runs to the next heading of the same or a higher level, and `section` (written at
+    level 2) is re-levelled to match, so the rest of the card is left exactly as it was."""
     path = Path(card)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    pattern = re.compile(r"^## Evaluation\b.*?(?=^## |\Z)", re.S | re.M)
-    body = section.rstrip() + "\n\n"
-    text = pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text.rstrip() + "\n\n" + body
-    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    found = re.search(r"^(#{2,4}) Evaluation\b", text, re.M)
+    if found is None:
+        path.write_text((text.rstrip() + "\n\n" if text.strip() else "") + section.rstrip() + "\n",
+                        encoding="utf-8")
+        return path
+    level = len(found.group(1))
+    body = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + level - 2) + " ", section.rstrip(), flags=re.M)
+    nxt = re.compile(rf"^#{{1,{level}}} ", re.M).search(text, found.end())
+    end = nxt.start() if nxt else len(text)
+    path.write_text(text[:found.start()] + body + "\n\n" + text[end:].lstrip("\n") if nxt else
+                    text[:found.start()] + body + "\n", encoding="utf-8")
     return path

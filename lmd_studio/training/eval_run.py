@@ -219,7 +219,7 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
     seam = mean_seam_ratio([s.audio for s in drift_streams], block, ctx.sr, SILENCE_DB)
     seam_real = mean_seam_ratio([c.audio for c in clips], block, ctx.sr, SILENCE_DB)
     log("speed: first audio and steady-state real-time factor")
-    speed = measure_speed(generator, f"{drift['drift_prompts'][0]} (speed probe)", sampling, cfg.speed_blocks,
+    speed = measure_speed(generator, f"{drift['drift_prompts'][0]}, speed probe", sampling, cfg.speed_blocks,
                           warmup_blocks=generator.context_frames // max(1, generator.block_frames) + 1)
     all_block_ms = [t for s in gen + drift_streams for t in s.block_ms]
     result = {
@@ -234,6 +234,7 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
         "seam": seam[0], "seam_real": seam_real[0],
         "silent_fraction": prompt["silent"]["gen"], "silent_fraction_real": prompt["silent"]["real"],
         "rtf": speed["rtf"], "rtf_min": speed["rtf_min"], "first_audio_s": speed["first_audio_s"],
+        "first_audio_max_s": speed["first_audio_max_s"],
         "ms_per_block": speed["ms_per_block"], "block_ms": speed["block_ms"],
         "rtf_during_eval": float(np.median(all_block_ms)) / speed["block_ms"],
         "meta": {"model": generator.name, "steps": sampling.steps, "guidance": sampling.guidance,

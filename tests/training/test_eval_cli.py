@@ -61,11 +61,13 @@ def evaluated(setup):
     import io
 
     out = setup["root"] / "out"
+    earlier = setup["root"] / "stage1.json"  # a saved result to tabulate next to this one in the card
+    earlier.write_text(json.dumps({"fd_dsp": 12.5, "drift_slope": 0.25, "meta": {"model": "stage one", "steps": 8}}))
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = lmd_main(["eval", "--model", str(setup["model"]), "--corpus", str(setup["corpus"]), "--eval-dir",
                        str(setup["eval"]), "--quick", "--json", "--threads", "1", "--steps", "2", "--out", str(out),
-                       "--card"])
+                       "--card", "--card-compare", str(earlier)])
     assert rc == 0
     return json.loads(buf.getvalue()), out
 
@@ -123,6 +125,8 @@ def test_lmd_eval_quick_reports_every_key_plots_and_the_card(setup, evaluated):
     assert card.count("## Evaluation") == 1 and "old numbers" not in card
     assert "## Data" in card and "## Licence" in card and "![drift](eval/drift.png)" in card
     assert (setup["model"] / "eval" / "fd.png").is_file()
+    table = card[card.index("### Stages and step counts"):]
+    assert "stage one (steps 8" in table and "| 12.5 |" in table and "tiny (steps 2" in table
 
 
 def test_compare_prints_two_results_side_by_side(setup, evaluated, capsys):

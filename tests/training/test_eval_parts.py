@@ -118,6 +118,13 @@ def test_card_section_replaced_in_place_or_appended(tmp_path):
     assert text.index("## Evaluation") < text.index("## Licence")
     update_card_section(card, "## Evaluation\n\nnewer\n")
     assert card.read_text().count("## Evaluation") == 1 and "newer" in card.read_text()
+    nested = tmp_path / "NESTED.md"  # an Evaluation subsection inside a model's own section
+    nested.write_text("# m\n\n## Model\nx\n\n### Evaluation\nTODO\n\n### Examples\ne\n\n## Other\no\n")
+    update_card_section(nested, "## Evaluation\n\nnumbers\n\n### Stages\n\nt\n")
+    text = nested.read_text()
+    assert "TODO" not in text and "### Evaluation\n\nnumbers" in text and "#### Stages" in text
+    assert text.index("#### Stages") < text.index("### Examples") < text.index("## Other")
+    assert text.count("Evaluation") == 1
     fresh = tmp_path / "NEW.md"
     update_card_section(fresh, "## Evaluation\n\nx\n")
     assert fresh.read_text().startswith("## Evaluation")
