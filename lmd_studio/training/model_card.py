@@ -136,6 +136,19 @@ def merge_card(existing: str | None, section: str, name: str) -> str:
         return f"# {name} — LMD Studio model card\n\n{section}\n"
     if BEGIN in existing and END in existing:
         head, rest = existing.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+        old, tail = rest.split(END, 1)
+        kept = _subsection(old, "### Evaluation")
+        if kept and "TODO" not in kept:  # `lmd eval` wrote its results there: keep them
+            section = section.replace(_subsection(section, "### Evaluation"), kept)
         return head + section + tail
     return existing.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def _subsection(text: str, heading: str) -> str:
+    """The block from `heading` up to the next heading of the same or a higher level ('' if absent)."""
+    start = text.find(heading)
+    if start < 0:
+        return ""
+    nxt = [i for i in (text.find("\n### ", start + 1), text.find("\n## ", start + 1), text.find("\n<!-- ", start + 1))
+           if i >= 0]
+    return text[start:min(nxt)] if nxt else text[start:]

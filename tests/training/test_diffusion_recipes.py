@@ -83,6 +83,12 @@ def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
     card = (folder / "MODEL_CARD.md").read_text()
     assert card.startswith("# default") and "codec notes" in card and "ARC kept for a test." in card
     assert card.count("## Diffusion model") == 1
+    # evaluation results written into the section by `lmd eval` survive a re-export
+    (folder / "MODEL_CARD.md").write_text(card.replace("TODO (`lmd eval", "FD 1.23 measured (`lmd eval"))
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny", "--models-dir",
+                     str(models)]) == 0
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "FD 1.23 measured" in card and card.count("### Evaluation") == 1
     gen = TorchBlockGenerator.from_folder(folder, threads=1, text_encoder=FakeTextEncoder(16, 8))
     controls = BlockControls(prompts=(PromptSlot("piano", 1.0),), values={})
     audio, _ = gen.generate_block(gen.init_state(0), controls)
