@@ -42,9 +42,11 @@ class TextBank:
         have: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if cache is not None and Path(cache).is_file():
             with np.load(cache, allow_pickle=False) as z:
-                if z["tokens"].shape[1:] == (max_tokens, encoder.dim):
-                    for i, t in enumerate(z["texts"]):
-                        have[str(t)] = (z["tokens"][i], z["mask"][i])
+                # read each array once: NpzFile decompresses the whole array on every z[key] access
+                texts_arr, tokens_arr, mask_arr = z["texts"], z["tokens"], z["mask"]
+            if tokens_arr.shape[1:] == (max_tokens, encoder.dim):
+                for i, t in enumerate(texts_arr):
+                    have[str(t)] = (tokens_arr[i], mask_arr[i])
         missing = [t for t in wanted if t not in have]
         if missing:
             embeddings = []

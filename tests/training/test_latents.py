@@ -103,3 +103,17 @@ def test_control_units_and_masking():
     held = masked_controls(values, torch.ones(2, 4), block_frames=4, hold=torch.tensor([True, False]))
     torch.testing.assert_close(held[0, :4, 0], values[0, :4, 0].mean().expand(4))  # one value per block
     assert torch.equal(held[1, :, :15], values[1])
+
+
+def test_text_bank_cache_round_trip(tmp_path):
+    encoder = FakeTextEncoder(16, 8)
+    texts = [f"prompt number {i} with words" for i in range(70)]  # more than one encoding chunk
+    fresh = TextBank.build(texts, encoder, 8, tmp_path / "bank.npz")
+    cached = TextBank.build(texts[:50], encoder, 8, tmp_path / "bank.npz")  # read back from the file
+    for t in texts[:50]:
+        i, j = fresh.index[t], cached.index[t]
+        assert torch.equal(fresh.tokens[i], cached.tokens[j]) and torch.equal(fresh.mask[i], cached.mask[j])
+        torch.testing.assert_close(fresh.pooled[i], cached.pooled[j])
+    assert cached.tokens.shape == (50, 8, 16)
+    cond = cached.condition(torch.tensor([0, 1]), drop=torch.tensor([False, True]))
+    assert cond.is_null.tolist() == [False, True] and cond.tokens.shape == (2, 1, 8, 16)
