@@ -105,12 +105,12 @@ def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
                      str(models), "--codec", str(other)]) == 2
 
 
-@pytest.mark.parametrize("stage", ["base", "arc"])
+@pytest.mark.parametrize("stage", ["base", "lmdm", "arc"])
 def test_resume_gives_the_same_losses(stage, diffusion_tiny, chain, tmp_path):
     data = json.loads(diffusion_tiny.config(stage).read_text())
     data.update(steps=4, bf16=False, checkpoint_every=2)
     cfg = diffusion_tiny.write_config(f"{stage}-resume", data)
-    init = [] if stage == "base" else ["--init", str(chain / "lmdm")]
+    init = {"base": [], "lmdm": ["--init", str(chain / "base")], "arc": ["--init", str(chain / "lmdm")]}[stage]
 
     def run(out, *steps):
         return lmd_main(["train", stage, "--latents", str(diffusion_tiny.latents), "--config", str(cfg),
