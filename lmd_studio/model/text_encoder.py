@@ -94,8 +94,12 @@ class MiniLMTextEncoder:
         self._model = model.eval()
 
     def encode(self, texts: Sequence[str]) -> list[TextEmbedding]:
-        out: list[TextEmbedding | None] = [self._memo.get(t) for t in texts]
-        missing = sorted({t for t, e in zip(texts, out) if e is None})
+        found: dict[str, TextEmbedding] = {}
+        for t in texts:
+            hit = self._memo.get(t)
+            if hit is not None:
+                found[t] = hit
+        missing = sorted({t for t in texts if t not in found})
         if missing:
             with self._lock, torch.inference_mode():
                 self._load()
@@ -106,9 +110,11 @@ class MiniLMTextEncoder:
                 for i, text in enumerate(missing):
                     tokens = hidden[i, mask[i]].clone()  # [L_i, 384]
                     pooled = torch.nn.functional.normalize(tokens.mean(0), dim=0)
-                    self._memo.put(text, TextEmbedding(tokens, pooled))
-            out = [self._memo.get(t) for t in texts]
-        return [e for e in out if e is not None]
+                    found[text] = TextEmbedding(tokens, pooled)
+                    self._memo.put(text, found[text])
+        # answered from this call's results, not the memo: more unique texts than the memo holds must
+        # still give one embedding per text
+        return [found[t] for t in texts]
 
 
 class FakeTextEncoder:
