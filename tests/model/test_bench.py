@@ -32,7 +32,8 @@ def test_bench_json_has_the_issue_keys(capsys: pytest.CaptureFixture[str]) -> No
         assert set(row) >= {"s", "o", "K", "token_passes", "token_passes_formula", "ms_per_block"}
         assert row["token_passes"] == row["token_passes_formula"], row
         assert row["ms_per_block"] > 0
-    assert out["peak_gflops_fp32"] > 0 and 0 < out["peak_fraction"] < 1.5
+    # a tiny model on a loaded machine can round to 0.000 of peak; above 1.5 would mean a wrong peak
+    assert out["peak_gflops_fp32"] > 0 and 0 <= out["peak_fraction"] < 1.5
 
 
 def test_bench_table_and_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:
