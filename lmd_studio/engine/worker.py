@@ -47,8 +47,9 @@ class EngineConfig:
     min_splice_margin_s: float = 0.03  # kept ahead of the playhead on a splice, beyond regeneration time
     crossfade_s: float = 0.012
     low_latency: bool = True
-    # generator states kept for Seek: a real model's state (KV cache + codec decoder state) is ~1 MB, so
-    # 512 of them grew the studio by ~0.4 GB over the first 6 minutes (measured in the soak); 64 ≈ 47 s
+    # generator states kept for Seek (64 ≈ 47 s of 0.74 s blocks). A real model's state (KV cache + codec
+    # decoder state) is ~1 MB; with 512 kept, the real-model soak's RSS grew ~0.26 GB over 7 minutes, which
+    # this would explain (not yet confirmed by a re-run)
     history_blocks: int = 64
     seed: int = 0
     safe_mode: bool = True
