@@ -7,6 +7,7 @@ rewritten, so adding data never needs a manual rebuild.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,7 +66,9 @@ class TextBank:
                 have[t] = (tok, mask)
             if cache is not None:
                 everything = sorted(have)
-                tmp = Path(cache).with_name(Path(cache).name + ".tmp.npz")
+                # one temp name per process: DDP replicas write the same table at once (a shared temp name
+                # made one replica's rename fail); each rename is atomic and the contents are identical
+                tmp = Path(cache).with_name(f"{Path(cache).name}.{os.getpid()}.tmp.npz")
                 np.savez(tmp, texts=np.array(everything), tokens=np.stack([have[t][0] for t in everything]),
                          mask=np.stack([have[t][1] for t in everything]))
                 tmp.replace(cache)
