@@ -82,6 +82,30 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def lagged_pearson(requested: np.ndarray, measured: np.ndarray, max_lag: int = 3) -> tuple[int, float]:
+    """(lag, r) maximising the correlation of measured[b + lag] with requested[b], lag in ±max_lag blocks.
+
+    Positive lag: the audio follows the knob late (the context holds the old value for a while)."""
+    best = (0, pearson(requested, measured))
+    n = min(len(requested), len(measured))
+    for lag in range(-max_lag, max_lag + 1):
+        if lag == 0 or n - abs(lag) < 4:
+            continue
+        r = pearson(requested[:n - lag], measured[lag:n]) if lag > 0 else pearson(requested[-lag:n], measured[:n + lag])
+        if r > best[1]:
+            best = (lag, r)
+    return best
+
+
+def onset_density(audio: np.ndarray, sample_rate_hz: int) -> float:
+    """Mean onsets per second of a clip, by the corpus's own onset detector (dsp/features.py)."""
+    cfg = FeatureConfig()
+    x = audio if sample_rate_hz == cfg.stft.sample_rate_hz else resample(audio, sample_rate_hz, cfg.stft.sample_rate_hz)
+    if x.shape[0] < cfg.latent_hop_frames:
+        return 0.0
+    return float(compute_control_features(x, cfg).onset_density_hz.mean())
+
+
 MEASURED_UNITS = {"loudness": "dB (K-weighted)", "brightness": "log2 centroid Hz", "density": "onsets/s"}
 
 

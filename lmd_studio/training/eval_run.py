@@ -40,8 +40,10 @@ from lmd_studio.training.eval_metrics import (
     MEASURED_UNITS,
     dsp_distance,
     fd_triple,
+    lagged_pearson,
     mean_seam_ratio,
     measured_control_curve,
+    onset_density,
     pearson,
     prompt_scores,
     slope_per_minute,
@@ -149,8 +151,10 @@ def _fd_and_prompts(ctx: _Context, log: Callable[[str], None]) -> tuple[dict, di
     wrong_t = np.stack([ctx.text[wrong[i]] for i in owner])
     prompt = {"gen": prompt_scores(e["gen"], own_t, wrong_t), "real": prompt_scores(e["real"], own_t, wrong_t)}
     silent = {k: float((window_rms_db(sets[k]) < SILENCE_DB).mean()) for k in ("real", "gen")}
+    onsets = {"real": float(np.mean([onset_density(c.audio, ctx.sr) for c in clips])),
+              "gen": float(np.mean([onset_density(s.audio, ctx.sr) for s in gen]))}
     info = {"windows": int(len(real_w)), "windows_per_half": [int((half == 0).sum()), int((half == 1).sum())],
-            "silent": silent,
+            "silent": silent, "onsets": onsets,
             "real_dsp_distance": float(dsp_distance(z["real"]).mean()), "real_proj": pz["real"]}
     return fd, {**prompt, **info}, gen
 
@@ -192,17 +196,22 @@ def _drift(ctx: _Context, real_proj: np.ndarray, log: Callable[[str], None]) -> 
 def _controls(ctx: _Context, log: Callable[[str], None]) -> tuple[dict, list]:
     cfg = ctx.cfg
     log(f"controls: {len(CONTROLS)} curves × {cfg.control_prompts} prompt(s), {cfg.control_blocks} blocks each")
-    series, corrs = [], {c: [] for c in CONTROLS}
+    series, corrs, lagged = [], {c: [] for c in CONTROLS}, {c: [] for c in CONTROLS}
     for j, p in enumerate(_long_prompts(ctx.clips, cfg.control_prompts)):
         for k, name in enumerate(CONTROLS):
             curve = control_curve(cfg.control_blocks, phase=0.7 * j)
             s = control_stream(ctx.generator, p, name, curve, 2000 + cfg.seed + 10 * j + k, ctx.sampling, ctx.sr)
             measured = measured_control_curve(s.audio, ctx.sr, s.block_frames, name)[:len(curve)]
             corrs[name].append(pearson(curve[:len(measured)], measured))
+            lagged[name].append(lagged_pearson(curve, measured))
             series.append({"prompt": p, "control": name, "requested": curve.tolist(),
                            "measured": [None if not math.isfinite(v) else float(v) for v in measured],
                            "units": MEASURED_UNITS[name]})
-    return {f"{c}_corr": float(np.mean(v)) for c, v in corrs.items()} | {"per_stream": corrs}, series
+    out = {f"{c}_corr": float(np.mean(v)) for c, v in corrs.items()}
+    for c, v in lagged.items():  # the best lag in blocks (> 0: the audio follows late) and r there
+        out[f"{c}_best_lag_blocks"] = float(np.median([lag for lag, _ in v]))
+        out[f"{c}_corr_best_lag"] = float(np.mean([r for _, r in v]))
+    return out | {"per_stream": corrs}, series
 
 
 def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip], cfg: EvalConfig,
@@ -233,6 +242,7 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
         **{k: v for k, v in controls.items() if k != "per_stream"},
         "seam": seam[0], "seam_real": seam_real[0],
         "silent_fraction": prompt["silent"]["gen"], "silent_fraction_real": prompt["silent"]["real"],
+        "onsets_per_s": prompt["onsets"]["gen"], "onsets_per_s_real": prompt["onsets"]["real"],
         "rtf": speed["rtf"], "rtf_min": speed["rtf_min"], "first_audio_s": speed["first_audio_s"],
         "first_audio_max_s": speed["first_audio_max_s"],
         "ms_per_block": speed["ms_per_block"], "block_ms": speed["block_ms"],

@@ -97,6 +97,22 @@ def test_metric_helpers():
     assert pearson([1, 2, 3, 4], [5, 5, 5, 5]) == 0.0
 
 
+def test_lagged_correlation_finds_a_late_response_and_onsets_are_counted():
+    from lmd_studio.training.eval_generate import control_curve
+    from lmd_studio.training.eval_metrics import lagged_pearson, onset_density
+
+    requested = control_curve(48)
+    late = np.concatenate([[requested[0]] * 2, requested[:-2]])  # the audio follows two blocks late
+    lag, r = lagged_pearson(requested, late)
+    assert lag == 2 and r > 0.99 and pearson(requested, late) < r - 0.02
+    assert lagged_pearson(requested, requested) == (0, pytest.approx(1.0))
+    clicks = np.zeros(4 * SR, np.float32)
+    for start in range(0, clicks.size - 2000, SR // 4):  # 4 clicks per second
+        clicks[start:start + 2000] = np.random.default_rng(start).standard_normal(2000) * np.exp(-np.arange(2000) / 200)
+    assert onset_density(clicks, SR) == pytest.approx(4.0, abs=1.0)
+    assert onset_density(np.zeros(4 * SR, np.float32), SR) == 0.0
+
+
 def test_measured_loudness_follows_a_level_ramp_per_block():
     block = 8 * 2048
     rng = np.random.default_rng(0)
