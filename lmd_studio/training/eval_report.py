@@ -62,7 +62,8 @@ def _better(a: object, b: object, way: str | None) -> str:
 
 def _setting(r: dict) -> str:
     m = r.get("meta", {})
-    return f"{m.get('model', '?')} (steps {m.get('steps') or 'default'}, guidance {m.get('guidance') or 'default'})"
+    sampler = f"{m['sampler']} " if m.get("sampler") else ""
+    return f"{m.get('model', '?')} ({sampler}steps {m.get('steps') or 'default'}, guidance {m.get('guidance') or 1})"
 
 
 def compare_table(a: dict, b: dict) -> str:
@@ -105,7 +106,8 @@ def card_section(r: dict, command: str, plots: list[str], extra: str = "") -> st
 Measured with `{command}` on the corpus's held-out **{m['config']['split']}** split: {m['clips']} clips
 (first {m['config']['max_s']:g} s of each), {m['windows']} analysis windows of {m['window_s']:g} s (hop
 {m['hop_s']:g} s), halves of {m['windows_per_half'][0]} / {m['windows_per_half'][1]} windows sharing no
-source. Sampling: steps {m['steps'] or 'model default'}, guidance {m['guidance'] or 'default'}.
+source. Sampling: {m.get('sampler') or 'the model default sampler'}, {m['steps'] or 'default'} steps, guidance
+{m['guidance'] or 1} (1 = no classifier-free guidance).
 
 - **FD** in two spaces: a fixed DSP descriptor (MFCC, spectral contrast, chroma, onset/tempo statistics,
   z-scored with training-split statistics) and our own contrastive audio–text encoder (`models/eval/`).

@@ -231,6 +231,7 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
     speed = measure_speed(generator, f"{drift['drift_prompts'][0]}, speed probe", sampling, cfg.speed_blocks,
                           warmup_blocks=generator.context_frames // max(1, generator.block_frames) + 1)
     all_block_ms = [t for s in gen + drift_streams for t in s.block_ms]
+    gen_cfg = getattr(generator, "config", None)  # TorchBlockGenerator: mode, sampler, default steps
     result = {
         **{f"fd_{space}{suffix}": fd[space][key] for space in ("dsp", "emb")
            for suffix, key in (("", "fd"), ("_floor", "floor"), ("_ceiling", "ceiling"), ("_rel", "rel"))},
@@ -247,7 +248,9 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
         "first_audio_max_s": speed["first_audio_max_s"],
         "ms_per_block": speed["ms_per_block"], "block_ms": speed["block_ms"],
         "rtf_during_eval": float(np.median(all_block_ms)) / speed["block_ms"],
-        "meta": {"model": generator.name, "steps": sampling.steps, "guidance": sampling.guidance,
+        "meta": {"model": generator.name, "steps": sampling.steps or getattr(gen_cfg, "default_steps", None),
+                 "sampler": getattr(gen_cfg, "sampler", None), "mode": getattr(gen_cfg, "mode", None),
+                 "guidance": sampling.guidance,
                  "config": asdict(cfg), "clips": len(clips), "windows": prompt["windows"],
                  "windows_per_half": prompt["windows_per_half"], "window_s": ctx.win / ctx.sr,
                  "hop_s": ctx.hop / ctx.sr, "sample_rate_hz": ctx.sr, "ceiling_reference": NOISE_REFERENCE,

@@ -126,7 +126,7 @@ def test_lmd_eval_quick_reports_every_key_plots_and_the_card(setup, evaluated):
     assert "## Data" in card and "## Licence" in card and "![drift](eval/drift.png)" in card
     assert (setup["model"] / "eval" / "fd.png").is_file()
     table = card[card.index("### Stages and step counts"):]
-    assert "stage one (steps 8" in table and "| 12.5 |" in table and "tiny (steps 2" in table
+    assert "stage one (steps 8" in table and "| 12.5 |" in table and "tiny (pingpong steps 2" in table
 
 
 def test_compare_prints_two_results_side_by_side(setup, evaluated, capsys):
