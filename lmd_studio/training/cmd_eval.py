@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card", action="store_true", help="write the Evaluation section of the model's MODEL_CARD.md")
     p.add_argument("--card-compare", type=Path, nargs="+", default=(), metavar="RESULT",
                    help="with --card: also tabulate these saved results (eval.json files or --out folders)")
+    p.add_argument("--from-result", type=Path, default=None, metavar="RESULT",
+                   help="with --model: reuse a saved result (eval.json or --out folder) instead of evaluating again")
+    p.add_argument("--card-note", type=Path, default=None, metavar="FILE",
+                   help="with --card: markdown appended to the Evaluation section (e.g. what the numbers mean)")
     p.add_argument("--json", action="store_true", help="print JSON (without the plotted series) instead of a table")
 
 
@@ -84,13 +88,14 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
     generator = TorchBlockGenerator.from_folder(model, threads=args.threads,
                                                 inference_dtype=torch.bfloat16 if args.bf16 else torch.float32)
     result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
-    result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16)
+    result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16,
+                          command=_command(args, model))
     return result
 
 
-def _command(args: argparse.Namespace) -> str:
-    """The command line that reproduces this evaluation (for the model card)."""
-    parts = ["lmd eval --model", str(args.model)]
+def _command(args: argparse.Namespace, model: Path) -> str:
+    """The command line that reproduces this evaluation (recorded in the result, quoted in the card)."""
+    parts = ["lmd eval --model", str(model)]
     for flag, value in (("--corpus", args.corpus), ("--split", args.split if args.split != "test" else None),
                         ("--steps", args.steps), ("--guidance", args.guidance), ("--seconds", args.seconds),
                         ("--drift-seconds", args.drift_seconds), ("--threads", args.threads)):
@@ -145,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                     plot_compare_drift(a, b, args.out / "compare_drift.png")
             print(json.dumps(_clean({"A": _strip(a), "B": _strip(b)}), indent=2) if args.json else compare_table(a, b))
             return 0
-        result = evaluate_folder(args, args.model, log)
+        result = _load_or_run(args, args.from_result, log) if args.from_result else evaluate_folder(args, args.model, log)
         out = args.out or (args.model / "eval" if args.card else None)
         plots = _save(result, out, args) if out else []
         if args.card:
@@ -163,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
                 others = [_load_or_run(args, p, log) for p in args.card_compare]
                 extra = ("\n### Stages and step counts\n\nThe same evaluation (same clips, streams and seeds) "
                          "of this model and of saved results:\n\n" + compare_markdown([result, *others]) + "\n")
-            update_card_section(args.model / "MODEL_CARD.md", card_section(result, _command(args), rel, extra))
+            if args.card_note:
+                extra += "\n" + args.card_note.read_text(encoding="utf-8").strip() + "\n"
+            command = result["meta"].get("command") or _command(args, args.model)
+            update_card_section(args.model / "MODEL_CARD.md", card_section(result, command, rel, extra))
         print(json.dumps(_clean(_strip(result)), indent=2) if args.json else result_table(result))
         return 0
     except (ValueError, CheckpointError, RuntimeError, OSError) as exc:
