@@ -131,9 +131,11 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
     the default (with a message) when it cannot be loaded, so the app always opens.
     """
     from lmd_studio.app.session import Session, SessionDeps
+    from lmd_studio.core.process_tuning import tune_for_live_audio
     from lmd_studio.settings.paths import StudioPaths
     from lmd_studio.settings.store import SettingsStore
 
+    tune_for_live_audio()
     paths = paths or StudioPaths.default()
     paths.ensure()
     store = SettingsStore(paths.settings_file)

@@ -5,7 +5,7 @@ work can never make it wait for the GIL; (2) when a device vanishes, PortAudio c
 terminate (measured with JACK: abort/stop/close/Pa_Terminate all block forever once the server died), so
 we kill the device process and start a fresh one — the only reliable way to get the device back.
 
-A pump thread here keeps a small shared-memory ring `fill_buffers` device buffers full by calling
+A pump thread here keeps a small shared-memory ring `fill_s` seconds (whole device buffers) full by calling
 `render` (the engine's OutputStage); the child's callback reads it. While no device process is running,
 the pump paces `render` by the clock instead (the Null backend's behaviour), so generation, meters and
 recording continue; every `reopen_every_s` a new device process is tried.
@@ -30,18 +30,21 @@ from lmd_studio.core.units import next_power_of_two
 
 class ProcessAudioBackend:
     def __init__(self, device: str | int | None = None, sample_rate_hz: int | None = None, channels: int = 2,
-                 buffer_frames: int = 256, fill_buffers: int = 3, reopen_every_s: float = 1.0,
+                 buffer_frames: int = 256, fill_s: float = 0.04, reopen_every_s: float = 1.0,
                  stall_s: float = 0.5, start_timeout_s: float = 10.0,
                  notify: Callable[[str], None] | None = None) -> None:
         self._device = "" if device is None else str(device)
         self._channels = int(channels)
         self._frames = int(buffer_frames)
-        self._fill_frames = int(fill_buffers) * self._frames
+        self._rate = int(sample_rate_hz or self._default_rate())
+        # Frames kept ahead of the device: what the pump thread may fall behind (waiting for the GIL, a GC
+        # pass) before the device underflows. 3 buffers (16 ms at 256 frames) underflowed 5 times in a 10-
+        # minute soak with the GUI animating; 40 ms is inaudible next to a block-sized control latency.
+        self._fill_frames = max(3, -(-int(fill_s * self._rate) // self._frames)) * self._frames
         self._reopen_every_s = reopen_every_s
         self._stall_s = stall_s
         self._start_timeout_s = start_timeout_s
         self._notify = notify or (lambda msg: None)
-        self._rate = int(sample_rate_hz or self._default_rate())
         self._ring = sr.ShmAudioRing(next_power_of_two(max(4096, 8 * self._fill_frames)), self._channels)
         self._buf = np.zeros((self._frames, self._channels), np.float32)
         self._child: subprocess.Popen | None = None

@@ -368,12 +368,21 @@ class GenerationEngine:
     def _splice(self) -> bool:
         """Regenerate queued audio from a point just past the playhead with the new controls."""
         xf = int(self.config.crossfade_s * self.config.device_sample_rate_hz)
-        splice_at = self.ring.read_position + self._margin_frames()
+        margin = self._margin_frames()
+        splice_at = self.ring.read_position + margin
         if splice_at + xf >= self.ring.write_position:
             return False  # nothing worth replacing: the next block already gets the new controls
         i = next((k for k, b in enumerate(self._queued) if b.dev_start <= splice_at < b.dev_end), None)
         if i is None:
             return False
+        # Everything queued after the spliced block is dropped, so what is left of that block is all the
+        # time the worker has to generate the next one. Cut close to a block's end and that is a few
+        # milliseconds: an underrun. Then splice the next block at its start instead (heard a little later).
+        if self._queued[i].dev_end - splice_at < margin + xf:
+            if i + 1 >= len(self._queued) or self._queued[i + 1].dev_end > self.ring.write_position:
+                return False
+            i += 1
+            splice_at = self._queued[i].dev_start
         block = self._queued[i]
         controls = self._controls()
         version = self._snapshot.model_version
@@ -385,7 +394,7 @@ class GenerationEngine:
         splice_at = max(splice_at, self.ring.read_position + 2 * self.ring.max_read_frames + xf)
         offset = splice_at - block.dev_start
         write_pos = self.ring.write_position
-        if offset + xf >= fresh.shape[0] or splice_at + xf >= write_pos:
+        if offset + xf + margin >= fresh.shape[0] or splice_at + xf >= write_pos:
             self.stats.splice_misses += 1
             return False
         old = self.ring.peek(splice_at, xf)

@@ -114,6 +114,38 @@ def test_low_latency_splice_replaces_queued_audio_with_crossfade() -> None:
     assert len(e.control_latencies_ms()) == 1
 
 
+def test_splice_near_a_block_end_moves_to_the_next_block_and_keeps_headroom() -> None:
+    """A cut a few ms before a block's end would drop every later block and leave the worker those few ms
+    to generate the next one (an underrun in the 10-minute soak). The splice must keep at least its
+    margin of audio queued."""
+    e = make_engine(low_latency=True)
+    e.mailbox.set("loudness", 0.1)
+    e.send(cmd.Play())
+    pull(e, 2048)
+    for _ in range(10):
+        e.step()
+    margin = e._margin_frames()
+    # advance the playhead until `playhead + margin` lies in the last 100 frames of a queued block
+    for _ in range(200):
+        at = e.ring.read_position + margin
+        block = next(b for b in e._queued if b.dev_start <= at < b.dev_end)
+        if block.dev_end - 100 <= at:
+            break
+        pull(e, 64)
+    else:
+        pytest.fail("never reached a block end")
+    quiet = np.sqrt(np.mean(e.ring.peek(block.dev_end, e.block_device_frames) ** 2))  # the old next block
+    e.mailbox.set("loudness", 1.0)
+    e.step()
+    assert e.stats.splices == 1
+    splice_at = e._probes[-1].position
+    assert splice_at == block.dev_end, "the splice moved to the start of the next block"
+    assert e.ring.write_position - e.ring.read_position >= margin + e.block_device_frames // 2
+    audio = pull(e, 3 * e.block_device_frames)
+    assert e.output.underruns_while_playing == 0
+    assert np.sqrt(np.mean(audio[-e.block_device_frames:] ** 2)) > 3 * quiet, "the new loudness is heard"
+
+
 def test_volume_moves_do_not_regenerate() -> None:
     e = make_engine(low_latency=True)
     e.send(cmd.Play())
