@@ -26,7 +26,7 @@ def default_model_dir() -> Path:
     return REPO_MODELS_DIR / "default"
 
 
-def make_generator(model: str | None = None, *, threads: int = 2) -> BlockGenerator:
+def make_generator(model: str | None = None, *, threads: int = 1) -> BlockGenerator:
     """'fake' → the test-tone generator; a folder with dit.safetensors → the LMDM model; None → the
     default model if it has been trained, else the fake generator (so the app always starts)."""
     if model == "fake":

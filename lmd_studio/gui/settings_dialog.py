@@ -116,7 +116,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self.threads.setObjectName("torch_threads")
         self.threads.setRange(1, 64)
         self.threads.setValue(s.torch_threads)
-        self.threads.setToolTip("CPU threads the model may use (taken at the next model load)")
+        self.threads.setToolTip("CPU threads the model may use (taken at the next model load); 1 is fastest for the small default model")
         folder_row = QtWidgets.QHBoxLayout()
         self.folder = QtWidgets.QLineEdit(s.recordings_dir)
         self.folder.setObjectName("recordings_dir")

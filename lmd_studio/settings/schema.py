@@ -70,7 +70,11 @@ class StudioSettings:
     model: str = ""  # "" = the default model (or test tones until it is trained); "fake"; a folder
     adapter: str = ""  # LoRA adapter file, "" = none
     adapter_strength: float = 1.0
-    torch_threads: int = 2
+    # 1, not 2: the default model's small matmuls gain nothing from a second OpenMP thread and pay for the
+    # hand-offs (`lmd bench model` on the idle VM: block-causal 52.5 ms/block wall clock with 2 threads,
+    # 23.4 ms CPU time with `--threads 1 --clock cpu`; full step RTF 0.090 vs 0.058), and the other core
+    # stays free for the GUI and the audio pump.
+    torch_threads: int = 1
     recordings_dir: str = ""  # "" = StudioPaths.recordings_dir
     record_format: str = "wav"
     theme: str = "dark"
