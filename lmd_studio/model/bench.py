@@ -24,8 +24,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_size, nargs="+", default=None, metavar="S:O",
-                        help="context:block latent frames to compare at (default: the model's, then 192:48, "
-                             "the paper's)")
+                        help="context:block latent frames to compare at (default: the model's, 4:1 at its block "
+                             "size, the paper's 192:48, and 384:96)")
     parser.add_argument("--steps", "-K", type=int, default=8, help="denoising steps per block (default 8)")
     parser.add_argument("--blocks", type=int, default=12, help="timed blocks per mode (default 12)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed blocks after the context fills")
