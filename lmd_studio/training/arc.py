@@ -9,6 +9,13 @@
   kept so the backbone can first be warmed up with the flow loss on long windows.
 - losses (f = softplus), real and fake noised with the same (t, ε), scores on rollout frames only:
   D: f(D(fake) - D(real)) + w·f(D(real, wrong prompt) - D(real, right prompt));  G: f(D(real) - D(fake)).
+- real/fake alignment under context dropout: the discriminator sees exactly the context the generator saw.
+  Hidden context frames are removed as keys (as in the generator's window) and the head reads rollout frames
+  only, so nothing about the hidden frames reaches a score. METHOD's "drop and shift right" does the same
+  with zero-padding; our windows are random crops, so the shift itself changes nothing.
+- optional stabilisers (ArcConfig flags, all off by default): a generator EMA (`ema_update`), a
+  finite-difference R1/R2 penalty on D (`perturbation_penalty`), per-channel moment matching of the
+  rollout against the real continuation (`moment_loss`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from torch import nn
 
 from lmd_studio.model.attention import TextKV
 from lmd_studio.model.dit import DiT
+from lmd_studio.model.masks import bidirectional_mask, drop_keys
 from lmd_studio.model.samplers import flow_interpolate, logsnr_schedule
 from lmd_studio.training.flow import lmdm_window_mask
 
@@ -54,21 +62,51 @@ class Discriminator(nn.Module):
         self.head = nn.Sequential(*(ConvNeXtBlock1d(width) for _ in range(blocks)))
         self.out = nn.Linear(width, 1)
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, text: TextKV, frame_cond: torch.Tensor | None
-                ) -> torch.Tensor:
-        """Noisy sequences [B, T, C] (T a multiple of 4) → scores [B, T/4]."""
-        h = self.backbone(x_t, t, text, frame_cond=frame_cond, n_layers=self.trunk_layers, return_hidden=True)
-        h = self.head(self.down(h.float().transpose(1, 2)))  # [B, W, T/4]
-        return self.out(h.transpose(1, 2)).squeeze(-1)  # [B, T/4]
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, text: TextKV, frame_cond: torch.Tensor | None,
+                hidden: torch.Tensor | None = None, score_from: int = 0) -> torch.Tensor:
+        """Noisy sequences [B, T, C] → scores [B, (T - score_from)/4] of frames `score_from..T-1`.
+
+        `hidden` [B, h ≤ T]: leading frames removed as keys (context the generator did not see). The head
+        reads only the scored frames, so unscored frames reach a score through attention alone.
+        """
+        b, n, _ = x_t.shape
+        mask = None
+        if hidden is not None and bool(hidden.any()):
+            dropped = torch.cat([hidden.to(x_t.device), torch.zeros(b, n + 1 - hidden.shape[1], dtype=torch.bool,
+                                                                    device=x_t.device)], dim=1)  # [B, T+1]
+            mask = drop_keys(bidirectional_mask(n).to(x_t.device), dropped)  # [B, T+1, T+1]
+        h = self.backbone(x_t, t, text, frame_cond=frame_cond, mask=mask, n_layers=self.trunk_layers,
+                          return_hidden=True)
+        h = self.head(self.down(h[:, score_from:].float().transpose(1, 2)))  # [B, W, (T - score_from)/4]
+        return self.out(h.transpose(1, 2)).squeeze(-1)  # [B, (T - score_from)/4]
 
 
 class ArcPair(nn.Module):
-    """Generator + discriminator in one module, so the shared loop checkpoints both together."""
+    """Generator + discriminator (+ the generator's EMA, when on) in one module, so the shared loop
+    checkpoints them together."""
 
-    def __init__(self, gen: DiT, disc: Discriminator) -> None:
+    def __init__(self, gen: DiT, disc: Discriminator, ema: DiT | None = None) -> None:
         super().__init__()
         self.gen = gen
         self.disc = disc
+        self.ema = ema
+        if ema is not None:
+            ema.requires_grad_(False)
+
+    @property
+    def shipped(self) -> DiT:
+        """The generator that is evaluated and exported: the EMA when there is one."""
+        return self.ema if self.ema is not None else self.gen
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1-decay)·model. Adversarial gradients are noisy; the average of the last ~1/(1-decay)
+    generator states is a better model than any single one of them (the reference code ships an EMA, 0.99)."""
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p.detach().to(e.dtype), 1.0 - decay)
+    for e, p in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(p)
 
 
 class OptimizerPair:
@@ -129,9 +167,32 @@ def rollout(dit: DiT, context: torch.Tensor, visible: torch.Tensor, cond: torch.
 
 
 def scores_on_rollout(disc: Discriminator, seq: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, text: TextKV,
-                      cond: torch.Tensor | None, context_frames: int) -> torch.Tensor:
-    """D scores [B, n·o/4] of a clean sequence [B, s + n·o, C] noised with the given (t, ε)."""
-    return disc(flow_interpolate(seq, eps, t), t, text, cond)[:, context_frames // DOWNSAMPLE:]
+                      cond: torch.Tensor | None, context_frames: int, hidden: torch.Tensor | None = None
+                      ) -> torch.Tensor:
+    """D scores [B, n·o/4] of the rollout frames of a clean sequence [B, s + n·o, C] noised with the given
+    (t, ε). `hidden` [B, s]: the context frames the generator did not see (context dropout); D ignores them
+    too, so the real and the fake sequence carry the same information."""
+    return disc(flow_interpolate(seq, eps, t), t, text, cond, hidden=hidden, score_from=context_frames)
+
+
+def perturbation_penalty(disc: Discriminator, seq: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+                         text: TextKV, cond: torch.Tensor | None, context_frames: int, hidden: torch.Tensor | None,
+                         scores: torch.Tensor, sigma: float, gen: torch.Generator) -> torch.Tensor:
+    """Finite-difference R1/R2: E[(D(x_t + σn) - D(x_t))²] / σ² ≈ E‖∇D(x_t)‖² for n ~ N(0, I), without a
+    double backward. Applied to real (R1) and fake (R2) inputs, it keeps D smooth around both, so it cannot
+    separate them on tiny details and hand the generator huge, noisy gradients."""
+    x_t = flow_interpolate(seq, eps, t)
+    n = torch.randn(x_t.shape, generator=gen).to(x_t)
+    moved = disc(x_t + sigma * n, t, text, cond, hidden=hidden, score_from=context_frames)
+    return ((moved.float() - scores.float()) ** 2).mean() / (sigma * sigma)
+
+
+def moment_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Per-channel mean and std of the rollout frames [B, n·o, C] against the real continuation's (over batch
+    and frames). A few-step x̂0 regresses towards the conditional mean: too little variance, which decodes as
+    quiet, muffled audio. The discriminator may take many steps to punish that; this says it directly."""
+    f, r = fake.float().flatten(0, 1), real.float().flatten(0, 1)  # [B·n·o, C]
+    return F.mse_loss(f.mean(0), r.mean(0)) + F.mse_loss(f.std(0), r.std(0))
 
 
 def d_loss(real: torch.Tensor, fake: torch.Tensor, real_wrong: torch.Tensor | None, weight: float

@@ -5,13 +5,19 @@
 Phases by step: (1) `disc_warmup_steps` of flow loss on long windows (s + B·o frames) for the
 discriminator's backbone; (2) `head_warmup_steps` of discriminator-only adversarial steps; (3) alternating
 updates: every step rolls out B blocks with the generator, updates D on the detached rollout, then G
-through the rollout's last steps. AdamW for both, gradient clipping at `grad_clip`. The exported model is
-meant to be run with ping-pong sampling at 2–4 steps and no CFG (`sampler`, `default_steps`).
+through the rollout's last steps (every `g_every`-th step). AdamW for both, gradient clipping at
+`grad_clip`. The exported model is meant to be run with ping-pong sampling at 2–4 steps and no CFG
+(`sampler`, `default_steps`).
+
+Checkpoint choice: evaluations before the generator's first update measure the stage-1 weights; they are
+logged as `val_latent_fd_init` (the baseline to beat) and never count as "best", so the export is always a
+post-trained generator (the EMA when `ema_decay` > 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -27,11 +33,14 @@ from lmd_studio.training.arc import (
     Discriminator,
     OptimizerPair,
     d_loss,
+    ema_update,
     g_loss,
+    moment_loss,
+    perturbation_penalty,
     rollout,
     scores_on_rollout,
 )
-from lmd_studio.training.batches import WindowBatch
+from lmd_studio.training.batches import WindowBatch, WindowSampler
 from lmd_studio.training.flow import (
     CondDropout,
     base_flow_loss,
@@ -40,8 +49,10 @@ from lmd_studio.training.flow import (
     lmdm_flow_loss,
 )
 from lmd_studio.training.frechet import frechet_distance
+from lmd_studio.training.latents import LatentSet
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
+    StageData,
     add_common_arguments,
     fail,
     load_config,
@@ -62,6 +73,24 @@ def _base_path(init: Path, base: str | None) -> Path:
     raise ValueError("pass --base (the stage-0 model the discriminator starts from)")
 
 
+def full_windows_only(data: StageData, frames: int, seed: int) -> StageData:
+    """The same data without items shorter than one ARC clip. Such items are padded with the codec's
+    silence latent, so the "real" continuation is digital silence while the generator saw music: D learns
+    that silence looks real. (A split left empty keeps its items: better padded data than none.)"""
+    def keep(split: LatentSet) -> LatentSet:
+        long = [it for it in split.items if len(it.latents) >= frames]
+        return LatentSet(split.root, split.split, long or split.items, split.meta)
+
+    return StageData(WindowSampler(keep(data.train.data), data.bank, frames, seed),
+                     WindowSampler(keep(data.val.data), data.bank, frames, seed + 1), data.bank, data.latents)
+
+
+def eval_metrics(fd: float, step: int, g_start: int) -> dict[str, float]:
+    """`step` steps done; the generator's first update is step index `g_start`. Before it, the FD is that of
+    the initial (stage-1) weights: the baseline, not a candidate for the exported checkpoint."""
+    return {"val_latent_fd" if step > g_start else "val_latent_fd_init": fd}
+
+
 def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     cfg: ArcConfig = run.cfg  # type: ignore[assignment]
     device = run.device
@@ -77,8 +106,11 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                          "discriminator head")
     torch.manual_seed(cfg.seed)
     disc = Discriminator(base_dit, cfg.disc_fraction, cfg.disc_head_width, cfg.disc_head_blocks).to(device)
-    pair = ArcPair(gen_dit, disc)
+    ema = copy.deepcopy(gen_dit) if cfg.ema_decay > 0 else None
+    pair = ArcPair(gen_dit, disc, ema)
     data = stage_data(latents, mc, cfg, frames)
+    if cfg.full_windows_only:
+        data = full_windows_only(data, frames, cfg.seed)
     opt_g = torch.optim.AdamW(gen_dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
     opts = OptimizerPair(opt_g, opt_d)
@@ -87,7 +119,8 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     g_start = cfg.disc_warmup_steps + cfg.head_warmup_steps
     run.log(f"arc: {nb} blocks × {o} frames after {s}, k in 1..{cfg.max_steps_per_block - 1}, discriminator "
             f"{disc.trunk_layers}/{base_dit.cfg.n_layers} layers; warm-up {cfg.disc_warmup_steps} + "
-            f"{cfg.head_warmup_steps} steps, device {device}")
+            f"{cfg.head_warmup_steps} steps, G every {cfg.g_every}, EMA {cfg.ema_decay}, D penalty "
+            f"{cfg.disc_penalty_weight}, moments {cfg.moment_weight}, device {device}")
 
     def clip_step(params, opt, lr: float) -> float:
         params = list(params)
@@ -114,18 +147,25 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
             text, cond = batch_conditions(gen_dit, batch, data.bank, drop, gen, device)
             hidden = context_dropout(b, mc, cfg.p_context_full, cfg.p_context_partial, 0.0, gen)
             steps = [int(k) for k in torch.randint(1, cfg.max_steps_per_block, (nb,), generator=gen)]
-            train_g = step >= g_start
-            fake_blocks = rollout(gen_dit, real[:, :s], ~hidden.to(device), cond, text, steps, gen, grad=train_g)
+            train_g = step >= g_start and (step - g_start) % cfg.g_every == 0
+            hidden = hidden.to(device)
+            fake_blocks = rollout(gen_dit, real[:, :s], ~hidden, cond, text, steps, gen, grad=train_g)
             fake = torch.cat([real[:, :s], fake_blocks], dim=1)  # [B, s + n·o, C]
             t = sample_train_times(b, gen, logsnr_min=cfg.disc_logsnr_min, logsnr_max=cfg.disc_logsnr_max).to(device)
             eps = torch.randn(real.shape, generator=gen).to(device)  # the same (t, ε) for real and fake
             d_text = disc.backbone.encode_text(data.bank.condition(batch.text_ids))
             wrong_ids = torch.roll(batch.text_ids, 1)
             d_wrong = disc.backbone.encode_text(data.bank.condition(wrong_ids))
-            sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s)
-            sf = scores_on_rollout(disc, fake.detach(), t, eps, d_text, cond, s)
-            sw = scores_on_rollout(disc, real, t, eps, d_wrong, cond, s) if cfg.contrastive_weight else None
+            # D sees the context the generator saw: hidden frames are dropped for real, fake and wrong prompt
+            sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s, hidden)
+            sf = scores_on_rollout(disc, fake.detach(), t, eps, d_text, cond, s, hidden)
+            sw = scores_on_rollout(disc, real, t, eps, d_wrong, cond, s, hidden) if cfg.contrastive_weight else None
             loss_d, metrics = d_loss(sr.float(), sf.float(), None if sw is None else sw.float(), cfg.contrastive_weight)
+            if cfg.disc_penalty_weight > 0:
+                pen = sum(perturbation_penalty(disc, seq, t, eps, d_text, cond, s, hidden, sc, cfg.disc_penalty_sigma,
+                                               gen) for seq, sc in ((real, sr), (fake.detach(), sf))) / 2
+                metrics["d_penalty"] = pen.item()
+                loss_d = loss_d + cfg.disc_penalty_weight * pen
         loss_d.backward()
         metrics["d_grad"] = clip_step(disc.parameters(), opt_d, lr_d)
         metrics["loss"] = loss_d.item()
@@ -139,10 +179,14 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
             with autocast(device, cfg.bf16):
                 d_text = disc.backbone.encode_text(data.bank.condition(batch.text_ids))
                 with torch.no_grad():
-                    sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s)
-                sf = scores_on_rollout(disc, fake, t, eps, d_text, cond, s)
+                    sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s, hidden)
+                sf = scores_on_rollout(disc, fake, t, eps, d_text, cond, s, hidden)
                 loss_g = g_loss(sr.float(), sf.float())
                 total = loss_g
+                if cfg.moment_weight > 0:
+                    mom = moment_loss(fake_blocks, real[:, s:])
+                    metrics["g_moments"] = mom.item()
+                    total = total + cfg.moment_weight * mom
                 if cfg.flow_weight > 0:  # keep the flow objective alive on the first window of the clip
                     window = WindowBatch(batch.latents[:, :s + o], batch.controls[:, :s + o], batch.text_ids)
                     flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device,
@@ -156,18 +200,26 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                 p.requires_grad_(True)
         metrics["g_adv"] = loss_g.item()
         metrics["g_grad"] = clip_step(gen_dit.parameters(), opt_g, lr_at(step - g_start, cfg))
+        if ema is not None:
+            ema_update(ema, gen_dit, cfg.ema_decay)
         metrics["loss"] = loss_g.item()
         return metrics
 
     val = data.val.fixed(cfg.eval_batch)
+    baseline: dict[str, float] = {}
 
     def eval_fn(step: int) -> dict[str, float]:
-        return {"val_latent_fd": rollout_fd(gen_dit, val, data.bank, cfg, device, steps=cfg.default_steps)}
+        fd = rollout_fd(pair.shipped, val, data.bank, cfg, device, steps=cfg.default_steps)
+        metrics = eval_metrics(fd, step, g_start)
+        baseline.update({k: v for k, v in metrics.items() if k.endswith("_init")})
+        return metrics
 
     run.loop(pair, opts, step_fn, eval_fn, resume, monitor="val_latent_fd")
     run.restore_best(pair)
-    return run.finish(gen_dit, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler, default_steps=cfg.default_steps),
-                      {"init": str(init_path), "base": str(base_path), "latents": str(latents)})
+    # the summary keeps the stage-1 baseline next to best_val, so "did ARC help?" is answered in one file
+    return run.finish(pair.shipped, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler,
+                                                    default_steps=cfg.default_steps),
+                      {"init": str(init_path), "base": str(base_path), "latents": str(latents), **baseline})
 
 
 @torch.no_grad()

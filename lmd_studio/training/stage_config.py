@@ -125,9 +125,20 @@ class ArcConfig(TrainConfig):
     p_context_partial: float = 0.1
     sampler: str = "pingpong"  # how the shipped model is meant to be run after this stage
     default_steps: int = 4
+    # stabilisers for tiny-scale runs (training/arc.py explains each); the defaults leave them off
+    ema_decay: float = 0.0  # > 0: keep an EMA of the generator, evaluate and export it
+    disc_penalty_weight: float = 0.0  # finite-difference R1/R2 on D (real and fake)
+    disc_penalty_sigma: float = 0.05  # its perturbation of the noisy inputs
+    moment_weight: float = 0.0  # per-channel mean/std of the rollout vs the real continuation (G only)
+    g_every: int = 1  # update G every n-th step after warm-up (D every step)
+    full_windows_only: bool = False  # skip items shorter than a clip (no silence-padded "real" data)
 
     def _check(self) -> None:
         TrainConfig._check(self)
+        if not 0.0 <= self.ema_decay < 1.0 or self.disc_penalty_weight < 0 or self.moment_weight < 0:
+            raise ValueError("need 0 <= ema_decay < 1, disc_penalty_weight >= 0 and moment_weight >= 0")
+        if self.disc_penalty_sigma <= 0 or self.g_every < 1:
+            raise ValueError("need disc_penalty_sigma > 0 and g_every >= 1")
         if self.rollout_blocks < 1 or self.max_steps_per_block < 2:
             raise ValueError("rollout_blocks must be >= 1 and max_steps_per_block >= 2")
         if not 0.0 < self.disc_fraction <= 1.0:
