@@ -85,10 +85,10 @@ def full_windows_only(data: StageData, frames: int, seed: int) -> StageData:
                      WindowSampler(keep(data.val.data), data.bank, frames, seed + 1), data.bank, data.latents)
 
 
-def eval_metrics(fd: float, step: int, g_start: int) -> dict[str, float]:
-    """`step` steps done; the generator's first update is step index `g_start`. Before it, the FD is that of
-    the initial (stage-1) weights: the baseline, not a candidate for the exported checkpoint."""
-    return {"val_latent_fd" if step > g_start else "val_latent_fd_init": fd}
+def eval_metrics(fds: dict[str, float], step: int, g_start: int) -> dict[str, float]:
+    """`step` steps done; the generator's first update is step index `g_start`. Before it, the FDs are those
+    of the initial (stage-1) weights: a baseline (`*_init`), not a candidate for the exported checkpoint."""
+    return fds if step > g_start else {f"{name}_init": value for name, value in fds.items()}
 
 
 def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
@@ -209,8 +209,11 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     baseline: dict[str, float] = {}
 
     def eval_fn(step: int) -> dict[str, float]:
-        fd = rollout_fd(pair.shipped, val, data.bank, cfg, device, steps=cfg.default_steps)
-        metrics = eval_metrics(fd, step, g_start)
+        # primed with real context (the monitor) and from an empty context (how the studio starts a stream)
+        fds = {"val_latent_fd": rollout_fd(pair.shipped, val, data.bank, cfg, device, steps=cfg.default_steps),
+               "val_latent_fd_scratch": rollout_fd(pair.shipped, val, data.bank, cfg, device,
+                                                   steps=cfg.default_steps, from_scratch=True)}
+        metrics = eval_metrics(fds, step, g_start)
         baseline.update({k: v for k, v in metrics.items() if k.endswith("_init")})
         return metrics
 
@@ -223,14 +226,16 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
 
 
 @torch.no_grad()
-def rollout_fd(dit, val: WindowBatch, bank, cfg: ArcConfig, device, steps: int) -> float:
-    """Fréchet distance between real and rolled-out latent frames (a cheap in-training quality monitor)."""
+def rollout_fd(dit, val: WindowBatch, bank, cfg: ArcConfig, device, steps: int, from_scratch: bool = False
+               ) -> float:
+    """Fréchet distance between real and rolled-out latent frames (a cheap in-training quality monitor);
+    `from_scratch` hides the real context, as when the studio starts a stream."""
     gen = torch.Generator().manual_seed(4321)
     mc = dit.cfg
     s = mc.context_frames
     real = val.latents.to(device)
     text, cond = batch_conditions(dit, val, bank, CondDropout(0.0, 0.0, 0.0), gen, device)
-    visible = torch.ones(real.shape[0], s, dtype=torch.bool, device=device)
+    visible = torch.full((real.shape[0], s), not from_scratch, dtype=torch.bool, device=device)
     n = (real.shape[1] - s) // mc.block_frames
     fake = rollout(dit, real[:, :s], visible, cond, text, [steps] * n, gen, grad=False)
     c = real.shape[2]

@@ -41,8 +41,10 @@ def lmdm_run(diffusion_tiny, tmp_path_factory):
 
 
 def test_evaluations_before_the_first_generator_update_are_only_a_baseline():
-    assert eval_metrics(7.0, step=2, g_start=2) == {"val_latent_fd_init": 7.0}  # G has not moved yet
-    assert eval_metrics(7.0, step=3, g_start=2) == {"val_latent_fd": 7.0}  # one G update done
+    fds = {"val_latent_fd": 7.0, "val_latent_fd_scratch": 9.0}
+    assert eval_metrics(fds, step=2, g_start=2) == {"val_latent_fd_init": 7.0,  # G has not moved yet
+                                                    "val_latent_fd_scratch_init": 9.0}
+    assert eval_metrics(fds, step=3, g_start=2) == fds  # one G update done
 
 
 def test_export_is_a_post_trained_ema_generator(diffusion_tiny, lmdm_run, tmp_path):
@@ -67,7 +69,9 @@ def test_export_is_a_post_trained_ema_generator(diffusion_tiny, lmdm_run, tmp_pa
     best = load_training_checkpoint(out / "best.pt")
     assert best["step"] > g_start
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["val_latent_fd_init"] == evals[2]["val_latent_fd_init"]  # the baseline sits beside best_val
+    for key in ("val_latent_fd_init", "val_latent_fd_scratch_init"):  # the baseline sits beside best_val
+        assert summary[key] == evals[2][key]
+    assert all("val_latent_fd_scratch" in evals[s] for s in (3, 4, 5))
     exported, _ = load_dit(out / "model.safetensors")
     stage1, _ = load_dit(lmdm_run / "model.safetensors")
     state = exported.state_dict()
