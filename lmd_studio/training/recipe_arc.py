@@ -182,19 +182,19 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                     sr = scores_on_rollout(disc, real, t, eps, d_text, cond, s, hidden)
                 sf = scores_on_rollout(disc, fake, t, eps, d_text, cond, s, hidden)
                 loss_g = g_loss(sr.float(), sf.float())
-                total = loss_g
+                terms = [loss_g]  # weighted loss terms of the generator step
                 if cfg.moment_weight > 0:
                     mom = moment_loss(fake_blocks, real[:, s:])
                     metrics["g_moments"] = mom.item()
-                    total = total + cfg.moment_weight * mom
+                    terms.append(cfg.moment_weight * mom)
                 if cfg.flow_weight > 0:  # keep the flow objective alive on the first window of the clip
                     window = WindowBatch(batch.latents[:, :s + o], batch.controls[:, :s + o], batch.text_ids)
                     flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device,
                                              p_full=cfg.p_context_full, p_partial=cfg.p_context_partial)
                     metrics["g_flow"] = flow.item()
-                    total = loss_g + cfg.flow_weight * flow
+                    terms.append(cfg.flow_weight * flow)
             opt_g.zero_grad(set_to_none=True)
-            total.backward()
+            sum(terms).backward()
         finally:
             for p in disc.parameters():
                 p.requires_grad_(True)

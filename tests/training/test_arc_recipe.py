@@ -82,6 +82,23 @@ def test_export_is_a_post_trained_ema_generator(diffusion_tiny, lmdm_run, tmp_pa
     assert any(not torch.equal(value, best["model"][f"gen.{name}"]) for name, value in state.items())
 
 
+def test_every_generator_loss_term_reaches_the_update(diffusion_tiny, lmdm_run, tmp_path):
+    """With the flow regulariser on, the moment term must still change the generator's step (an earlier
+    draft rebuilt the total from the adversarial and flow terms and silently dropped it)."""
+    data = json.loads(diffusion_tiny.config("arc").read_text())
+    data.update(steps=3, disc_warmup_steps=1, head_warmup_steps=1, flow_weight=0.5, bf16=False)
+    weights = {}
+    for moments in (0.0, 10.0):
+        config = diffusion_tiny.write_config(f"arc-moments-{moments}", dict(data, moment_weight=moments))
+        out = tmp_path / f"m{moments}"
+        assert _train("arc", diffusion_tiny, out, config, "--init", str(lmdm_run)) == 0
+        weights[moments] = load_training_checkpoint(out / "last.pt")["model"]
+    gen_keys = [k for k in weights[0.0] if k.startswith("gen.")]
+    assert any(not torch.equal(weights[0.0][k], weights[10.0][k]) for k in gen_keys)
+    disc_keys = [k for k in weights[0.0] if k.startswith("disc.")]
+    assert all(torch.equal(weights[0.0][k], weights[10.0][k]) for k in disc_keys)  # G-only term
+
+
 def test_full_windows_only_drops_items_that_would_be_silence_padded(tmp_path):
     channels, frames = 4, 12
     silence = np.full(channels, 7.0, dtype=np.float32)
