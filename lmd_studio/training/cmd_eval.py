@@ -10,6 +10,7 @@ Evaluation section (plots copied next to it under `eval/`). torch is imported on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -27,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-dir", type=Path, default=None, help="frozen evaluation spaces (default models/eval)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps per block (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default: the model's)")
+    p.add_argument("--sampler", choices=("euler", "pingpong", "pingpong++"), default=None,
+                   help="sampler (default: the model's); e.g. stage 1 with ping-pong to compare with ARC")
     p.add_argument("--seconds", type=float, default=None, help="seconds per real/generated clip (default 12)")
     p.add_argument("--drift-seconds", type=float, default=None, help="length of each drift stream (default 120)")
     p.add_argument("--quick", action="store_true", help="short clips and streams: a smoke run in seconds")
@@ -87,6 +90,8 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
     # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
     generator = TorchBlockGenerator.from_folder(model, threads=args.threads,
                                                 inference_dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    if getattr(args, "sampler", None):
+        generator.config = dataclasses.replace(generator.config, sampler=args.sampler)
     result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
     result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16,
                           command=_command(args, model))
@@ -97,6 +102,7 @@ def _command(args: argparse.Namespace, model: Path) -> str:
     """The command line that reproduces this evaluation (recorded in the result, quoted in the card)."""
     parts = ["lmd eval --model", str(model)]
     for flag, value in (("--corpus", args.corpus), ("--split", args.split if args.split != "test" else None),
+                        ("--sampler", getattr(args, "sampler", None)),
                         ("--steps", args.steps), ("--guidance", args.guidance), ("--seconds", args.seconds),
                         ("--drift-seconds", args.drift_seconds), ("--threads", args.threads)):
         if value is not None:

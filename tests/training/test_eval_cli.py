@@ -66,7 +66,7 @@ def evaluated(setup):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         rc = lmd_main(["eval", "--model", str(setup["model"]), "--corpus", str(setup["corpus"]), "--eval-dir",
-                       str(setup["eval"]), "--quick", "--json", "--threads", "1", "--steps", "2", "--out", str(out),
+                       str(setup["eval"]), "--quick", "--json", "--threads", "1", "--steps", "2", "--sampler", "euler", "--out", str(out),
                        "--card", "--card-compare", str(earlier)])
     assert rc == 0
     return json.loads(buf.getvalue()), out
@@ -116,6 +116,8 @@ def test_lmd_eval_quick_reports_every_key_plots_and_the_card(setup, evaluated):
     assert -1 <= result["prompt_score"] <= 1 and -1 <= result["loudness_corr"] <= 1
     assert result["rtf"] > 0 and result["first_audio_s"] > 0 and result["seam"] > 0
     assert result["meta"]["steps"] == 2 and result["meta"]["clips"] == 3 and "series" not in result
+    assert result["meta"]["sampler"] == "euler", "--sampler overrides the model's own (ping-pong) sampler"
+    assert "--sampler euler" in result["meta"]["command"]
     assert "pink noise" in result["meta"]["ceiling_reference"]
     saved = json.loads((out / "eval.json").read_text())
     assert saved["fd_dsp"] == pytest.approx(result["fd_dsp"]) and saved["series"]["drift"]
@@ -126,7 +128,7 @@ def test_lmd_eval_quick_reports_every_key_plots_and_the_card(setup, evaluated):
     assert "## Data" in card and "## Licence" in card and "![drift](eval/drift.png)" in card
     assert (setup["model"] / "eval" / "fd.png").is_file()
     table = card[card.index("### Stages and step counts"):]
-    assert "stage one (steps 8" in table and "| 12.5 |" in table and "tiny (pingpong steps 2" in table
+    assert "stage one (steps 8" in table and "| 12.5 |" in table and "tiny (euler steps 2" in table
 
 
 def test_compare_prints_two_results_side_by_side(setup, evaluated, capsys):
