@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 screenshots: $(STAMP)
-	$(BIN)/python -m lmd_studio.gui.screenshots --out docs
+	$(BIN)/python -m lmd_studio.gui.screenshots --out docs --model models/default
 
 bench: $(STAMP)
 	$(BIN)/lmd bench engine
