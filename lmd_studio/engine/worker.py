@@ -47,9 +47,9 @@ class EngineConfig:
     min_splice_margin_s: float = 0.03  # kept ahead of the playhead on a splice, beyond regeneration time
     crossfade_s: float = 0.012
     low_latency: bool = True
-    # generator states kept for Seek (64 ≈ 47 s of 0.74 s blocks). A real model's state (KV cache + codec
-    # decoder state) is ~1 MB; with 512 kept, the real-model soak's RSS grew ~0.26 GB over 7 minutes, which
-    # this would explain (not yet confirmed by a re-run)
+    # generator states kept for Seek (64 ≈ 47 s of 0.74 s blocks; a real model's state — KV cache + codec
+    # decoder state — is ~1 MB each, so 512 would hold ~0.5 GB). With 64, and process_tuning's malloc
+    # settings, the 10-minute real-model soak's RSS stays flat.
     history_blocks: int = 64
     seed: int = 0
     safe_mode: bool = True

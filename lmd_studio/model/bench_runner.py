@@ -17,6 +17,7 @@ import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,6 @@ from lmd_studio.model.text_encoder import FakeTextEncoder
 
 PROMPT = "warm lo-fi piano chords with soft drums"
 
-# wall clock by default; `--clock cpu` uses this process's CPU time instead, which on a machine busy with
-# other jobs estimates what an idle machine would take (exact for --threads 1; with more threads it also
-# counts time spent spinning at OpenMP barriers)
-_clock = time.perf_counter
-
 
 class BenchError(RuntimeError):
     """A benchmark request this machine cannot serve (reported as a message, not a traceback)."""
@@ -62,10 +58,17 @@ class BenchSettings:
     sampler: str = "pingpong"
     bf16: bool = True
     codec: str = "auto"
+    # wall clock by default; "cpu" uses this process's CPU time instead, which on a machine busy with other
+    # jobs estimates what an idle machine would take (exact for --threads 1; with more threads it also
+    # counts time spent spinning at OpenMP barriers)
     clock: str = "wall"
     d_model: int | None = None
     layers: int | None = None
     heads: int | None = None
+
+    @property
+    def timer(self) -> Callable[[], float]:
+        return time.process_time if self.clock == "cpu" else time.perf_counter
 
 
 def _sync(device: torch.device) -> None:
@@ -73,35 +76,37 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _best_time(fn, device: torch.device, reps: int, seconds: float = 0.4) -> float:  # noqa: ANN001
+def _best_time(fn, device: torch.device, reps: int, clock: Callable[[], float],  # noqa: ANN001
+               seconds: float = 0.4) -> float:
     fn()
     _sync(device)
     best, deadline = float("inf"), time.perf_counter() + seconds
     for _ in range(reps):
-        t0 = _clock()
+        t0 = clock()
         fn()
         _sync(device)
-        best = min(best, _clock() - t0)
+        best = min(best, clock() - t0)
         if time.perf_counter() > deadline:
             break
     return best
 
 
-def measure_peak(device: torch.device, dtype: torch.dtype) -> dict[str, float]:
+def measure_peak(device: torch.device, dtype: torch.dtype,
+                 clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Best matmul GFLOP/s this machine reaches now: square torch.matmul and (CPU) oneDNN packed linears."""
     out: dict[str, float] = {}
     with torch.inference_mode():
         for n in (512, 1024, 2048):
             a = torch.randn(n, n, device=device, dtype=dtype)
             b = torch.randn(n, n, device=device, dtype=dtype)
-            t = _best_time(lambda a=a, b=b: a @ b, device, reps=20)
+            t = _best_time(lambda a=a, b=b: a @ b, device, reps=20, clock=clock)
             out[f"matmul_{n}"] = 2 * n ** 3 / t / 1e9
         if device.type == "cpu" and onednn_available():
             for rows, k, n in ((64, 1024, 4096), (256, 1024, 4096), (128, 2048, 2048)):
                 x = torch.randn(rows, k, dtype=dtype)
                 w = torch.ops.mkldnn._reorder_linear_weight(torch.randn(n, k, dtype=dtype), rows)
                 t = _best_time(lambda x=x, w=w: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""),
-                               device, reps=50)
+                               device, reps=50, clock=clock)
                 out[f"onednn_{rows}x{k}x{n}"] = 2 * rows * k * n / t / 1e9
     out["torch_matmul"] = max(v for k, v in out.items() if k.startswith("matmul_"))
     out["peak"] = max(out.values())
@@ -146,8 +151,10 @@ def resized(dit: DiT, s: int, o: int) -> DiT:
 class _Stream:
     """One mode's latent stream, advanced one timed block at a time."""
 
-    def __init__(self, dit: DiT, mode: str, text, spec: SamplerSpec, device: torch.device) -> None:  # noqa: ANN001
+    def __init__(self, dit: DiT, mode: str, text, spec: SamplerSpec, device: torch.device,  # noqa: ANN001
+                 clock: Callable[[], float]) -> None:
         self.dit, self.mode, self.text, self.spec, self.device = dit, mode, text, spec, device
+        self.clock = clock
         self.state = LatentStreamState.start(dit, device)
         self.cond = torch.zeros(1, dit.cfg.block_frames, dit.cfg.frame_cond_channels, device=device)
         self.index = 0
@@ -157,14 +164,14 @@ class _Stream:
         gen = torch.Generator(device=self.device).manual_seed(self.index)
         self.dit.counter.reset()
         _sync(self.device)
-        t0 = _clock()
+        t0 = self.clock()
         denoiser = make_block_denoiser(self.dit, self.mode, self.state, self.text, self.cond, gen)
         x = self.spec.run(denoiser, (1, cfg.block_frames, cfg.latent_channels), gen, device=self.device)
         cache = denoiser.new_cache if isinstance(denoiser, BlockCausalBlock) else self.state.cache
         self.state = self.state.advanced(x, self.cond, cfg.context_frames, cache)
         _sync(self.device)
         self.index += 1
-        return (_clock() - t0) * 1000.0, self.dit.counter.frame_tokens
+        return (self.clock() - t0) * 1000.0, self.dit.counter.frame_tokens
 
 
 def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: torch.device,
@@ -178,7 +185,7 @@ def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: tor
         from lmd_studio.model.conditioning import prompt_mix_condition
 
         text = net.encode_text(prompt_mix_condition(enc, [(PROMPT, 1.0)]))
-        streams = {m: _Stream(net, m, text, spec, device) for m in MODES}
+        streams = {m: _Stream(net, m, text, spec, device, settings.timer) for m in MODES}
         for stream in streams.values():
             for _ in range(s // o + 1 + settings.warmup):
                 stream.step()
@@ -259,16 +266,17 @@ def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  #
         _, state = gen.generate_block(state, controls)
     total, decode = [], []
     o = dit.cfg.block_frames
+    clock = settings.timer
     for _ in range(settings.blocks):
-        t0 = _clock()
+        t0 = clock()
         _, nxt = gen.generate_block(state, controls)
-        total.append((_clock() - t0) * 1000.0)
+        total.append((clock() - t0) * 1000.0)
         latents = nxt.stream.context[:, -o:].float().cpu()  # decode alone, again, from the old state
         with torch.inference_mode():
-            t1 = _clock()
+            t1 = clock()
             codec.decode_block(latents, state.decode_state)
             _sync(device)
-            decode.append((_clock() - t1) * 1000.0)
+            decode.append((clock() - t1) * 1000.0)
         state = nxt
     block_ms = gen.block_frames / gen.sample_rate * 1000.0
     med = statistics.median(total)
@@ -319,8 +327,6 @@ def default_sizes(cfg: DiTConfig) -> tuple[tuple[int, int], ...]:
 
 
 def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
-    global _clock
-    _clock = time.process_time if settings.clock == "cpu" else time.perf_counter
     device = torch.device(settings.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"--device {settings.device}: this torch build or machine has no CUDA device")
@@ -329,7 +335,7 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
     cfg = dit.cfg
     sizes = settings.sizes or default_sizes(cfg)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    peak32 = measure_peak(device, torch.float32)
+    peak32 = measure_peak(device, torch.float32, settings.timer)
     result: dict[str, Any] = {
         "device": str(device), "cpu": platform.processor() or platform.machine(), "threads": settings.threads,
         "torch": torch.__version__, "sampler": settings.sampler, "K": settings.steps, "clock": settings.clock,
@@ -368,7 +374,7 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
     if codec is not None:
         result.update(full_step(dit, codec, settings, device, torch.float32))
     if settings.bf16 and (device.type == "cuda" or onednn_available()):
-        peak16 = measure_peak(device, torch.bfloat16)
+        peak16 = measure_peak(device, torch.bfloat16, settings.timer)
         s, o = sizes[0]
         rows16, extra16 = compare_modes(dit, settings, s, o, device, torch.bfloat16)
         bc16 = next(r["ms_per_block"] for r in rows16 if r["mode"] == "blockcausal")

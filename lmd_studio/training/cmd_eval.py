@@ -90,7 +90,7 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
     # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
     generator = TorchBlockGenerator.from_folder(model, threads=args.threads,
                                                 inference_dtype=torch.bfloat16 if args.bf16 else torch.float32)
-    if getattr(args, "sampler", None):
+    if args.sampler:
         generator.config = dataclasses.replace(generator.config, sampler=args.sampler)
     result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
     result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16,
@@ -102,7 +102,7 @@ def _command(args: argparse.Namespace, model: Path) -> str:
     """The command line that reproduces this evaluation (recorded in the result, quoted in the card)."""
     parts = ["lmd eval --model", str(model)]
     for flag, value in (("--corpus", args.corpus), ("--split", args.split if args.split != "test" else None),
-                        ("--sampler", getattr(args, "sampler", None)),
+                        ("--sampler", args.sampler),
                         ("--steps", args.steps), ("--guidance", args.guidance), ("--seconds", args.seconds),
                         ("--drift-seconds", args.drift_seconds), ("--threads", args.threads)):
         if value is not None:
