@@ -115,7 +115,9 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
     opts = OptimizerPair(opt_g, opt_d)
     batch_size = per_rank_batch(cfg, run.info)
-    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold)  # no CFG after ARC: keep every prompt
+    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold)  # rollouts always keep their prompt
+    # the flow terms (D warm-up, G regulariser) keep CFG dropout so the unconditional branch stays trained
+    flow_drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold)
     g_start = cfg.disc_warmup_steps + cfg.head_warmup_steps
     run.log(f"arc: {nb} blocks × {o} frames after {s}, k in 1..{cfg.max_steps_per_block - 1}, discriminator "
             f"{disc.trunk_layers}/{base_dit.cfg.n_layers} layers; warm-up {cfg.disc_warmup_steps} + "
@@ -138,7 +140,7 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
         opt_d.zero_grad(set_to_none=True)
         if step < cfg.disc_warmup_steps:  # phase 1: the backbone learns long windows with the flow loss
             with autocast(device, cfg.bf16):
-                loss, m = base_flow_loss(disc.backbone, batch, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device)
+                loss, m = base_flow_loss(disc.backbone, batch, data.bank, flow_drop, gen, device)
             loss.backward()
             return {"loss": m["loss"], "d_flow": m["loss"], "d_grad": clip_step(disc.parameters(), opt_d, lr_d)}
         real = batch.latents.to(device)
@@ -189,7 +191,7 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                     terms.append(cfg.moment_weight * mom)
                 if cfg.flow_weight > 0:  # keep the flow objective alive on the first window of the clip
                     window = WindowBatch(batch.latents[:, :s + o], batch.controls[:, :s + o], batch.text_ids)
-                    flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, CondDropout(0.1, 0.5, 0.5), gen, device,
+                    flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, flow_drop, gen, device,
                                              p_full=cfg.p_context_full, p_partial=cfg.p_context_partial)
                     metrics["g_flow"] = flow.item()
                     terms.append(cfg.flow_weight * flow)

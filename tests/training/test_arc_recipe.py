@@ -130,3 +130,18 @@ def test_shipped_configs_parse_and_the_stable_one_turns_the_stabilisers_on():
         ArcConfig(ema_decay=1.0)
     with pytest.raises(ValueError, match="g_every"):
         ArcConfig(g_every=0)
+
+
+def test_p_text_drop_reaches_the_discriminator_warm_up(diffusion_tiny, lmdm_run, tmp_path):
+    """The config's CFG dropout drives the flow terms (it used to be ignored for a hard-coded 0.1): a warm-up
+    step that always drops the prompt must move the discriminator differently from one that never does."""
+    data = json.loads(diffusion_tiny.config("arc").read_text())
+    data.update(steps=1, disc_warmup_steps=1, head_warmup_steps=1, bf16=False)
+    weights = {}
+    for p in (0.0, 1.0):
+        config = diffusion_tiny.write_config(f"arc-textdrop-{p}", dict(data, p_text_drop=p))
+        out = tmp_path / f"p{p}"
+        assert _train("arc", diffusion_tiny, out, config, "--init", str(lmdm_run)) == 0
+        weights[p] = load_training_checkpoint(out / "last.pt")["model"]
+    disc_keys = [k for k in weights[0.0] if k.startswith("disc.")]
+    assert any(not torch.equal(weights[0.0][k], weights[1.0][k]) for k in disc_keys)
