@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sampler (default: the model's); e.g. stage 1 with ping-pong to compare with ARC")
     p.add_argument("--seconds", type=float, default=None, help="seconds per real/generated clip (default 12)")
     p.add_argument("--drift-seconds", type=float, default=None, help="length of each drift stream (default 120)")
+    p.add_argument("--drift-streams", type=int, default=None,
+                   help="number of drift streams (default 4; more streams make the per-segment FD steadier)")
     p.add_argument("--quick", action="store_true", help="short clips and streams: a smoke run in seconds")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the target laptop)")
     p.add_argument("--bf16", action="store_true", help="run the model in bf16 (oneDNN on CPU)")
@@ -84,7 +86,8 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
         raise ValueError(f"{model}: model folder not found")
     spaces = EvalSpaces.load(args.eval_dir)
     corpus = args.corpus or _default_corpus(args.eval_dir)
-    overrides = {k: v for k, v in (("max_s", args.seconds), ("drift_s", args.drift_seconds)) if v is not None}
+    overrides = {k: v for k, v in (("max_s", args.seconds), ("drift_s", args.drift_seconds),
+                                   ("drift_streams", args.drift_streams)) if v is not None}
     cfg = (EvalConfig.quick if args.quick else EvalConfig)(split=args.split, **overrides)
     clips = load_real_clips(corpus, cfg.split, spaces.sample_rate_hz, cfg.max_s, cfg.max_items)
     # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
@@ -104,7 +107,8 @@ def _command(args: argparse.Namespace, model: Path) -> str:
     for flag, value in (("--corpus", args.corpus), ("--split", args.split if args.split != "test" else None),
                         ("--sampler", args.sampler),
                         ("--steps", args.steps), ("--guidance", args.guidance), ("--seconds", args.seconds),
-                        ("--drift-seconds", args.drift_seconds), ("--threads", args.threads)):
+                        ("--drift-seconds", args.drift_seconds), ("--drift-streams", args.drift_streams),
+                        ("--threads", args.threads)):
         if value is not None:
             parts += [flag, str(value)]
     parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16)) if on]
@@ -116,10 +120,22 @@ def _load_or_run(args: argparse.Namespace, path: Path, log) -> dict:  # noqa: AN
         path = path / "eval.json"  # an --out folder of an earlier run
     if path.is_file():
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            result = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a readable eval JSON ({exc})") from None
+        return with_segment_fd_drift(result)
     return evaluate_folder(args, path, log)
+
+
+def with_segment_fd_drift(result: dict) -> dict:
+    """Results saved before the segment-FD drift keys existed carry the segments in their meta: derive the
+    keys from them (the same computation a fresh run does), so old and new results compare side by side."""
+    from lmd_studio.training.eval_metrics import segment_fd_drift
+
+    segments = result.get("meta", {}).get("drift_segments")
+    if "drift_fd_slope" not in result and segments:
+        result.update(segment_fd_drift(segments))
+    return result
 
 
 def _save(result: dict, out: Path, args: argparse.Namespace) -> list[Path]:

@@ -64,6 +64,21 @@ def slope_per_minute(t_s: np.ndarray, values: np.ndarray) -> float:
     return float(np.polyfit(t[ok], v[ok], 1)[0])
 
 
+def segment_fd_drift(segments: list[dict]) -> dict[str, float]:
+    """Drift as the paper plots it: FD (DSP space) of all streams' windows pooled per time segment, against
+    the real test windows. Returns its least-squares slope per minute over segment centres, first and last.
+
+    `segments` are `{"start_s", "windows", "fd_dsp"}` rows in time order, as `lmd eval` stores them."""
+    rows = [s for s in segments if s.get("fd_dsp") is not None and math.isfinite(s["fd_dsp"])]
+    if not rows:
+        return {"drift_fd_slope": math.nan, "drift_fd_start": math.nan, "drift_fd_end": math.nan}
+    width = rows[1]["start_s"] - rows[0]["start_s"] if len(rows) > 1 else 0.0
+    centres = np.array([r["start_s"] + width / 2 for r in rows])
+    fds = np.array([r["fd_dsp"] for r in rows])
+    return {"drift_fd_slope": slope_per_minute(centres, fds), "drift_fd_start": float(fds[0]),
+            "drift_fd_end": float(fds[-1])}
+
+
 def dsp_distance(z: np.ndarray) -> np.ndarray:
     """Mean squared z-score per window [n]: ≈ 1 for typical training audio, grows as audio turns atypical."""
     return np.mean(np.asarray(z) ** 2, axis=1)

@@ -70,19 +70,28 @@ def mean_curve(series: list[dict], key: str) -> tuple[list[float], list[float]]:
 
 
 def plot_compare_drift(a: dict, b: dict, path: Path) -> Path:
-    """Two models' mean DSP distance along their streams, with the real audio's level."""
+    """Two models along their streams: mean DSP distance per window (left, with the real audio's level) and
+    FD of each 30-s segment's pooled windows to the real test windows (right: the paper's drift view)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 3.2))
+    fig, (ax, ax_fd) = plt.subplots(1, 2, figsize=(11, 3.4))
     for r, colour in ((a, "#48c"), (b, "#c54")):
+        name = f"{r['meta']['model']} (steps {r['meta'].get('steps') or 'default'})"
         t, mean = mean_curve(r["series"]["drift"], "dsp_distance")
-        ax.plot(t, mean, color=colour, lw=2,
-                label=f"{r['meta']['model']} (steps {r['meta'].get('steps') or 'default'}): "
-                      f"{_num(r['drift_slope']):+.3f}/min")
+        ax.plot(t, mean, color=colour, lw=2, label=f"{name}: {_num(r['drift_slope']):+.3f}/min")
+        segments = [s for s in r["meta"].get("drift_segments", []) if s.get("fd_dsp") is not None]
+        if segments:
+            width = segments[1]["start_s"] - segments[0]["start_s"] if len(segments) > 1 else 0.0
+            ax_fd.plot([s["start_s"] + width / 2 for s in segments], [s["fd_dsp"] for s in segments], "o-",
+                       color=colour, lw=2, label=f"{name}: {_num(r.get('drift_fd_slope', math.nan)):+.2f}/min")
     ax.axhline(_num(a["drift_level_real"]), color="k", ls="--", lw=1, label="real test windows")
     ax.set_xlabel("stream time (s)")
     ax.set_ylabel("DSP distance (mean z²)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax_fd.set_xlabel("segment centre, stream time (s)")
+    ax_fd.set_ylabel("FD (DSP) to real test windows")
+    ax_fd.set_ylim(bottom=0)
+    for axis in (ax, ax_fd):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

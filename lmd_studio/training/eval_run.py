@@ -46,6 +46,7 @@ from lmd_studio.training.eval_metrics import (
     onset_density,
     pearson,
     prompt_scores,
+    segment_fd_drift,
     slope_per_minute,
     window_rms_db,
     wrong_prompts,
@@ -189,7 +190,7 @@ def _drift(ctx: _Context, real_proj: np.ndarray, log: Callable[[str], None]) -> 
                "drift_rms_slope_db": slope_per_minute(t, values["rms_db"]),
                "drift_level_start": float(values["dsp_distance"][first].mean()) if first.any() else math.nan,
                "drift_level_end": float(values["dsp_distance"][last].mean()) if last.any() else math.nan,
-               "drift_segments": segments, "drift_prompts": prompts}
+               **segment_fd_drift(segments), "drift_segments": segments, "drift_prompts": prompts}
     return numbers, series, streams
 
 

@@ -21,7 +21,7 @@ from lmd_studio.training.eval_spaces import ENCODER_FILE, STATS_FILE, EvalSpaces
 from lmd_studio.training.logging import MetricsLogger
 
 REQUIRED = ("fd_dsp", "fd_dsp_floor", "fd_dsp_ceiling", "fd_emb", "fd_emb_floor", "fd_emb_ceiling", "prompt_score",
-            "prompt_score_wrong", "drift_slope", "loudness_corr", "seam", "rtf")
+            "prompt_score_wrong", "drift_slope", "drift_fd_slope", "loudness_corr", "seam", "rtf")
 SMALL_ENCODER = {"steps": 4, "batch_size": 8, "eval_every": 2, "checkpoint_every": 2, "log_every": 1, "threads": 1,
                  "patience_evals": None, "norm_windows": 40, "fd_dims": 3, "encoder": {"width": 32, "embed_dim": 16}}
 
@@ -153,6 +153,14 @@ def test_compare_prints_two_results_side_by_side(setup, evaluated, capsys):
     assert lmd_main(["eval", "--compare", str(out), str(c), "--out", str(plots)]) == 0
     assert (plots / "compare_drift.png").stat().st_size > 5000 and (plots / "B" / "drift.png").is_file()
     assert "other" in capsys.readouterr().out
+    # a result saved before the segment-FD keys existed gets them from its stored segments
+    old = {k: v for k, v in full.items() if not k.startswith("drift_fd_")}
+    old["meta"] = dict(full["meta"], drift_segments=[{"start_s": 0.0, "windows": 9, "fd_dsp": 30.0},
+                                                     {"start_s": 30.0, "windows": 9, "fd_dsp": 33.0}])
+    d = setup["root"] / "old.json"
+    d.write_text(json.dumps(old))
+    assert lmd_main(["eval", "--compare", str(d), str(c), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["A"]["drift_fd_slope"] == pytest.approx(6.0)
 
 
 def test_clear_errors_for_missing_model_corpus_and_encoder(setup, tmp_path, capsys):

@@ -9,7 +9,13 @@ import torch
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder
 from lmd_studio.training.audio_text_data import retrieval_metrics
 from lmd_studio.training.eval_data import RealClip, cut_windows, pink_noise, split_halves, window_starts
-from lmd_studio.training.eval_metrics import measured_control_curve, pearson, slope_per_minute, wrong_prompts
+from lmd_studio.training.eval_metrics import (
+    measured_control_curve,
+    pearson,
+    segment_fd_drift,
+    slope_per_minute,
+    wrong_prompts,
+)
 from lmd_studio.training.eval_report import update_card_section
 from lmd_studio.training.eval_spaces import Projection
 
@@ -95,6 +101,16 @@ def test_metric_helpers():
     assert np.isnan(slope_per_minute([1.0], [2.0]))
     assert pearson([1, 2, 3, 4], [2, 4, 6, 8]) == pytest.approx(1.0)
     assert pearson([1, 2, 3, 4], [5, 5, 5, 5]) == 0.0
+
+
+def test_segment_fd_drift_is_the_slope_of_segment_fds_over_their_centres():
+    segments = [{"start_s": 0.0, "windows": 60, "fd_dsp": 40.0}, {"start_s": 30.0, "windows": 60, "fd_dsp": 45.0},
+                {"start_s": 60.0, "windows": 60, "fd_dsp": 50.0}, {"start_s": 90.0, "windows": 60, "fd_dsp": None}]
+    d = segment_fd_drift(segments)  # +5 per 30 s = +10 per minute; the segment without an FD is skipped
+    assert d["drift_fd_slope"] == pytest.approx(10.0)
+    assert (d["drift_fd_start"], d["drift_fd_end"]) == (40.0, 50.0)
+    assert np.isnan(segment_fd_drift([])["drift_fd_slope"])
+    assert np.isnan(segment_fd_drift(segments[:1])["drift_fd_slope"])  # one segment has no slope
 
 
 def test_lagged_correlation_finds_a_late_response_and_onsets_are_counted():
