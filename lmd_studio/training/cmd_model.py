@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", type=Path, default=None, help="codec file (default: keep the folder's, else the "
                                                            "one the latents were encoded with)")
     p.add_argument("--force", action="store_true", help="export even if the codec fingerprint does not match")
-    p.add_argument("--note", default="", help="a paragraph for the card's training section (e.g. why this stage)")
+    note = p.add_mutually_exclusive_group()
+    note.add_argument("--note", default="", help="a paragraph for the card's training section (e.g. why this stage)")
+    note.add_argument("--note-file", type=Path, default=None, metavar="FILE",
+                      help="the same, read from a markdown file (for notes longer than a shell line)")
 
 
 def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = None, force: bool = False,
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.checkpoint import CheckpointError
 
     try:
-        export_model(args.run, args.name, args.models_dir, args.codec, args.force, args.note)
+        note = args.note_file.read_text(encoding="utf-8").strip() if args.note_file else args.note
+        export_model(args.run, args.name, args.models_dir, args.codec, args.force, note)
     except (ValueError, CheckpointError, OSError) as exc:
         print(f"lmd model export: {exc}", file=sys.stderr)
         return 2

@@ -62,6 +62,22 @@ def _fmt_hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h ({seconds / 60:.0f} min)"
 
 
+def _hardware_text(chain: list[dict[str, Any]]) -> str:
+    """The distinct hardware the stages ran on, e.g. '1× AMD EPYC, 2 threads'."""
+    kinds = []
+    for s in chain:
+        hw = s.get("hardware", {})
+        text = f"{hw.get('replicas', 1)}× {hw.get('device_name', '?')}, {hw.get('torch_threads', '?')} threads"
+        if text not in kinds:
+            kinds.append(text)
+    return "; ".join(kinds) or "unknown hardware"
+
+
+def _corpus_hours_text(corpus: dict[str, Any]) -> str:
+    hours = corpus.get("hours") if corpus else None
+    return f"{float(hours):.1f} h" if isinstance(hours, (int, float)) else "an unrecorded amount"
+
+
 def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_sizes: dict[str, int],
                 chain: list[dict[str, Any]], corpus: dict[str, Any], codec_cfg: dict, note: str = "",
                 examples: dict[str, dict] | None = None) -> str:
@@ -120,8 +136,8 @@ def render_card(name: str, dit_cfg: dict, generator: dict, params: int, file_siz
               "control adherence, seams, RTF and first-audio time, with their plots.", "",
               "### Listening examples", "", *examples_lines(examples or {}), "",
               "### Limitations", "",
-              "- trained for minutes on 2 CPU cores from about an hour of rendered and sampled audio: expect "
-              "simple textures rather than songs;",
+              f"- trained for {total / 60:.0f} minutes ({_hardware_text(chain)}) on {_corpus_hours_text(corpus)} "
+              "of rendered and sampled audio: expect simple textures rather than songs;",
               "- accompaniment (jam) channels exist in the network but were not trained (no partner stems in "
               "the corpus): leave them empty;",
               "- prompts outside the corpus vocabulary (instruments, styles it never heard) are not understood.", "",

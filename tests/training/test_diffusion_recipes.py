@@ -3,6 +3,7 @@ model built in code; resuming gives the losses of an uninterrupted run; a NaN st
 checkpoint kept."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -78,10 +79,15 @@ def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
         assert needle in card, needle
     # a second export keeps other sections of the card (the codec's) and replaces its own
     (folder / "MODEL_CARD.md").write_text("# default\n\n## Codec\n\ncodec notes\n\n" + card)
+    note = tmp_path / "note.md"
+    note.write_text("ARC kept for a test.\n")
     assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny", "--models-dir",
-                     str(models), "--note", "ARC kept for a test."]) == 0
+                     str(models), "--note-file", str(note)]) == 0
     card = (folder / "MODEL_CARD.md").read_text()
     assert card.startswith("# default") and "codec notes" in card and "ARC kept for a test." in card
+    assert str(note) not in card  # the file's text, not its name
+    # the limitations quote the measured compute and the corpus size, not a fixed sentence
+    assert re.search(r"trained for \d+ minutes \(1× .+, \d+ threads\) on [\d.]+ h of rendered", card)
     assert card.count("## Diffusion model") == 1
     # evaluation results written into the section by `lmd eval` survive a re-export
     (folder / "MODEL_CARD.md").write_text(card.replace("TODO (`lmd eval", "FD 1.23 measured (`lmd eval"))
