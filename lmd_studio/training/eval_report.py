@@ -21,7 +21,7 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("prompt_win_rate", "  own > wrong (fraction)", "high"),
     ("prompt_score_real", "  real audio: own prompt", None),
     ("prompt_score_real_wrong", "  real audio: wrong prompt", None),
-    ("drift_fd_slope", "drift: FD (DSP) per 30-s segment, slope /min", "low"),
+    ("drift_fd_slope", "drift: FD per 30-s segment, /min", "low"),
     ("drift_fd_start", "  segment FD, first segment", None),
     ("drift_fd_end", "  segment FD, last segment", "low"),
     ("drift_slope", "drift: DSP distance slope /min", "abs"),
@@ -86,7 +86,8 @@ def result_table(r: dict) -> str:
 
 
 COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", "prompt_score_wrong",
-                "prompt_win_rate", "drift_slope", "drift_level_start", "drift_level_end", "loudness_corr",
+                "prompt_win_rate", "drift_fd_slope", "drift_fd_start", "drift_fd_end", "drift_slope",
+                "drift_level_start", "drift_level_end", "drift_rms_slope_db", "loudness_corr",
                 "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf")
 
 
@@ -149,8 +150,11 @@ Sampling: {m.get('sampler') or 'the model default sampler'}, {m['steps'] or 'def
   FD(real A, real B); ceiling = the same with {m['ceiling_reference']}. Position 0 = floor, 1 = ceiling.
 - **Prompt adherence**: cosine between a generated window and its own prompt vs another clip's prompt in
   the audio–text space (real audio's values for scale).
-- **Drift**: {len(m['drift_prompts'])} streams of {m['config']['drift_s']:g} s; per window the mean squared
-  z-score of the DSP descriptor (≈ 1 for typical training audio); slope by least squares, per minute.
+- **Drift**: {len(m['drift_prompts'])} streams of {m['config']['drift_s']:g} s, each started from an empty context
+  with a test prompt. Segment FD: the DSP-space FD of all streams' windows pooled per
+  {m['config']['drift_segment_s']:g}-s segment against the real test windows (the paper's error-accumulation
+  view); DSP distance: per window the mean squared z-score of the DSP descriptor (≈ 1 for typical training
+  audio). Slopes by least squares, per minute.
 - **Controls**: knob curves requested per block (two sine cycles, 0.15–0.85) vs measured per block
   (K-weighted loudness dB, log2 spectral centroid, onsets/s): Pearson r.
 - **Seams**: spectral flux across block boundaries ÷ inside blocks, on the drift streams louder than

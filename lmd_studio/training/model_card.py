@@ -53,8 +53,9 @@ def examples_lines(examples: dict[str, dict]) -> list[str]:
     """`examples/prompts.json` ({file: {prompt, command, ...}}) → a list of the renders with their prompts."""
     if not examples:
         return ["TODO: render a few short FLAC examples into `examples/` and describe them in "
-                "`examples/prompts.json` ({file: {prompt, command}})."]
+                "`examples/prompts.json` ({file: {prompt, command, note}})."]
     return [f"- [`examples/{name}`](examples/{name}) — “{e.get('prompt', '?')}” (`{e.get('command', '')}`)"
+            + (f". {e['note']}" if e.get("note") else "")  # what a listener measured or heard in it
             for name, e in sorted(examples.items())]
 
 
