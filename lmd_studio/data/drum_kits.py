@@ -80,7 +80,8 @@ class DrumKit:
     ref: KitRef
     kind: str
     instruments: dict[str, list[Instrument]]
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # samples that exist but could not be read: clip fails
+    missing: list[str] = field(default_factory=list)  # files drumkit.xml names but the kit lacks: layer dropped
     _audio: dict[Path, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -130,6 +131,7 @@ def load_kit(ref: KitRef) -> DrumKit:
     except (ET.ParseError, OSError) as exc:
         raise ValueError(f"{xml_path}: unreadable drumkit.xml ({exc})") from None
     _strip_ns(root)
+    missing: list[str] = []
     for inst in root.iter("instrument"):
         name = (inst.findtext("name") or "").strip()
         role = role_of(name)
@@ -143,10 +145,14 @@ def load_kit(ref: KitRef) -> DrumKit:
                                     _float(lay, "gain", 1.0)))
         if not layers and inst.findtext("filename"):
             layers.append(Layer(Path(ref.path) / inst.findtext("filename"), 0.0, 1.0, 1.0))
+        # a packaged kit can name a file it does not ship (Debian's Millo_MultiLayered2 lacks its cowbell):
+        # drop that layer (and an instrument left empty) instead of losing every clip the kit would render
+        missing += [lay.path.name for lay in layers if not lay.path.is_file()]
+        layers = [lay for lay in layers if lay.path.is_file()]
         if layers:
             instruments.setdefault(role, []).append(Instrument(name, role, _float(inst, "volume", 1.0),
                                                                tuple(layers)))
-    return DrumKit(ref, kind, instruments)
+    return DrumKit(ref, kind, instruments, missing=sorted(set(missing)))
 
 
 def render_hits(kit: DrumKit, hits: list[tuple[float, str, int]], duration_s: float, rng: np.random.Generator,

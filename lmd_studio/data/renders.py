@@ -103,6 +103,11 @@ def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Rend
                 "quarter_bpm": ex.quarter_bpm, "start_quarter": ex.start_q, "title": score.title})
 
 
+def _kit_gaps(kit: DrumKit) -> dict:
+    """The kit's missing sample files, recorded with the clip (nothing when the kit is complete)."""
+    return {"kit_missing_samples": kit.missing} if kit.missing else {}
+
+
 def _drum_audio(pattern: DrumPattern, kit: DrumKit, bpm: float, duration_s: float, rng: np.random.Generator):
     if not {"kick", "snare", "hand_low"} & kit.roles:
         raise ValueError(f"kit {kit.ref.name} has no kick, snare or low hand drum")
@@ -123,7 +128,7 @@ def render_drums(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Rend
     return RenderResult(audio=_level(audio, rng), description=text, tags=tags, licences=[kit.ref.licence],
                         sources=[kit.ref.source_id, *kit.ref.members], groups=[kit.ref.source_id], bpm=bpm,
                         time_signature=pattern.meter, drum_hits=table, source_file=str(kit.ref.path),
-                        render={"pattern": pattern.genre, "kit": kit.ref.name})
+                        render={"pattern": pattern.genre, "kit": kit.ref.name, **_kit_gaps(kit)})
 
 
 def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
@@ -160,7 +165,7 @@ def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Render
         groups=[piece.source_id, kit.ref.source_id], bpm=bpm, key=ex.key, time_signature=ex.time_signature,
         notes=_notes4(ex.notes), drum_hits=table, source_file=str(piece.path),
         render={"soundfont": sf_name, "palette": palette.name, "pattern": pattern.genre, "kit": kit.ref.name,
-                "programs": programs, "transpose": ex.transpose, "drum_balance_db": balance_db})
+                "programs": programs, "transpose": ex.transpose, "drum_balance_db": balance_db, **_kit_gaps(kit)})
 
 
 def _loop_bpm(duration_s: float) -> float:

@@ -88,3 +88,26 @@ def test_kit_roles_and_render():
     rng = np.random.default_rng(1)
     audio = render_hits(kit, perform(PATTERNS["rock"], 100.0, 4.0, rng, kit.roles), 4.0, rng)
     assert audio.shape == (4 * 44100,) and np.abs(audio).max() > 0.05 and not kit.problems
+
+
+def test_a_sample_the_kit_does_not_ship_drops_only_that_instrument(tmp_path):
+    """Debian's Millo_MultiLayered2 names a misc_Cowbell.flac it lacks; that used to fail every clip of the
+    kit (45 in the full corpus). Now the layer is dropped, recorded, and the rest of the kit plays."""
+    import soundfile as sf
+
+    from lmd_studio.data.licences import Licence
+    from lmd_studio.data.sources import KitRef
+
+    sf.write(tmp_path / "kick.wav", np.hanning(2000).astype(np.float32), 44100)
+    (tmp_path / "drumkit.xml").write_text(
+        "<drumkit_info><instrumentList>"
+        "<instrument><name>Kick</name><layer><filename>kick.wav</filename></layer></instrument>"
+        "<instrument><name>Cowbell</name><layer><filename>misc_Cowbell.flac</filename></layer></instrument>"
+        "</instrumentList></drumkit_info>")
+    kit = load_kit(KitRef(name="gappy", path=tmp_path, licence=Licence("CC0-1.0", True)))
+    assert kit.missing == ["misc_Cowbell.flac"]
+    assert "kick" in kit.roles and all(lay.path.is_file() for insts in kit.instruments.values()
+                                       for inst in insts for lay in inst.layers)
+    rng = np.random.default_rng(0)
+    audio = render_hits(kit, perform(PATTERNS["rock"], 100.0, 2.0, rng, kit.roles), 2.0, rng)
+    assert np.abs(audio).max() > 0.05 and not kit.problems
