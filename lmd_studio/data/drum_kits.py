@@ -147,8 +147,9 @@ def load_kit(ref: KitRef) -> DrumKit:
             layers.append(Layer(Path(ref.path) / inst.findtext("filename"), 0.0, 1.0, 1.0))
         # a packaged kit can name a file it does not ship (Debian's Millo_MultiLayered2 lacks its cowbell):
         # drop that layer (and an instrument left empty) instead of losing every clip the kit would render
-        missing += [lay.path.name for lay in layers if not lay.path.is_file()]
-        layers = [lay for lay in layers if lay.path.is_file()]
+        present = [lay.path.is_file() for lay in layers]
+        missing += [lay.path.name for lay, ok in zip(layers, present, strict=True) if not ok]
+        layers = [lay for lay, ok in zip(layers, present, strict=True) if ok]
         if layers:
             instruments.setdefault(role, []).append(Instrument(name, role, _float(inst, "volume", 1.0),
                                                                tuple(layers)))

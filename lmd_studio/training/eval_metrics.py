@@ -69,14 +69,19 @@ def segment_fd_drift(segments: list[dict]) -> dict[str, float]:
     the real test windows. Returns its least-squares slope per minute over segment centres, first and last.
 
     `segments` are `{"start_s", "windows", "fd_dsp"}` rows in time order, as `lmd eval` stores them."""
-    rows = [s for s in segments if s.get("fd_dsp") is not None and math.isfinite(s["fd_dsp"])]
-    if not rows:
+    centres, fds = segment_fd_curve(segments)
+    if not fds:
         return {"drift_fd_slope": math.nan, "drift_fd_start": math.nan, "drift_fd_end": math.nan}
-    width = rows[1]["start_s"] - rows[0]["start_s"] if len(rows) > 1 else 0.0
-    centres = np.array([r["start_s"] + width / 2 for r in rows])
-    fds = np.array([r["fd_dsp"] for r in rows])
-    return {"drift_fd_slope": slope_per_minute(centres, fds), "drift_fd_start": float(fds[0]),
-            "drift_fd_end": float(fds[-1])}
+    return {"drift_fd_slope": slope_per_minute(np.array(centres), np.array(fds)), "drift_fd_start": fds[0],
+            "drift_fd_end": fds[-1]}
+
+
+def segment_fd_curve(segments: list[dict]) -> tuple[list[float], list[float]]:
+    """(segment centre in s, FD) for the segments that have a finite FD; the segment width is the spacing of
+    the stored starts, so a skipped segment does not shift the others."""
+    width = segments[1]["start_s"] - segments[0]["start_s"] if len(segments) > 1 else 0.0
+    rows = [s for s in segments if s.get("fd_dsp") is not None and math.isfinite(s["fd_dsp"])]
+    return [r["start_s"] + width / 2 for r in rows], [float(r["fd_dsp"]) for r in rows]
 
 
 def dsp_distance(z: np.ndarray) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from lmd_studio.training.eval_metrics import segment_fd_curve
+
 
 def _num(value: object) -> float:
     """Saved results write NaN as null."""
@@ -78,11 +80,10 @@ def plot_compare_drift(a: dict, b: dict, path: Path) -> Path:
         name = f"{r['meta']['model']} (steps {r['meta'].get('steps') or 'default'})"
         t, mean = mean_curve(r["series"]["drift"], "dsp_distance")
         ax.plot(t, mean, color=colour, lw=2, label=f"{name}: {_num(r['drift_slope']):+.3f}/min")
-        segments = [s for s in r["meta"].get("drift_segments", []) if s.get("fd_dsp") is not None]
-        if segments:
-            width = segments[1]["start_s"] - segments[0]["start_s"] if len(segments) > 1 else 0.0
-            ax_fd.plot([s["start_s"] + width / 2 for s in segments], [s["fd_dsp"] for s in segments], "o-",
-                       color=colour, lw=2, label=f"{name}: {_num(r.get('drift_fd_slope', math.nan)):+.2f}/min")
+        centres, fds = segment_fd_curve(r["meta"].get("drift_segments", []))
+        if fds:
+            ax_fd.plot(centres, fds, "o-", color=colour, lw=2,
+                       label=f"{name}: {_num(r.get('drift_fd_slope', math.nan)):+.2f}/min")
     ax.axhline(_num(a["drift_level_real"]), color="k", ls="--", lw=1, label="real test windows")
     ax.set_xlabel("stream time (s)")
     ax.set_ylabel("DSP distance (mean z²)")

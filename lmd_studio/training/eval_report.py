@@ -21,7 +21,7 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("prompt_win_rate", "  own > wrong (fraction)", "high"),
     ("prompt_score_real", "  real audio: own prompt", None),
     ("prompt_score_real_wrong", "  real audio: wrong prompt", None),
-    ("drift_fd_slope", "drift: FD per 30-s segment, /min", "low"),
+    ("drift_fd_slope", "drift: segment FD slope /min", "low"),
     ("drift_fd_start", "  segment FD, first segment", None),
     ("drift_fd_end", "  segment FD, last segment", "low"),
     ("drift_slope", "drift: DSP distance slope /min", "abs"),

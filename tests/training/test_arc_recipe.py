@@ -40,6 +40,17 @@ def lmdm_run(diffusion_tiny, tmp_path_factory):
     return root / "lmdm"
 
 
+def _arc_weights_by(setup, lmdm_run, tmp_path, data: dict, key: str, values: tuple) -> dict:
+    """Train `lmd train arc` once per value of one config key; the last checkpoint's weights per value."""
+    weights = {}
+    for value in values:
+        config = setup.write_config(f"arc-{key}-{value}", dict(data, **{key: value}))
+        out = tmp_path / f"{key}-{value}"
+        assert _train("arc", setup, out, config, "--init", str(lmdm_run)) == 0
+        weights[value] = load_training_checkpoint(out / "last.pt")["model"]
+    return weights
+
+
 def test_evaluations_before_the_first_generator_update_are_only_a_baseline():
     fds = {"val_latent_fd": 7.0, "val_latent_fd_scratch": 9.0}
     assert eval_metrics(fds, step=2, g_start=2) == {"val_latent_fd_init": 7.0,  # G has not moved yet
@@ -87,12 +98,7 @@ def test_every_generator_loss_term_reaches_the_update(diffusion_tiny, lmdm_run, 
     draft rebuilt the total from the adversarial and flow terms and silently dropped it)."""
     data = json.loads(diffusion_tiny.config("arc").read_text())
     data.update(steps=3, disc_warmup_steps=1, head_warmup_steps=1, flow_weight=0.5, bf16=False)
-    weights = {}
-    for moments in (0.0, 10.0):
-        config = diffusion_tiny.write_config(f"arc-moments-{moments}", dict(data, moment_weight=moments))
-        out = tmp_path / f"m{moments}"
-        assert _train("arc", diffusion_tiny, out, config, "--init", str(lmdm_run)) == 0
-        weights[moments] = load_training_checkpoint(out / "last.pt")["model"]
+    weights = _arc_weights_by(diffusion_tiny, lmdm_run, tmp_path, data, "moment_weight", (0.0, 10.0))
     gen_keys = [k for k in weights[0.0] if k.startswith("gen.")]
     assert any(not torch.equal(weights[0.0][k], weights[10.0][k]) for k in gen_keys)
     disc_keys = [k for k in weights[0.0] if k.startswith("disc.")]
@@ -137,11 +143,6 @@ def test_p_text_drop_reaches_the_discriminator_warm_up(diffusion_tiny, lmdm_run,
     step that always drops the prompt must move the discriminator differently from one that never does."""
     data = json.loads(diffusion_tiny.config("arc").read_text())
     data.update(steps=1, disc_warmup_steps=1, head_warmup_steps=1, bf16=False)
-    weights = {}
-    for p in (0.0, 1.0):
-        config = diffusion_tiny.write_config(f"arc-textdrop-{p}", dict(data, p_text_drop=p))
-        out = tmp_path / f"p{p}"
-        assert _train("arc", diffusion_tiny, out, config, "--init", str(lmdm_run)) == 0
-        weights[p] = load_training_checkpoint(out / "last.pt")["model"]
+    weights = _arc_weights_by(diffusion_tiny, lmdm_run, tmp_path, data, "p_text_drop", (0.0, 1.0))
     disc_keys = [k for k in weights[0.0] if k.startswith("disc.")]
     assert any(not torch.equal(weights[0.0][k], weights[1.0][k]) for k in disc_keys)

@@ -12,6 +12,7 @@ from lmd_studio.training.eval_data import RealClip, cut_windows, pink_noise, spl
 from lmd_studio.training.eval_metrics import (
     measured_control_curve,
     pearson,
+    segment_fd_curve,
     segment_fd_drift,
     slope_per_minute,
     wrong_prompts,
@@ -111,6 +112,8 @@ def test_segment_fd_drift_is_the_slope_of_segment_fds_over_their_centres():
     assert (d["drift_fd_start"], d["drift_fd_end"]) == (40.0, 50.0)
     assert np.isnan(segment_fd_drift([])["drift_fd_slope"])
     assert np.isnan(segment_fd_drift(segments[:1])["drift_fd_slope"])  # one segment has no slope
+    gap = [dict(segments[0], fd_dsp=None), *segments[1:3]]  # a skipped first segment keeps the others' centres
+    assert segment_fd_curve(gap) == ([45.0, 75.0], [45.0, 50.0])
 
 
 def test_lagged_correlation_finds_a_late_response_and_onsets_are_counted():
