@@ -3,9 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint screenshots bench clean
+.PHONY: run test setup lint screenshots bench clean lock
 
-$(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt
+$(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt packaging/constraints.txt
 	bash packaging/setup.sh
 
 setup: $(STAMP)
@@ -28,6 +28,9 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/lmd bench engine
 	$(BIN)/lmd bench model
+
+lock:
+	bash packaging/lock.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
