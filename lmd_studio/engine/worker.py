@@ -84,10 +84,19 @@ class _Probe:
     changed_at_s: float
 
 
+_RECENT_BLOCKS = 16
+# The splice budgets this much over the slowest of the recent generation times: enough for the jitter
+# seen in the soak (the real model's block times vary ≈ ±10 % between blocks), far less than the 1.5 × mean
+# used before, which made every knob move wait ≈ half a generation time longer than needed.
+_REGEN_HEADROOM = 1.2
+
+
 @dataclass(slots=True)
 class _Stats:
     block_ms_last: float = 0.0
     block_ms_mean: float = 0.0
+    # the last few generation times, for the splice's regeneration estimate (a worst-case, not a mean)
+    block_ms_recent: deque = field(default_factory=lambda: deque(maxlen=_RECENT_BLOCKS))
     blocks_generated: int = 0
     splices: int = 0
     splice_misses: int = 0
@@ -301,6 +310,7 @@ class GenerationEngine:
         s = self.stats
         s.block_ms_last = elapsed_ms
         s.block_ms_mean = elapsed_ms if s.blocks_generated == 0 else 0.8 * s.block_ms_mean + 0.2 * elapsed_ms
+        s.block_ms_recent.append(elapsed_ms)
         s.blocks_generated += 1
         return audio, next_state, elapsed_ms
 
@@ -356,10 +366,19 @@ class GenerationEngine:
             self._steps_override = 0 if self._steps_override + 1 >= user_steps else self._steps_override + 1
 
     # --- low-latency splice -----------------------------------------------------------------------
-    def _margin_frames(self) -> int:
+    def _regen_frames(self) -> int:
+        """Device frames that one block's generation may take (slowest recent time plus headroom)."""
+        recent = self.stats.block_ms_recent
+        worst_ms = max(recent) if recent else self.stats.block_ms_mean
+        return int(_REGEN_HEADROOM * worst_ms / 1000.0 * self.config.device_sample_rate_hz)
+
+    def _safety_frames(self) -> int:
+        """Kept queued beyond any generation time: the splice margin and two device reads."""
         rate = self.config.device_sample_rate_hz
-        regen_s = 1.5 * self.stats.block_ms_mean / 1000.0
-        return int((self.config.min_splice_margin_s + regen_s) * rate) + 2 * self.ring.max_read_frames
+        return int(self.config.min_splice_margin_s * rate) + 2 * self.ring.max_read_frames
+
+    def _margin_frames(self) -> int:
+        return self._safety_frames() + self._regen_frames()
 
     def _can_splice(self) -> bool:
         return (self.config.low_latency and self.output.playing and self.output.primed
@@ -378,7 +397,10 @@ class GenerationEngine:
         # Everything queued after the spliced block is dropped, so what is left of that block is all the
         # time the worker has to generate the next one. Cut close to a block's end and that is a few
         # milliseconds: an underrun. Then splice the next block at its start instead (heard a little later).
-        if self._queued[i].dev_end - splice_at < margin + xf:
+        # Budget: regenerating this block takes ≤ R (regen frames) of the margin S + R, leaving the rest of
+        # the block plus S for the next generation, which also needs ≤ R: so the rest must be ≥ R (+ fade).
+        regen = self._regen_frames()
+        if self._queued[i].dev_end - splice_at < regen + xf:
             if i + 1 >= len(self._queued) or self._queued[i + 1].dev_end > self.ring.write_position:
                 return False
             i += 1
@@ -394,7 +416,10 @@ class GenerationEngine:
         splice_at = max(splice_at, self.ring.read_position + 2 * self.ring.max_read_frames + xf)
         offset = splice_at - block.dev_start
         write_pos = self.ring.write_position
-        if offset + xf + margin >= fresh.shape[0] or splice_at + xf >= write_pos:
+        # what will be queued once the tail is written must cover the next generation and the safety margin
+        fresh_end = block.dev_start + fresh.shape[0]
+        if (fresh_end - self.ring.read_position < regen + self._safety_frames() or offset + xf >= fresh.shape[0]
+                or splice_at + xf >= write_pos):
             self.stats.splice_misses += 1
             return False
         old = self.ring.peek(splice_at, xf)

@@ -247,3 +247,53 @@ def test_resampling_to_the_device_rate_keeps_timing() -> None:
     peak_hz = np.argmax(spectrum) * RATE / 4000
     assert 120 < peak_hz < 1100  # the fake's C3 chord, not shifted by the 4:3 rate change
     assert e.output.underruns_while_playing == 0
+
+
+class _SlowFake(FakeBlockGenerator):
+    """The fake generator taking a real, known time per block, so the splice's regeneration budget is > 0."""
+
+    def generate_block(self, state, controls):  # noqa: ANN001, ANN201 — BlockGenerator's signature
+        import time
+
+        time.sleep(0.02)
+        return super().generate_block(state, controls)
+
+
+def test_splice_stays_in_its_block_when_the_rest_covers_the_next_generation() -> None:
+    """Only a remainder shorter than one generation time (+ fade) forces the splice to the next block:
+    with 20-ms generations, a splice point 60 ms before a block's end is cut there, not 60 ms later
+    (the old rule waited for the next block whenever the rest was shorter than the whole margin)."""
+    gen = _SlowFake(sample_rate=RATE, channels=1, block_seconds=0.25)
+    mb = ParamMailbox(STANDARD_PARAMS)
+    mb.set("density", 0.0)
+    mb.set("loudness", 0.1)
+    config = EngineConfig(device_sample_rate_hz=RATE, device_channels=1, prime_blocks=2, ahead_s=1.0,
+                          ring_s=4.0, crossfade_s=0.005, min_splice_margin_s=0.03)
+    e = GenerationEngine(gen, mb, config, max_buffer_frames=1024)
+    e.send(cmd.Play())
+    pull(e, 2048)
+    for _ in range(10):
+        e.step()
+    regen = e._regen_frames()
+    margin = e._margin_frames()
+    xf = int(config.crossfade_s * RATE)
+    assert 0 < regen < margin
+    target_rest = regen + xf + 150  # more than a generation, less than the whole margin
+    assert target_rest < margin + xf
+    for _ in range(400):
+        at = e.ring.read_position + margin
+        block = next(b for b in e._queued if b.dev_start <= at < b.dev_end)
+        if block.dev_end - at <= target_rest:
+            break
+        pull(e, 16, buffer_frames=16)
+    else:
+        pytest.fail("never reached the window before a block end")
+    e.mailbox.set("loudness", 1.0)
+    e.step()
+    assert e.stats.splices == 1
+    splice_at = e._probes[-1].position
+    assert block.dev_start < splice_at < block.dev_end, "cut inside the block, not at the next one"
+    # what is queued covers the next generation plus the safety margin
+    assert e.ring.write_position - e.ring.read_position >= regen + e._safety_frames()
+    pull(e, 3 * e.block_device_frames)
+    assert e.output.underruns_while_playing == 0
