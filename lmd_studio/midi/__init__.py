@@ -28,6 +28,7 @@ Everything the GUI needs:
 
 - ports: `available_inputs()`, `open_input(name)`, `close_input(name)`, `set_inputs(names)`,
   `port_statuses()` (open / missing / error, message counts), the virtual input "LMD Studio";
+  `reopen(backend_name)` switches backend without a restart (maps kept, inputs reopened);
   `list_midi_ports(backend)` for `lmd devices`.
 - learn: `arm_learn(target)`, `cancel_learn()`, `learn_state()`; `poll()` completes it and reports a
   'learned' event with the new `Binding`; the binding is saved in that controller's map.
@@ -44,7 +45,8 @@ Threads: for rtmidi backends one "midi-poll" thread drains every input each mill
 in the MIDI system's own thread: under JACK that thread is JACK's process thread, see rtmidi_poll.py);
 other backends call back from their own threads. Either way the router only translates and stores the
 newest value into the sink. One housekeeping thread glides smoothed bindings and rescans ports for
-hot-plug (every `scan_interval_s`). Every public method above is for the caller's (GUI) thread.
+hot-plug (every `scan_interval_s`; never while no MIDI system is open: then it sleeps). Every public
+method above is for the caller's (GUI) thread.
 """
 
 from lmd_studio.midi.backend import JACK_BACKEND, MidiBackendError, resolve_backend_name

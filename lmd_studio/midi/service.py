@@ -2,7 +2,8 @@
 
 Threads: the caller's (the GUI thread, through Session) for every public method; each input port's MIDI
 thread runs a `PortRouter`; one housekeeping thread steps glides (~100 Hz, only while some binding
-glides) and rescans ports for hot-plug (every `scan_interval_s`). Map files are read and written on the
+glides) and rescans ports for hot-plug (every `scan_interval_s`); with no MIDI system open it sleeps until
+woken (it costs nothing: `housekeeping_passes` counts its wake-ups). Map files are read and written on the
 caller's thread only.
 """
 
@@ -98,6 +99,7 @@ class MidiService:
         self._last_states: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._passes = 0
 
     # ---- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,6 +120,29 @@ class MidiService:
         self._stop.clear()
         self._thread = threading.Thread(target=self._housekeeping, name="midi-housekeeping", daemon=True)
         self._thread.start()
+
+    def reopen(self, backend_name: str | None) -> None:
+        """Switch to another MIDI backend without a restart: close every port and the backend, load
+        `backend_name` and listen to the same inputs again. Maps, bindings, learn state and the catalog
+        are kept; held notes are released (their note-offs would never arrive). Like `start`, never raises
+        for an unusable backend: `backend_error` and a 'backend' event say what is wrong."""
+        wanted = self._ports.wanted() if self._ports is not None else ()
+        self.close()
+        self.keyboard.release_all()
+        for router in self._routers.values():
+            self._glider.forget(router.table.runtimes)
+        self._routers.clear()
+        self._last_states.clear()
+        self.backend_name = backend_name
+        self.backend_error = ""
+        self.start()
+        self.set_inputs(wanted)
+
+    @property
+    def housekeeping_passes(self) -> int:
+        """How often the housekeeping thread has woken up since it was created (a health check: with no
+        binding gliding it wakes once per `scan_interval_s`, and not at all with no MIDI system open)."""
+        return self._passes
 
     def close(self) -> None:
         self._stop.set()
@@ -140,18 +165,29 @@ class MidiService:
         self.close()
 
     def _housekeeping(self) -> None:
-        next_scan_s = time.perf_counter() + self.config.scan_interval_s
+        interval_s = self.config.scan_interval_s
+        next_scan_s = time.perf_counter() + interval_s
         while not self._stop.is_set():
+            self._passes += 1
             now = time.perf_counter()
             try:
                 if self._glider.active:
                     self._glider.step(now)
-                if now >= next_scan_s and self._ports is not None:
-                    self._ports.scan()
-                    next_scan_s = now + self.config.scan_interval_s
+                if now >= next_scan_s:
+                    try:
+                        if self._ports is not None:
+                            self._ports.scan()
+                    finally:  # a failing or slow scan waits a whole interval too: never back to back
+                        next_scan_s = time.perf_counter() + interval_s
             except Exception as exc:  # noqa: BLE001 — supervision must outlive one bad pass
                 self.backend_error = f"MIDI housekeeping: {type(exc).__name__}: {exc}"
-            timeout = self.config.glide_interval_s if self._glider.active else max(0.0, next_scan_s - now)
+            timeout: float | None
+            if self._glider.active:
+                timeout = self.config.glide_interval_s
+            elif self._ports is None:
+                timeout = None  # no MIDI system: nothing to rescan; wait for close() (or a glide)
+            else:
+                timeout = max(0.0, next_scan_s - time.perf_counter())
             self._glider.wake.wait(timeout)
             self._glider.wake.clear()
 
