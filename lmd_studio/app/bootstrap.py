@@ -161,9 +161,12 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
 
 
 def attach_midi(session) -> None:
-    """Give the session its MIDI link; rtmidi's JACK API when the audio device is a JACK one."""
-    from lmd_studio.app.midi_link import MidiLink
+    """Give the session its MIDI link; it picks rtmidi's JACK API when the audio runs through JACK."""
+    from lmd_studio.app.midi_link import AudioRoute, MidiLink
 
-    use_jack = "jack" in session.audio_settings.device.lower()
+    def audio_route() -> AudioRoute:
+        audio = session.audio_settings
+        return AudioRoute(audio.backend, audio.device, session.audio_device_name)
+
     session.attach_midi(MidiLink(session.mailbox, session.paths.midi_maps_dir, session.settings.midi,
-                                 use_jack=use_jack, notify=session.notify))
+                                 audio_route=audio_route, notify=session.notify))

@@ -3,16 +3,26 @@
 Bindings write parameters straight into the engine's ParamMailbox (through `SwitchableSink`, which
 follows the Session to a new mailbox when the engine is rebuilt); prompt weights and actions land in an
 ActionMailbox that `poll()` collects on the GUI thread and hands to the Session as a `MidiTick`.
+
+Which MIDI backend: the settings' (or $MIDO_BACKEND); else JACK MIDI when the audio runs through JACK —
+decided from the audio device the backend opened (PortAudio's host API "JACK Audio Connection Kit"), or,
+for the default device, from a JACK server answering — else the system's (ALSA on Linux). A backend that
+cannot open becomes one banner saying what is wrong and how to fix it (`midi_off_message`); a backend
+changed in the settings is applied at once (`MidiService.reopen`), keeping maps and inputs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmd_studio.app.values import Notice
+from lmd_studio.core.jack_server import jack_server_running
 from lmd_studio.midi import (
+    JACK_BACKEND,
     ClockConfig,
     MailboxSink,
     MidiConfig,
@@ -26,6 +36,10 @@ from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.schema import MidiSettings
 
 PROMPT_WEIGHT_SLOTS = 8
+JACK_HOST_API = "JACK Audio Connection Kit"  # PortAudio's name for it; devices read "NAME (HOST API)"
+ALSA_SEQUENCER = Path("/dev/snd/seq")
+SYSTEM_BACKEND = "mido.backends.rtmidi"  # mido's default: rtmidi's ALSA / CoreMIDI / WinMM
+MIDI_SETTINGS_ACTION = "midi_settings"  # a Notice action: open Settings → MIDI
 CURVES = ("linear", "exp", "log", "s-curve")
 TAKEOVERS = ("soft", "jump")
 BUTTON_MODES = ("toggle", "momentary")
@@ -54,10 +68,55 @@ class SwitchableSink:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioRoute:
+    """Where the audio goes, as far as choosing a MIDI backend is concerned."""
+
+    backend: str = "null"  # AudioSettings.backend: "auto" (a sound device) | "null" (silent)
+    device_setting: str = ""  # AudioSettings.device: "" or "default" = the system's default output
+    opened: str = ""  # the device in use, as the audio backend reports it ("NAME (HOST API)"); "" or
+    #                   "none (silent)" while none is open
+
+
+@dataclass(frozen=True, slots=True)
+class MidiHost:
+    """Questions about this machine's MIDI plumbing, asked only when needed (tests answer them)."""
+
+    jack_running: Callable[[], bool] = jack_server_running
+    alsa_sequencer: Callable[[], bool] = ALSA_SEQUENCER.exists
+    platform: str = sys.platform
+
+
+def audio_runs_on_jack(route: AudioRoute, jack_running: Callable[[], bool]) -> bool:
+    """Whether the audio goes through JACK: the opened device is on PortAudio's JACK host API, or the
+    audio uses the default device while a JACK server runs. (The device *setting* says nothing: it is
+    usually empty.) `jack_running` is asked only in the second case."""
+    if route.backend == "null":
+        return False
+    if JACK_HOST_API.lower() in route.opened.lower():
+        return True
+    return route.device_setting.strip().lower() in ("", "default") and jack_running()
+
+
+def midi_off_message(backend: str, error: str, host: MidiHost) -> str:
+    """One sentence for the banner: what is wrong with MIDI and how to fix it (the raw error only when
+    there is nothing better to say)."""
+    fix = "Choose another MIDI backend in Settings → MIDI"
+    if backend == JACK_BACKEND and not host.jack_running():
+        return (f"MIDI is off: JACK MIDI needs a running JACK server and none answers. Start JACK "
+                f"(e.g. with QjackCtl), or {fix[0].lower()}{fix[1:]}.")
+    if backend == SYSTEM_BACKEND and host.platform.startswith("linux") and not host.alsa_sequencer():
+        jack = ("A JACK server is running: choose JACK MIDI in Settings → MIDI" if host.jack_running()
+                else "Choose JACK MIDI in Settings → MIDI (with a JACK server running)")
+        return (f"MIDI is off: this system has no ALSA sequencer ({ALSA_SEQUENCER}). {jack}, or load the "
+                f"snd-seq module (sudo modprobe snd-seq) and restart.")
+    return f"MIDI is off: {error.rstrip('.')}. {fix}."
+
+
+@dataclass(frozen=True, slots=True)
 class MidiTick:
     """What MIDI asked of the app since the last poll."""
 
-    notices: tuple[tuple[str, str], ...]  # (level, text)
+    notices: tuple[Notice, ...]
     prompt_weights: tuple[tuple[int, float], ...]
     actions: tuple[tuple[str, int], ...]
 
@@ -83,18 +142,24 @@ class BindingRow:
 
 
 class MidiLink:
-    def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings, use_jack: bool = False,
-                 notify: Callable[..., None] = lambda *a: None) -> None:
+    """`audio_route` tells where the audio runs now (asked when MIDI starts, and on each poll until the
+    opened device shows whether it is a JACK one); `host` answers questions about the machine."""
+
+    def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings,
+                 audio_route: Callable[[], AudioRoute] = AudioRoute, notify: Callable[..., None] = lambda *a: None,
+                 host: MidiHost | None = None) -> None:
         self._notify = notify
+        self._audio_route = audio_route
+        self._host = host or MidiHost()
         self.actions = ActionMailbox(prompt_slots=PROMPT_WEIGHT_SLOTS)
         self.catalog = TargetCatalog.build(mailbox.registry, prompt_slots=PROMPT_WEIGHT_SLOTS)
         self.sink = SwitchableSink(MailboxSink(mailbox, self.actions, self.catalog))
         self._settings = settings
         clock = ClockConfig(enabled=settings.follow_clock, follow_transport=settings.transport_from_midi)
-        self.service = MidiService(self.sink, maps_dir, resolve_backend_name(settings.backend, use_jack=use_jack),
-                                   MidiConfig(clock=clock), self.catalog)
+        self.service = MidiService(self.sink, maps_dir, None, MidiConfig(clock=clock), self.catalog)
         self._started = False
         self._reported_backend_error = False
+        self._pending: list[Notice] = []
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self, settings: MidiSettings | None = None) -> None:
@@ -102,9 +167,39 @@ class MidiLink:
             self._settings = settings
         if not self._settings.enabled or self._started:
             return
+        self.service.backend_name = self._choose_backend()
         self.service.start()
         self._started = True
         self.service.set_inputs(self._settings.inputs)
+
+    @property
+    def backend_name(self) -> str:
+        """The mido backend MIDI runs on (or tried to), "" before it starts."""
+        return self.service.backend_name or ""
+
+    def _automatic(self) -> bool:
+        """No backend chosen (settings, $MIDO_BACKEND): JACK MIDI if the audio runs through JACK."""
+        setting = self._settings.backend
+        return resolve_backend_name(setting, use_jack=False) != resolve_backend_name(setting, use_jack=True)
+
+    def _choose_backend(self) -> str:
+        use_jack = self._automatic() and audio_runs_on_jack(self._audio_route(), self._host.jack_running)
+        return resolve_backend_name(self._settings.backend, use_jack=use_jack)
+
+    def _reopen(self, backend: str) -> None:
+        """Another backend, now: ports and backend torn down and opened again, maps and inputs kept."""
+        self._reported_backend_error = False
+        self.service.reopen(backend)
+        self.service.set_inputs(self._settings.inputs)
+        if not self.service.backend_error:
+            self._pending.append(Notice("info", f"MIDI is on: {backend_label(backend)}"))
+
+    def _follow_audio_to_jack(self) -> None:
+        """The audio device opened after MIDI started and it is a JACK one: MIDI moves to JACK too."""
+        if self.backend_name == JACK_BACKEND or not self._automatic():
+            return
+        if JACK_HOST_API.lower() in self._audio_route().opened.lower():
+            self._reopen(JACK_BACKEND)
 
     def close(self) -> None:
         if self._started:
@@ -116,7 +211,7 @@ class MidiLink:
         return self._started and not self.service.backend_error
 
     def configure(self, settings: MidiSettings) -> None:
-        """Apply changed MIDI settings (the backend takes effect at the next start of the app)."""
+        """Apply changed MIDI settings, all at once: a new backend reopens MIDI (maps and inputs kept)."""
         old, self._settings = self._settings, settings
         if not settings.enabled:
             self.close()
@@ -124,7 +219,9 @@ class MidiLink:
         if not self._started:
             self.start()
             return
-        if settings.inputs != old.inputs:
+        if settings.backend != old.backend:
+            self._reopen(self._choose_backend())
+        elif settings.inputs != old.inputs:
             self.service.set_inputs(settings.inputs)
         self.service.set_follow_clock(settings.follow_clock)
         self.service.set_follow_transport(settings.transport_from_midi)
@@ -138,19 +235,22 @@ class MidiLink:
 
     # --- GUI timer ------------------------------------------------------------------------------------
     def poll(self) -> MidiTick:
-        notices: list[tuple[str, str]] = []
+        if self._started:
+            self._follow_audio_to_jack()
+        notices, self._pending = self._pending, []
         if self._started:
             polled = self.service.poll()
             for e in polled.events:
                 if e.kind == "backend":
                     if not self._reported_backend_error:
-                        notices.append(("warning", f"MIDI unavailable: {e.message}"))
+                        notices.append(Notice("warning", midi_off_message(self.backend_name, e.message, self._host),
+                                              action=MIDI_SETTINGS_ACTION))
                         self._reported_backend_error = True
                 elif e.kind == "port" and e.controller == self.service.config.virtual_port_name:
                     continue  # our own virtual input opening is not news
                 else:
                     level = "warning" if e.kind == "map_error" else "info"
-                    notices.append((level, f"MIDI {'learned' if e.kind == 'learned' else e.kind}: {e.message}"))
+                    notices.append(Notice(level, f"MIDI {'learned' if e.kind == 'learned' else e.kind}: {e.message}"))
         done = self.actions.poll()
         return MidiTick(tuple(notices), done.prompt_weights, done.actions)
 
@@ -240,6 +340,10 @@ class MidiLink:
     def port_lines(self) -> list[str]:
         return [f"{s.name}: {s.state}" + (f" ({s.error})" if s.error else "") + f", {s.messages} messages"
                 for s in self.service.port_statuses()] if self._started else []
+
+
+def backend_label(backend: str) -> str:
+    return {JACK_BACKEND: "JACK MIDI", SYSTEM_BACKEND: "system MIDI"}.get(backend, backend)
 
 
 class NullMidiLink:

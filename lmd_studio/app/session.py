@@ -431,6 +431,11 @@ class Session:
     def audio_settings(self) -> AudioSettings:
         return self._audio
 
+    @property
+    def audio_device_name(self) -> str:
+        """The output device in use as the audio backend reports it ("NAME (HOST API)", or "none (silent)")."""
+        return self._runtime.audio_status().device_name
+
     def apply_settings(self, new: StudioSettings) -> None:
         """Take new settings: the audio engine restarts only if the audio settings changed."""
         old, self._settings = self._settings, new
@@ -482,8 +487,7 @@ class Session:
         self.midi = link
 
     def _apply_midi(self, tick: Any) -> None:
-        for level, text in tick.notices:
-            self.notify(level, text)
+        self._notices.extend(tick.notices)
         for slot, weight in tick.prompt_weights:
             if slot < self.mixer.slot_count:
                 self.set_prompt_weight(slot, weight, source="midi")

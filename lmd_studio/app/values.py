@@ -31,6 +31,7 @@ class Notice:
     level: str  # "info" | "warning" | "error"
     text: str
     path: Path | None = None
+    action: str = ""  # a fix the banner offers as a button, e.g. "midi_settings" (open Settings → MIDI)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,7 @@ class MidiService:
             self._glider.forget(router.table.runtimes)
         self._routers.clear()
         self._last_states.clear()
+        self._events = [e for e in self._events if e.kind not in ("backend", "port")]  # about the old one
         self.backend_name = backend_name
         self.backend_error = ""
         self.start()

@@ -21,6 +21,12 @@ SAMPLE_RATE_CHOICES_HZ = (0, 44100, 48000, 88200, 96000)  # 0 = the device's own
 RECORD_FORMATS = ("wav", "flac")
 THEMES = ("dark", "stage")
 AUDIO_BACKENDS = ("auto", "null")
+# MidiSettings.backend: mido backend names (any other module path works too), with their labels
+MIDI_BACKEND_CHOICES = (
+    ("", "Automatic (JACK MIDI when the audio runs through JACK)"),
+    ("mido.backends.rtmidi", "System MIDI (ALSA, CoreMIDI, Windows)"),
+    ("mido.backends.rtmidi/UNIX_JACK", "JACK MIDI"),
+)
 MAX_PROMPT_SLOTS = 8
 
 
@@ -43,7 +49,7 @@ class AudioSettings:
 @dataclass(frozen=True, slots=True)
 class MidiSettings:
     enabled: bool = True
-    backend: str = ""  # "" = mido's default; e.g. "mido.backends.rtmidi/UNIX_JACK"
+    backend: str = ""  # "" = automatic; else a mido backend (MIDI_BACKEND_CHOICES), applied without restart
     inputs: tuple[str, ...] = ()  # port names to open; () = none chosen yet
     follow_clock: bool = True
     transport_from_midi: bool = False  # MIDI start/stop drive play/stop
