@@ -1,0 +1,53 @@
+"""The tonal meters on chords we synthesised: key, and whether harmony moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmd_studio.dsp.tonality import Key, chromagram, estimate_key, harmony_change_rate, parse_key
+
+SR = 22050
+
+
+def _note(midi: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    f = 440.0 * 2 ** ((midi - 69) / 12)
+    return sum(0.2 / h * np.sin(2 * np.pi * f * h * t) for h in range(1, 6)) * np.exp(-1.5 * t)
+
+
+def _progression(chords: list[list[int]], bar_s: float = 2.0, repeat: int = 3) -> np.ndarray:
+    return np.concatenate([sum(_note(m, bar_s) for m in c) for c in chords * repeat])
+
+
+def test_key_of_cadences_in_several_keys() -> None:
+    c_major = [[48, 60, 64, 67], [53, 60, 65, 69], [55, 59, 62, 67], [48, 60, 64, 67]]
+    for shift in (0, 2, 7, 10):  # C, D, G, Bb major
+        audio = _progression([[m + shift for m in c] for c in c_major])
+        key, corr = estimate_key(chromagram(audio, SR))
+        assert key == Key(shift, False), key.name
+        assert corr > 0.5
+    a_minor = [[57, 60, 64, 69], [50, 62, 65, 69], [52, 56, 59, 64], [57, 60, 64, 69]]
+    assert estimate_key(chromagram(_progression(a_minor), SR))[0] == Key(9, True)
+
+
+def test_a_progression_moves_and_a_restruck_chord_does_not() -> None:
+    moving = _progression([[48, 60, 64, 67], [53, 60, 65, 69], [55, 59, 62, 67], [45, 60, 64, 69]])
+    static = _progression([[48, 60, 64, 67]] * 4)
+    rate_moving = harmony_change_rate(chromagram(moving, SR), bar_s=2.0)
+    rate_static = harmony_change_rate(chromagram(static, SR), bar_s=2.0)
+    assert rate_static < 1e-3
+    assert rate_moving > 20 * max(rate_static, 1e-4)
+    assert np.isnan(harmony_change_rate(chromagram(static[: SR], SR), bar_s=2.0))  # under two bars
+
+
+@pytest.mark.parametrize(("text", "name"), [("A minor", "A minor"), ("C# major", "C# major"),
+                                            ("Bb", "A# major"), ("F#m", "F# minor"), ("eb minor", "D# minor")])
+def test_parse_key(text: str, name: str) -> None:
+    assert parse_key(text).name == name
+
+
+def test_parse_key_rejects_nonsense_with_the_accepted_forms() -> None:
+    with pytest.raises(ValueError, match="A minor"):
+        parse_key("H dorian")
+    assert Key(9, True).relative == Key(0, False)
