@@ -49,6 +49,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.header = HeaderBar()
         self.transport = TransportBar()
         self.notice_bar = NoticeBar(self.c)
+        self.notice_bar.sig_action.connect(self._notice_action)
         self.timeline = TimelineWidget(self.c, span_s=s.settings.timeline_span_s, spectrogram=s.settings.spectrogram)
         self.prompts = PromptMixerPanel(s.prompt_slot_count)
         self.scenes = ScenePanel()
@@ -295,10 +296,15 @@ class StudioWindow(QtWidgets.QMainWindow):
         if path:
             self.session.render_offline(seconds, Path(path))
 
-    def open_settings(self) -> None:
+    def _notice_action(self, action: str) -> None:
+        if action == "midi_settings":
+            self.open_settings(tab="MIDI")
+
+    def open_settings(self, *, tab: str = "") -> None:
         s = self.session
         dialog = SettingsDialog(s.settings, s.audio_device_names(), s.midi_input_names(),
                                 s.paths.recordings_dir, midi_available=self.midi_available, parent=self)
+        dialog.show_tab(tab)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             new = dialog.result_settings()
             theme_changed = new.theme != s.settings.theme

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.settings.schema import (
     BUFFER_FRAMES_CHOICES,
+    MIDI_BACKEND_CHOICES,
     RECORD_FORMATS,
     SAMPLE_RATE_CHOICES_HZ,
     THEMES,
@@ -29,7 +30,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self.setMinimumWidth(560)
         self._settings = settings
         self._default_recordings = default_recordings
-        tabs = QtWidgets.QTabWidget()
+        self.tabs = tabs = QtWidgets.QTabWidget()
         tabs.addTab(self._audio_tab(settings.audio, audio_devices), "Audio")
         tabs.addTab(self._midi_tab(settings.midi, midi_inputs, midi_available), "MIDI")
         tabs.addTab(self._general_tab(settings), "General")
@@ -100,8 +101,18 @@ class SettingsDialog(QtWidgets.QDialog):
         self.follow_clock.setChecked(midi.follow_clock)
         self.midi_transport = QtWidgets.QCheckBox("MIDI start/stop drive play/stop")
         self.midi_transport.setChecked(midi.transport_from_midi)
-        self.midi_backend = QtWidgets.QLineEdit(midi.backend)
-        self.midi_backend.setPlaceholderText("mido default (e.g. mido.backends.rtmidi/UNIX_JACK)")
+        self.midi_backend = QtWidgets.QComboBox()  # the usual choices; any mido backend may be typed
+        self.midi_backend.setObjectName("midi_backend")
+        self.midi_backend.setEditable(True)
+        for value, label in MIDI_BACKEND_CHOICES:
+            self.midi_backend.addItem(label, value)
+        index = self.midi_backend.findData(midi.backend)
+        if index >= 0:
+            self.midi_backend.setCurrentIndex(index)
+        else:
+            self.midi_backend.setEditText(midi.backend)
+        self.midi_backend.setToolTip("Applied at once. Automatic uses JACK MIDI when the audio runs through JACK, "
+                                     "else the system's MIDI (ALSA on Linux).")
         form.addRow(self.midi_enabled)
         form.addRow("Inputs", self.midi_inputs)
         form.addRow(self.follow_clock)
@@ -150,6 +161,12 @@ class SettingsDialog(QtWidgets.QDialog):
         if folder:
             self.folder.setText(folder)
 
+    def show_tab(self, label: str) -> None:
+        """Open on the tab with this label ("MIDI", …); an unknown label leaves the first one."""
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == label:
+                self.tabs.setCurrentIndex(i)
+
     # --- result -----------------------------------------------------------------------------------------
     def result_settings(self) -> StudioSettings:
         text = self.device.currentText().strip()
@@ -169,7 +186,12 @@ class SettingsDialog(QtWidgets.QDialog):
             midi=dataclasses.replace(s.midi, enabled=self.midi_enabled.isChecked(), inputs=tuple(inputs),
                                      follow_clock=self.follow_clock.isChecked(),
                                      transport_from_midi=self.midi_transport.isChecked(),
-                                     backend=self.midi_backend.text().strip()),
+                                     backend=self._midi_backend_value()),
             torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
             record_format=self.format.currentData(), theme=self.theme.currentData(),
             safe_mode=self.safe_mode.isChecked())
+
+    def _midi_backend_value(self) -> str:
+        text = self.midi_backend.currentText().strip()
+        index = self.midi_backend.findText(text)
+        return self.midi_backend.itemData(index) if index >= 0 else text  # a typed backend is kept as typed

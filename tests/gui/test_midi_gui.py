@@ -1,5 +1,6 @@
 """MIDI in the window, through the in-process loopback MIDI backend: learn from a right-click, the knob
-follows the controller, the map editor lists and edits the binding, held notes and actions show up."""
+follows the controller, the map editor lists and edits the binding, held notes and actions show up; MIDI
+that cannot open is a banner whose button opens Settings → MIDI, where another backend applies at once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 
 import mido
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.gui.midi_dialog import MidiMapDialog
 from tests.gui.conftest import wait_status
@@ -112,3 +113,49 @@ def test_escape_cancels_learning_instead_of_panic(qtbot, open_window, knobs) -> 
     assert s.midi_learning == ""
     qtbot.wait(300)
     assert s.playing
+
+
+def test_midi_that_cannot_open_is_a_banner_whose_fix_applies_at_once(qtbot, open_window, monkeypatch) -> None:
+    monkeypatch.setenv("MIDO_BACKEND", "no.such.backend")
+    mido_loopback.reset()
+    mido_loopback.plug("Knobs")
+    w = open_window(midi=True)
+    s = w.session
+    qtbot.waitUntil(lambda: "MIDI is off" in w.notice_bar.label.text(), timeout=3000)
+    assert not s.midi_available and "Settings → MIDI" in w.notice_bar.label.text()
+    button = w.notice_bar.action_button
+    assert button.isVisible() and button.text() == "MIDI settings…"
+    seen = {}
+
+    def choose_a_working_backend() -> None:
+        dialog = QtWidgets.QApplication.activeModalWidget()
+        seen["tab"] = dialog.tabs.tabText(dialog.tabs.currentIndex())
+        dialog.midi_backend.setEditText(mido_loopback.NAME)  # typed: any mido backend module
+        dialog.accept()
+
+    QtCore.QTimer.singleShot(0, choose_a_working_backend)
+    button.click()
+    try:
+        assert seen["tab"] == "MIDI"
+        assert s.settings.midi.backend == mido_loopback.NAME
+        assert s.midi_available and "Knobs" in s.midi_input_names()  # no restart needed
+        qtbot.waitUntil(lambda: "MIDI is on" in w.notice_bar.label.text(), timeout=3000)
+    finally:
+        mido_loopback.reset()
+
+
+def test_settings_offer_the_midi_backends_and_keep_a_typed_one(qtbot, tmp_path) -> None:
+    from lmd_studio.gui.settings_dialog import SettingsDialog
+    from lmd_studio.settings.schema import MidiSettings, StudioSettings
+
+    jack = "mido.backends.rtmidi/UNIX_JACK"
+    dialog = SettingsDialog(StudioSettings(midi=MidiSettings(backend=jack)), [], [], tmp_path)
+    qtbot.addWidget(dialog)
+    assert dialog.midi_backend.currentText() == "JACK MIDI" and dialog.result_settings().midi.backend == jack
+    dialog.midi_backend.setCurrentIndex(dialog.midi_backend.findData(""))
+    assert dialog.result_settings().midi.backend == ""
+    dialog.show_tab("MIDI")
+    assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "MIDI"
+    typed = SettingsDialog(StudioSettings(midi=MidiSettings(backend="my.backend")), [], [], tmp_path)
+    qtbot.addWidget(typed)
+    assert typed.result_settings().midi.backend == "my.backend"
