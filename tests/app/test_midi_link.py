@@ -4,6 +4,8 @@ the fix when MIDI cannot open, and a backend changed in the settings applied wit
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -219,3 +221,58 @@ def test_a_backend_change_applies_without_a_restart_and_keeps_the_maps(session, 
     knobs.send(mido.Message("control_change", control=7, value=0))
     assert s.mailbox.get("density") == 0.0  # the same input, the same map
     assert [r.target for r in s.midi_bindings("Knobs")] == ["density"]
+
+
+# --- through a real JACK server -------------------------------------------------------------------------
+def wait_until(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.mark.jack
+def test_with_jack_running_the_default_device_gets_working_jack_midi(jack_server, tmp_path, no_env_backend):
+    """End to end: nothing configured, audio on the default device, a JACK server running → JACK MIDI,
+    and a second process playing into the studio's port reaches the mailbox."""
+    from lmd_studio.midi.player import PlayerProcess
+
+    mailbox = build_mailbox()
+    port = f"LMD Studio {os.getpid()}"
+    m = MidiLink(mailbox, tmp_path / "maps", MidiSettings(), audio_route=lambda: AudioRoute("auto", "", ""))
+    m.service.config = dataclasses.replace(m.service.config, virtual_port_name=port)
+    m.start()
+    try:
+        assert m.backend_name == JACK_BACKEND and m.available, m.service.backend_error
+        with PlayerProcess(JACK_BACKEND) as player:
+            player.request("connect", name=port)
+            player.request("notes", events=[[60, 100], [64, 90]], interval_s=0.002)
+            assert wait_until(lambda: mailbox.snapshot().controls.held_notes == ((60, 100), (64, 90)))
+            player.request("notes", events=[[60, 0], [64, 0]], interval_s=0.002)
+            assert wait_until(lambda: mailbox.snapshot().controls.held_notes == ())
+    finally:
+        m.close()
+
+
+@pytest.mark.jack
+def test_switching_to_jack_midi_in_the_settings_works_at_once(jack_server, tmp_path, no_env_backend):
+    from lmd_studio.midi.player import PlayerProcess
+
+    mailbox = build_mailbox()
+    port = f"LMD Studio {os.getpid()}"
+    m = MidiLink(mailbox, tmp_path / "maps", MidiSettings(backend=BROKEN))
+    m.service.config = dataclasses.replace(m.service.config, virtual_port_name=port)
+    m.start()
+    try:
+        assert not m.available
+        m.service.set_binding(port, Binding(MidiSource("cc", 0, 7), "density", takeover="jump"))
+        m.configure(MidiSettings(backend=JACK_BACKEND))
+        assert m.available and [n.text for n in m.poll().notices] == ["MIDI is on: JACK MIDI"]
+        with PlayerProcess(JACK_BACKEND) as player:
+            player.request("connect", name=port)
+            player.request("cc", control=7, values=[127])
+            assert wait_until(lambda: mailbox.get("density") == 1.0)  # the map made before the switch
+    finally:
+        m.close()

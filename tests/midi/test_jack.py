@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lmd_studio.core.jack_server import jack_server_running
-from lmd_studio.core.params import GUIDANCE, TEMPERATURE
+from lmd_studio.core.params import GUIDANCE, LOUDNESS, TEMPERATURE
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource
 from lmd_studio.midi.clock import ClockConfig
@@ -114,6 +114,7 @@ def test_notes_and_sustain_become_held_notes(studio, player, params):
     assert studio.active_notes() == ((60, 100), (64, 90), (67, 80))  # the pedal holds them
     player.request("cc", control=64, values=[0])
     assert wait_for(lambda: params.snapshot().controls.held_notes == ())
+    assert params.get("loudness") == LOUDNESS.default  # velocity steered it only while notes sounded
 
 
 def test_clock_at_120_bpm_is_followed_within_half_a_bpm(studio, player, params, actions):
