@@ -120,8 +120,56 @@ def plot_controls(result: dict, path: Path) -> Path:
     return path
 
 
+def plot_music(result: dict, path: Path) -> Path:
+    """Three panels: tempo asked vs detected (model and real clips), onset-to-grid histogram, key confusion
+    counted as right / relative / other per requested key."""
+    plt = _plt()
+    ms = result["music_series"]
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
+    for rows, colour, label in ((ms["rhythm_real"], "#888", "real clips"), (ms["rhythm"], "#c54", "model")):
+        a.scatter([r["requested_bpm"] for r in rows], [_num(r["detected_bpm"]) for r in rows], s=18,
+                  color=colour, label=label)
+    lo, hi = 50.0, 220.0
+    for ratio, style in ((1.0, "-"), (0.5, ":"), (2.0, ":")):
+        a.plot([lo, hi], [lo * ratio, hi * ratio], style, color="#bbb", lw=0.8)
+    a.set_xlim(lo, hi)
+    a.set_ylim(lo / 2, hi * 1.2)
+    a.set_xlabel("requested bpm")
+    a.set_ylabel("detected bpm")
+    a.set_title(f"tempo within 2 %: model {100 * _num(result['tempo_within_2pct']):.0f} %, "
+                f"real {100 * _num(result['tempo_within_2pct_real']):.0f} %", fontsize=8)
+    a.legend(fontsize=7)
+    bins = list(range(0, 66, 4))
+    for rows, colour, label in ((ms["rhythm_real"], "#888", "real clips"), (ms["rhythm"], "#c54", "model")):
+        offsets = [o for r in rows for o in r["offsets_ms"]]
+        if offsets:
+            b.hist(offsets, bins=bins, density=True, alpha=0.55, color=colour, label=label)
+    b.set_xlabel("onset distance to nearest 16th (ms)")
+    b.set_title(f"median: model {_num(result['beat_offset_ms_median']):.1f} ms, real "
+                f"{_num(result['beat_offset_ms_median_real']):.1f} ms", fontsize=8)
+    b.legend(fontsize=7)
+    names = ["right key", "relative key", "other"]
+    for i, (rows, colour, label) in enumerate(((ms["tonal_real"], "#888", "real clips"), (ms["tonal"], "#c54", "model"))):
+        counts = [sum(t["correct"] for t in rows), sum(t["relative"] for t in rows),
+                  sum(not t["correct"] and not t["relative"] for t in rows)]
+        c.bar([x + 0.38 * i for x in range(3)], counts, width=0.38, color=colour, label=label)
+    c.set_xticks([x + 0.19 for x in range(3)], names)
+    c.set_ylabel("renders")
+    c.set_title(f"key accuracy: model {100 * _num(result['key_accuracy']):.0f} %, real "
+                f"{100 * _num(result['key_accuracy_real']):.0f} %", fontsize=8)
+    c.legend(fontsize=7)
+    fig.suptitle(f"{result['meta']['model']}: musical meters (tempo, grid, key)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def plot_all(result: dict, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return [plot_fd(result, out / "fd.png"), plot_drift(result, out / "drift.png"),
-            plot_controls(result, out / "controls.png")]
+    plots = [plot_fd(result, out / "fd.png"), plot_drift(result, out / "drift.png"),
+             plot_controls(result, out / "controls.png")]
+    if "music_series" in result:
+        plots.append(plot_music(result, out / "music.png"))
+    return plots

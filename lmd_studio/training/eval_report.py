@@ -43,6 +43,16 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("seam_real", "  real audio at the same block length", None),
     ("rtf", "RTF (block time / block length)", "low"),
     ("first_audio_s", "first audio (s)", "low"),
+    ("tempo_within_2pct", "tempo within ±2 % (no half/double)", "high"),
+    ("tempo_within_2pct_real", "  real clips, same detector", None),
+    ("tempo_octave_errors", "  half/double/⅔/1.5× tempo", "low"),
+    ("beat_offset_ms_median", "onset to 16th grid, median ms", "low"),
+    ("beat_offset_ms_median_real", "  real clips", None),
+    ("key_accuracy", "key accuracy (chroma key = asked)", "high"),
+    ("key_accuracy_real", "  real clips, same detector", None),
+    ("key_relative_rate", "  relative key instead", None),
+    ("harmony_change_rate", "harmony change per bar (chroma)", None),
+    ("harmony_change_rate_real", "  real clips", None),
 )
 
 
@@ -88,7 +98,8 @@ def result_table(r: dict) -> str:
 COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", "prompt_score_wrong",
                 "prompt_win_rate", "drift_fd_slope", "drift_fd_start", "drift_fd_end", "drift_slope",
                 "drift_level_start", "drift_level_end", "drift_rms_slope_db", "loudness_corr",
-                "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf")
+                "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf",
+                "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate")
 
 
 def compare_markdown(results: list[dict]) -> str:
@@ -124,6 +135,18 @@ def target_checks(r: dict) -> list[str]:
                  f"in {100 * win:.0f}% of windows → {mark(score > wrong and win > 0.5)}")
     loud = num("loudness_corr")
     lines.append(f"- loudness control correlation ≥ 0.8: {loud:.2f} → {mark(loud >= 0.8)}")
+    if "tempo_within_2pct" in r:
+        tempo, key = num("tempo_within_2pct"), num("key_accuracy")
+        off, off_real = num("beat_offset_ms_median"), num("beat_offset_ms_median_real")
+        rate, rate_real = num("harmony_change_rate"), num("harmony_change_rate_real")
+        lines.append(f"- tempo within ±2 % in ≥ 90 % of renders: {100 * tempo:.0f} % (real clips "
+                     f"{100 * num('tempo_within_2pct_real'):.0f} %) → {mark(tempo >= 0.9)}")
+        lines.append(f"- onsets on the 16th grid, median ≤ 20 ms: {off:.1f} ms (real {off_real:.1f}) → "
+                     f"{mark(off <= 20.0)}")
+        lines.append(f"- key accuracy ≥ 80 %: {100 * key:.0f} % (real clips {100 * num('key_accuracy_real'):.0f} %) → "
+                     f"{mark(key >= 0.8)}")
+        within = abs(rate / rate_real - 1.0) <= 0.25 if rate_real > 0 else False
+        lines.append(f"- harmony change rate within 25 % of real: {rate:.4f} vs {rate_real:.4f} → {mark(within)}")
     return lines
 
 

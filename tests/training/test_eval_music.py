@@ -1,0 +1,79 @@
+"""`lmd eval`'s musical meters on the tiny corpus: they pass a generator that plays the asked tempo and key,
+fail one that does not, and measure the real clips beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from lmd_studio.core.fake import FakeBlockGenerator
+from lmd_studio.core.generator import BlockControls
+from lmd_studio.data.manifest import ManifestItem
+from lmd_studio.dsp.tonality import Key, parse_key
+from lmd_studio.training.eval_generate import SamplingOverrides
+from lmd_studio.training.eval_music import MusicEvalConfig, MusicRequest, evaluate_music, spread
+from lmd_studio.training.eval_report import result_table, target_checks
+
+
+@dataclass(frozen=True)
+class _Pos:
+    frame: int
+
+
+class _ObedientGenerator(FakeBlockGenerator):
+    """Plays exactly what it is asked through the request hook (as a model with a musical clock would be):
+    a kick/hat groove at that bpm over the key's tonic triad."""
+
+    def init_state(self, seed: int) -> _Pos:  # type: ignore[override]
+        return _Pos(0)
+
+    def generate_block(self, state: _Pos, controls: BlockControls):  # type: ignore[override]  # noqa: ANN201
+        bpm = controls.values["test_bpm"]
+        key = Key(int(controls.values["test_tonic"]), bool(controls.values["test_minor"]))
+        sr, n = self.sample_rate, self.block_frames
+        t = (state.frame + np.arange(n)) / sr
+        beat_pos = (t * bpm / 60.0) % 1.0
+        kick = np.sin(2 * np.pi * 55 * t) * np.exp(-beat_pos * 60.0 / bpm * 30)
+        hat_pos = (t * bpm / 30.0) % 1.0
+        hat = np.sin(2 * np.pi * 7000 * t) * np.exp(-hat_pos * 30.0 / bpm * 300) * 0.1
+        third = 3 if key.minor else 4
+        freqs = [440.0 * 2 ** ((key.tonic + 60 + i - 69) / 12) for i in (0, third, 7)]
+        chord = sum(0.1 * np.sin(2 * np.pi * f * t) for f in freqs)
+        audio = (0.5 * kick + hat + chord).astype(np.float32)[:, None]
+        return np.repeat(audio, self.channels, axis=1), _Pos(state.frame + n)
+
+
+def _clock_request(item: ManifestItem) -> MusicRequest:
+    key = parse_key(item.key or "C major")
+    return MusicRequest(item.description, {"test_bpm": float(item.bpm or 120.0), "test_tonic": float(key.tonic),
+                                           "test_minor": float(key.minor)})
+
+
+def test_spread_picks_evenly_over_the_range() -> None:
+    class It:
+        def __init__(self, i: int, v: float) -> None:
+            self.id, self.v = f"i{i}", v
+    items = [It(i, v) for i, v in enumerate([70, 160, 100, 80, 90, 150, 120, 130])]
+    picked = spread(items, 3, lambda it: it.v)  # type: ignore[arg-type]
+    assert [it.v for it in picked] == [70, 120, 160]
+
+
+def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_tiny) -> None:
+    cfg = MusicEvalConfig(seconds=8.0, real_seconds=5.0)
+    corpus = str(diffusion_tiny.corpus)
+    good = evaluate_music(_ObedientGenerator(44100, 1, 0.5), corpus, cfg, SamplingOverrides(),
+                          request=_clock_request, log=lambda _m: None)
+    deaf = evaluate_music(FakeBlockGenerator(44100, 1, 0.5), corpus, cfg, SamplingOverrides(), log=lambda _m: None)
+    assert good["tempo_within_2pct"] == 1.0 and good["beat_offset_ms_median"] < 10.0
+    assert good["key_accuracy"] == 1.0
+    assert deaf["tempo_within_2pct"] == 0.0 and deaf["key_accuracy"] == 0.0
+    # the real clips are measured by the same detector, the same way, whatever the generator
+    for key in ("tempo_within_2pct_real", "beat_offset_ms_median_real", "key_accuracy_real"):
+        assert good[key] == pytest.approx(deaf[key], nan_ok=True)
+    assert good["tempo_within_2pct_real"] == 1.0  # a drum render's own tempo is found
+    assert {"rhythm", "rhythm_real", "tonal", "tonal_real"} <= set(good["music_series"])
+    good["meta"] = {"model": "obedient"}
+    assert "tempo within ±2 %" in result_table(good)
+    assert any("key accuracy ≥ 80 %: 100 %" in line for line in target_checks({**good, "fd_dsp_rel": 0.1}))
