@@ -1,0 +1,122 @@
+"""The musical clock: tempo, beat and bar position as functions of time, and the model's clock channels.
+
+One definition serves the corpus (each clip's tempo map, known exactly for score renders and drum
+patterns), training (frame-synchronous channels), the engine (a clock that runs on across blocks, splices
+and seeks while the BPM knob, tap tempo or MIDI clock change it) and the evaluation (the grid onsets are
+measured against). Beat positions are counted in beats (quarter notes in 4/4 and 3/4) from the map's
+origin; a tempo change keeps the position continuous (the beat count at the change is where the new
+tempo starts counting).
+
+Clock channels per latent frame (CLOCK_CHANNELS = 5):
+    [sin 2π·beat_phase, cos 2π·beat_phase, sin 2π·bar_phase, cos 2π·bar_phase, given]
+`given` = 1 where the clock is known; where it is not ("let the model decide": samples, free audio, the
+studio with no tempo set) all five are 0, so the model learns that zeros mean "no clock".
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+CLOCK_CHANNELS = 5
+MIN_BPM, MAX_BPM = 20.0, 400.0
+
+
+@dataclass(frozen=True, slots=True)
+class TempoSegment:
+    """From `start_s` on: `bpm` beats per minute, `beats_per_bar` beats per bar (4 → 4/4, 3 → 3/4)."""
+
+    start_s: float
+    bpm: float
+    beats_per_bar: int = 4
+
+    def __post_init__(self) -> None:
+        if not MIN_BPM <= self.bpm <= MAX_BPM:
+            raise ValueError(f"tempo must be in [{MIN_BPM:g}, {MAX_BPM:g}] bpm, got {self.bpm}")
+        if not 1 <= self.beats_per_bar <= 16:
+            raise ValueError(f"beats_per_bar must be in [1, 16], got {self.beats_per_bar}")
+        if not math.isfinite(self.start_s):
+            raise ValueError(f"start_s must be finite, got {self.start_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class TempoMap:
+    """Segments in time order; `origin_beats` is the beat count at the first segment's start (a clip that
+    starts on beat 3 of a bar has origin_beats = 2), and bars start where the beat count within the
+    current meter is a multiple of beats_per_bar (counted from each meter change)."""
+
+    segments: tuple[TempoSegment, ...]
+    origin_beats: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.segments:
+            raise ValueError("a tempo map needs at least one segment")
+        starts = [s.start_s for s in self.segments]
+        if any(b <= a for a, b in zip(starts, starts[1:])):
+            raise ValueError(f"tempo segments must start in increasing time order, got {starts}")
+
+    @classmethod
+    def constant(cls, bpm: float, beats_per_bar: int = 4, start_s: float = 0.0, origin_beats: float = 0.0) -> TempoMap:
+        return cls((TempoSegment(start_s, bpm, beats_per_bar),), origin_beats)
+
+    def _segment_starts(self) -> tuple[list[float], list[float], list[float]]:
+        """Per segment: start time, beat count at its start, and beat count where its bars are anchored."""
+        beats, anchors = [self.origin_beats], [0.0]
+        for prev, seg in zip(self.segments, self.segments[1:]):
+            b = beats[-1] + (seg.start_s - prev.start_s) * prev.bpm / 60.0
+            beats.append(b)
+            # a meter change starts a new bar there; a tempo change alone keeps the old bar grid
+            anchors.append(b if seg.beats_per_bar != prev.beats_per_bar else anchors[-1])
+        return [s.start_s for s in self.segments], beats, anchors
+
+    def beats_at(self, t_s: np.ndarray | float) -> np.ndarray:
+        """Beat count at each time (before the first segment the first tempo is extended backwards)."""
+        t = np.asarray(t_s, dtype=np.float64)
+        starts, beats, _ = self._segment_starts()
+        idx = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+        bpm = np.array([s.bpm for s in self.segments])[idx]
+        return np.asarray(beats)[idx] + (t - np.asarray(starts)[idx]) * bpm / 60.0
+
+    def bpm_at(self, t_s: float) -> float:
+        starts = [s.start_s for s in self.segments]
+        return self.segments[max(0, bisect.bisect_right(starts, t_s) - 1)].bpm
+
+    def bar_phase_at(self, t_s: np.ndarray | float) -> np.ndarray:
+        """Position within the bar in [0, 1)."""
+        t = np.asarray(t_s, dtype=np.float64)
+        starts, _, anchors = self._segment_starts()
+        idx = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+        per_bar = np.array([s.beats_per_bar for s in self.segments], dtype=np.float64)[idx]
+        return np.mod(self.beats_at(t) - np.asarray(anchors)[idx], per_bar) / per_bar
+
+    def downbeats_s(self, start_s: float, end_s: float) -> np.ndarray:
+        """Times of bar starts in [start_s, end_s) (sampled at 1 ms, then refined linearly)."""
+        t = np.arange(start_s, end_s, 0.001)
+        phase = self.bar_phase_at(t)
+        wraps = np.flatnonzero(np.diff(phase) < -0.5) + 1
+        out = [t[i] - phase[i] * self.bar_s_at(float(t[i])) for i in wraps]
+        if phase.size and phase[0] < 1e-9:
+            out.insert(0, float(t[0]))
+        return np.asarray(out, dtype=np.float64)
+
+    def bar_s_at(self, t_s: float) -> float:
+        starts = [s.start_s for s in self.segments]
+        seg = self.segments[max(0, bisect.bisect_right(starts, t_s) - 1)]
+        return seg.beats_per_bar * 60.0 / seg.bpm
+
+
+def clock_channels(tempo: TempoMap | None, frame_times_s: np.ndarray) -> np.ndarray:
+    """[T, CLOCK_CHANNELS] float32 for frames at `frame_times_s`; all zeros when the clock is unknown."""
+    t = np.asarray(frame_times_s, dtype=np.float64)
+    out = np.zeros((t.shape[0], CLOCK_CHANNELS), dtype=np.float32)
+    if tempo is None:
+        return out
+    beat = 2.0 * np.pi * np.mod(tempo.beats_at(t), 1.0)
+    bar = 2.0 * np.pi * tempo.bar_phase_at(t)
+    out[:, 0], out[:, 1] = np.sin(beat), np.cos(beat)
+    out[:, 2], out[:, 3] = np.sin(bar), np.cos(bar)
+    out[:, 4] = 1.0
+    return out
