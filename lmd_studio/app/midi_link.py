@@ -108,7 +108,7 @@ def midi_off_message(backend: str, error: str, host: MidiHost) -> str:
         jack = ("A JACK server is running: choose JACK MIDI in Settings → MIDI" if host.jack_running()
                 else "Choose JACK MIDI in Settings → MIDI (with a JACK server running)")
         return (f"MIDI is off: this system has no ALSA sequencer ({ALSA_SEQUENCER}). {jack}, or load the "
-                f"snd-seq module (sudo modprobe snd-seq) and restart.")
+                f"snd-seq module (sudo modprobe snd-seq) and restart LMD Studio.")
     return f"MIDI is off: {error.rstrip('.')}. {fix}."
 
 
