@@ -50,6 +50,7 @@ from lmd_studio.training.flow import (
 )
 from lmd_studio.training.frechet import frechet_distance
 from lmd_studio.training.latents import LatentSet
+from lmd_studio.training.long_rollout import latent_rate_hz, long_rollout_config, long_rollout_metrics
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
     StageData,
@@ -217,9 +218,12 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                                                    steps=cfg.default_steps, from_scratch=True)}
         metrics = eval_metrics(fds, step, g_start)
         baseline.update({k: v for k, v in metrics.items() if k.endswith("_init")})
+        if long_cfg is not None:
+            metrics.update(long_rollout_metrics(pair.shipped, val, data.bank, long_cfg, latent_rate_hz(data), device))
         return metrics
 
-    run.loop(pair, opts, step_fn, eval_fn, resume, monitor="val_latent_fd")
+    long_cfg = long_rollout_config(cfg, steps=cfg.default_steps)
+    run.loop(pair, opts, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_latent_fd")
     run.restore_best(pair)
     # the summary keeps the stage-1 baseline next to best_val, so "did ARC help?" is answered in one file
     return run.finish(pair.shipped, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler,

@@ -19,6 +19,7 @@ from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import GeneratorConfig
 from lmd_studio.training import ddp
 from lmd_studio.training.flow import CondDropout, lmdm_flow_loss
+from lmd_studio.training.long_rollout import latent_rate_hz, long_rollout_config, long_rollout_metrics
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
     add_common_arguments,
@@ -80,9 +81,12 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
                 loss, _ = lmdm_flow_loss(dit, val, data.bank, CondDropout(0.0, 0.5, 0.5),
                                          torch.Generator().manual_seed(12345), device, p_full=p_full, p_partial=0.0)
                 out[name] = loss.item()
+        if long_cfg is not None:
+            out.update(long_rollout_metrics(dit, val, data.bank, long_cfg, latent_rate_hz(data), device))
         return out
 
-    run.loop(dit, opt, step_fn, eval_fn, resume)
+    long_cfg = long_rollout_config(cfg)
+    run.loop(dit, opt, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_loss")
     run.restore_best(dit)
     return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8),
                       {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern})

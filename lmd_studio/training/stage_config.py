@@ -23,6 +23,13 @@ def _prob(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
 
 
+def _check_long_rollout(streams: int, seconds: float, segment_s: float) -> None:
+    if streams < 0:
+        raise ValueError(f"long_rollout_streams must be >= 0, got {streams}")
+    if streams and not 0 < segment_s <= seconds:
+        raise ValueError(f"need 0 < long_rollout_segment_s ({segment_s}) <= long_rollout_s ({seconds})")
+
+
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     """What every diffusion stage shares: optimisation, logging, run-time and conditioning dropout."""
@@ -94,9 +101,14 @@ class LmdmConfig(TrainConfig):
     p_context_full: float = 0.2  # drop the whole context: learn to start from nothing
     p_context_partial: float = 0.3  # drop the oldest 1..W-1 chunks: a stream that just started
     p_context_cfg: float = 0.1  # independent CFG dropout of the context stream
+    # long-rollout monitor (training/long_rollout.py): > 0 streams → it picks the kept checkpoint
+    long_rollout_streams: int = 0
+    long_rollout_s: float = 120.0
+    long_rollout_segment_s: float = 30.0
 
     def _check(self) -> None:
         TrainConfig._check(self)
+        _check_long_rollout(self.long_rollout_streams, self.long_rollout_s, self.long_rollout_segment_s)
         if self.pattern not in PATTERNS or self.pattern == "bidirectional":
             raise ValueError(f"pattern must be 'encdec' or 'blockcausal', got {self.pattern!r}")
         for name in ("p_context_full", "p_context_partial", "p_context_cfg"):
@@ -132,9 +144,14 @@ class ArcConfig(TrainConfig):
     moment_weight: float = 0.0  # per-channel mean/std of the rollout vs the real continuation (G only)
     g_every: int = 1  # update G every n-th step after warm-up (D every step)
     full_windows_only: bool = False  # skip items shorter than a clip (no silence-padded "real" data)
+    # long-rollout monitor (training/long_rollout.py): > 0 streams → it picks the kept checkpoint
+    long_rollout_streams: int = 0
+    long_rollout_s: float = 120.0
+    long_rollout_segment_s: float = 30.0
 
     def _check(self) -> None:
         TrainConfig._check(self)
+        _check_long_rollout(self.long_rollout_streams, self.long_rollout_s, self.long_rollout_segment_s)
         if not 0.0 <= self.ema_decay < 1.0 or self.disc_penalty_weight < 0 or self.moment_weight < 0:
             raise ValueError("need 0 <= ema_decay < 1, disc_penalty_weight >= 0 and moment_weight >= 0")
         if self.disc_penalty_sigma <= 0 or self.g_every < 1:
