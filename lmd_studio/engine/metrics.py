@@ -32,6 +32,9 @@ class EngineMetrics:
     steps_override: int = 0  # > 0 when safe mode lowered the sampling steps
     last_error: str = ""  # generator error message (the worker keeps running)
     capture_overflow_frames: int = 0
+    # the output limiter (dsp/limiter.py), counted in samples (one channel value) since the engine started:
+    clipped_samples_pre_limiter: int = 0  # |x| > 1.0 after the volume: would have clipped without it
+    over_full_scale_samples: int = 0  # |y| >= 1.0 leaving the engine (device, capture, render): always 0
 
     @property
     def warning(self) -> str:

@@ -2,8 +2,9 @@
 
 `OutputStage.render(out)` is what every backend calls once per device buffer: the sounddevice stream's
 callback, the Null backend's pacing thread and the offline renderer. It copies frames from the playback
-ring, applies the smoothed master gain, feeds the capture ring (recording, retro-capture, the timeline),
-tracks the peak level, and timestamps itself so others can tell when a given frame left the device.
+ring, applies the smoothed master gain, limits the peaks (dsp/limiter.py: nothing leaves above -1 dBFS),
+feeds the capture ring (recording, retro-capture, the timeline), tracks the peak level, and timestamps
+itself so others can tell when a given frame left the device.
 
 Real-time rules (ARCHITECTURE.md): no buffer allocation, no locks, no logging, no exceptions escaping,
 no Qt, no torch. All arrays it touches are preallocated here; the only Python objects created per call
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lmd_studio.dsp.limiter import PeakLimiter
 from lmd_studio.rt.ring import SpscRing
 from lmd_studio.rt.smoother import GainSmoother
 
@@ -28,10 +30,11 @@ class OutputStage:
                  "peak_level", "callback_count", "device_underflows", "errors", "output_latency_s",
                  "_clock", "_lateness_ms", "_lateness_count", "_last_cb_s", "_expected_period_s",
                  "frames_played", "underruns_while_playing", "_scratch", "capture_overflow_frames",
-                 "lateness_source")
+                 "lateness_source", "limiter")
 
     def __init__(self, ring: SpscRing, capture_ring: SpscRing | None, sample_rate_hz: int,
-                 max_buffer_frames: int = 8192, initial_gain: float = 0.5) -> None:
+                 max_buffer_frames: int = 8192, initial_gain: float = 0.5,
+                 limiter: PeakLimiter | None = None) -> None:
         self.ring = ring
         self.capture_ring = capture_ring
         self.sample_rate_hz = int(sample_rate_hz)
@@ -55,6 +58,10 @@ class OutputStage:
         self._scratch = np.zeros((max_buffer_frames, ring.channels), dtype=np.float32)
         # a backend whose device callback runs elsewhere (another process) reports its lateness here
         self.lateness_source: Callable[[], np.ndarray] | None = None
+        # The limiter sits here, after the volume, and not in the worker before the ring: the volume has
+        # to act within one buffer, while the ring holds ~1.5 s that gain applied in the worker would
+        # only reach after it had played out. Its look-ahead (2 ms) is the only latency it adds.
+        self.limiter = limiter
 
     # --- called from the audio thread -----------------------------------------------------------
     def render(self, out: np.ndarray, device_underflow: bool = False) -> None:
@@ -80,8 +87,12 @@ class OutputStage:
                 if self.ring.underrun_count != before:
                     self.underruns_while_playing += 1
                 self.gain.process(out)
+                if self.limiter is not None:
+                    self.limiter.process(out)
             else:
                 out.fill(0.0)
+                if self.limiter is not None:
+                    self.limiter.reset()  # stop means silence now: its delay line is dropped, not played
             if n:
                 scratch = self._scratch[:n]
                 np.abs(out, out=scratch)  # no temporary array
@@ -103,7 +114,19 @@ class OutputStage:
         """perf_counter time at which ring frame `position` leaves the device (extrapolated from the
         latest callback's clock; includes the device's output latency)."""
         t_cb, pos_cb = float(self._clock[0]), float(self._clock[1])
-        return t_cb + (position - pos_cb) / self.sample_rate_hz + self.output_latency_s
+        return t_cb + (position - pos_cb + self.limiter_latency_frames) / self.sample_rate_hz + self.output_latency_s
+
+    @property
+    def limiter_latency_frames(self) -> int:
+        return self.limiter.latency_frames if self.limiter is not None else 0
+
+    @property
+    def clipped_samples_pre_limiter(self) -> int:
+        return self.limiter.clipped_samples_pre_limiter if self.limiter is not None else 0
+
+    @property
+    def over_full_scale_samples(self) -> int:
+        return self.limiter.over_full_scale_samples if self.limiter is not None else 0
 
     @property
     def clock_valid(self) -> bool:

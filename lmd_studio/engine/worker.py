@@ -29,6 +29,7 @@ import numpy as np
 from lmd_studio.core.generator import BlockControls, BlockGenerator
 from lmd_studio.core.params import MASTER_GAIN, STEPS
 from lmd_studio.core.units import db_to_gain
+from lmd_studio.dsp.limiter import LimiterConfig, PeakLimiter
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.output import OutputStage
@@ -55,6 +56,7 @@ class EngineConfig:
     safe_mode: bool = True
     idle_wait_s: float = 0.004  # worker sleep when there is nothing to do
     capture: bool = True  # feed the capture ring (recording, retro-capture, timeline); off for offline renders
+    limiter: LimiterConfig | None = LimiterConfig()  # after the volume, in every output; None = off (tests)
 
     def __post_init__(self) -> None:
         if self.device_sample_rate_hz <= 0 or self.device_channels < 1:
@@ -113,8 +115,10 @@ class GenerationEngine:
         rate = config.device_sample_rate_hz
         self.ring = SpscRing(int(config.ring_s * rate), config.device_channels)
         self.capture_ring = SpscRing(int(2.0 * rate), config.device_channels) if config.capture else None
+        limiter = (PeakLimiter(config.limiter, rate, config.device_channels, max_frames=max_buffer_frames)
+                   if config.limiter is not None else None)
         self.output = OutputStage(self.ring, self.capture_ring, rate, max_buffer_frames=max_buffer_frames,
-                                  initial_gain=db_to_gain(mailbox.get(MASTER_GAIN.name)))
+                                  initial_gain=db_to_gain(mailbox.get(MASTER_GAIN.name)), limiter=limiter)
         self._commands: queue.Queue[cmd.Command] = queue.Queue()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -510,4 +514,6 @@ class GenerationEngine:
             steps_override=self._steps_override,
             last_error=s.last_error,
             capture_overflow_frames=out.capture_overflow_frames,
+            clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
+            over_full_scale_samples=out.over_full_scale_samples,
         )
