@@ -47,9 +47,15 @@ def read_metadata(path: str | Path) -> dict[str, str]:
             head = fh.read(8)
             if len(head) < 8:
                 raise CheckpointError(f"{path}: file is truncated ({size} bytes), not a safetensors model")
+            # torch.save's zip or a bare pickle (a safetensors header is JSON: byte 8 is "{")
+            if head.startswith((b"PK\x03\x04", b"\x80")) and fh.read(1) != b"{":
+                raise CheckpointError(f"{path}: this is a pickle (e.g. from torch.save), not safetensors; "
+                                      f"pickles can run code, so they are never loaded. Export the model "
+                                      f"with lmd model export")
             header_len = int.from_bytes(head, "little")
             if header_len <= 0 or header_len > min(size - 8, 100_000_000):
                 raise CheckpointError(f"{path}: not a safetensors file (bad header length {header_len})")
+            fh.seek(8)
             header = json.loads(fh.read(header_len).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: not a safetensors file (unreadable header: {exc})") from None

@@ -163,5 +163,8 @@ def load_codec(path: str | Path) -> SpectralCodec:
     for k, v in tensors.items():
         if v.shape != expected[k].shape:
             raise CheckpointError(f"{path}: tensor {k} has shape {list(v.shape)}, config needs {list(expected[k].shape)}")
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{path}: tensor {k} contains NaN or inf (a damaged file or a diverged "
+                                  f"training run); re-export the codec")
     net.load_state_dict(tensors)
     return SpectralCodec(net)
