@@ -128,8 +128,10 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
     """Load settings (never failing on a broken file), make the generator and build the Session.
 
     `model`/`audio` override the saved choice for this run. The model named in the settings falls back to
-    the default (with a message) when it cannot be loaded, so the app always opens.
+    the default (with a message) when it cannot be loaded, any other model to the test tones, so the app
+    always opens.
     """
+    from lmd_studio.app.model_errors import ModelLoadError, load_generator, studio_fallback
     from lmd_studio.app.session import Session, SessionDeps
     from lmd_studio.core.process_tuning import tune_for_live_audio
     from lmd_studio.settings.paths import StudioPaths
@@ -144,12 +146,11 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
     messages = [load.message] if load.message else []
     spec = model if model is not None else settings.model
     try:
-        generator = make_generator(spec or None, threads=settings.torch_threads)
-    except (OSError, ValueError) as exc:
-        if model is not None:
-            raise
-        messages.append(f"The model {spec!r} from your settings could not be loaded ({exc}); using the default.")
-        spec, generator = "", make_generator(None, threads=settings.torch_threads)
+        generator = load_generator(make_generator, spec or None, settings.torch_threads)
+    except ModelLoadError as exc:  # the window opens anyway, with a banner naming the file and the problem
+        spec, generator, message = studio_fallback(exc, make_generator, settings.torch_threads,
+                                                   try_default=model is None)
+        messages.append(message)
     deps = SessionDeps(paths=paths, settings_store=store,
                        make_generator=lambda s, threads: make_generator(s or None, threads=threads),
                        make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s)

@@ -1,62 +1,69 @@
-"""`lmd render --seconds S --out FILE`: offline rendering through the engine, faster than real time."""
+"""`lmd render --seconds S --out FILE`: offline rendering through the engine, faster than real time.
+
+Every flag is checked by argparse before anything loads (status 2 with a message saying what is allowed);
+a model that cannot be loaded, a failed render or a file that cannot be written ends with one line
+naming the file and the reason (status 1), never a traceback, and never a damaged `--out`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from lmd_studio.app import cli_args
 from lmd_studio.app.bootstrap import DEFAULT_PROMPT, make_generator, make_mailbox
+from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.core.generator import PromptSlot
+from lmd_studio.core.params import STANDARD_PARAMS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the render (s)")
-    p.add_argument("--out", type=Path, required=True, help="output file (.wav or .flac)")
+    p.add_argument("--seconds", type=cli_args.render_seconds, default=30.0,
+                   help=f"length of the render (s, at most {cli_args.MAX_RENDER_S:.0f})")
+    p.add_argument("--out", type=cli_args.audio_out_path, required=True, help="output file (.wav or .flac)")
     p.add_argument("--model", default=None, help="'fake', or a model folder (default: models/default)")
-    p.add_argument("--prompt", action="append", default=None,
-                   help="prompt text, optionally TEXT@WEIGHT; repeat to mix several")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a parameter")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rate", type=int, default=None, help="output sample rate (default: the model's)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
-
-
-def parse_prompts(items: list[str] | None) -> tuple[PromptSlot, ...]:
-    slots = []
-    for item in items or [DEFAULT_PROMPT]:
-        text, _, weight = item.rpartition("@") if "@" in item else (item, "", "1")
-        try:
-            slots.append(PromptSlot(text, float(weight)))
-        except ValueError as exc:
-            raise SystemExit(f"lmd render: bad --prompt {item!r}: {exc}") from None
-    return tuple(slots)
+    p.add_argument("--prompt", type=cli_args.prompt, action="append", default=None,
+                   help="prompt text, optionally TEXT@WEIGHT (a trailing @number); repeat to mix several")
+    p.add_argument("--set", type=cli_args.param_assignment(STANDARD_PARAMS), action="append", default=[],
+                   metavar="NAME=VALUE", help="set a parameter (e.g. brightness=0.8, steps=6)")
+    p.add_argument("--seed", type=cli_args.seed, default=0)
+    p.add_argument("--rate", type=cli_args.sample_rate, default=None,
+                   help="output sample rate in Hz (default: the model's)")
+    p.add_argument("--threads", type=cli_args.thread_count, default=2, help="torch threads")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from lmd_studio.engine.render import render_to_file
+    from lmd_studio.engine.audio_file import AudioFileError
+    from lmd_studio.engine.render import RenderError, render_to_file
 
-    if args.out.suffix.lower() not in (".wav", ".flac"):
-        print(f"lmd render: --out must end in .wav or .flac, got {args.out}", file=sys.stderr)
-        return 2
-    generator = make_generator(args.model, threads=args.threads)
+    try:
+        generator = load_generator(make_generator, args.model, threads=args.threads)
+    except ModelLoadError as exc:
+        print(f"lmd render: {exc}\n  what to do: {MODEL_HINT}", file=sys.stderr)
+        return 1
     mailbox = make_mailbox(generator, prompt=None)
-    mailbox.set_prompts(parse_prompts(args.prompt))
-    for item in args.set:
-        name, _, value = item.partition("=")
-        try:
-            mailbox.set(name.strip(), float(value))
-        except (KeyError, ValueError) as exc:
-            print(f"lmd render: bad --set {item!r}: {exc}", file=sys.stderr)
-            return 2
-    with tqdm(total=100, unit="%", desc=f"render {args.out.name}", file=sys.stderr) as bar:
-        def progress(fraction: float) -> None:
-            bar.update(int(fraction * 100) - bar.n)
+    mailbox.set_prompts(tuple(args.prompt or (PromptSlot(DEFAULT_PROMPT, 1.0),)))
+    for name, value in args.set:
+        mailbox.set(name, value)
+    try:
+        with tqdm(total=100, unit="%", desc=f"render {args.out.name}", file=sys.stderr) as bar:
+            def progress(fraction: float) -> None:
+                bar.update(int(fraction * 100) - bar.n)
 
-        result = render_to_file(generator, mailbox, args.seconds, args.out, sample_rate_hz=args.rate,
-                                seed=args.seed, progress=progress)
+            result = render_to_file(generator, mailbox, args.seconds, args.out, sample_rate_hz=args.rate,
+                                    seed=args.seed, progress=progress)
+    except (RenderError, AudioFileError) as exc:
+        print(f"lmd render: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"lmd render: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
+    limited = ""
+    if result.clipped_samples_pre_limiter:
+        limited = (f"; the limiter caught {result.clipped_samples_pre_limiter} samples over full scale "
+                   f"(peak {result.peak_pre_limiter:.2f} before it)")
     print(f"wrote {result.path} ({result.seconds:.1f} s at {result.sample_rate_hz} Hz, "
-          f"{result.speed_x_realtime:.1f}× real time, peak {result.peak:.2f}) with model {generator.name}")
+          f"{result.speed_x_realtime:.1f}× real time, peak {result.peak:.2f}{limited}) with model {generator.name}")
     return 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from lmd_studio.app.bootstrap import make_mailbox
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.model_catalog import model_label
+from lmd_studio.app.model_errors import ModelLoadError, describe_load_failure, load_generator
 from lmd_studio.core.generator import BlockControls, BlockGenerator, PromptSlot
 from lmd_studio.engine.render import RenderResult, render_to_file
 from lmd_studio.rt.mailbox import ParamMailbox
@@ -15,13 +18,20 @@ from lmd_studio.rt.mailbox import ParamMailbox
 
 def load_model_work(make_generator: Callable[[str, int], BlockGenerator], spec: str, threads: int,
                     controls: BlockControls) -> Callable[[BackgroundJob], BlockGenerator]:
-    """Build the generator and run one block, so the first block the player hears pays no warm-up."""
+    """Build the generator and run one block, so the first block the player hears pays no warm-up. Any
+    failure, including a first block that raises or comes out NaN, is a ModelLoadError naming the model:
+    the running model keeps playing."""
 
     def work(job: BackgroundJob) -> BlockGenerator:
         job.progress(-1.0, f"loading {model_label(spec, '…')}")
-        generator = make_generator(spec, threads)
+        generator = load_generator(make_generator, spec, threads)
         job.progress(0.8, "warming up")
-        generator.generate_block(generator.init_state(0), controls)
+        try:
+            audio, _ = generator.generate_block(generator.init_state(0), controls)
+        except Exception as exc:  # noqa: BLE001 — reported as a model problem, the old model plays on
+            raise ModelLoadError(spec, f"its first block failed ({describe_load_failure(exc)})") from exc
+        if not np.isfinite(np.asarray(audio)).all():
+            raise ModelLoadError(spec, "its first block came out as NaN or inf (damaged weights?)")
         return generator
 
     return work

@@ -367,7 +367,7 @@ class Session:
 
     def _model_loaded(self, job: BackgroundJob, spec: str) -> None:
         if job.error:
-            self.notify("error", f"Could not load the model: {job.error}")
+            self.notify("error", f"{job.error[:1].upper()}{job.error[1:]}; still playing {self.model_name}")
             return
         self._model_spec = spec
         self._swap_runtime(job.result)

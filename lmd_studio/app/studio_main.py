@@ -25,9 +25,10 @@ def demo_path() -> Path:
 
 def render_demo(seconds: float = 30.0, model: str | None = None) -> Path:
     from lmd_studio.app.bootstrap import make_generator, make_mailbox
+    from lmd_studio.app.model_errors import load_generator
     from lmd_studio.engine.render import render_to_file
 
-    generator = make_generator(model)
+    generator = load_generator(make_generator, model, threads=1)
     mailbox = make_mailbox(generator)
     out = demo_path()
     print(f"rendering a {seconds:.0f} s demo with model '{generator.name}' …", flush=True)
@@ -54,7 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.headless_demo or not has_display():
         if not args.headless_demo:
             print("no display found (DISPLAY is not set): rendering a demo WAV headless instead of opening the studio")
-        render_demo(model=args.model)
+        from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError
+        from lmd_studio.engine.audio_file import AudioFileError
+        from lmd_studio.engine.render import RenderError
+
+        try:
+            render_demo(model=args.model)
+        except ModelLoadError as exc:
+            print(f"lmd-studio: {exc}\n  what to do: {MODEL_HINT}", file=sys.stderr)
+            return 1
+        except (RenderError, AudioFileError) as exc:
+            print(f"lmd-studio: {exc}", file=sys.stderr)
+            return 1
         return 0
     from lmd_studio.app.bootstrap import build_studio
     from lmd_studio.gui.app_main import run_gui  # Qt only from here on
