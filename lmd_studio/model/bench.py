@@ -5,11 +5,24 @@ instrumentation next to the formula, the measured milliseconds per block of each
 real-time factor of the full step (diffusion + codec decode), memory, and achieved GFLOP/s as a fraction of
 this machine's matmul peak measured in the same run (fp32 and bf16). The same command runs on a GPU with
 `--device cuda`. torch is imported only inside run() (bench_runner.py), so `lmd bench` stays light.
+
+The JSON result is also written to `--out` (default `runs/bench/model-<UTC time>.json` under the current
+folder) and rewritten after every measured section, with `"complete": false` until the end: a run that
+fails late (or is interrupted) keeps every figure measured before. Features this CPU lacks (bf16 on AVX2)
+are reported as skipped, with the reason, never as a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT_DIR = Path("runs") / "bench"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -44,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wall (default) or this process's CPU time: on a machine busy with other jobs, "
                              "`--clock cpu --threads 1` estimates what an idle core would take")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="JSON results file, rewritten after each measured section so a late failure loses "
+                             "nothing (default: runs/bench/model-<UTC time>.json in the current folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,15 +73,36 @@ def run(args: argparse.Namespace) -> int:
                              model_dir=args.model, sampler=args.sampler, bf16=not args.no_bf16,
                              codec=args.codec, clock=args.clock, d_model=args.d_model, layers=args.layers,
                              heads=args.heads)
+    out = args.out or DEFAULT_OUT_DIR / time.strftime("model-%Y%m%d-%H%M%S.json", time.gmtime())
+    saved: list[bool] = []  # whether any section reached the file, for the message on failure
+
+    def save(result: dict[str, Any]) -> None:
+        _write_json(out, result)
+        saved.append(True)
+
     try:
-        result = run_benchmark(settings)
+        result = run_benchmark(settings, on_section=save)
     except BenchError as exc:
         print(f"lmd bench model: {exc}")
         return 2
+    except BaseException:
+        # the traceback still follows (a failure we did not foresee is a bug to see), but say where the
+        # figures measured so far are
+        if saved:
+            print(f"lmd bench model: failed; the sections measured before are in {out}", file=sys.stderr)
+        raise
     if args.json:
-        import json
-
         print(json.dumps(result, indent=2))
+        print(f"results written to {out}", file=sys.stderr)
     else:
         print_table(result)
+        print(f"results written to {out}")
     return 0
+
+
+def _write_json(path: Path, result: dict[str, Any]) -> None:
+    """Write whole or not at all (temporary file, then rename): a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

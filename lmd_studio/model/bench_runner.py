@@ -8,6 +8,11 @@ plain F.linear path, whose matmuls it can see, plus our formula for the CPU atte
 count). The matmul peak is the best of square `torch.matmul` and oneDNN packed linears, measured in this
 run, per dtype; on AMD CPUs torch.matmul (MKL) reaches only about half of what oneDNN does, so both are
 reported and `peak_fraction` uses the higher, stricter one.
+
+What the CPU can run decides what is measured (cpu_features.py): on a CPU without oneDNN bf16 (AVX2
+laptops) the bf16 section is reported as skipped, with the reason, instead of raising after the fp32
+figures. `run_benchmark` hands the result so far to `on_section` after every measured section, so the
+caller can save it and a later failure loses nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from lmd_studio.core.generator import BlockControls, PromptSlot
+from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.dit_config import DiTConfig
-from lmd_studio.model.fast_linear import onednn_available, set_inference_dtype
+from lmd_studio.model.fast_linear import set_inference_dtype
 from lmd_studio.model.samplers import SamplerSpec
 from lmd_studio.model.streaming import (
     MODES,
@@ -91,9 +97,10 @@ def _best_time(fn, device: torch.device, reps: int, clock: Callable[[], float], 
     return best
 
 
-def measure_peak(device: torch.device, dtype: torch.dtype,
+def measure_peak(device: torch.device, dtype: torch.dtype, features: CpuFeatures,
                  clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
-    """Best matmul GFLOP/s this machine reaches now: square torch.matmul and (CPU) oneDNN packed linears."""
+    """Best matmul GFLOP/s this machine reaches now: square torch.matmul and (CPU) oneDNN packed linears
+    where `features` say oneDNN packs `dtype`."""
     out: dict[str, float] = {}
     with torch.inference_mode():
         for n in (512, 1024, 2048):
@@ -101,7 +108,7 @@ def measure_peak(device: torch.device, dtype: torch.dtype,
             b = torch.randn(n, n, device=device, dtype=dtype)
             t = _best_time(lambda a=a, b=b: a @ b, device, reps=20, clock=clock)
             out[f"matmul_{n}"] = 2 * n ** 3 / t / 1e9
-        if device.type == "cpu" and onednn_available():
+        if device.type == "cpu" and features.packed_dtype(dtype) == dtype:
             for rows, k, n in ((64, 1024, 4096), (256, 1024, 4096), (128, 2048, 2048)):
                 x = torch.randn(rows, k, dtype=dtype)
                 w = torch.ops.mkldnn._reorder_linear_weight(torch.randn(n, k, dtype=dtype), rows)
@@ -175,9 +182,10 @@ class _Stream:
 
 
 def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: torch.device,
-                  dtype: torch.dtype | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  dtype: torch.dtype | None, probe: CpuProbe = probe_cpu_features
+                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows per mode at (s, o, K), and the block-causal stream's FLOPs and cache size."""
-    net = resized(dit, s, o).for_inference(dtype if device.type == "cpu" else None)
+    net = resized(dit, s, o).for_inference(dtype if device.type == "cpu" else None, probe=probe)
     spec = SamplerSpec(settings.sampler, settings.steps)  # guidance 1: no CFG, as the formulas assume
     enc = FakeTextEncoder(net.cfg.text_dim)
     autocast = device.type == "cuda" and dtype == torch.bfloat16
@@ -203,7 +211,7 @@ def compare_modes(dit: DiT, settings: BenchSettings, s: int, o: int, device: tor
                                                   _cpu_sdpa_flops})
         with counter:
             bc.step()
-        set_inference_dtype(net, net.compute_dtype if device.type == "cpu" else None)
+        set_inference_dtype(net, net.compute_dtype if device.type == "cpu" else None, probe=probe)
         matmul_ms = _matmul_ms_per_block(bc, device)
     rows = [{"mode": m, "s": s, "o": o, "K": settings.steps, "token_passes": passes[m],
              "token_passes_formula": token_passes_formula(m, s, o, settings.steps),
@@ -252,14 +260,14 @@ def _load_codec(settings: BenchSettings, device: torch.device):  # noqa: ANN202
 
 
 def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # noqa: ANN001
-              dtype: torch.dtype | None) -> dict[str, float]:
+              dtype: torch.dtype | None, probe: CpuProbe = probe_cpu_features) -> dict[str, float]:
     """The engine's whole step per block: TorchBlockGenerator.generate_block (diffusion + codec decode)."""
     from lmd_studio.model.generator import TorchBlockGenerator
     from lmd_studio.model.model_io import GeneratorConfig
 
     gen = TorchBlockGenerator(dit, codec, FakeTextEncoder(dit.cfg.text_dim), device=device,
                               config=GeneratorConfig("blockcausal", settings.sampler, settings.steps),
-                              inference_dtype=dtype)
+                              inference_dtype=dtype, cpu_probe=probe)
     controls = BlockControls(values={"steps": settings.steps}, prompts=(PromptSlot(PROMPT, 1.0),))
     state = gen.init_state(0)
     for _ in range(dit.cfg.window_chunks + settings.warmup):
@@ -326,18 +334,29 @@ def default_sizes(cfg: DiTConfig) -> tuple[tuple[int, int], ...]:
     return tuple(dict.fromkeys(sizes))
 
 
-def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
+def _ignore(result: dict[str, Any]) -> None:
+    """The default `on_section`: nothing to save."""
+
+
+def run_benchmark(settings: BenchSettings, probe: CpuProbe = probe_cpu_features,
+                  on_section: Callable[[dict[str, Any]], None] = _ignore) -> dict[str, Any]:
+    """Every section of `lmd bench model`; `on_section(result so far)` runs after each one ("complete"
+    stays False until the last)."""
     device = torch.device(settings.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise BenchError(f"--device {settings.device}: this torch build or machine has no CUDA device")
     torch.set_num_threads(settings.threads)
+    features = probe()
     dit, source = build_dit(settings, device)
     cfg = dit.cfg
     sizes = settings.sizes or default_sizes(cfg)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    peak32 = measure_peak(device, torch.float32, settings.timer)
+    peak32 = measure_peak(device, torch.float32, features, settings.timer)
     result: dict[str, Any] = {
+        "complete": False,
         "device": str(device), "cpu": platform.processor() or platform.machine(), "threads": settings.threads,
+        "cpu_features": {"isa": features.isa, "avx2": features.avx2, "avx512": features.avx512,
+                         "onednn": features.onednn, "bf16_matmul": features.bf16_matmul},
         "torch": torch.__version__, "sampler": settings.sampler, "K": settings.steps, "clock": settings.clock,
         "model": {"source": source, "d_model": cfg.d_model, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
                   "params_m": round(sum(p.numel() for p in dit.parameters()) / 1e6, 3),
@@ -346,9 +365,11 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
         "peak_gflops_fp32_torch_matmul": round(peak32["torch_matmul"], 1),
         "peak_detail_fp32": {k: round(v, 1) for k, v in peak32.items()},
     }
-    rows, per_size = [], []
+    on_section(result)
+    rows: list[dict[str, Any]] = []
+    per_size: list[dict[str, Any]] = []
     for s, o in sizes:
-        size_rows, extra = compare_modes(dit, settings, s, o, device, torch.float32)
+        size_rows, extra = compare_modes(dit, settings, s, o, device, torch.float32, probe)
         rows += size_rows
         bc_ms = next(r["ms_per_block"] for r in size_rows if r["mode"] == "blockcausal")
         achieved = extra["flops_per_block"] / (bc_ms / 1000.0) / 1e9
@@ -361,34 +382,24 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
                          "achieved_gflops": round(achieved, 1), "peak_fraction": round(achieved / peak32["peak"], 3),
                          "peak_fraction_vs_torch_matmul": round(achieved / peak32["torch_matmul"], 3),
                          "kv_cache_kb": round(extra["kv_cache_bytes"] / 1024, 1)})
+        result.update(rows=rows, per_size=per_size)
+        on_section(result)
     first = per_size[0]
     fit = overhead_model(rows)
     if fit is not None:
         result["overhead_model"] = fit
-    result.update(rows=rows, per_size=per_size,
-                  speedup_blockcausal_vs_naive=first["blockcausal_vs_naive"],
+    result.update(speedup_blockcausal_vs_naive=first["blockcausal_vs_naive"],
                   speedup_blockcausal_vs_encdec=first["blockcausal_vs_encdec"],
                   achieved_gflops=first["achieved_gflops"], peak_fraction=first["peak_fraction"])
     codec, codec_name = _load_codec(settings, device)
     result["codec"] = codec_name
     if codec is not None:
-        result.update(full_step(dit, codec, settings, device, torch.float32))
-    if settings.bf16 and (device.type == "cuda" or onednn_available()):
-        peak16 = measure_peak(device, torch.bfloat16, settings.timer)
-        s, o = sizes[0]
-        rows16, extra16 = compare_modes(dit, settings, s, o, device, torch.bfloat16)
-        bc16 = next(r["ms_per_block"] for r in rows16 if r["mode"] == "blockcausal")
-        achieved16 = extra16["flops_per_block"] / (bc16 / 1000.0) / 1e9
-        bf16: dict[str, Any] = {"peak_gflops_bf16": round(peak16["peak"], 1),
-                                "peak_gflops_bf16_torch_matmul": round(peak16["torch_matmul"], 1),
-                                "rows": rows16, **_speedups(rows16),
-                                "achieved_gflops": round(achieved16, 1),
-                                "peak_fraction_of_bf16_peak": round(achieved16 / peak16["peak"], 3),
-                                "blockcausal_speedup_vs_fp32": round(first_bc_ms(rows) / bc16, 3)}
-        if codec is not None:
-            bf16.update(full_step(dit, codec, settings, device, torch.bfloat16))
-        result["peak_gflops_bf16"] = bf16["peak_gflops_bf16"]
-        result["bf16"] = bf16
+        result.update(full_step(dit, codec, settings, device, torch.float32, probe))
+    on_section(result)
+    result["bf16"] = _bf16_section(dit, codec, settings, device, features, probe, sizes[0], rows)
+    if "peak_gflops_bf16" in result["bf16"]:
+        result["peak_gflops_bf16"] = result["bf16"]["peak_gflops_bf16"]
+    on_section(result)
     result["memory"] = {"max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                         "params_mb_fp32": round(sum(p.numel() for p in dit.parameters()) * 4 / 2**20, 1),
                         "kv_cache_kb": first["kv_cache_kb"]}
@@ -396,7 +407,34 @@ def run_benchmark(settings: BenchSettings) -> dict[str, Any]:
         result["load_average_1min"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     if device.type == "cuda":
         result["memory"]["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    result["complete"] = True
+    on_section(result)
     return result
+
+
+def _bf16_section(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # noqa: ANN001
+                  features: CpuFeatures, probe: CpuProbe, size: tuple[int, int],
+                  rows32: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bf16 figures at the first size, or {"skipped": why} (not asked for, or this CPU cannot)."""
+    if not settings.bf16:
+        return {"skipped": "not requested (--no-bf16)"}
+    reason = features.bf16_skip_reason if device.type == "cpu" else None
+    if reason is not None:
+        return {"skipped": reason}
+    peak16 = measure_peak(device, torch.bfloat16, features, settings.timer)
+    s, o = size
+    rows16, extra16 = compare_modes(dit, settings, s, o, device, torch.bfloat16, probe)
+    bc16 = first_bc_ms(rows16)
+    achieved16 = extra16["flops_per_block"] / (bc16 / 1000.0) / 1e9
+    bf16: dict[str, Any] = {"peak_gflops_bf16": round(peak16["peak"], 1),
+                            "peak_gflops_bf16_torch_matmul": round(peak16["torch_matmul"], 1),
+                            "rows": rows16, **_speedups(rows16),
+                            "achieved_gflops": round(achieved16, 1),
+                            "peak_fraction_of_bf16_peak": round(achieved16 / peak16["peak"], 3),
+                            "blockcausal_speedup_vs_fp32": round(first_bc_ms(rows32) / bc16, 3)}
+    if codec is not None:
+        bf16.update(full_step(dit, codec, settings, device, torch.bfloat16, probe))
+    return bf16
 
 
 def first_bc_ms(rows: list[dict[str, Any]]) -> float:
@@ -405,7 +443,8 @@ def first_bc_ms(rows: list[dict[str, Any]]) -> float:
 
 def print_table(r: dict[str, Any]) -> None:
     m = r["model"]
-    print(f"lmd bench model — {r['device']} ({r['cpu']}), {r['threads']} threads, torch {r['torch']}, "
+    isa = f", {r['cpu_features']['isa']}" if r["device"] == "cpu" and "cpu_features" in r else ""
+    print(f"lmd bench model — {r['device']} ({r['cpu']}{isa}), {r['threads']} threads, torch {r['torch']}, "
           f"{'CPU-time' if r.get('clock') == 'cpu' else 'wall'} clock")
     print(f"model: d={m['d_model']} layers={m['n_layers']} heads={m['n_heads']} ({m['params_m']} M params, "
           f"{m['source']}); sampler {r['sampler']}, K={r['K']}, no CFG")
@@ -436,8 +475,10 @@ def print_table(r: dict[str, Any]) -> None:
               f"{r['block_ms']:.0f} ms block → RTF {r['rtf_full_step']:.3f} (decode {r['ms_decode']:.1f} ms)")
     else:
         print(f"full step: no codec ({r['codec']})")
-    if "bf16" in r:
-        b = r["bf16"]
+    b = r.get("bf16")
+    if b is not None and "skipped" in b:
+        print(f"bf16: {b['skipped']}")
+    elif b is not None:
         line = (f"bf16: block-causal {first_bc_ms(b['rows']):.1f} ms/block ({b['blockcausal_speedup_vs_fp32']:.2f}x "
                 f"fp32), {b['achieved_gflops']} GFLOP/s = {100 * b['peak_fraction_of_bf16_peak']:.0f}% of the bf16 peak")
         if "rtf_full_step" in b:

@@ -25,6 +25,7 @@ from torch import nn
 
 from lmd_studio.model.attention import CrossAttention, FreshKV, SelfAttention, TextKV
 from lmd_studio.model.conditioning import TextCondition
+from lmd_studio.model.cpu_features import CpuProbe, probe_cpu_features
 from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.model.fast_linear import FastLinear, set_inference_dtype
 from lmd_studio.model.masks import bidirectional_mask, window_mask
@@ -146,22 +147,28 @@ class DiT(nn.Module):
             self.null_pool.normal_(0.0, 1.0 / math.sqrt(self.cfg.text_dim), generator=generator)
         return self
 
-    def for_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None) -> DiT:
+    def for_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None,
+                      probe: CpuProbe = probe_cpu_features) -> DiT:
         """The network to run inference with: this one prepared (float32 / None), or for bfloat16 a bf16
         copy (weights and activations in bf16, inputs cast on the way in, velocities out in float32).
-        A copy, because rounding the weights of this network would be lossy for whoever else holds it."""
+        A copy, because rounding the weights of this network would be lossy for whoever else holds it.
+        bfloat16 on a CPU that cannot run it (cpu_features.py) gives this network in float32 instead:
+        the caller compares `compute_dtype` with its request to tell the user."""
+        features = probe()
+        dtype = features.inference_dtype(dtype)
         if dtype == torch.bfloat16:
             twin = copy.deepcopy(self).to(torch.bfloat16)
-            return twin.prepare_inference(torch.bfloat16, pack_rows)
+            return twin.prepare_inference(torch.bfloat16, pack_rows, lambda: features)
         if self.compute_dtype != torch.float32:
             raise ValueError(f"for_inference({dtype}) on a {self.compute_dtype} network: keep the float32 master")
-        return self.prepare_inference(dtype, pack_rows)
+        return self.prepare_inference(dtype, pack_rows, lambda: features)
 
-    def prepare_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None) -> DiT:
+    def prepare_inference(self, dtype: torch.dtype | None = torch.float32, pack_rows: int | None = None,
+                          probe: CpuProbe = probe_cpu_features) -> DiT:
         """eval() + oneDNN weight packing in `dtype` for CPU inference (None: plain F.linear); see
         FastLinear.set_inference_dtype for `pack_rows`."""
         self.eval()
-        set_inference_dtype(self, dtype, pack_rows)
+        set_inference_dtype(self, dtype, pack_rows, probe)
         self._time_memo.clear()
         self._memo_on = True
         return self

@@ -9,7 +9,9 @@ Packing is an inference-only cache: it is used when `set_inference_dtype()` enab
 and the input is on a CPU; it is rebuilt when the weights change (load_state_dict). Training, GPUs and
 builds without oneDNN use plain `F.linear`, which computes the same function (tests check both agree).
 In bf16 mode the weights are packed as bf16 and the activations are cast to bf16 for the matmul only; the
-output comes back in the input's dtype so norms, softmax and the residual stream stay fp32.
+output comes back in the input's dtype so norms, softmax and the residual stream stay fp32. Which dtype a
+layer really packs in is the CPU's call (cpu_features.py): a bf16 request packs fp32 on CPUs whose oneDNN
+cannot reorder bf16 weights (AVX2 without AVX512/AMX), instead of raising there.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, probe_cpu_features
+
 Activation = Literal["none", "gelu"]
 
 _MAX_PACKS = 8  # distinct row counts kept per layer (a stream uses 3–6)
 # below this many weights a oneDNN call's fixed cost (≈ 12 µs vs ≈ 5 µs) outweighs its faster kernel
 _MIN_PACK_WEIGHTS = 65536
-
-
-def onednn_available() -> bool:
-    return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
 class FastLinear(nn.Linear):
@@ -44,8 +44,10 @@ class FastLinear(nn.Linear):
         self._packed_version: tuple[int, ...] | None = None
         self._pack_rows: int | None = None
 
-    def set_inference_dtype(self, dtype: torch.dtype | None, pack_rows: int | None = None) -> None:
-        """None: always F.linear. float32 / bfloat16: oneDNN packed weights in that dtype (large layers only).
+    def set_inference_dtype(self, dtype: torch.dtype | None, pack_rows: int | None = None,
+                            features: CpuFeatures | None = None) -> None:
+        """None: always F.linear. float32 / bfloat16: oneDNN packed weights in that dtype (large layers only;
+        bf16 only where `features` — probed now when None — say the CPU runs it, else fp32).
 
         `pack_rows`: pack once, tuned for that many rows, and use it for every row count (one copy of the
         weights in cache); None: one pack per row count seen (each tuned, but the copies compete for cache).
@@ -54,7 +56,8 @@ class FastLinear(nn.Linear):
             raise ValueError(f"FastLinear: unsupported inference dtype {dtype}")
         self._pack_rows = pack_rows
         big = self.in_features * self.out_features >= _MIN_PACK_WEIGHTS
-        self._pack_dtype = dtype if onednn_available() and big else None
+        cpu = features or probe_cpu_features()
+        self._pack_dtype = cpu.packed_dtype(dtype) if big else None
         self._packs.clear()
 
     def __getstate__(self) -> dict:
@@ -108,8 +111,10 @@ class FastLinear(nn.Linear):
         return y if residual is None else residual + y
 
 
-def set_inference_dtype(module: nn.Module, dtype: torch.dtype | None, pack_rows: int | None = None) -> None:
+def set_inference_dtype(module: nn.Module, dtype: torch.dtype | None, pack_rows: int | None = None,
+                        probe: CpuProbe = probe_cpu_features) -> None:
     """Switch every FastLinear inside `module` (None turns packing off, e.g. before training)."""
+    features = probe()  # once per module, not per layer
     for m in module.modules():
         if isinstance(m, FastLinear):
-            m.set_inference_dtype(dtype, pack_rows)
+            m.set_inference_dtype(dtype, pack_rows, features)

@@ -33,6 +33,7 @@ from lmd_studio.core.params import (
 from lmd_studio.model.attention import TextKV
 from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.model.conditioning import TextCondition, frame_conditioning, prompt_mix_condition
+from lmd_studio.model.cpu_features import CpuProbe, bf16_fallback_note, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import CodecLoader, GeneratorConfig, load_model_folder
 from lmd_studio.model.samplers import SamplerSpec
@@ -67,7 +68,7 @@ class TorchBlockGenerator:
     def __init__(self, dit: DiT, codec: LatentCodec, text_encoder: TextEncoder, *,
                  config: GeneratorConfig | None = None, name: str = "lmdm", device: str | torch.device = "cpu",
                  inference_dtype: torch.dtype | None = torch.float32, threads: int | None = None,
-                 text_cache_size: int = 16) -> None:
+                 text_cache_size: int = 16, cpu_probe: CpuProbe = probe_cpu_features) -> None:
         cfg = dit.cfg
         self.config = config or GeneratorConfig()
         if codec.latent_channels != cfg.latent_channels:
@@ -81,8 +82,15 @@ class TorchBlockGenerator:
             torch.set_num_threads(int(threads))
         self.device = torch.device(device)
         on_cpu = self.device.type == "cpu"
-        # CPU: bf16 means oneDNN-packed bf16 weights; GPU: the same request is served by autocast
-        self.dit = dit.to(self.device).for_inference(inference_dtype if on_cpu else None)
+        # CPU: bf16 means oneDNN-packed bf16 weights where the CPU runs them, else fp32 and `dtype_note`
+        # says so (one line for the caller to show); GPU: the same request is served by autocast
+        self.dtype_note: str | None = None
+        if on_cpu:
+            features = cpu_probe()
+            self.dtype_note = bf16_fallback_note(inference_dtype, features)
+            self.dit = dit.to(self.device).for_inference(inference_dtype, probe=lambda: features)
+        else:
+            self.dit = dit.to(self.device).for_inference(None)
         self._autocast = (not on_cpu) and inference_dtype == torch.bfloat16
         self.codec = codec
         self.text_encoder = text_encoder
@@ -96,11 +104,12 @@ class TorchBlockGenerator:
     @classmethod
     def from_folder(cls, folder: str | Path, *, threads: int | None = 2, codec_loader: CodecLoader | None = None,
                     text_encoder: TextEncoder | None = None, device: str | torch.device = "cpu",
-                    inference_dtype: torch.dtype | None = torch.float32) -> TorchBlockGenerator:
+                    inference_dtype: torch.dtype | None = torch.float32,
+                    cpu_probe: CpuProbe = probe_cpu_features) -> TorchBlockGenerator:
         dit, gen_cfg, codec = load_model_folder(folder, codec_loader=codec_loader, device=device)
         encoder = text_encoder or MiniLMTextEncoder(max_tokens=dit.cfg.max_text_tokens)
         return cls(dit, codec, encoder, config=gen_cfg, name=Path(folder).name, device=device,
-                   inference_dtype=inference_dtype, threads=threads)
+                   inference_dtype=inference_dtype, threads=threads, cpu_probe=cpu_probe)
 
     # --- BlockGenerator properties ------------------------------------------------------------------
     @property

@@ -9,10 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmd_studio.model.fast_linear import FastLinear, onednn_available, set_inference_dtype
+from lmd_studio.model.cpu_features import probe_cpu_features
+from lmd_studio.model.fast_linear import FastLinear, set_inference_dtype
 
 torch.set_num_threads(1)
-pytestmark = pytest.mark.skipif(not onednn_available(), reason="this torch build has no oneDNN")
+CPU = probe_cpu_features()
+pytestmark = pytest.mark.skipif(not CPU.onednn, reason="this torch build has no oneDNN")
 
 
 def _layer(activation: str = "none", d_in: int = 256, d_out: int = 512) -> FastLinear:
@@ -35,11 +37,14 @@ def test_packed_fp32_equals_f_linear(activation: str, rows: int) -> None:
         assert rows in layer._packs
 
 
+@pytest.mark.skipif(not CPU.bf16_matmul, reason=f"bf16 {CPU.bf16_skip_reason} (test_cpu_features.py covers "
+                                                  f"the fp32 fallback)")
 def test_bf16_is_close_and_returns_fp32() -> None:
     layer = _layer()
     x = torch.randn(2, 9, 256)
     ref = F.linear(x, layer.weight, layer.bias)
     layer.set_inference_dtype(torch.bfloat16)
+    assert layer._pack_dtype == torch.bfloat16  # this CPU runs bf16: the packed bf16 path is what is tested
     with torch.inference_mode():
         y = layer(x, residual=torch.zeros_like(ref))
     assert y.dtype == torch.float32

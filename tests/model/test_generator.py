@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lmd_studio.core.generator import BlockControls, BlockGenerator, PromptSlot
+from lmd_studio.model.cpu_features import probe_cpu_features
 from lmd_studio.model.generator import TorchBlockGenerator, block_seed
 from lmd_studio.model.model_io import GeneratorConfig
 from lmd_studio.model.text_encoder import FakeTextEncoder
@@ -136,6 +137,8 @@ def test_block_seeds_are_distinct() -> None:
     assert len(seeds) == 2500 and all(0 <= s < 2**63 for s in seeds)
 
 
+@pytest.mark.skipif(not probe_cpu_features().bf16_matmul,
+                    reason=f"bf16 {probe_cpu_features().bf16_skip_reason} (test_cpu_features.py covers the fallback)")
 def test_bf16_inference_runs_on_a_copy_and_stays_close_to_fp32() -> None:
     dit = tiny_dit(seed=4)
     master = {k: v.clone() for k, v in dit.state_dict().items()}
