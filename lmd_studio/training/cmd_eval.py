@@ -15,6 +15,10 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmd_studio.model.cpu_features import CpuProbe
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,15 +77,24 @@ def _default_corpus(eval_dir: Path | None) -> Path:
     return Path(meta["corpus"])
 
 
-def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa: ANN001
+def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
+                    cpu_probe: CpuProbe | None = None) -> dict:
+    """`cpu_probe`: what this CPU runs (default: model/cpu_features.py's probe); a --bf16 it cannot run
+    is said in one line and evaluated in fp32 (recorded in meta as bf16 false + bf16_skipped)."""
     import torch
 
+    from lmd_studio.model.cpu_features import bf16_fallback_note, probe_cpu_features
     from lmd_studio.model.generator import TorchBlockGenerator
     from lmd_studio.training.eval_data import load_real_clips
     from lmd_studio.training.eval_generate import SamplingOverrides
     from lmd_studio.training.eval_run import EvalConfig, evaluate
     from lmd_studio.training.eval_spaces import EvalSpaces
 
+    probe = cpu_probe or probe_cpu_features
+    bf16_note = bf16_fallback_note(torch.bfloat16, probe()) if args.bf16 else None
+    if bf16_note:  # said before anything loads, so it is the first line, not buried under progress
+        log(f"lmd eval: {bf16_note}")
+    bf16 = args.bf16 and bf16_note is None
     if not model.is_dir():
         raise ValueError(f"{model}: model folder not found")
     spaces = EvalSpaces.load(args.eval_dir)
@@ -91,13 +104,15 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log) -> dict:  # noqa
     cfg = (EvalConfig.quick if args.quick else EvalConfig)(split=args.split, **overrides)
     clips = load_real_clips(corpus, cfg.split, spaces.sample_rate_hz, cfg.max_s, cfg.max_items)
     # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
-    generator = TorchBlockGenerator.from_folder(model, threads=args.threads,
-                                                inference_dtype=torch.bfloat16 if args.bf16 else torch.float32)
+    generator = TorchBlockGenerator.from_folder(model, threads=args.threads, cpu_probe=probe,
+                                                inference_dtype=torch.bfloat16 if bf16 else torch.float32)
     if args.sampler:
         generator.config = dataclasses.replace(generator.config, sampler=args.sampler)
     result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
-    result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=args.bf16,
+    result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=bf16,
                           command=_command(args, model))
+    if bf16_note:
+        result["meta"]["bf16_skipped"] = bf16_note
     return result
 
 

@@ -20,6 +20,7 @@ import torch
 from lmd_studio.dsp.mel import mel_filterbank_torch
 from lmd_studio.model.codec import SpectralCodec, save_codec
 from lmd_studio.model.codec_net import CodecConfig, CodecNet, frames_to_magnitudes, log_magnitude_frames
+from lmd_studio.model.cpu_features import CpuProbe, probe_cpu_features
 from lmd_studio.training.codec_data import CropSampler
 from lmd_studio.training.loop import LoopConfig, load_training_checkpoint, train_loop
 
@@ -90,15 +91,18 @@ def load_config(path: str | Path) -> CodecTrainConfig:
 
 
 class CodecLoss:
-    def __init__(self, cfg: CodecTrainConfig) -> None:
+    def __init__(self, cfg: CodecTrainConfig, probe: CpuProbe = probe_cpu_features) -> None:
         self.cfg = cfg
+        # bf16 autocast only where oneDNN runs bf16 natively (cpu_features.py), the rule inference follows;
+        # AVX2-only CPUs train in fp32
+        self.bf16 = cfg.bf16 and probe().bf16_matmul
         c = cfg.codec
         self.mel = mel_filterbank_torch(c.sample_rate_hz, c.n_fft, cfg.n_mels)  # [M, K]
 
     def __call__(self, net: CodecNet, target: torch.Tensor, generator: torch.Generator | None = None
                  ) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             z = net.encode_frames(target)
             noise = torch.randn(z.shape, generator=generator) * cfg.latent_noise
             pred, _ = net.decode_frames(z + noise)

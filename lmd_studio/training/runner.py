@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from lmd_studio.model.checkpoint import CheckpointError
+from lmd_studio.model.cpu_features import CpuProbe, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import DIT_FILE, GeneratorConfig, load_dit, save_dit
 from lmd_studio.training import ddp
@@ -31,19 +32,17 @@ from lmd_studio.training.stage_config import TrainConfig
 STAGE_FILE = "model.safetensors"
 
 
-def bf16_supported(device: torch.device) -> bool:
+def bf16_supported(device: torch.device, probe: CpuProbe = probe_cpu_features) -> bool:
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return probe().bf16_matmul
 
 
 @contextlib.contextmanager
-def autocast(device: torch.device, enabled: bool) -> Iterator[None]:
-    """bf16 autocast where the CPU (AVX512-BF16/AMX) or GPU supports it; plain fp32 elsewhere."""
-    on = enabled and bf16_supported(device)
+def autocast(device: torch.device, enabled: bool, probe: CpuProbe = probe_cpu_features) -> Iterator[None]:
+    """bf16 autocast where the CPU (oneDNN bf16: AVX512/AMX, cpu_features.py) or GPU supports it; plain fp32
+    elsewhere."""
+    on = enabled and bf16_supported(device, probe)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on):
         yield
 
