@@ -7,10 +7,12 @@ measured against). Beat positions are counted in beats (quarter notes in 4/4 and
 origin; a tempo change keeps the position continuous (the beat count at the change is where the new
 tempo starts counting).
 
-Clock channels per latent frame (CLOCK_CHANNELS = 5):
-    [sin 2π·beat_phase, cos 2π·beat_phase, sin 2π·bar_phase, cos 2π·bar_phase, given]
-`given` = 1 where the clock is known; where it is not ("let the model decide": samples, free audio, the
-studio with no tempo set) all five are 0, so the model learns that zeros mean "no clock".
+Clock channels per latent frame (CLOCK_CHANNELS = 6):
+    [sin 2π·beat_phase, cos 2π·beat_phase, sin 2π·bar_phase, cos 2π·bar_phase, log2(bpm / 120), given]
+The tempo channel is the global tempo value, repeated on every frame (frame conditioning is added to each
+frame's hidden state, so a constant channel acts as a global input without touching the timestep path the
+context must not see). `given` = 1 where the clock is known; where it is not ("let the model decide":
+samples, free audio, the studio with no tempo set) all six are 0, so zeros mean "no clock".
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CLOCK_CHANNELS = 5
+CLOCK_CHANNELS = 6
+TEMPO_REFERENCE_BPM = 120.0
 MIN_BPM, MAX_BPM = 20.0, 400.0
 
 
@@ -118,5 +121,7 @@ def clock_channels(tempo: TempoMap | None, frame_times_s: np.ndarray) -> np.ndar
     bar = 2.0 * np.pi * tempo.bar_phase_at(t)
     out[:, 0], out[:, 1] = np.sin(beat), np.cos(beat)
     out[:, 2], out[:, 3] = np.sin(bar), np.cos(bar)
-    out[:, 4] = 1.0
+    bpm = np.array([tempo.bpm_at(float(x)) for x in t]) if len(tempo.segments) > 1 else tempo.segments[0].bpm
+    out[:, 4] = np.log2(bpm / TEMPO_REFERENCE_BPM)
+    out[:, 5] = 1.0
     return out

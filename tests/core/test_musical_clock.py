@@ -44,7 +44,10 @@ def test_clock_channels() -> None:
     assert ch.shape == (4, CLOCK_CHANNELS) and ch.dtype == np.float32
     np.testing.assert_allclose(ch[:, 0], [0.0, 1.0, 0.0, 0.0], atol=1e-6)  # sin of beat phase 0, ¼, 0, 0
     np.testing.assert_allclose(ch[:, 3], [1.0, np.cos(2 * np.pi / 16), 0.0, -1.0], atol=1e-6)  # cos of bar phase
-    np.testing.assert_array_equal(ch[:, 4], 1.0)
+    np.testing.assert_array_equal(ch[:, 4], 0.0)  # log2(120 / 120)
+    np.testing.assert_array_equal(ch[:, 5], 1.0)
+    slow = clock_channels(TempoMap((TempoSegment(0.0, 120.0), TempoSegment(1.0, 60.0))), np.array([0.5, 1.5]))
+    np.testing.assert_allclose(slow[:, 4], [0.0, -1.0])
     assert not clock_channels(None, np.arange(3.0)).any()  # unknown clock: all zero, "given" 0 too
 
 
