@@ -49,7 +49,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
                 raise CheckpointError(f"{path}: file is truncated ({size} bytes), not a safetensors model")
             # torch.save's zip or a bare pickle (a safetensors header is JSON: byte 8 is "{")
             if head.startswith((b"PK\x03\x04", b"\x80")) and fh.read(1) != b"{":
-                raise CheckpointError(f"{path}: this is a pickle (e.g. from torch.save), not safetensors; "
+                raise CheckpointError(f"{path}: not a safetensors file but a pickle (e.g. from torch.save); "
                                       f"pickles can run code, so they are never loaded. Export the model "
                                       f"with lmd model export")
             header_len = int.from_bytes(head, "little")

@@ -21,7 +21,7 @@ def test_a_codec_with_nan_weights_is_refused_naming_the_file(tmp_path: Path) -> 
 
 def test_a_pickle_is_named_as_one(tmp_path: Path) -> None:
     _, dit = broken_model_folder(tmp_path / "m", "pickled")
-    with pytest.raises(CheckpointError, match=r"dit\.safetensors: this is a pickle"):
+    with pytest.raises(CheckpointError, match=r"dit\.safetensors: not a safetensors file but a pickle"):
         read_metadata(dit)
 
 
