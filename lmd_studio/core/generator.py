@@ -53,7 +53,8 @@ class BlockControls:
     `values`: parameter name → value (read-only mapping). Names absent here mean "use the default".
     `auto`: names of controls set to "let the model decide".
     `held_notes`: (MIDI note, velocity 1..127) held on a keyboard; they become the pitch-salience curve.
-    `bpm`: tempo from MIDI clock or the tempo control, when known.
+    `bpm`: tempo from MIDI clock or the tempo control, when known; `beats_per_bar`: the meter (4 → 4/4,
+    3 → 3/4). A model with a musical clock counts beats from them (None: it decides the tempo itself).
     """
 
     values: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
@@ -61,8 +62,11 @@ class BlockControls:
     prompts: tuple[PromptSlot, ...] = ()
     held_notes: tuple[tuple[int, int], ...] = ()
     bpm: float | None = None
+    beats_per_bar: int = 4
 
     def __post_init__(self) -> None:
+        if not 1 <= self.beats_per_bar <= 16:
+            raise ValueError(f"beats_per_bar must be in [1, 16], got {self.beats_per_bar}")
         if not isinstance(self.values, MappingProxyType):
             object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
         for note, vel in self.held_notes:

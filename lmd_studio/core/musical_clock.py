@@ -111,17 +111,40 @@ class TempoMap:
         return seg.beats_per_bar * 60.0 / seg.bpm
 
 
+def channels_from_beats(beats: np.ndarray, bar_phase: np.ndarray, bpm: np.ndarray | float) -> np.ndarray:
+    """[T, CLOCK_CHANNELS] float32 from beat counts, bar phases in [0, 1) and the tempo per frame."""
+    beats = np.asarray(beats, dtype=np.float64)
+    out = np.empty((beats.shape[0], CLOCK_CHANNELS), dtype=np.float32)
+    beat = 2.0 * np.pi * np.mod(beats, 1.0)
+    bar = 2.0 * np.pi * np.asarray(bar_phase, dtype=np.float64)
+    out[:, 0], out[:, 1] = np.sin(beat), np.cos(beat)
+    out[:, 2], out[:, 3] = np.sin(bar), np.cos(bar)
+    out[:, 4] = np.log2(np.asarray(bpm, dtype=np.float64) / TEMPO_REFERENCE_BPM)
+    out[:, 5] = 1.0
+    return out
+
+
+def stream_clock_channels(start_beats: float, n_frames: int, frame_rate_hz: float, bpm: float | None,
+                          beats_per_bar: int = 4) -> tuple[np.ndarray, float]:
+    """A stream's clock for its next `n_frames` latent frames at a constant tempo: (channels [T, 6], beat
+    count after them). The generator keeps the beat count in its state, so the clock runs on across blocks
+    and comes back exactly with a rewound state; bars start where the count is a multiple of
+    `beats_per_bar`. No tempo (None): zeros, and the count stands still."""
+    if bpm is None:
+        return np.zeros((n_frames, CLOCK_CHANNELS), dtype=np.float32), float(start_beats)
+    if not MIN_BPM <= bpm <= MAX_BPM or beats_per_bar < 1:
+        raise ValueError(f"need a tempo in [{MIN_BPM:g}, {MAX_BPM:g}] bpm and beats_per_bar >= 1, "
+                         f"got {bpm}, {beats_per_bar}")
+    beats_per_frame = bpm / 60.0 / frame_rate_hz
+    beats = start_beats + beats_per_frame * np.arange(n_frames, dtype=np.float64)
+    out = channels_from_beats(beats, np.mod(beats, beats_per_bar) / beats_per_bar, bpm)
+    return out, float(start_beats + beats_per_frame * n_frames)
+
+
 def clock_channels(tempo: TempoMap | None, frame_times_s: np.ndarray) -> np.ndarray:
     """[T, CLOCK_CHANNELS] float32 for frames at `frame_times_s`; all zeros when the clock is unknown."""
     t = np.asarray(frame_times_s, dtype=np.float64)
-    out = np.zeros((t.shape[0], CLOCK_CHANNELS), dtype=np.float32)
     if tempo is None:
-        return out
-    beat = 2.0 * np.pi * np.mod(tempo.beats_at(t), 1.0)
-    bar = 2.0 * np.pi * tempo.bar_phase_at(t)
-    out[:, 0], out[:, 1] = np.sin(beat), np.cos(beat)
-    out[:, 2], out[:, 3] = np.sin(bar), np.cos(bar)
+        return np.zeros((t.shape[0], CLOCK_CHANNELS), dtype=np.float32)
     bpm = np.array([tempo.bpm_at(float(x)) for x in t]) if len(tempo.segments) > 1 else tempo.segments[0].bpm
-    out[:, 4] = np.log2(bpm / TEMPO_REFERENCE_BPM)
-    out[:, 5] = 1.0
-    return out
+    return channels_from_beats(tempo.beats_at(t), tempo.bar_phase_at(t), bpm)

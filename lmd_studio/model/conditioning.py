@@ -148,8 +148,10 @@ def accompaniment_features(latents: torch.Tensor | None, n_frames: int, latent_c
 
 
 def frame_conditioning(cfg: DiTConfig, n_frames: int, controls: BlockControls | None = None,
-                       accompaniment: torch.Tensor | None = None) -> torch.Tensor:
-    """The additive per-frame input [n_frames, cfg.frame_cond_channels] (zeros = nothing given)."""
+                       accompaniment: torch.Tensor | None = None, clock: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+    """The additive per-frame input [n_frames, cfg.frame_cond_channels] (zeros = nothing given).
+    `clock`: [n_frames, CLOCK_CHANNELS] from core/musical_clock.py (None: no clock)."""
     parts = []
     if cfg.control_channels:
         parts.append(control_features(controls, n_frames) if controls is not None
@@ -162,4 +164,11 @@ def frame_conditioning(cfg: DiTConfig, n_frames: int, controls: BlockControls | 
                              f"got {tuple(accompaniment.shape)}")
         else:
             parts.append(accompaniment)
+    if cfg.clock_channels:
+        if clock is None:
+            parts.append(torch.zeros(n_frames, cfg.clock_channels))
+        elif clock.shape != (n_frames, cfg.clock_channels):
+            raise ValueError(f"clock channels must be [{n_frames}, {cfg.clock_channels}], got {tuple(clock.shape)}")
+        else:
+            parts.append(clock.to(torch.float32))
     return torch.cat(parts, dim=-1) if parts else torch.zeros(n_frames, 0)

@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+# the musical clock: beat and bar phase as sin/cos, log tempo, a "given" bit
+from lmd_studio.core.musical_clock import CLOCK_CHANNELS
+
 Pattern = Literal["bidirectional", "encdec", "blockcausal"]
 PATTERNS: tuple[str, ...] = ("bidirectional", "encdec", "blockcausal")
 
@@ -48,6 +51,7 @@ class DiTConfig:
     routing: bool = True
     control_channels: int = CONTROL_CHANNELS
     accomp_channels: int = 33  # latent_channels + 1 mask bit, 0 to leave jam input out
+    clock_channels: int = 0  # CLOCK_CHANNELS: the model hears tempo, beat and bar (Model v2); 0: it does not
     rope_base: float = 10000.0
     time_freq_dim: int = 256
 
@@ -78,6 +82,8 @@ class DiTConfig:
             bad(f"window_chunks must be in [1, {self.context_frames // self.block_frames}], got {self.window_chunks}")
         if self.control_channels not in (0, CONTROL_CHANNELS):
             bad(f"control_channels must be 0 or {CONTROL_CHANNELS}, got {self.control_channels}")
+        if self.clock_channels not in (0, CLOCK_CHANNELS):
+            bad(f"clock_channels must be 0 or {CLOCK_CHANNELS}, got {self.clock_channels}")
         if self.accomp_channels not in (0, self.latent_channels + 1):
             bad(f"accomp_channels must be 0 or latent_channels + 1 = {self.latent_channels + 1}, "
                 f"got {self.accomp_channels}")
@@ -105,7 +111,8 @@ class DiTConfig:
 
     @property
     def frame_cond_channels(self) -> int:
-        return self.control_channels + self.accomp_channels
+        """Layout: controls, then accompaniment, then clock (appended last so older models keep theirs)."""
+        return self.control_channels + self.accomp_channels + self.clock_channels
 
     # --- presets ----------------------------------------------------------------------------------
     @classmethod

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.musical_clock import stream_clock_channels
 from lmd_studio.core.params import (
     BRIGHTNESS,
     DENSITY,
@@ -56,6 +57,7 @@ class TorchGeneratorState:
     seed: int
     stream: LatentStreamState
     decode_state: Any
+    clock_beats: float = 0.0  # beat count at the next block's first frame (models with a musical clock)
 
     @property
     def block_index(self) -> int:
@@ -179,12 +181,18 @@ class TorchBlockGenerator:
         text = self.text_kv(controls.prompt_mix, spec.guidance)
         if text.batch == 1 and spec.uses_cfg:
             spec = SamplerSpec(spec.name, spec.steps, 1.0, spec.temperature)  # one row: nothing to guide
-        target_cond = frame_conditioning(cfg, cfg.block_frames, controls)[None].to(self.device)
+        clock, clock_beats = None, state.clock_beats
+        if cfg.clock_channels:
+            rate_hz = self.codec.sample_rate / self.codec.hop_frames
+            channels, clock_beats = stream_clock_channels(state.clock_beats, cfg.block_frames, rate_hz, controls.bpm,
+                                                          controls.beats_per_bar)
+            clock = torch.from_numpy(channels)
+        target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None].to(self.device)
         denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen)
         latents = spec.run(denoiser, (1, cfg.block_frames, cfg.latent_channels), gen, device=self.device)
         cache = denoiser.new_cache if isinstance(denoiser, BlockCausalBlock) else state.stream.cache
         stream = state.stream.advanced(latents, target_cond, cfg.context_frames, cache)
-        return latents, TorchGeneratorState(state.seed, stream, state.decode_state)
+        return latents, TorchGeneratorState(state.seed, stream, state.decode_state, clock_beats)
 
     def generate_block(self, state: TorchGeneratorState, controls: BlockControls
                        ) -> tuple[np.ndarray, TorchGeneratorState]:
@@ -197,7 +205,7 @@ class TorchBlockGenerator:
         out = np.ascontiguousarray(out)
         if out.shape != (self.block_frames, self.channels):
             raise RuntimeError(f"codec decoded {out.shape}, expected {(self.block_frames, self.channels)}")
-        return out, TorchGeneratorState(nxt.seed, nxt.stream, decode_state)
+        return out, TorchGeneratorState(nxt.seed, nxt.stream, decode_state, nxt.clock_beats)
 
     def set_adapter(self, path: str | Path | None, strength: float = 1.0) -> None:
         """Mix a LoRA adapter file (model/lora.py) into the network at `strength` (0 = off, 1 = as trained);

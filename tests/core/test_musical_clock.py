@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmd_studio.core.musical_clock import CLOCK_CHANNELS, TempoMap, TempoSegment, clock_channels
+from lmd_studio.core.musical_clock import (
+    CLOCK_CHANNELS,
+    TempoMap,
+    TempoSegment,
+    clock_channels,
+    stream_clock_channels,
+)
 
 
 def test_constant_tempo_beats_and_bars() -> None:
@@ -58,3 +64,18 @@ def test_bad_maps_are_refused() -> None:
         TempoSegment(0.0, 5.0)
     with pytest.raises(ValueError, match="at least one"):
         TempoMap(())
+
+
+def test_stream_clock_runs_on_across_blocks_like_the_tempo_map() -> None:
+    """Block by block from a beat count (what the generator's state carries) equals the whole map, across a
+    tempo change at a block boundary; no tempo gives zeros and the count stands still."""
+    rate = 20.0  # latent frames per second
+    a, beats = stream_clock_channels(0.0, 40, rate, 120.0)  # 2 s = 4 beats
+    b, beats2 = stream_clock_channels(beats, 40, rate, 60.0)  # then 2 s at 60 bpm = 2 beats
+    assert beats == 4.0 and beats2 == 6.0
+    whole = clock_channels(TempoMap((TempoSegment(0.0, 120.0), TempoSegment(2.0, 60.0))), np.arange(80) / rate)
+    np.testing.assert_allclose(np.concatenate([a, b]), whole, atol=1e-6)
+    waltz, _ = stream_clock_channels(0.0, 60, rate, 60.0, beats_per_bar=3)
+    np.testing.assert_allclose(waltz[::20, 3], [1.0, np.cos(2 * np.pi / 3), np.cos(4 * np.pi / 3)], atol=1e-6)
+    none, same = stream_clock_channels(2.5, 10, rate, None)
+    assert not none.any() and same == 2.5

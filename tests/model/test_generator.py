@@ -151,3 +151,32 @@ def test_bf16_inference_runs_on_a_copy_and_stays_close_to_fp32() -> None:
     a, b = run(gen32, controls, 3)[-1], run(gen16, controls, 3)[-1]
     assert b.dtype == np.float32 and np.isfinite(b).all()
     assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95
+
+
+def _clock_gen() -> TorchBlockGenerator:
+    dit = tiny_dit(seed=4, clock_channels=6)
+    return TorchBlockGenerator(dit, LinearTestCodec(), FakeTextEncoder(dit.cfg.text_dim),
+                               config=GeneratorConfig(mode="blockcausal", sampler="pingpong"))
+
+
+def test_a_clocked_model_hears_the_tempo_and_keeps_counting_beats() -> None:
+    """Model v2's clock: the beat count runs on in the state (125 frames/s codec here: 2 latent frames per
+    block = 16 ms = 0.032 beats at 120 bpm), a different tempo changes the audio, no tempo leaves the
+    count standing, and a rewound state repeats the block bit for bit — clock included."""
+    gen = _clock_gen()
+    at_120 = BlockControls(values={"steps": 2}, prompts=PROMPT, bpm=120.0)
+    state = gen.init_state(3)
+    for _ in range(3):
+        _, state = gen.generate_block(state, at_120)
+    block_s = gen.block_frames / gen.sample_rate
+    assert state.clock_beats == pytest.approx(3 * block_s * 2.0)
+    a, next_a = gen.generate_block(state, at_120)
+    b, next_b = gen.generate_block(state, at_120)
+    assert np.array_equal(a, b) and next_a.clock_beats == next_b.clock_beats
+    slower, _ = gen.generate_block(state, dataclasses.replace(at_120, bpm=90.0))
+    waltz, _ = gen.generate_block(state, dataclasses.replace(at_120, beats_per_bar=3))
+    free, after_free = gen.generate_block(state, dataclasses.replace(at_120, bpm=None))
+    assert not np.allclose(a, slower) and not np.allclose(a, waltz) and not np.allclose(a, free)
+    assert after_free.clock_beats == state.clock_beats
+    with pytest.raises(ValueError, match="beats_per_bar"):
+        BlockControls(beats_per_bar=0)

@@ -65,8 +65,9 @@ def full_sequence(dit: DiT, mode: str, spec: SamplerSpec, n_blocks: int, text) -
 
 @pytest.mark.parametrize("mode", ["encdec", "blockcausal"])
 @pytest.mark.parametrize("sampler", ["euler", "pingpong", "pingpong++"])
-def test_streamed_blocks_equal_full_sequence(mode: str, sampler: str) -> None:
-    dit = tiny_dit(pattern=mode)
+@pytest.mark.parametrize("clock_channels", [0, 6])  # 6: Model v2's musical clock in the frame conditioning
+def test_streamed_blocks_equal_full_sequence(mode: str, sampler: str, clock_channels: int) -> None:
+    dit = tiny_dit(pattern=mode, clock_channels=clock_channels)
     spec = SamplerSpec(sampler, steps=3, guidance=2.0)
     text = text_for(dit, cfg_rows=True)
     n_blocks = dit.cfg.window_chunks + 4  # long enough that the window slides
