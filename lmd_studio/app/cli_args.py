@@ -36,10 +36,11 @@ def _whole(text: str, what: str) -> int:
 
 def render_seconds(text: str) -> float:
     seconds = _number(text, "the length")
-    if not 0.0 < seconds <= MAX_RENDER_S:
-        raise argparse.ArgumentTypeError(
-            f"the length must be more than 0 and at most {MAX_RENDER_S:.0f} s (1 hour), got {text}; "
-            f"render longer pieces in parts")
+    if seconds <= 0.0:
+        raise argparse.ArgumentTypeError(f"the length must be more than 0 s, got {text}")
+    if seconds > MAX_RENDER_S:
+        raise argparse.ArgumentTypeError(f"the length must be at most {MAX_RENDER_S:.0f} s (1 hour), got {text}; "
+                                         f"render longer pieces in parts")
     return seconds
 
 
