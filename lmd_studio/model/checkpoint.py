@@ -10,6 +10,9 @@ Every model file we ship or load goes through here, so the checks live in one pl
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,21 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], *, fmt: 
         metadata.update(extra)
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.chmod(tmp, _new_file_mode(path.parent))  # safetensors creates 0600 files; models are shared like any file
     tmp.replace(path)
     return path
+
+
+def _new_file_mode(folder: Path) -> int:
+    """The permission bits a file newly created in `folder` gets (0666 less the umask; default ACLs too),
+    found by creating one: reading the umask would mean setting it, which races with other threads."""
+    probe = folder / f".mode-probe-{os.getpid()}-{threading.get_ident()}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return stat.S_IMODE(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+        probe.unlink()
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

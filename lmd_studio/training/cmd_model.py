@@ -63,7 +63,8 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
         raise CheckpointError(f"{codec_src}: fingerprint {codec_fingerprint(codec_src)} is not the codec the DiT was "
                               f"trained with ({trained_with}); re-encode and retrain, or pass --force")
     if codec_src.resolve() != (out / CODEC_FILE).resolve():
-        shutil.copy(codec_src, out / CODEC_FILE)
+        (out / CODEC_FILE).unlink(missing_ok=True)  # a new file, with a new file's mode: not the source's
+        shutil.copyfile(codec_src, out / CODEC_FILE)  # (shutil.copy would keep a run folder's 0600)
     provenance = {"stages": json.dumps([{k: s.get(k) for k in ("stage", "steps", "status", "wall_s")} for s in chain]),
                   "source_run": str(run)}
     save_dit(out / DIT_FILE, dit, generator, extra=provenance)

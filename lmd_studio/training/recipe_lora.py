@@ -6,7 +6,9 @@ Trains rank-r LoRA deltas on the attention/MLP projections of a shipped model wi
 LMDM flow loss on target frames, context dropout as in stage 1), everything else frozen. Writes
 `<adapters dir>/<NAME>.safetensors` (platformdirs' user data dir, or $LMD_STUDIO_HOME/data/adapters),
 which the studio mixes in with a strength knob. A fifth of the files is held out; at the end the held-out
-flow loss and a latent Fréchet distance of short rollouts are reported with and without the adapter.
+flow loss and a latent Fréchet distance of short rollouts are reported with and without the adapter. With
+fewer than 3 usable files none is held out: the same figures are then measured on the training files,
+and named and printed as such (`train_*`), since they say how well it fits, not how well it generalises.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
     n_params = sum(p.numel() for p in deltas.parameters())
     run.log(f"lora: rank {cfg.rank}, {n_params / 1e3:.0f} k trainable parameters, {len(train_items)} train / "
             f"{len(held)} held-out files")
+    if not held:
+        run.log(f"lora: no held-out files (all {len(train_items)} used for training); the metrics at the end "
+                f"are on training files")
 
     def flow(batch, gen, p_full=cfg.p_context_full, p_partial=cfg.p_context_partial, d=drop):
         return lmdm_flow_loss(dit, batch, bank, d, gen, device, p_full=p_full, p_partial=p_partial)
@@ -116,10 +121,9 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
     path = save_adapter(adapters_dir / f"{name}.safetensors", deltas, spec, mc,
                         extra={"name": name, "model": str(model_dir), "steps": str(run.result.step),
                                "prompt": prompt or "", "seconds_of_audio": f"{report.seconds:.1f}"})
-    measured = {"heldout_val_loss_base": before["val_loss"], "heldout_val_loss_adapter": after["val_loss"],
-                "heldout_latent_fd_base": before["fd"], "heldout_latent_fd_adapter": after["fd"],
-                "heldout_files": len(held)}
-    run.log("lora: held-out " + ", ".join(f"{k} {v:.4f}" for k, v in measured.items()) + f" → {path}")
+    measured = _name_metrics(before, after, len(held))
+    where = "held-out" if held else "on training files (none held out):"
+    run.log(f"lora: {where} " + ", ".join(f"{k} {v:.4f}" for k, v in measured.items()) + f" → {path}")
     if run.info.is_main:
         (run.out_dir / "report.json").write_text(json.dumps(
             {"used": report.used, "skipped": report.skipped, "adapter": str(path), **measured}, indent=2) + "\n",
@@ -128,8 +132,18 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
     return {"status": run.result.status, "adapter": path, "report": report, **measured}
 
 
+def _name_metrics(before: dict[str, float], after: dict[str, float], heldout_files: int) -> dict[str, float]:
+    """The report's figures; `heldout_*` only when files were held out, else `train_*` (measured on the
+    files it trained on)."""
+    on = "heldout" if heldout_files else "train"
+    return {f"{on}_val_loss_base": before["val_loss"], f"{on}_val_loss_adapter": after["val_loss"],
+            f"{on}_latent_fd_base": before["fd"], f"{on}_latent_fd_adapter": after["fd"],
+            "heldout_files": heldout_files}
+
+
 def _measure(dit, deltas, val_batch, bank, cfg, device, eval_fn, strength: float) -> dict[str, float]:
-    """Held-out flow loss and latent FD of 2-block rollouts, with the deltas scaled by `strength`."""
+    """Flow loss and latent FD of 2-block rollouts on `val_batch` (held-out files, or the training files
+    when none is held out), with the deltas scaled by `strength`."""
     scales = {k: d.scale for k, d in deltas.items()}
     for k, d in deltas.items():
         d.scale = scales[k] * strength

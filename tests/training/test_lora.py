@@ -1,7 +1,11 @@
 """LoRA: training parametrisation == merged weights, strength 0 restores the base bit for bit, the adapter file,
-the generator's set_adapter, and `lmd train lora` on a messy folder of loops."""
+the generator's set_adapter, and `lmd train lora` on a messy folder of loops (and on one too small to hold
+any file out). Adapters and exported models are ordinary files: 0666 less the umask, like anything else."""
 
 import json
+import os
+import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -134,13 +138,60 @@ def _loops(folder, rng):
     (folder / "notes.txt").write_text("not audio")
 
 
-def test_lora_recipe_on_a_messy_folder(diffusion_tiny, tmp_path, monkeypatch, capsys):
-    chain = tmp_path / "chain"
-    for stage, init in (("base", []), ("lmdm", ["--init", str(chain / "base")])):
-        assert lmd_main(["train", stage, "--latents", str(diffusion_tiny.latents), "--config",
-                         str(diffusion_tiny.config(stage)), "--out", str(chain / stage), "--device", "cpu", *init]) == 0
-    models = tmp_path / "models"
-    assert lmd_main(["model", "export", "--run", str(chain / "lmdm"), "--name", "m", "--models-dir", str(models)]) == 0
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(scope="module")
+def exported_lmdm(diffusion_tiny, tmp_path_factory):
+    """A tiny LMDM trained through `lmd train` and exported with `lmd model export` from a codec file whose
+    mode is 0600 (as older versions wrote them), under umask 022."""
+    tmp_path = tmp_path_factory.mktemp("lora-model")
+    old = os.umask(0o022)
+    try:
+        chain = tmp_path / "chain"
+        for stage, init in (("base", []), ("lmdm", ["--init", str(chain / "base")])):
+            assert lmd_main(["train", stage, "--latents", str(diffusion_tiny.latents), "--config",
+                             str(diffusion_tiny.config(stage)), "--out", str(chain / stage), "--device", "cpu",
+                             *init]) == 0
+        private_codec = tmp_path / "codec-0600.safetensors"
+        shutil.copyfile(diffusion_tiny.codec, private_codec)
+        private_codec.chmod(0o600)
+        models = tmp_path / "models"
+        assert lmd_main(["model", "export", "--run", str(chain / "lmdm"), "--name", "m", "--models-dir", str(models),
+                         "--codec", str(private_codec)]) == 0
+    finally:
+        os.umask(old)
+    return models / "m"
+
+
+def test_exported_model_files_are_ordinary_files(exported_lmdm):
+    for name in ("dit.safetensors", "codec.safetensors", "MODEL_CARD.md"):
+        assert _mode(exported_lmdm / name) == 0o644, name
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_adapter_file_mode_follows_the_umask(tmp_path, umask, expected):
+    dit = tiny_dit()
+    deltas = _trained_deltas(dit)
+    old = os.umask(umask)
+    try:
+        path = save_adapter(tmp_path / "a.safetensors", deltas, LoraSpec(rank=2, alpha=4.0), dit.cfg)
+    finally:
+        os.umask(old)
+    assert _mode(path) == expected and load_adapter(path, dit.cfg) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors"]  # no probe or temp file left
+
+
+def test_lora_recipe_on_a_messy_folder(exported_lmdm, diffusion_tiny, tmp_path, monkeypatch, capsys, umask_022):
+    models = exported_lmdm.parent
     _loops(tmp_path / "loops", np.random.default_rng(0))
     monkeypatch.setenv("LMD_STUDIO_HOME", str(tmp_path / "home"))
     capsys.readouterr()
@@ -150,7 +201,9 @@ def test_lora_recipe_on_a_messy_folder(diffusion_tiny, tmp_path, monkeypatch, ca
     assert rc == 0
     adapter = tmp_path / "home" / "data" / "adapters" / "my-loops.safetensors"
     assert adapter.is_file() and read_metadata(adapter)["format"] == "lmd-lora"
-    assert "used 4 files" in out
+    assert _mode(adapter) == 0o644  # readable like every other file the user has (was 0600)
+    assert "used 4 files" in out and "3 train / 1 held-out files" in out
+    assert "lora: held-out heldout_val_loss_base" in out and "no held-out files" not in out
     for name, reason in (("silent.wav", "silent"), ("click.wav", "too short"), ("broken.flac", "unreadable"),
                          ("notes.txt", "not an audio file")):
         assert any(name in line and reason in line for line in out.splitlines()), name
@@ -166,3 +219,23 @@ def test_lora_recipe_on_a_messy_folder(diffusion_tiny, tmp_path, monkeypatch, ca
     assert lmd_main(["train", "lora", "--audio", str(tmp_path / "empty"), "--name", "x", "--model", str(models / "m"),
                      "--config", str(diffusion_tiny.config("lora")), "--device", "cpu"]) == 2
 
+
+
+def test_lora_on_too_few_files_says_its_metrics_are_on_training_files(exported_lmdm, diffusion_tiny, tmp_path,
+                                                                      monkeypatch, capsys):
+    loops = tmp_path / "two"
+    loops.mkdir()
+    t = np.arange(int(22050 * 1.5)) / 22050
+    sf.write(loops / "warm_bass.wav", 0.3 * np.sin(2 * np.pi * 110 * t), 22050)
+    sf.write(loops / "soft_pad.wav", 0.2 * np.sin(2 * np.pi * 220 * t), 22050)
+    monkeypatch.setenv("LMD_STUDIO_HOME", str(tmp_path / "home"))
+    capsys.readouterr()
+    assert lmd_main(["train", "lora", "--audio", str(loops), "--name", "two", "--model", str(exported_lmdm),
+                     "--config", str(diffusion_tiny.config("lora")), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "no held-out files (all 2 used for training); the metrics at the end are on training files" in out
+    assert "held-out heldout_" not in out and "heldout_val_loss" not in out
+    assert "lora: on training files (none held out): train_val_loss_base" in out
+    report = json.loads((tmp_path / "home" / "data" / "adapters" / "runs" / "two" / "report.json").read_text())
+    assert report["heldout_files"] == 0 and not [k for k in report if k.startswith("heldout_") and k != "heldout_files"]
+    assert np.isfinite(report["train_val_loss_adapter"])
