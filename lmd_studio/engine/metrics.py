@@ -15,6 +15,7 @@ class EngineMetrics:
     headroom_s: float = 0.0  # audio queued ahead of the playhead
     ring_fill: float = 0.0  # queued / ring capacity
     underruns: int = 0  # callbacks that ran dry while playing
+    underrun_frames: int = 0  # frames those callbacks zero-filled: silence heard, and captured into takes
     device_underflows: int = 0  # underflows reported by the audio device
     callback_errors: int = 0
     callback_lateness_p99_ms: float = 0.0
@@ -23,6 +24,7 @@ class EngineMetrics:
     control_latency_ms_last: float = 0.0  # parameter set → first changed sample out of the device
     pending_change_s: float = 0.0  # how long until a change made now is heard (countdown)
     blocks_generated: int = 0
+    steps_blocks: tuple[tuple[int, int], ...] = ()  # (sampling steps, blocks generated with them), ascending
     splices: int = 0  # queued audio regenerated after a control change
     playing: bool = False
     primed: bool = False

@@ -88,6 +88,7 @@ class Recorder:
             try:
                 write_sidecar(take.sidecar_path, take.sidecar("recording"))
             except OSError as exc:
+                take.abandon()
                 writer.close()
                 path.unlink(missing_ok=True)
                 self._last_error = f"cannot write the sidecar {sidecar_path_for(path)}: {exc.strerror or exc}"
@@ -107,14 +108,20 @@ class Recorder:
         take.note_event(checked_metadata(event, "recorder event"))
         return True
 
-    def stop(self) -> RecordingResult:
+    def stop(self, stats: Mapping[str, Any] | None = None) -> RecordingResult:
         """Finish the take: drain the queue, close the file, rewrite the sidecar. Blocks until done (or
-        until `stop_timeout_s` on a stuck disk, reported in the result's error)."""
+        until `stop_timeout_s` on a stuck disk, reported in the result's error).
+
+        `stats`: what the caller measured around the take (engine underruns, clipping, the steps the
+        blocks ran with; see take_files.build_sidecar), stored in the final sidecar."""
+        checked = checked_metadata(stats, "recorder stats") if stats is not None else None
         with self._control_lock:
             take = self._take
             if take is None:
                 raise RuntimeError("stop() called while not recording")
             self._take = None  # consume() stops feeding it from here on
+            if checked is not None:
+                take.set_stats(checked)
             result = take.finish(self.config.stop_timeout_s)
             self._last_error = result.error
             return result

@@ -3,7 +3,9 @@
 A take's sidecar says `"status": "recording"` until its writer finishes, so a sidecar that still says so
 when the app starts belongs to a process that died. Its WAV is already readable (the header is updated at
 every flush); a FLAC is sealed in place. The sidecar is then rewritten with what the file really holds and
-`"status": "recovered"`. Do not run this on a folder another running instance is recording into.
+`"status": "recovered"`. A take whose writer is alive holds a lock on its audio file (take_lock.py), and
+`find_unfinished_takes` passes over it; where locks do not exist (Windows), do not run this on a folder
+another running instance is recording into.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from lmd_studio.engine.audio_file import AudioFileError
 from lmd_studio.engine.flac_repair import salvage
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import now_iso, read_sidecar, write_sidecar
+from lmd_studio.engine.take_lock import in_use
 
 
 def find_unfinished_takes(folder: Path) -> list[Path]:
-    """Sidecars under `folder` (not recursive) whose take never finished, oldest name first."""
+    """Sidecars under `folder` (not recursive) whose take never finished and whose writer is gone (not
+    holding the take's lock), oldest name first."""
     found = []
     for sidecar in sorted(Path(folder).glob("*.json")):
         try:
-            if read_sidecar(sidecar).get("status") == "recording":
-                found.append(sidecar)
+            side = read_sidecar(sidecar)
         except ValueError:
             continue  # some other JSON file in the folder: not ours
+        if side.get("status") == "recording" and not in_use(sidecar.with_name(str(side.get("audio_file")))):
+            found.append(sidecar)
     return found
 
 

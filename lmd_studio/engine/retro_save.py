@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmd_studio.engine.audio_file import AudioFileError
+from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
 from lmd_studio.engine.flac_repair import salvage
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import (
@@ -19,6 +20,7 @@ from lmd_studio.engine.take_files import (
     sidecar_path_for,
     write_sidecar,
 )
+from lmd_studio.engine.take_lock import TakeLock
 
 if TYPE_CHECKING:
     from lmd_studio.engine.retro import RetroBuffer
@@ -68,6 +70,18 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
         writer = retro.writer_factory(path, cfg.sample_rate_hz, cfg.channels, fmt, overwrite=overwrite)
     except AudioFileError as exc:
         return result(0, str(exc))
+    lock = TakeLock(path)  # until the final sidecar: start-up recovery must not take this for a crashed save
+    try:
+        return result(*_write_and_finish(retro, rng, path, fmt, writer, sidecar_path, sidecar))
+    finally:
+        lock.release()
+
+
+def _write_and_finish(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str, writer: AudioFileWriter,
+                      sidecar_path: Path, sidecar: Callable[[str, int, str | None], dict[str, Any]],
+                      ) -> tuple[int, str | None]:
+    """Copy the range into `writer` and write the sidecars; (frames a reader finds, error or None)."""
+    cfg = retro.config
     error: str | None = None
     try:
         write_sidecar(sidecar_path, sidecar("recording", 0, None))
@@ -98,4 +112,4 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
     except OSError as exc:
         note = f"the sidecar {sidecar_path} could not be written ({exc.strerror or exc})"
         error = f"{error}; {note}" if error else note
-    return result(frames, error)
+    return frames, error

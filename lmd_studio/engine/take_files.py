@@ -2,9 +2,11 @@
 
 The sidecar `<audio file>.json` says what produced the audio: prompts, parameters, seed, model, start and
 end (wall clock in ISO 8601 and output-stream frame positions), sample rate and the timestamped events
-(prompt/parameter changes) during the take. It is written when a take starts, so a crash leaves one
-behind with `"status": "recording"`, and replaced atomically (temp file + rename) as the take goes on and
-when it ends.
+(prompt/parameter changes) during the take, plus what went wrong in it: `dropouts` (silence the music
+did not contain: engine underruns, stream gaps), `clipping` (samples beyond full scale) and, from the
+app, `steps` (the sampling steps the blocks really ran with). It is written when a take starts, so a
+crash leaves one behind with `"status": "recording"`, and replaced atomically (temp file + rename) as the
+take goes on and when it ends.
 """
 
 from __future__ import annotations
@@ -72,7 +74,14 @@ def build_sidecar(*, audio_path: Path, fmt: str, sample_rate_hz: int, channels: 
                   metadata: Mapping[str, Any], status: str, started_at: str | None, ended_at: str | None,
                   start_position_frames: int | None, end_position_frames: int | None, frames_written: int,
                   dropped_frames: int, silence_filled_frames: int, events: list[dict[str, Any]],
-                  error: str | None, kind: str) -> dict[str, Any]:
+                  error: str | None, kind: str, clipped_samples: int = 0,
+                  take_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The sidecar's content. `take_stats` is what the app measured around the take (see
+    app/take_stats.py): `dropouts` (engine underruns) and `clipping` are merged with the writer's own
+    counts, `steps` and anything else are stored as given."""
+    stats = dict(take_stats or {})
+    engine_dropouts = dict(stats.pop("dropouts", None) or {})
+    engine_clipping = dict(stats.pop("clipping", None) or {})
     return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_FORMAT_VERSION,
@@ -89,12 +98,42 @@ def build_sidecar(*, audio_path: Path, fmt: str, sample_rate_hz: int, channels: 
         "end_position_frames": end_position_frames,
         "frames_written": frames_written,
         "duration_s": frames_written / float(sample_rate_hz),
-        "dropped_frames": dropped_frames,  # never reached the file (writer behind)
+        "dropped_frames": dropped_frames,  # this writer's queue only; "dropouts" has every cause of silence
         "silence_filled_frames": silence_filled_frames,  # gaps in the stream written as silence
+        "dropouts": dropout_summary(sample_rate_hz, dropped_frames, silence_filled_frames, engine_dropouts),
+        "clipping": {"clipped_samples_in_file": clipped_samples, **engine_clipping},
+        **stats,
         "error": error,
         **{key: metadata.get(key) for key in KNOWN_METADATA_KEYS},
         "extra": {k: v for k, v in metadata.items() if k not in KNOWN_METADATA_KEYS},
         "events": events,
+    }
+
+
+def dropout_summary(sample_rate_hz: int, dropped_frames: int, silence_filled_frames: int,
+                    engine: Mapping[str, Any]) -> dict[str, Any]:
+    """Silence in the file that the music did not contain, by cause, in frames and seconds.
+
+    - underruns: the playback ring ran dry while playing, so the device played (and the capture recorded)
+      zeros; `underrun_frames` is None when nobody measured it (retro saves, recovered takes).
+    - silence_filled: gaps in the captured stream (the capture ring or this writer fell behind) that were
+      written as silence to keep file positions on the stream's timeline.
+    - dropped: of those, the frames this writer's own queue had no room for.
+    """
+    rate = float(sample_rate_hz)
+    underrun_frames = engine.get("underrun_frames")
+    total = silence_filled_frames + int(underrun_frames or 0)
+    return {
+        "total_frames": total,
+        "total_s": total / rate,
+        "underruns": engine.get("underruns"),  # device callbacks that found the ring short
+        "underrun_frames": underrun_frames,
+        "underrun_s": None if underrun_frames is None else int(underrun_frames) / rate,
+        "silence_filled_frames": silence_filled_frames,
+        "silence_filled_s": silence_filled_frames / rate,
+        "dropped_frames": dropped_frames,
+        "dropped_s": dropped_frames / rate,
+        **{k: v for k, v in engine.items() if k not in ("underruns", "underrun_frames")},
     }
 
 

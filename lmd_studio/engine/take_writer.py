@@ -4,7 +4,8 @@
 never raises. The writer thread writes in stream order, writes short stream gaps (frames the capture ring
 or this queue dropped) as silence so that file positions stay on the stream's timeline, flushes the file
 every `flush_interval_s`, and on any I/O error closes what it has (a valid, shorter file), records the
-error and stops accepting frames.
+error and stops accepting frames. From creation until `finish` the take holds a TakeLock on its audio
+file, so start-up recovery never mistakes it for one a crash cut off.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
 from lmd_studio.engine.flac_repair import salvage
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import build_sidecar, now_iso, sidecar_path_for, write_sidecar
+from lmd_studio.engine.take_lock import TakeLock
 
 if TYPE_CHECKING:
     from lmd_studio.engine.recorder import RecorderConfig
@@ -58,7 +60,12 @@ class TakeWriter:
         self.dropped_frames = 0
         self.silence_filled_frames = 0
         self.discontinuities = 0  # backward jumps or gaps too long to fill: the file is spliced there
+        self.clipped_samples = 0  # samples beyond full scale, clipped when written
         self.error: str | None = None
+        self._stats: dict[str, Any] = {}  # what the app measured around the take (set_stats)
+        self._stats_in_sidecar: dict[str, Any] | None = None  # the stats the last sidecar was built from
+        self._final_status: str | None = None  # set once the writer thread wrote its last sidecar
+        self._lock_file = TakeLock(self.path)
         self._thread = threading.Thread(target=self._run, name=f"lmd-recorder:{self.path.name}", daemon=True)
 
     def start_thread(self) -> None:
@@ -101,16 +108,33 @@ class TakeWriter:
             self._events_dirty = True
         self._wake.set()
 
+    def set_stats(self, stats: dict[str, Any]) -> None:
+        """Replace what the app measured around the take (engine dropouts, clipping, steps); it goes into
+        the next sidecar written, and `finish` rewrites the final one if it was written before this."""
+        with self._lock:
+            self._stats = dict(stats)
+
+    def abandon(self) -> None:
+        """The take never started (its sidecar could not be written): let go of the file."""
+        self._lock_file.release()
+
     def finish(self, timeout_s: float) -> RecordingResult:
         with self._lock:
             self._accepting = False
             self._stopping = True
-        self._ended_at = now_iso()
+        self._ended_at = self._ended_at or now_iso()
         self._wake.set()
         self._thread.join(timeout_s)
         error = self.error
         if self._thread.is_alive():
             error = f"{self.path}: the disk did not finish writing within {timeout_s:.0f} s; the file may be incomplete"
+        else:
+            with self._lock:
+                final = self._final_status if self._stats_in_sidecar is not self._stats else None
+            if final is not None:  # the writer failed and wrote its sidecar before the app's figures came
+                self._finish_sidecar(final)
+                error = self.error
+            self._lock_file.release()
         return RecordingResult(path=self.path, sidecar_path=self.sidecar_path, frames_written=self.frames_written,
                                sample_rate_hz=self.sample_rate_hz, error=error, dropped_frames=self.dropped_frames)
 
@@ -118,12 +142,14 @@ class TakeWriter:
         with self._lock:
             events = [dict(e) for e in self._events]
             self._events_dirty = False
+            stats = self._stats_in_sidecar = self._stats
         return build_sidecar(
             audio_path=self.path, fmt=self._writer.fmt, sample_rate_hz=self.sample_rate_hz,
             channels=self.channels, metadata=self._meta, status=status, started_at=self._started_at,
             ended_at=self._ended_at, start_position_frames=self._start_position, end_position_frames=self._next_position,
             frames_written=self.frames_written, dropped_frames=self.dropped_frames,
-            silence_filled_frames=self.silence_filled_frames, events=events, error=self.error, kind=self._kind)
+            silence_filled_frames=self.silence_filled_frames, events=events, error=self.error, kind=self._kind,
+            clipped_samples=self.clipped_samples, take_stats=stats)
 
     # --- writer thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -173,6 +199,7 @@ class TakeWriter:
         elif position < self._next_position:
             self.discontinuities += 1
         self._writer.write(data)
+        self.clipped_samples += int(np.count_nonzero(np.abs(data) > 1.0))
         self.frames_written += len(data)
         self._next_position = position + len(data)
 
@@ -207,6 +234,7 @@ class TakeWriter:
         self._finish_sidecar("failed")
 
     def _finish_sidecar(self, status: str) -> None:
+        self._final_status = status
         try:
             write_sidecar(self.sidecar_path, self.sidecar(status))
         except OSError as exc:

@@ -102,6 +102,7 @@ class _Stats:
     blocks_generated: int = 0
     splices: int = 0
     splice_misses: int = 0
+    steps_blocks: dict[int, int] = field(default_factory=dict)  # sampling steps → blocks generated with them
     control_latency_ms: deque = field(default_factory=lambda: deque(maxlen=4096))
     last_error: str = ""
 
@@ -296,6 +297,7 @@ class GenerationEngine:
 
     def _run_generator(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any, float]:
         """Generate one block; a failing generator yields silence and keeps its state (logged in metrics)."""
+        self._count_steps(controls)
         t0 = time.perf_counter()
         try:
             audio, next_state = self.generator.generate_block(state, controls)
@@ -351,6 +353,13 @@ class GenerationEngine:
 
     def _wake_listeners(self) -> None:
         """Hook for the offline renderer / tests (nothing by default)."""
+
+    def _count_steps(self, controls: BlockControls) -> None:
+        """Tally the sampling steps this block runs with (safe mode may have lowered them), so a take can
+        say what really played rather than what the knob asked for."""
+        if any(spec.name == STEPS.name for spec in self.generator.param_specs):
+            steps = int(controls.value(STEPS))
+            self.stats.steps_blocks[steps] = self.stats.steps_blocks.get(steps, 0) + 1
 
     def _remember(self, index: int, state: Any) -> None:
         self._history[index] = state
@@ -479,6 +488,13 @@ class GenerationEngine:
                 keep.append(p)
         self._probes = keep
 
+    def live_metrics(self) -> EngineMetrics:
+        """The last published metrics with the playback counters read now (any thread). The worker
+        publishes between blocks, so while it generates a slow one (just when underruns happen) the
+        snapshot is as old as that block."""
+        out = self.output
+        return replace(self.metrics, underruns=out.underruns_while_playing, underrun_frames=self.ring.underrun_frames)
+
     def _publish(self) -> None:
         rate = self.config.device_sample_rate_hz
         out = self.output
@@ -497,6 +513,7 @@ class GenerationEngine:
             headroom_s=self.ring.readable_frames / rate,
             ring_fill=self.ring.readable_frames / self.ring.capacity_frames,
             underruns=out.underruns_while_playing,
+            underrun_frames=self.ring.underrun_frames,
             device_underflows=out.device_underflows,
             callback_errors=out.errors,
             callback_lateness_p99_ms=float(np.percentile(lateness, 99)) if lateness.size else 0.0,
@@ -505,6 +522,7 @@ class GenerationEngine:
             control_latency_ms_last=s.control_latency_ms[-1] if s.control_latency_ms else 0.0,
             pending_change_s=pending_change_s,
             blocks_generated=s.blocks_generated,
+            steps_blocks=tuple(sorted(s.steps_blocks.items())),
             splices=s.splices,
             playing=out.playing,
             primed=out.primed,

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import wave
 from pathlib import Path
 
@@ -17,39 +12,11 @@ import soundfile as sf
 from lmd_studio.engine.audio_file import readable_frames
 from lmd_studio.engine.recovery import find_unfinished_takes, recover_take
 from lmd_studio.engine.take_files import read_sidecar, sidecar_path_for, write_sidecar
+from tests.support.killed_take import record_then_kill
 from tests.support.record_child import SAMPLE_RATE_HZ, signal_at
 
 LSB_24 = 2.0 ** -23
-REPO = Path(__file__).resolve().parents[2]
 MAX_LOSS_FRAMES = SAMPLE_RATE_HZ  # the promise: at most 1 s lost
-
-
-def record_then_kill(path: Path, fmt: str, kill_after_s: float = 2.0) -> int:
-    """Run the recording child, SIGKILL it once it reports `kill_after_s` fed; return the last frames fed
-    that it reported (every line it printed before dying counts, even those still in the pipe)."""
-    child = subprocess.Popen([sys.executable, "-m", "tests.support.record_child", str(path), fmt, "60"],
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    last_fed = 0
-    try:
-        deadline = time.monotonic() + 60
-        assert child.stdout is not None
-        for line in child.stdout:
-            if line.startswith("fed "):
-                last_fed = int(line.split()[1])
-                if last_fed >= kill_after_s * SAMPLE_RATE_HZ:
-                    os.kill(child.pid, signal.SIGKILL)
-                    break
-            assert time.monotonic() < deadline, "child did not reach the kill point in 60 s"
-        rest, err = child.communicate(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert child.returncode == -signal.SIGKILL, f"child was not killed: rc={child.returncode} {err}"
-    for line in rest.splitlines():
-        if line.startswith("fed "):
-            last_fed = int(line.split()[1])
-    return last_fed
 
 
 def test_sigkill_mid_take_leaves_a_valid_wav(tmp_path: Path) -> None:
