@@ -2,6 +2,12 @@
 timeline (RetroBuffer). Files get timestamped names in the recordings folder; every file has its JSON
 sidecar with the mix (`metadata()` is asked at the moment of the action). What happened is told to the
 player through `notify`; finished saves come back through `poll()` on the caller's thread (the GUI timer).
+
+Promises to the player: a take that cannot start says so at once (folder, reason, what to do) and the
+transport never shows it recording; a take the disk gives up on (full, removed) is reported at the next
+poll and finished at once, keeping what reached the disk as a readable file; the sidecar of a take says
+what the engine really did meanwhile (`engine_metrics`, summed by TakeStats); and at start-up
+`recover_unfinished` repairs, in the background, the takes a crash cut off.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from typing import Any
 from lmd_studio.app.capture_chain import CaptureFanout
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.selection_save import save_span
+from lmd_studio.app.take_recovery import RecoveryReport, recover_folder
+from lmd_studio.app.take_stats import TakeStats
+from lmd_studio.engine.audio_file import AudioFileError
+from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.recorder import Recorder
 from lmd_studio.engine.retro import RetroBuffer, RetroConfig
 from lmd_studio.engine.sinks import RecordingResult
@@ -24,7 +34,8 @@ class RecordingDesk:
     def __init__(self, fanout: CaptureFanout, folder: Callable[[], Path], fmt: Callable[[], str],
                  retro_s: float = 300.0, recorder: Recorder | None = None,
                  notify: Callable[..., None] = lambda *a: None,
-                 metadata: Callable[[], Mapping[str, Any]] = dict) -> None:
+                 metadata: Callable[[], Mapping[str, Any]] = dict,
+                 engine_metrics: Callable[[], EngineMetrics] | None = None) -> None:
         self._fanout = fanout
         self._notify = notify
         self._metadata = metadata
@@ -36,6 +47,9 @@ class RecordingDesk:
         self.retro: RetroBuffer | None = None
         self._done: queue.Queue[RecordingResult] = queue.Queue()
         self._jobs: list[BackgroundJob] = []
+        self._engine_metrics = engine_metrics
+        self._take_stats: TakeStats | None = None
+        self._finishing: BackgroundJob | None = None  # the job stopping the current take
         fanout.add(self.recorder)
 
     def configure(self, sample_rate_hz: int, channels: int) -> None:
@@ -50,9 +64,11 @@ class RecordingDesk:
         self._fanout.add(self.retro)
 
     def close(self) -> None:
-        if self.recorder.is_recording:
-            self.report(self.recorder.stop())
+        if self.recorder.is_recording and not self._finishing_now:
+            self.report(self.recorder.stop(self._final_stats()), take=True)
         for job in self._jobs:
+            if job.name == "recover takes":
+                job.cancel()  # it stops between takes; the rest are repaired at the next start
             job.wait(30.0)
         if self.retro is not None:
             self.retro.close()
@@ -60,18 +76,27 @@ class RecordingDesk:
     # --- takes ---------------------------------------------------------------------------------------
     @property
     def recording(self) -> bool:
-        return self.recorder.is_recording
+        """A take is running and healthy: False as soon as its writer failed or it is being finished."""
+        return self.recorder.is_recording and self.recorder.error is None and not self._finishing_now
 
     def start_take(self) -> Path | None:
-        """Start a take now; None (and a message naming the file and the reason) when it cannot."""
+        """Start a take now; None (and a message naming the folder, the reason and what to do) when it cannot."""
+        if self.recorder.is_recording:
+            self._notify("warning", "Still finishing the previous take; press Rec again in a moment")
+            return None
         cfg = self._require_retro().config
         fmt = self._fmt()
+        folder = self._folder()
         try:
-            path = pick_free_path(self._folder(), default_take_name(fmt))
+            path = pick_free_path(folder, default_take_name(fmt))
             path = self.recorder.start(path, cfg.sample_rate_hz, cfg.channels, fmt, self._metadata())
-        except (OSError, ValueError, RuntimeError) as exc:
+        except (AudioFileError, OSError) as exc:
+            self._notify("error", f"Cannot record in {folder}: {exc}. {_folder_advice(str(exc))}")
+            return None
+        except (ValueError, RuntimeError) as exc:
             self._notify("error", f"Cannot record: {exc}")
             return None
+        self._take_stats = TakeStats(self._engine_metrics()) if self._engine_metrics is not None else None
         self._notify("info", f"Recording to {path.name}", path)
         return path
 
@@ -79,13 +104,49 @@ class RecordingDesk:
         """Finish the take off the caller's thread (draining the writer may take a moment)."""
         if not self.recorder.is_recording:
             return None
-        return self._track(BackgroundJob("finish take", lambda job: self.recorder.stop()))
+        if self._finishing_now:
+            return self._finishing
+        stats = self._final_stats()
+        self._finishing = self._track(BackgroundJob("finish take", lambda job: self.recorder.stop(stats)))
+        return self._finishing
 
     def toggle_take(self) -> None:
         if self.recorder.is_recording:
             self.stop_take()
         else:
             self.start_take()
+
+    @property
+    def _finishing_now(self) -> bool:
+        return self._finishing is not None and not self._finishing.done
+
+    def _final_stats(self) -> dict[str, Any] | None:
+        """What the engine did during the take, for its sidecar (None without an engine to ask)."""
+        if self._take_stats is None or self._engine_metrics is None:
+            return None
+        self._take_stats.sample(self._engine_metrics())
+        meta = self._metadata()
+        parameters = meta.get("parameters") or {}
+        safe_mode = meta.get("safe_mode")
+        return self._take_stats.summary(parameters.get("steps"), None if safe_mode is None else bool(safe_mode))
+
+    def _watch_take(self) -> None:
+        """Sum the engine's counters; a take whose writer failed is reported now and finished at once."""
+        if not self.recorder.is_recording or self._finishing_now:
+            return
+        if self._take_stats is not None and self._engine_metrics is not None:
+            self._take_stats.sample(self._engine_metrics())
+        error = self.recorder.error
+        if error is not None:
+            self._notify("error", f"Recording stopped: {error}. Keeping what reached the disk…", self.recorder.path)
+            self.stop_take()
+
+    # --- after a crash ---------------------------------------------------------------------------------
+    def recover_unfinished(self) -> BackgroundJob:
+        """Repair, in the background, the takes in the recordings folder that a crash cut off; what was
+        recovered is told through `notify` once done (poll)."""
+        folder = self._folder()
+        return self._track(BackgroundJob("recover takes", lambda job: recover_folder(folder, job)))
 
     # --- after the fact ------------------------------------------------------------------------------
     def capture_last(self, seconds: float) -> Path | None:
@@ -126,7 +187,8 @@ class RecordingDesk:
             self.retro.note_event(event)
 
     def poll(self) -> None:
-        """Report every save that finished since the last poll (call from the GUI timer)."""
+        """Watch the take and report every save that finished since the last poll (call from the GUI timer)."""
+        self._watch_take()
         while True:
             try:
                 self.report(self._done.get_nowait())
@@ -135,16 +197,24 @@ class RecordingDesk:
         for job in [j for j in self._jobs if j.done]:
             self._jobs.remove(job)
             if isinstance(job.result, RecordingResult):
-                self.report(job.result)
+                self.report(job.result, take=job.name == "finish take")
+            elif isinstance(job.result, RecoveryReport):
+                for level, text, path in job.result.notices():
+                    self._notify(level, text, path)
             elif job.error:
                 self._notify("error", f"{job.name} failed: {job.error}")
 
-    def report(self, result: RecordingResult) -> None:
+    def report(self, result: RecordingResult, take: bool = False) -> None:
         if result.ok:
             self.last_saved = result
             self._notify("info", f"Saved {result.path.name} ({result.duration_s:.1f} s)", result.path)
+            return
+        head = "Recording stopped" if take else f"Saving {result.path.name} failed"
+        if result.frames_written:
+            kept = f"the {result.duration_s:.1f} s recorded before it are kept in {result.path}"
+            self._notify("error", f"{head}: {result.error}; {kept}", result.path)
         else:
-            self._notify("error", f"Saving {result.path.name} failed: {result.error}", result.path)
+            self._notify("error", f"{head}: {result.error}; nothing could be kept", None)
 
     def jobs(self) -> list[BackgroundJob]:
         return list(self._jobs)
@@ -157,3 +227,9 @@ class RecordingDesk:
         if self.retro is None:
             raise RuntimeError("the recording desk has no audio format yet (configure() was not called)")
         return self.retro
+
+
+def _folder_advice(reason: str) -> str:
+    if "disk full" in reason or "quota" in reason:
+        return "Free some space, or choose another recordings folder in Settings."
+    return "Choose another recordings folder in Settings."

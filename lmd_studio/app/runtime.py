@@ -89,6 +89,10 @@ class EngineRuntime:
     def metrics(self) -> EngineMetrics:
         return self.parts.engine.metrics
 
+    def live_metrics(self) -> EngineMetrics:
+        """`metrics` with the playback counters read now (see GenerationEngine.live_metrics)."""
+        return self.parts.engine.live_metrics()
+
     def take_peak(self) -> float:
         return self.parts.engine.output.take_peak()
 

@@ -79,7 +79,8 @@ class Session:
         self.cpu = CpuMeter()
         self.fanout = CaptureFanout()
         self.desk = RecordingDesk(self.fanout, self._recordings_folder, lambda: self._settings.record_format,
-                                  retro_s=deps.retro_s, notify=self.notify, metadata=self._take_metadata)
+                                  retro_s=deps.retro_s, notify=self.notify, metadata=self._take_metadata,
+                                  engine_metrics=lambda: self._runtime.live_metrics())
         self.midi: Any = NullMidiLink(self.notify)  # bootstrap attaches a MidiLink (midi_link.py)
         self.perf = PerformanceDesk(lambda: self._runtime, self._require_timeline, self.desk, deps.paths,
                                     settings.morph_s, self.notify, self._clock, lambda: self.midi)
@@ -109,6 +110,7 @@ class Session:
         self._runtime.set_safe_mode(self._settings.safe_mode)
         self.set_volume_db(self._settings.volume_db)
         self.midi.start(self._settings.midi)
+        self.desk.recover_unfinished()  # takes a crash cut off last time, repaired in the background
 
     def shutdown(self) -> None:
         """Stop everything and save what the user would expect back next time."""
@@ -144,7 +146,7 @@ class Session:
         recorder = self.desk.recorder
         retro = self.desk.retro
         return StudioStatus(
-            playing=m.playing, primed=m.primed, recording=recorder.is_recording,
+            playing=m.playing, primed=m.primed, recording=self.desk.recording,
             record_elapsed_s=recorder.elapsed_s, record_path=str(recorder.path or ""),
             level_db=self.meter.level_db, hold_db=self.meter.hold_db, clipped=self.meter.clipped,
             headroom_s=m.headroom_s, ahead_target_s=self._runtime.ahead_target_s, rtf=m.rtf,
@@ -322,9 +324,11 @@ class Session:
 
     def _take_metadata(self) -> dict[str, Any]:
         snap = self.mailbox.snapshot().controls
-        return {"prompts": [{"text": p.text, "weight": p.weight, "enabled": p.enabled} for p in self.mixer.entries()],
-                "parameters": dict(snap.values), "seed": int(self.mailbox.get(SEED.name)),
-                "model": self.model_name, "auto": sorted(snap.auto), "bpm": snap.bpm}
+        prompts = [{"slot": i, "text": p.text, "weight": p.weight, "enabled": p.enabled}
+                   for i, p in enumerate(self.mixer.entries()) if p.text.strip()]  # empty slots play nothing
+        return {"prompts": prompts, "parameters": dict(snap.values), "seed": int(self.mailbox.get(SEED.name)),
+                "model": self.model_name, "auto": sorted(snap.auto), "bpm": snap.bpm,
+                "safe_mode": self._settings.safe_mode}
 
     # ================================================================ timeline
     def timeline_frame(self, span_s: float, columns: int, spectrogram: bool = False,
