@@ -17,8 +17,18 @@ from lmd_studio.rt.mailbox import ParamMailbox
 RATE = 8000  # small rates keep these tests fast; resampling is tested separately
 
 
-def make_engine(low_latency: bool = True, gen_rate: int = RATE, **cfg) -> GenerationEngine:
-    gen = FakeBlockGenerator(sample_rate=gen_rate, channels=1, block_seconds=0.25)
+class _SlowFake(FakeBlockGenerator):
+    """The fake generator taking a real, known time per block, so the splice's regeneration budget is > 0."""
+
+    def generate_block(self, state, controls):  # noqa: ANN001, ANN201 — BlockGenerator's signature
+        import time
+
+        time.sleep(0.02)
+        return super().generate_block(state, controls)
+
+
+def make_engine(low_latency: bool = True, gen_rate: int = RATE, slow: bool = False, **cfg) -> GenerationEngine:
+    gen = (_SlowFake if slow else FakeBlockGenerator)(sample_rate=gen_rate, channels=1, block_seconds=0.25)
     mb = ParamMailbox(STANDARD_PARAMS)
     mb.set("density", 0.0)
     mb.set("master_gain_db", 0.0)
@@ -117,8 +127,9 @@ def test_low_latency_splice_replaces_queued_audio_with_crossfade() -> None:
 def test_splice_near_a_block_end_moves_to_the_next_block_and_keeps_headroom() -> None:
     """A cut a few ms before a block's end would drop every later block and leave the worker those few ms
     to generate the next one (an underrun in the 10-minute soak). The splice must keep at least its
-    margin of audio queued."""
-    e = make_engine(low_latency=True)
+    margin of audio queued. A generator taking a known 20 ms per block makes "too close" (< one
+    generation time + fade ≈ 230 frames) certain for the last 100 frames, whatever the machine's speed."""
+    e = make_engine(low_latency=True, slow=True)
     e.mailbox.set("loudness", 0.1)
     e.send(cmd.Play())
     pull(e, 2048)
@@ -247,16 +258,6 @@ def test_resampling_to_the_device_rate_keeps_timing() -> None:
     peak_hz = np.argmax(spectrum) * RATE / 4000
     assert 120 < peak_hz < 1100  # the fake's C3 chord, not shifted by the 4:3 rate change
     assert e.output.underruns_while_playing == 0
-
-
-class _SlowFake(FakeBlockGenerator):
-    """The fake generator taking a real, known time per block, so the splice's regeneration budget is > 0."""
-
-    def generate_block(self, state, controls):  # noqa: ANN001, ANN201 — BlockGenerator's signature
-        import time
-
-        time.sleep(0.02)
-        return super().generate_block(state, controls)
 
 
 def test_splice_stays_in_its_block_when_the_rest_covers_the_next_generation() -> None:
