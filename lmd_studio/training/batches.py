@@ -21,9 +21,20 @@ class WindowBatch:
     latents: torch.Tensor  # [B, T, C]
     controls: torch.Tensor  # [B, T, 15] control values in knob units (not masked yet)
     text_ids: torch.Tensor  # [B] rows of the TextBank
+    clock: torch.Tensor | None = None  # [B, T, 6] musical clock channels (zeros: no known grid)
 
     def to(self, device: torch.device | str) -> WindowBatch:
-        return WindowBatch(self.latents.to(device), self.controls.to(device), self.text_ids)
+        return WindowBatch(self.latents.to(device), self.controls.to(device), self.text_ids,
+                           None if self.clock is None else self.clock.to(device))
+
+    def rows(self, n: int) -> WindowBatch:
+        return WindowBatch(self.latents[:n], self.controls[:n], self.text_ids[:n],
+                           None if self.clock is None else self.clock[:n])
+
+    def frames(self, n: int) -> WindowBatch:
+        """The first `n` frames of every window."""
+        return WindowBatch(self.latents[:, :n], self.controls[:, :n], self.text_ids,
+                           None if self.clock is None else self.clock[:, :n])
 
 
 class WindowSampler:
@@ -37,9 +48,13 @@ class WindowSampler:
         rng = np.random.default_rng(stable_hash(self.seed, self.data.split, step, rank))
         picks = rng.choice(len(self.data.items), size=batch_size, p=self._p)
         windows = [self.data.window(int(i), self.frames, rng) for i in picks]
+        return self._stack(windows, picks)
+
+    def _stack(self, windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], picks: np.ndarray) -> WindowBatch:
         z = torch.from_numpy(np.stack([w[0] for w in windows]))  # [B, T, C]
         c = torch.from_numpy(np.stack([w[1] for w in windows]))  # [B, T, 15]
-        return WindowBatch(z, c, self._text[torch.from_numpy(picks)])
+        clock = torch.from_numpy(np.stack([w[2] for w in windows]))  # [B, T, 6]
+        return WindowBatch(z, c, self._text[torch.from_numpy(picks)], clock)
 
     def fixed(self, count: int) -> WindowBatch:
         """A deterministic evaluation batch spread over the split's items."""
@@ -47,5 +62,4 @@ class WindowSampler:
         n = len(self.data.items)
         picks = np.linspace(0, n - 1, num=count).astype(int) if n >= count else rng.integers(0, n, size=count)
         windows = [self.data.window(int(i), self.frames, rng) for i in picks]
-        return WindowBatch(torch.from_numpy(np.stack([w[0] for w in windows])),
-                           torch.from_numpy(np.stack([w[1] for w in windows])), self._text[torch.from_numpy(picks)])
+        return self._stack(windows, picks)

@@ -27,9 +27,11 @@ class CondDropout:
     p_text_drop: float = 0.1
     p_control_given: float = 0.5
     p_control_hold: float = 0.5
+    p_clock_drop: float = 0.2  # hide a known clock: the model must also play well when told nothing
 
 
-def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None) -> torch.Tensor | None:
+def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tensor | None = None
+               ) -> torch.Tensor | None:
     """Control channels [B, T, 19] (or None) → the network's frame conditioning [B, T, F] (accompaniment
     channels are zeros: the corpus has no partner stems, so jam input is not trained yet)."""
     if cfg.frame_cond_channels == 0:
@@ -40,6 +42,9 @@ def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None) -> torch.Tensor | 
     parts = [controls] if cfg.control_channels else []
     if cfg.accomp_channels:
         parts.append(torch.zeros(b, t, cfg.accomp_channels, dtype=controls.dtype, device=controls.device))
+    if cfg.clock_channels:
+        parts.append(torch.zeros(b, t, cfg.clock_channels, dtype=controls.dtype, device=controls.device)
+                     if clock is None else clock.to(device=controls.device, dtype=controls.dtype))
     return torch.cat(parts, dim=-1)
 
 
@@ -52,7 +57,11 @@ def batch_conditions(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDro
     given = draw_given(b, drop.p_control_given, gen)
     hold = torch.rand(b, generator=gen) < drop.p_control_hold
     controls = masked_controls(batch.controls, given, dit.cfg.block_frames, hold).to(device)
-    return text, frame_cond(dit.cfg, controls)
+    clock = None
+    if dit.cfg.clock_channels and batch.clock is not None:
+        keep = (torch.rand(b, generator=gen) >= drop.p_clock_drop).to(batch.clock.dtype)  # [B]
+        clock = batch.clock * keep[:, None, None]
+    return text, frame_cond(dit.cfg, controls, clock)
 
 
 def base_flow_loss(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDropout, gen: torch.Generator,

@@ -6,7 +6,9 @@
 Layout of a latents folder (default `<corpus>/latents-<codec fingerprint>/`, so a new codec never mixes
 with the old one's latents):
     latents.json              format, version, codec fingerprint and path, sizes, silence latent
-    <split>/<item id>.npz     latents [N, C] float32, controls [N, 15] float32 (knob units), description
+    <split>/<item id>.npz     latents [N, C] float32, controls [N, 15] float32 (knob units), description,
+                              grid_bpm / grid_beats_per_bar (0 = no known grid; data/grid.py; items encoded
+                              before the grid existed read as 0)
 Each item file is written to a temporary name and renamed, so an interrupted run resumes where it stopped
 and never leaves a half-written item behind.
 """
@@ -21,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lmd_studio.core.musical_clock import CLOCK_CHANNELS, TempoMap, clock_channels
 from lmd_studio.data.corpus import Corpus, CorpusError
+from lmd_studio.data.grid import clip_tempo_map
 from lmd_studio.data.splits import SPLITS
 from lmd_studio.model.checkpoint import CheckpointError
 from lmd_studio.model.codec import SpectralCodec, load_codec
@@ -132,8 +136,11 @@ def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str |
             if n == 0:
                 log(f"latents: {item.id} is shorter than one latent frame; skipped")
                 continue
+            grid = clip_tempo_map(item)
             _write_npz(path, latents=z[:n], controls=controls[:n], description=np.array(item.description),
-                       kind=np.array(item.kind))
+                       kind=np.array(item.kind),
+                       grid_bpm=np.array(grid.segments[0].bpm if grid else 0.0, dtype=np.float64),
+                       grid_beats_per_bar=np.array(grid.segments[0].beats_per_bar if grid else 0, dtype=np.int64))
             done += 1
             if done % 50 == 0:
                 log(f"latents: {done} items encoded ({skipped} already there)")
@@ -147,6 +154,13 @@ class LatentItem:
     latents: np.ndarray  # [N, C]
     controls: np.ndarray  # [N, 15]
     description: str
+    grid_bpm: float = 0.0  # 0: no known grid (the clock is "let the model decide" for this item)
+    grid_beats_per_bar: int = 0
+
+    @property
+    def tempo_map(self) -> TempoMap | None:
+        """Bar 1 at the item's first frame, constant tempo (how the corpus renders its grids)."""
+        return TempoMap.constant(self.grid_bpm, self.grid_beats_per_bar) if self.grid_bpm > 0 else None
 
 
 class LatentSet:
@@ -172,8 +186,9 @@ class LatentSet:
                 continue
             try:
                 with np.load(path, allow_pickle=False) as z:
+                    grid = (float(z["grid_bpm"]), int(z["grid_beats_per_bar"])) if "grid_bpm" in z.files else (0.0, 0)
                     items.append(LatentItem(path.stem, z["latents"].astype(np.float32),
-                                            z["controls"].astype(np.float32), str(z["description"])))
+                                            z["controls"].astype(np.float32), str(z["description"]), *grid))
             except (OSError, KeyError, ValueError) as exc:
                 raise CorpusError(f"{path}: unreadable latent item ({exc}); delete it and re-run the encoding") from None
         if not items:
@@ -196,15 +211,21 @@ class LatentSet:
     def descriptions(self) -> list[str]:
         return sorted({it.description for it in self.items})
 
-    def window(self, index: int, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A random window of `frames` latent frames from item `index`: (latents [T, C], controls [T, 15]).
-        Items shorter than the window are padded with the codec's silence latent (and silent controls)."""
+    def window(self, index: int, frames: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random window of `frames` latent frames from item `index`: (latents [T, C], controls [T, 15],
+        clock [T, 6] from the item's grid, zeros where it has none). Items shorter than the window are
+        padded with the codec's silence latent (silent controls, no clock)."""
         it = self.items[index]
         n = len(it.latents)
         start = int(rng.integers(0, n - frames + 1)) if n > frames else 0
         z, c = it.latents[start:start + frames], it.controls[start:start + frames]
+        tempo = it.tempo_map
+        times_s = (start + np.arange(len(z))) / float(self.meta["latent_rate_hz"]) if tempo else np.zeros(len(z))
+        clock = clock_channels(tempo, times_s)  # [t, 6]
         if len(z) < frames:
             pad = frames - len(z)
             z = np.concatenate([z, np.broadcast_to(self.silence, (pad, z.shape[1]))])
             c = np.concatenate([c, np.zeros((pad, c.shape[1]), np.float32)])
-        return z, c
+            clock = np.concatenate([clock, np.zeros((pad, CLOCK_CHANNELS), np.float32)])
+        return z, c, clock

@@ -48,7 +48,7 @@ def long_rollout_metrics(dit: DiT, val: WindowBatch, bank: TextBank, cfg: LongRo
     mc = dit.cfg
     s, o = mc.context_frames, mc.block_frames
     b = min(cfg.streams, val.latents.shape[0])
-    rows = WindowBatch(val.latents[:b], val.controls[:b], val.text_ids[:b])
+    rows = val.rows(b)
     gen = torch.Generator().manual_seed(cfg.seed)
     text, _ = batch_conditions(dit, rows, bank, CondDropout(0.0, 0.0, 0.0), gen, device)
     n_blocks = max(1, int(np.ceil(cfg.seconds * latent_rate_hz / o)))

@@ -191,7 +191,7 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                     metrics["g_moments"] = mom.item()
                     terms.append(cfg.moment_weight * mom)
                 if cfg.flow_weight > 0:  # keep the flow objective alive on the first window of the clip
-                    window = WindowBatch(batch.latents[:, :s + o], batch.controls[:, :s + o], batch.text_ids)
+                    window = batch.frames(s + o)
                     flow, _ = lmdm_flow_loss(gen_dit, window, data.bank, flow_drop, gen, device,
                                              p_full=cfg.p_context_full, p_partial=cfg.p_context_partial)
                     metrics["g_flow"] = flow.item()

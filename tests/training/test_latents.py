@@ -72,10 +72,38 @@ def test_short_items_are_padded_with_the_codec_silence(diffusion_tiny):
     data = LatentSet.open(diffusion_tiny.latents, "train")
     shortest = min(range(len(data.items)), key=lambda i: len(data.items[i].latents))
     n = len(data.items[shortest].latents)
-    z, c = data.window(shortest, n + 5, np.random.default_rng(0))
-    assert z.shape == (n + 5, 32) and c.shape == (n + 5, 15)
+    z, c, clock = data.window(shortest, n + 5, np.random.default_rng(0))
+    assert z.shape == (n + 5, 32) and c.shape == (n + 5, 15) and clock.shape == (n + 5, 6)
     np.testing.assert_array_equal(z[n:], np.broadcast_to(data.silence, (5, 32)))
-    assert (c[n:] == 0).all()
+    assert (c[n:] == 0).all() and (clock[n:] == 0).all()
+
+
+def test_windows_carry_the_clock_of_items_with_a_grid(diffusion_tiny):
+    """Drum and bar-aligned score items store their grid; a window's clock channels are the grid's at the
+    window's own frames (bar 1 at the item's first frame); items without a grid get zeros."""
+    from lmd_studio.core.musical_clock import TempoMap, clock_channels
+    from lmd_studio.data.corpus import Corpus
+    from lmd_studio.data.grid import clip_tempo_map
+
+    corpus = Corpus.open(diffusion_tiny.corpus)
+    data = LatentSet.open(diffusion_tiny.latents, "train")
+    rate = data.meta["latent_rate_hz"]
+    seen_grid = seen_none = False
+    for i, it in enumerate(data.items):
+        expected = clip_tempo_map(corpus.item(it.id))
+        assert (it.tempo_map is None) == (expected is None), it.id
+        rng = np.random.default_rng(5)
+        start = int(np.random.default_rng(5).integers(0, len(it.latents) - 8 + 1)) if len(it.latents) > 8 else 0
+        _, _, clock = data.window(i, 8, rng)
+        if expected is None:
+            assert not clock.any()
+            seen_none = True
+        else:
+            assert it.grid_bpm == expected.segments[0].bpm
+            want = clock_channels(TempoMap.constant(it.grid_bpm, it.grid_beats_per_bar), (start + np.arange(8)) / rate)
+            np.testing.assert_allclose(clock, want, atol=1e-6)
+            seen_grid = True
+    assert seen_grid and seen_none
 
 
 def test_batches_depend_only_on_step_and_rank(diffusion_tiny):
