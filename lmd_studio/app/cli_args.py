@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from lmd_studio.core.generator import PromptSlot
+from lmd_studio.core.musical_key import Key, parse_key
 from lmd_studio.core.params import ParamRegistry
 
 MAX_RENDER_S = 3600.0
@@ -115,3 +116,29 @@ def param_assignment(registry: ParamRegistry):
         return name, value
 
     return parse
+
+
+def tempo_bpm(text: str) -> float:
+    bpm = _number(text, "the tempo")
+    if not 20.0 <= bpm <= 400.0:
+        raise argparse.ArgumentTypeError(f"the tempo must be between 20 and 400 bpm, got {text}")
+    return bpm
+
+
+def meter_beats(text: str) -> int:
+    """'4/4' → 4, '3/4' → 3, '6/8' → 2 (dotted-quarter beats, as the corpus counts them)."""
+    compound = {"6/8": 2, "9/8": 3, "12/8": 4}
+    t = text.strip()
+    if t in compound:
+        return compound[t]
+    num, sep, den = t.partition("/")
+    if sep and num.isdigit() and den in ("2", "4", "8") and 1 <= int(num) <= 16:
+        return int(num)
+    raise argparse.ArgumentTypeError(f"the meter must look like 4/4, 3/4, 6/8, got {text!r}")
+
+
+def musical_key(text: str) -> Key:
+    try:
+        return parse_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

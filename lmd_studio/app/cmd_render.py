@@ -15,6 +15,7 @@ from lmd_studio.app.bootstrap import DEFAULT_PROMPT, make_generator, make_mailbo
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.core.generator import PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.rt.mailbox import ParamMailbox
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,9 +28,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", type=cli_args.param_assignment(STANDARD_PARAMS), action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter (e.g. brightness=0.8, steps=6)")
     p.add_argument("--seed", type=cli_args.seed, default=0)
+    p.add_argument("--bpm", type=cli_args.tempo_bpm, default=None,
+                   help="tempo the model plays at (models with a musical clock; others read it from the prompt)")
+    p.add_argument("--meter", type=cli_args.meter_beats, default=4, metavar="4/4",
+                   help="time signature for --bpm: 4/4 (default), 3/4, 6/8 …")
+    p.add_argument("--key", type=cli_args.musical_key, default=None, metavar='"A minor"',
+                   help="key: its tonic triad becomes the pitch-salience input (like holding the chord)")
     p.add_argument("--rate", type=cli_args.sample_rate, default=None,
                    help="output sample rate in Hz (default: the model's)")
     p.add_argument("--threads", type=cli_args.thread_count, default=2, help="torch threads")
+
+
+def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:
+    """--bpm/--meter become the clock a clocked model counts; --key its tonic triad as held notes."""
+    mailbox.set_bpm(args.bpm)
+    mailbox.set_beats_per_bar(args.meter)
+    if args.key is not None:
+        mailbox.set_held_notes(args.key.triad_notes())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     mailbox.set_prompts(tuple(args.prompt or (PromptSlot(DEFAULT_PROMPT, 1.0),)))
     for name, value in args.set:
         mailbox.set(name, value)
+    apply_musical_args(mailbox, args)
     try:
         with tqdm(total=100, unit="%", desc=f"render {args.out.name}", file=sys.stderr) as bar:
             def progress(fraction: float) -> None:

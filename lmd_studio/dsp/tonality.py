@@ -11,49 +11,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLATS = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4}
+from lmd_studio.core.musical_key import Key, parse_key
+
+__all__ = ["Chromagram", "Key", "bar_chroma", "chromagram", "estimate_key", "harmony_change_rate", "key_scores",
+           "parse_key"]
+
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-@dataclass(frozen=True, slots=True)
-class Key:
-    tonic: int  # pitch class 0..11, C = 0
-    minor: bool
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.tonic < 12:
-            raise ValueError(f"tonic must be a pitch class 0..11, got {self.tonic}")
-
-    @property
-    def name(self) -> str:
-        return f"{PITCH_CLASSES[self.tonic]} {'minor' if self.minor else 'major'}"
-
-    @property
-    def relative(self) -> Key:
-        return Key((self.tonic + 3) % 12, False) if self.minor else Key((self.tonic + 9) % 12, True)
-
-
-_KEY_RE = re.compile(r"^\s*([A-Ga-g])([#b♯♭]?)\s*(major|minor|maj|min|m|M)?\s*$")
-
-
-def parse_key(text: str) -> Key:
-    """'A minor', 'C# major', 'Bb', 'F#m' → Key. Raises ValueError with the accepted forms."""
-    m = _KEY_RE.match(text or "")
-    if not m:
-        raise ValueError(f"'{text}' is not a key: write e.g. 'A minor', 'C# major', 'Bb major' or 'F#m'")
-    letter, accidental, mode = m.group(1).upper(), m.group(2), m.group(3) or "major"
-    accidental = {"♯": "#", "♭": "b"}.get(accidental, accidental)
-    name = letter + accidental
-    tonic = _FLATS[name] if name in _FLATS else (PITCH_CLASSES.index(name) if name in PITCH_CLASSES
-                                                 else (PITCH_CLASSES.index(letter) + 1) % 12)
-    return Key(tonic, mode in ("minor", "min", "m"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ class ParamMailbox:
         self._prompts: tuple[PromptSlot, ...] = ()
         self._held_notes: tuple[tuple[int, int], ...] = ()
         self._bpm: float | None = None
+        self._beats_per_bar = 4
         self._lock = threading.Lock()
         self._version = 0
         self._model_version = 0
@@ -108,6 +109,19 @@ class ParamMailbox:
     def bpm(self) -> float | None:
         return self._bpm
 
+    def set_beats_per_bar(self, beats: int) -> None:
+        """The meter the model counts bars in (4 → 4/4, 3 → 3/4)."""
+        if not 1 <= beats <= 16:
+            raise ValueError(f"beats per bar must be in [1, 16], got {beats}")
+        with self._lock:
+            if beats != self._beats_per_bar:
+                self._beats_per_bar = beats
+                self._bump(True)
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self._beats_per_bar
+
     def snapshot(self) -> MailboxSnapshot:
         with self._lock:
             values = dict(zip(self.registry.names, self._values.tolist()))
@@ -116,6 +130,7 @@ class ParamMailbox:
                 version=self._version,
                 model_version=self._model_version,
                 controls=BlockControls(values=values, auto=auto, prompts=self._prompts,
-                                       held_notes=self._held_notes, bpm=self._bpm),
+                                       held_notes=self._held_notes, bpm=self._bpm,
+                                       beats_per_bar=self._beats_per_bar),
                 changed_at_s=self._changed_at_s,
             )
