@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from lmd_studio.dsp.phase import PhaseConfig, PhaseState, StreamingPhaseReconstructor
-from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from lmd_studio.model.codec2 import CODEC2_FORMAT, Codec2, load_codec2
 from lmd_studio.model.codec_net import CodecConfig, CodecNet, frames_to_magnitudes, log_magnitude_frames
 
 CODEC_FORMAT = "lmd-codec"
@@ -146,8 +147,21 @@ def save_codec(path: str | Path, codec_or_net: SpectralCodec | CodecNet, extra: 
                            config=net.cfg.to_dict(), extra=extra)
 
 
-def load_codec(path: str | Path) -> SpectralCodec:
-    """Load a codec file; wrong format, version, config or tensors raise CheckpointError naming the file."""
+def load_codec(path: str | Path) -> SpectralCodec | Codec2:
+    """Load a codec file of either kind, dispatching on its format: 'lmd-codec' → SpectralCodec,
+    'lmd-codec2' → Codec2 (model/codec2.py). A missing, truncated or foreign file, an unknown format or
+    version, a bad config or mismatched / non-finite tensors raise CheckpointError naming the file."""
+    found = read_metadata(path).get("format")
+    if found == CODEC2_FORMAT:
+        return load_codec2(path)
+    if found != CODEC_FORMAT:
+        raise CheckpointError(f"{path}: expected a '{CODEC_FORMAT}' or '{CODEC2_FORMAT}' model file, "
+                              f"found format {found!r}")
+    return load_spectral_codec(path)
+
+
+def load_spectral_codec(path: str | Path) -> SpectralCodec:
+    """Load a v1 ('lmd-codec') file."""
     tensors, config, _ = load_checkpoint(path, fmt=CODEC_FORMAT, supported_versions=(CODEC_FORMAT_VERSION,))
     try:
         cfg = CodecConfig.from_dict(config)

@@ -2,8 +2,9 @@
 
 The DiT works on latent frames [B, T, latent_channels] at `latent_rate_hz`; a codec turns audio into
 them and back. Streaming decode must equal offline decode (to a stated tolerance) so the generator can
-decode block by block. Implementations: model.codec.SpectralCodec (issue 3); a neural vocoder may replace
-the phase reconstruction later behind this same interface.
+decode block by block. Implementations: model.codec.SpectralCodec (issue 3: magnitudes + streaming
+Griffin-Lim phase) and model.codec2.Codec2 (issue 14: learned magnitude and phase + streaming inverse STFT);
+model.codec.load_codec reads either file.
 """
 
 from __future__ import annotations
