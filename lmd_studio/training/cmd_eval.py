@@ -50,6 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card-note", type=Path, default=None, metavar="FILE",
                    help="with --card: markdown appended to the Evaluation section (e.g. what the numbers mean)")
     p.add_argument("--json", action="store_true", help="print JSON (without the plotted series) instead of a table")
+    p.add_argument("--no-music", action="store_true",
+                   help="skip the musical meters (tempo, 16th-grid onsets, key, harmony change; ~2 min)")
+    p.add_argument("--music-items", type=int, default=None,
+                   help="rhythmic and tonal test items for the musical meters (default 16 and 12)")
+    p.add_argument("--bpm", type=float, default=None,
+                   help="musical meters: ask every render for this tempo (models with a musical clock)")
+    p.add_argument("--meter", default=None, help="with --bpm: the time signature (4/4, 3/4, 6/8 …)")
+    p.add_argument("--key", default=None, help='musical meters: ask every tonal render for this key ("A minor")')
 
 
 def _fail(msg: str) -> int:
@@ -108,12 +116,59 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
                                                 inference_dtype=torch.bfloat16 if bf16 else torch.float32)
     if args.sampler:
         generator.config = dataclasses.replace(generator.config, sampler=args.sampler)
-    result = evaluate(generator, spaces, clips, cfg, SamplingOverrides(args.steps, args.guidance), log=log)
+    sampling = SamplingOverrides(args.steps, args.guidance)
+    result = evaluate(generator, spaces, clips, cfg, sampling, log=log)
+    if not args.no_music:
+        result.update(_music(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
     result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=bf16,
                           command=_command(args, model))
     if bf16_note:
         result["meta"]["bf16_skipped"] = bf16_note
     return result
+
+
+def _music_arg_error(args: argparse.Namespace) -> str | None:
+    from lmd_studio.core.musical_key import parse_key
+    from lmd_studio.data.grid import beats_per_bar
+
+    if args.bpm is not None and not (math.isfinite(args.bpm) and 20.0 <= args.bpm <= 400.0):
+        return f"--bpm must be between 20 and 400, got {args.bpm}"
+    if args.meter is not None and beats_per_bar(args.meter) is None:
+        return f"--meter must look like 4/4, 3/4 or 6/8, got {args.meter!r}"
+    if args.music_items is not None and args.music_items < 1:
+        return f"--music-items must be >= 1, got {args.music_items}"
+    if args.key is not None:
+        try:
+            parse_key(args.key)
+        except ValueError as exc:
+            return f"--key: {exc}"
+    return None
+
+
+def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
+           sample_rate_hz: int, log) -> dict:  # noqa: ANN001
+    """The musical meters (training/eval_music.py). A model with a musical clock is asked for each item's
+    tempo, meter and key through its clock and held notes; a text-only model gets the item's prompt."""
+    from functools import partial
+
+    from lmd_studio.core.musical_key import parse_key
+    from lmd_studio.data.grid import beats_per_bar
+    from lmd_studio.training.eval_music import MusicEvalConfig, clock_request, evaluate_music, prompt_request
+
+    n = args.music_items
+    cfg = MusicEvalConfig(**({} if n is None else {"tempo_items": n, "key_items": n}),
+                          **({"seconds": 12.0} if args.quick else {}))
+    clocked = bool(getattr(getattr(generator, "dit", None), "cfg", None) and generator.dit.cfg.clock_channels)
+    overrides = args.bpm is not None or args.key is not None
+    if overrides and not clocked:
+        log("lmd eval: this model has no musical clock; --bpm/--key are ignored (its prompts say the tempo and key)")
+    request = prompt_request
+    if clocked:
+        request = partial(clock_request, bpm=args.bpm, key=parse_key(args.key) if args.key else None,
+                          beats_per_bar=beats_per_bar(args.meter) if args.meter else None)
+    music = evaluate_music(generator, str(corpus), cfg, sampling, sample_rate_hz, split=split, request=request, log=log)
+    music["music_request"] = "clock" if clocked else "prompt"
+    return music
 
 
 def _command(args: argparse.Namespace, model: Path) -> str:
@@ -126,7 +181,11 @@ def _command(args: argparse.Namespace, model: Path) -> str:
                         ("--threads", args.threads)):
         if value is not None:
             parts += [flag, str(value)]
-    parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16)) if on]
+    for flag, value in (("--music-items", args.music_items), ("--bpm", args.bpm), ("--meter", args.meter),
+                        ("--key", f'"{args.key}"' if args.key else None)):
+        if value is not None:
+            parts += [flag, str(value)]
+    parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16), ("--no-music", args.no_music)) if on]
     return " ".join(parts)
 
 
@@ -173,6 +232,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         return _fail("--threads must be >= 1")
+    bad_music = _music_arg_error(args)
+    if bad_music:
+        return _fail(bad_music)
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
     try:
         if args.compare:
@@ -217,4 +279,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _strip(result: dict) -> dict:
     """The result without the plotted series (what --json prints)."""
-    return {k: v for k, v in result.items() if k != "series"}
+    return {k: v for k, v in result.items() if k not in ("series", "music_series")}

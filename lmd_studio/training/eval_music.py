@@ -21,13 +21,16 @@ grid's phase is unknown, so onsets are measured against the best-fitting phase o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.core.musical_key import Key, parse_key
 from lmd_studio.data.corpus import Corpus
+from lmd_studio.data.grid import beats_per_bar as grid_beats_per_bar
 from lmd_studio.data.manifest import ManifestItem
 from lmd_studio.dsp.resample import resample
 from lmd_studio.dsp.rhythm import (
@@ -38,7 +41,7 @@ from lmd_studio.dsp.rhythm import (
     onset_times_s,
     tempo_error_ratio,
 )
-from lmd_studio.dsp.tonality import chromagram, estimate_key, harmony_change_rate, parse_key
+from lmd_studio.dsp.tonality import chromagram, estimate_key, harmony_change_rate
 from lmd_studio.training.eval_generate import SamplingOverrides, block_controls, blocks_for, run_stream
 
 RHYTHMIC_KINDS = ("drums", "mix")
@@ -69,11 +72,26 @@ class MusicEvalConfig:
 class MusicRequest:
     prompt: str
     given: Mapping[str, float]
+    bpm: float | None = None
+    beats_per_bar: int = 4
+    held_notes: tuple[tuple[int, int], ...] = ()
+    key_name: str | None = None  # the key asked for, when it differs from the item's own
 
 
 def prompt_request(item: ManifestItem) -> MusicRequest:
     """Text-only models: the item's description already says its bpm and key."""
     return MusicRequest(item.description, {})
+
+
+def clock_request(item: ManifestItem, bpm: float | None = None, key: Key | None = None,
+                  beats_per_bar: int | None = None) -> MusicRequest:
+    """Models with a musical clock: the item's prompt, plus its tempo and meter on the clock and its key
+    as held tonic-triad notes (the overrides replace the item's own values: `lmd eval --bpm/--key`)."""
+    want_key = key or (parse_key(item.key) if item.key else None)
+    return MusicRequest(item.description, {}, bpm=bpm or item.bpm,
+                        beats_per_bar=beats_per_bar or grid_beats_per_bar(item.time_signature) or 4,
+                        held_notes=want_key.triad_notes() if want_key else (),
+                        key_name=want_key.name if key is not None and want_key else None)
 
 
 def spread(items: list[ManifestItem], n: int, value: Callable[[ManifestItem], float]) -> list[ManifestItem]:
@@ -151,7 +169,8 @@ def _real_audio(corpus: Corpus, item: ManifestItem, seconds: float, sr: int) -> 
 
 def _render(generator: BlockGenerator, request: MusicRequest, seconds: float, seed: int,
             sampling: SamplingOverrides, sr: int) -> np.ndarray:
-    controls = block_controls(request.prompt, sampling, request.given)
+    controls = dataclasses.replace(block_controls(request.prompt, sampling, request.given), bpm=request.bpm,
+                                   beats_per_bar=request.beats_per_bar, held_notes=request.held_notes)
     stream = run_stream(generator, seed, blocks_for(seconds, generator), lambda _b: controls, sr)
     return stream.audio[: int(seconds * sr)]
 
@@ -170,14 +189,17 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
         f"renders of {cfg.seconds:g} s with {generator.name}")
     rhythm_gen, rhythm_real, tonal_gen, tonal_real = [], [], [], []
     for i, it in enumerate(rhythmic):
-        audio = _render(generator, request(it), cfg.seconds, cfg.seed + i, sampling, sr)
-        rhythm_gen.append({"item": it.id, **measure_rhythm(audio, sr, float(it.bpm or 0), cfg.tolerance)})
+        req = request(it)
+        audio = _render(generator, req, cfg.seconds, cfg.seed + i, sampling, sr)
+        rhythm_gen.append({"item": it.id, **measure_rhythm(audio, sr, float(req.bpm or it.bpm or 0), cfg.tolerance)})
         real = _real_audio(corpus, it, cfg.real_seconds, sr)
         rhythm_real.append({"item": it.id, **measure_rhythm(real, sr, float(it.bpm or 0), cfg.tolerance)})
     for i, it in enumerate(tonal):
         bar = beats_per_bar(it)
-        audio = _render(generator, request(it), cfg.seconds, cfg.seed + 1000 + i, sampling, sr)
-        tonal_gen.append({"item": it.id, **measure_tonal(audio, sr, it.key or "C", float(it.bpm or 120), bar)})
+        req = request(it)
+        audio = _render(generator, req, cfg.seconds, cfg.seed + 1000 + i, sampling, sr)
+        tonal_gen.append({"item": it.id, **measure_tonal(audio, sr, req.key_name or it.key or "C",
+                                                         float(req.bpm or it.bpm or 120), bar)})
         real = _real_audio(corpus, it, cfg.real_seconds, sr)
         tonal_real.append({"item": it.id, **measure_tonal(real, sr, it.key or "C", float(it.bpm or 120), bar)})
     return {

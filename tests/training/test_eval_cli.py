@@ -121,8 +121,13 @@ def test_lmd_eval_quick_reports_every_key_plots_and_the_card(setup, evaluated):
     assert "pink noise" in result["meta"]["ceiling_reference"]
     saved = json.loads((out / "eval.json").read_text())
     assert saved["fd_dsp"] == pytest.approx(result["fd_dsp"]) and saved["series"]["drift"]
-    for name in ("fd.png", "drift.png", "controls.png"):
+    for name in ("fd.png", "drift.png", "controls.png", "music.png"):
         assert (out / name).stat().st_size > 5000
+    # the musical meters: model and real clips side by side, the text-only model asked through its prompt
+    for key in ("tempo_within_2pct", "tempo_within_2pct_real", "beat_offset_ms_median_real", "key_accuracy",
+                "key_accuracy_real", "harmony_change_rate_real"):
+        assert key in result, key
+    assert result["music_request"] == "prompt" and "music_series" not in result and saved["music_series"]["rhythm"]
     card = (setup["model"] / "MODEL_CARD.md").read_text()
     assert card.count("## Evaluation") == 1 and "old numbers" not in card
     assert "## Data" in card and "## Licence" in card and "![drift](eval/drift.png)" in card
@@ -181,3 +186,10 @@ def test_clear_errors_for_missing_model_corpus_and_encoder(setup, tmp_path, caps
     assert STATS_FILE in capsys.readouterr().err
     assert lmd_main(["eval", "--compare", str(tmp_path / "x.json"), str(tmp_path / "y.json")]) == 2
     assert "model folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [("--bpm", "5", "--bpm"), ("--meter", "7/5", "--meter"),
+                                                     ("--key", "H dorian", "--key"), ("--music-items", "0", "items")])
+def test_bad_music_flags_fail_before_anything_loads(flag, value, says, capsys, tmp_path):
+    assert lmd_main(["eval", "--model", str(tmp_path / "missing"), flag, value]) == 2
+    assert says in capsys.readouterr().err
