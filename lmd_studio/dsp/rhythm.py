@@ -170,3 +170,28 @@ def best_grid_phase_s(onsets_s: np.ndarray, bpm: float, subdivision: int = 4, ca
     medians = [np.median(grid_offsets_ms(onsets_s, bpm, p, subdivision)) if len(onsets_s) else np.inf
                for p in phases]
     return float(phases[int(np.argmin(medians))])
+
+
+def tempo_after_change_s(audio: np.ndarray, sample_rate_hz: int, change_s: float, new_bpm: float,
+                         tolerance: float = 0.02, window_s: float = 4.0, hop_s: float = 0.25,
+                         cfg: OnsetConfig | None = None) -> float:
+    """Seconds after `change_s` until the music plays `new_bpm` (±tolerance); inf if it never locks.
+
+    Windows of `window_s` slide forward; a window reads as the new tempo once most of it is at the new tempo,
+    so the first right window (that stays right for a further second of windows) says the switch happened
+    at its centre. A player who changes exactly at `change_s` scores ≈ 0."""
+    x = np.asarray(audio, dtype=np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    win, hop = int(window_s * sample_rate_hz), int(hop_s * sample_rate_hz)
+    change = int(change_s * sample_rate_hz)
+    starts = list(range(max(0, change - win // 2), x.shape[0] - win + 1, hop))
+    ok = []
+    for s0 in starts:
+        bpm, _ = estimate_tempo_bpm(onset_envelope(x[s0:s0 + win], sample_rate_hz, cfg), cfg)
+        ok.append(tempo_error_ratio(bpm, new_bpm) <= tolerance)
+    hold = max(1, int(round(1.0 / hop_s)))
+    for i in range(len(ok) - hold + 1):
+        if all(ok[i:i + hold]):
+            return max(0.0, (starts[i] + win / 2 - change) / sample_rate_hz)
+    return float("inf")

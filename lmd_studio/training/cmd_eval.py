@@ -157,7 +157,7 @@ def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampli
 
     n = args.music_items
     cfg = MusicEvalConfig(**({} if n is None else {"tempo_items": n, "key_items": n}),
-                          **({"seconds": 12.0} if args.quick else {}))
+                          **({"seconds": 12.0, "follow_items": 1, "follow_change_s": 8.0} if args.quick else {}))
     clocked = bool(getattr(getattr(generator, "dit", None), "cfg", None) and generator.dit.cfg.clock_channels)
     overrides = args.bpm is not None or args.key is not None
     if overrides and not clocked:

@@ -22,6 +22,7 @@ grid's phase is unknown, so onsets are measured against the best-fitting phase o
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from lmd_studio.dsp.rhythm import (
     grid_offsets_ms,
     onset_envelope,
     onset_times_s,
+    tempo_after_change_s,
     tempo_error_ratio,
 )
 from lmd_studio.dsp.tonality import chromagram, estimate_key, harmony_change_rate
@@ -58,6 +60,9 @@ class MusicEvalConfig:
     max_bpm: float = 160.0
     tolerance: float = 0.02
     seed: int = 0
+    follow_items: int = 4  # streams whose tempo changes half-way (tempo_follow_bars)
+    follow_change_s: float = 12.0
+    follow_ratio: float = 0.85  # the new tempo = old × this (× 1/this when that would fall below min_bpm)
 
     def __post_init__(self) -> None:
         if self.tempo_items < 1 or self.key_items < 1:
@@ -144,6 +149,32 @@ def measure_tonal(audio: np.ndarray, sr: int, key_text: str, bpm: float, bar_bea
             "harmony_change_rate": harmony_change_rate(chroma, bar_s=bar_beats * 60.0 / bpm)}
 
 
+def _with_bpm(prompt: str, bpm: float) -> str:
+    """The prompt saying another tempo (how a text-only model is asked to change it)."""
+    said = re.sub(r"\d+(?:\.\d+)? ?bpm", f"{round(bpm)} bpm", prompt)
+    return said if said != prompt else f"{prompt}, {round(bpm)} bpm"
+
+
+def tempo_follow(generator: BlockGenerator, request: MusicRequest, old_bpm: float, new_bpm: float,
+                 cfg: MusicEvalConfig, seed: int, sampling: SamplingOverrides, sr: int) -> dict:
+    """A stream at `old_bpm` that is asked for `new_bpm` from `follow_change_s` on: bars until it plays it."""
+    before = dataclasses.replace(block_controls(request.prompt, sampling, request.given),
+                                 bpm=request.bpm and old_bpm, beats_per_bar=request.beats_per_bar,
+                                 held_notes=request.held_notes)
+    clocked = request.bpm is not None
+    after = dataclasses.replace(before, bpm=new_bpm) if clocked else dataclasses.replace(
+        block_controls(_with_bpm(request.prompt, new_bpm), sampling, request.given), held_notes=request.held_notes)
+    block_s = generator.block_frames / generator.sample_rate
+    seconds = 2 * cfg.follow_change_s
+    stream = run_stream(generator, seed, blocks_for(seconds, generator),
+                        lambda b: before if b * block_s < cfg.follow_change_s else after, sr)
+    # the change is heard from the first block that starts at or after follow_change_s
+    change_s = np.ceil(cfg.follow_change_s / block_s) * block_s
+    lock_s = tempo_after_change_s(stream.audio[: int(seconds * sr)], sr, change_s, new_bpm, cfg.tolerance)
+    bar_s = request.beats_per_bar * 60.0 / new_bpm
+    return {"old_bpm": old_bpm, "new_bpm": new_bpm, "lock_s": lock_s, "bars": lock_s / bar_s}
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
@@ -202,12 +233,21 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
                                                          float(req.bpm or it.bpm or 120), bar)})
         real = _real_audio(corpus, it, cfg.real_seconds, sr)
         tonal_real.append({"item": it.id, **measure_tonal(real, sr, it.key or "C", float(it.bpm or 120), bar)})
+    follow = []
+    for i, it in enumerate(rhythmic[:: max(1, len(rhythmic) // cfg.follow_items)][: cfg.follow_items]):
+        req = request(it)
+        old = float(req.bpm or it.bpm or 120.0)
+        new = old * cfg.follow_ratio if old * cfg.follow_ratio >= cfg.min_bpm else old / cfg.follow_ratio
+        follow.append({"item": it.id, **tempo_follow(generator, req, old, new, cfg, cfg.seed + 2000 + i, sampling, sr)})
+    locked = [f["bars"] for f in follow if np.isfinite(f["bars"])]
     return {
+        "tempo_follow_bars": float(np.median(locked)) if locked else float("inf"),
+        "tempo_follow_locked": _mean([float(np.isfinite(f["bars"])) for f in follow]),
         **_summary(rhythm_gen, tonal_gen, ""),
         **_summary(rhythm_real, tonal_real, "_real"),
         "beat_grid": "best phase",
         "music_seconds": cfg.seconds,
         "music_real_seconds": cfg.real_seconds,
         "music_series": {"rhythm": rhythm_gen, "rhythm_real": rhythm_real, "tonal": tonal_gen,
-                         "tonal_real": tonal_real},
+                         "tonal_real": tonal_real, "follow": follow},
     }

@@ -46,6 +46,8 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("tempo_within_2pct", "tempo within ±2 % (no half/double)", "high"),
     ("tempo_within_2pct_real", "  real clips, same detector", None),
     ("tempo_octave_errors", "  half/double/⅔/1.5× tempo", "low"),
+    ("tempo_follow_bars", "bars to follow a tempo change", "low"),
+    ("tempo_follow_locked", "  streams that locked at all", "high"),
     ("beat_offset_ms_median", "onset to 16th grid, median ms", "low"),
     ("beat_offset_ms_median_real", "  real clips", None),
     ("key_accuracy", "key accuracy (chroma key = asked)", "high"),

@@ -11,6 +11,7 @@ from lmd_studio.dsp.rhythm import (
     grid_offsets_ms,
     onset_envelope,
     onset_times_s,
+    tempo_after_change_s,
     tempo_error_ratio,
 )
 
@@ -71,3 +72,14 @@ def test_grid_offsets_by_hand() -> None:
     assert tempo_error_ratio(float("nan"), 120.0) == float("inf")
     with pytest.raises(ValueError):
         grid_offsets_ms(np.zeros(1), 0.0)
+
+
+def test_time_to_lock_after_a_tempo_change() -> None:
+    """A groove that changes from 120 to 96 bpm exactly at 8 s locks at once (0 s after the change); one
+    that only changes at 12 s is measured as locking ≈ 4 s late; one that never changes never locks."""
+    a = groove(120.0, seconds=8.0)
+    b = groove(96.0, seconds=12.0)
+    late = np.concatenate([a, groove(120.0, seconds=4.0), groove(96.0, seconds=8.0)])
+    assert tempo_after_change_s(np.concatenate([a, b]), SR, 8.0, 96.0, hop_s=0.5) == pytest.approx(0.0, abs=0.5)
+    assert tempo_after_change_s(late, SR, 8.0, 96.0, hop_s=0.5) == pytest.approx(4.0, abs=0.6)
+    assert tempo_after_change_s(groove(120.0, seconds=20.0), SR, 8.0, 96.0, hop_s=0.5) == float("inf")

@@ -30,7 +30,7 @@ class _ObedientGenerator(FakeBlockGenerator):
         return _Pos(0)
 
     def generate_block(self, state: _Pos, controls: BlockControls):  # type: ignore[override]  # noqa: ANN201
-        bpm = controls.values["test_bpm"]
+        bpm = controls.bpm or 120.0
         key = Key(int(controls.values["test_tonic"]), bool(controls.values["test_minor"]))
         sr, n = self.sample_rate, self.block_frames
         t = (state.frame + np.arange(n)) / sr
@@ -47,8 +47,8 @@ class _ObedientGenerator(FakeBlockGenerator):
 
 def _clock_request(item: ManifestItem) -> MusicRequest:
     key = parse_key(item.key or "C major")
-    return MusicRequest(item.description, {"test_bpm": float(item.bpm or 120.0), "test_tonic": float(key.tonic),
-                                           "test_minor": float(key.minor)})
+    return MusicRequest(item.description, {"test_tonic": float(key.tonic), "test_minor": float(key.minor)},
+                        bpm=float(item.bpm or 120.0))
 
 
 def test_spread_picks_evenly_over_the_range() -> None:
@@ -61,13 +61,15 @@ def test_spread_picks_evenly_over_the_range() -> None:
 
 
 def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_tiny) -> None:
-    cfg = MusicEvalConfig(seconds=8.0, real_seconds=5.0)
+    cfg = MusicEvalConfig(seconds=8.0, real_seconds=5.0, follow_items=1, follow_change_s=8.0)
     corpus = str(diffusion_tiny.corpus)
     good = evaluate_music(_ObedientGenerator(44100, 1, 0.5), corpus, cfg, SamplingOverrides(),
                           request=_clock_request, log=lambda _m: None)
     deaf = evaluate_music(FakeBlockGenerator(44100, 1, 0.5), corpus, cfg, SamplingOverrides(), log=lambda _m: None)
     assert good["tempo_within_2pct"] == 1.0 and good["beat_offset_ms_median"] < 10.0
     assert good["key_accuracy"] == 1.0
+    assert good["tempo_follow_locked"] == 1.0 and good["tempo_follow_bars"] < 1.0  # follows at once
+    assert deaf["tempo_follow_locked"] == 0.0 and deaf["tempo_follow_bars"] == float("inf")
     assert deaf["tempo_within_2pct"] == 0.0 and deaf["key_accuracy"] == 0.0
     # the real clips are measured by the same detector, the same way, whatever the generator
     for key in ("tempo_within_2pct_real", "beat_offset_ms_median_real", "key_accuracy_real"):
