@@ -23,6 +23,25 @@ def test_shipped_config_loads(stage):
     assert json.loads(json.dumps(cfg.to_dict()))  # round-trips as JSON (written into every run folder)
 
 
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.json")), ids=lambda p: p.name)
+def test_every_variant_config_loads_as_its_stage(path):
+    stage = path.stem.split("_")[0]
+    if stage not in STAGE_CONFIGS:
+        pytest.skip(f"{path.name} is not a diffusion-stage config")
+    assert load_stage_config(STAGE_CONFIGS[stage], path).steps >= 1
+
+
+def test_model_v2_chain_hears_the_clock_remembers_and_is_picked_by_long_rollouts():
+    base = load_stage_config(BaseConfig, CONFIG_DIR / "base_v2.json")
+    lmdm = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm_v2.json")
+    arc = load_stage_config(ArcConfig, CONFIG_DIR / "arc_v2.json")
+    assert base.model.clock_channels == 6
+    latent_rate_hz = 44100 / 2048
+    assert base.model.context_frames / latent_rate_hz >= 8.0  # the memory target: ≥ 8 s of context
+    assert lmdm.long_rollout_streams >= 2 and arc.long_rollout_streams >= 2
+    assert lmdm.long_rollout_s >= 120 and arc.long_rollout_s >= 120
+
+
 def test_shipped_chain_is_sized_for_the_laptop_budget():
     base = load_stage_config(BaseConfig, CONFIG_DIR / "base.json")
     lmdm = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm.json")
