@@ -489,11 +489,13 @@ class GenerationEngine:
         self._probes = keep
 
     def live_metrics(self) -> EngineMetrics:
-        """The last published metrics with the playback counters read now (any thread). The worker
-        publishes between blocks, so while it generates a slow one (just when underruns happen) the
-        snapshot is as old as that block."""
+        """The last published metrics with the output stage's counters (underruns, limiter) read now, from
+        any thread. The worker publishes between blocks, so while it generates a slow one (just when
+        underruns happen) the snapshot is as old as that block."""
         out = self.output
-        return replace(self.metrics, underruns=out.underruns_while_playing, underrun_frames=self.ring.underrun_frames)
+        return replace(self.metrics, underruns=out.underruns_while_playing, underrun_frames=self.ring.underrun_frames,
+                       clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
+                       over_full_scale_samples=out.over_full_scale_samples)
 
     def _publish(self) -> None:
         rate = self.config.device_sample_rate_hz

@@ -9,7 +9,7 @@ import pytest
 
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockControls
-from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.core.params import STANDARD_PARAMS, STEPS
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
@@ -298,3 +298,40 @@ def test_splice_stays_in_its_block_when_the_rest_covers_the_next_generation() ->
     assert e.ring.write_position - e.ring.read_position >= regen + e._safety_frames()
     pull(e, 3 * e.block_device_frames)
     assert e.output.underruns_while_playing == 0
+
+
+class _SteppedFake(FakeBlockGenerator):
+    """Declares sampling steps, like the real model: the engine tallies the steps each block runs with."""
+
+    @property
+    def param_specs(self):  # noqa: ANN201 — BlockGenerator's signature
+        return (*super().param_specs, STEPS)
+
+
+def test_metrics_tally_the_steps_each_block_ran_with() -> None:
+    gen = _SteppedFake(sample_rate=RATE, channels=1, block_seconds=0.25)
+    mb = ParamMailbox(STANDARD_PARAMS)
+    e = GenerationEngine(gen, mb, EngineConfig(device_sample_rate_hz=RATE, device_channels=1, prime_blocks=2,
+                                               ahead_s=1.0, ring_s=4.0, safe_mode=False), max_buffer_frames=1024)
+    e.send(cmd.Play())
+    pull(e, 2 * e.block_device_frames)
+    blocks = e.metrics.blocks_generated
+    assert e.metrics.steps_blocks == ((4, blocks),)  # the knob's default
+    mb.set("steps", 2)
+    pull(e, 4 * e.block_device_frames)
+    assert dict(e.metrics.steps_blocks)[4] >= blocks and dict(e.metrics.steps_blocks)[2] > 0
+    assert sum(n for _, n in e.metrics.steps_blocks) == e.metrics.blocks_generated
+    assert make_engine().metrics.steps_blocks == ()  # a model without steps claims none
+
+
+def test_live_metrics_read_the_underruns_the_snapshot_has_not_seen_yet() -> None:
+    e = make_engine()
+    e.send(cmd.Play())
+    pull(e, 1024)
+    buf = np.zeros((64, 1), np.float32)
+    for _ in range(200):  # the device plays on while the worker is busy elsewhere (no step: no publish)
+        e.output.render(buf)
+    live = e.live_metrics()
+    assert e.metrics.underrun_frames == 0 and e.metrics.underruns == 0  # the snapshot is from before
+    assert live.underruns > 0 and live.underrun_frames == e.ring.underrun_frames > 0
+    assert live.underrun_frames <= 200 * 64 and live.blocks_generated == e.metrics.blocks_generated
