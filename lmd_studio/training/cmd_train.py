@@ -11,6 +11,7 @@ import importlib
 
 RECIPES: dict[str, tuple[str, str]] = {
     "codec": ("lmd_studio.training.codec_recipe", "the audio codec: spectral autoencoder + streaming phase"),
+    "codec2": ("lmd_studio.training.codec2_recipe", "codec v2: learned magnitude + phase, streaming inverse STFT"),
     "latents": ("lmd_studio.training.recipe_latents", "encode a corpus into latent shards for the DiT stages"),
     "base": ("lmd_studio.training.recipe_base", "stage 0: the bidirectional text-conditioned flow model"),
     "lmdm": ("lmd_studio.training.recipe_lmdm", "stage 1: the LMDM fine-tune (enc-dec or block-causal)"),

@@ -1,0 +1,93 @@
+"""`lmd train codec2` through the real entry point on the tiny corpus: one step (with the adversarial phase),
+export and load, resume == uninterrupted, config validation, clear errors."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from lmd_studio.cli import main as lmd_main
+from lmd_studio.model.codec import load_codec
+from lmd_studio.model.codec2 import Codec2
+from lmd_studio.model.codec2_net import Codec2Config
+from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
+from lmd_studio.training.codec2_recipe import train_codec2
+from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.runner import StageRun
+
+SMALL = {"steps": 1, "batch_size": 2, "crop_latent_frames": 6, "eval_every": 1, "eval_crops": 2,
+         "checkpoint_every": 1, "log_every": 1, "stats_crops": 4, "threads": 1, "warmup_steps": 1,
+         "adv_start_step": 0, "disc_channels": 4, "disc_layers": 2, "disc_crop_latent_frames": 4,
+         "codec": {"encoder_width": 32, "encoder_blocks": 1, "decoder_width": 32, "decoder_blocks": 2}}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def test_shipped_config_is_valid_and_keeps_the_latent_shape():
+    cfg = load_config(DEFAULT_CONFIG)
+    c = cfg.codec
+    assert (c.sample_rate_hz, c.hop_frames, c.latent_channels, c.audio_channels) == (44100, 2048, 32, 1)
+    assert cfg.adversarial and cfg.adv_start_step < cfg.steps
+    assert json.loads(json.dumps(cfg.to_dict())) == cfg.to_dict()
+    assert Codec2TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert load_config(DEFAULT_CONFIG, steps=7, threads=None).steps == 7
+
+
+def test_bad_configs_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    for content, message in (({"stepz": 1}, "unknown codec2 training keys"), ({"lr": 1e-5, "min_lr": 1e-3}, "min_lr"),
+                             ({"adv_start_step": -1}, "adv_start_step"), ({"mel_weight": -1}, "mel_weight"),
+                             ({"codec": {"decoder_blocks": 0}}, "decoder_blocks"),
+                             ({"codec": {"hop_frames": 1000}}, "hop_frames")):
+        bad.write_text(json.dumps(content))
+        with pytest.raises(ValueError, match=rf"bad\.json.*{message}"):
+            load_config(bad)
+    with pytest.raises(ValueError, match="encoder_kernel"):
+        Codec2Config(encoder_kernel=4)
+
+
+def test_one_step_through_the_cli_exports_a_loadable_codec(diffusion_tiny, tmp_path):
+    cfg_path = tmp_path / "small.json"
+    cfg_path.write_text(json.dumps(SMALL))
+    out, export = tmp_path / "run", tmp_path / "models" / "codec.safetensors"
+    rc = lmd_main(["train", "codec2", "--corpus", str(diffusion_tiny.corpus), "--out", str(out), "--config",
+                   str(cfg_path), "--export", str(export)])
+    assert rc == 0
+    rows = MetricsLogger.read(out / "metrics.csv")
+    first = next(r for r in rows if "loss" in r)
+    assert first["step"] == 1 and first["loss"] > 0 and "d_loss" in first and "fm" in first
+    assert {"val_score", "val_lsd_db", "val_mag_lsd_db", "val_mel_l1", "val_mrstft"} <= set(rows[-1])
+    assert (out / "loss.png").stat().st_size > 1000 and (out / "last.pt").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stage"] == "codec2" and summary["steps"] == 1 and summary["val_at_export"]["val_score"] > 0
+    codec = load_codec(export)
+    assert isinstance(codec, Codec2)
+    z = codec.encode(torch.zeros(1, 1, 8 * 2048))
+    assert z.shape == (1, 8, 32) and torch.isfinite(z).all()
+
+
+def test_resume_gives_the_same_losses(diffusion_tiny, tmp_path):
+    cfg = replace(Codec2TrainConfig.from_dict(SMALL), steps=4, eval_every=100, checkpoint_every=2, bf16=False,
+                  adv_start_step=1)
+    quiet = lambda *_: None  # noqa: E731
+
+    def train(folder, steps):
+        c = replace(cfg, steps=steps)
+        train_codec2(StageRun.start("codec2", c, folder, log=quiet, device="cpu"), diffusion_tiny.corpus)
+
+    train(tmp_path / "a", 4)
+    train(tmp_path / "b", 2)  # "interrupted" after 2 steps (the adversarial phase has begun)
+    train(tmp_path / "b", 4)  # resumed to 4
+    keys = ("loss", "d_loss", "mel_l1")
+    a = [[r[k] for k in keys] for r in MetricsLogger.read(tmp_path / "a" / "metrics.csv") if "d_loss" in r]
+    b = [[r[k] for k in keys] for r in MetricsLogger.read(tmp_path / "b" / "metrics.csv") if "d_loss" in r]
+    assert len(a) == 3 and a == [pytest.approx(row, rel=1e-5) for row in b]
+
+
+def test_bad_corpus_is_a_clear_error(tmp_path, capsys):
+    rc = lmd_main(["train", "codec2", "--corpus", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1"])
+    assert rc == 2 and "not a corpus folder" in capsys.readouterr().err
