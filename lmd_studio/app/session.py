@@ -100,6 +100,7 @@ class Session:
         self._underflows_before = 0
         self._underflows_at_play = 0
         self._timeline: TimelineModel | None = None
+        self._frame_cache: tuple[tuple, TimelineFrame] | None = None  # timeline_frame's last answer
         self._positions = PositionMap()
         self._runtime = self._build_runtime(generator, self._new_mailbox(generator, None))
         self.perf.restore(settings, DEFAULT_PROMPT)
@@ -161,7 +162,7 @@ class Session:
             countdowns=self.perf.countdowns.current(now), prompt_shares=self.mixer.shares(now),
             morphing=self.mixer.morphing or self.perf.morph.active,
             jobs=tuple(j.view() for j, _ in self._jobs) + tuple(j.view() for j in self.desk.jobs()),
-            midi_learning=self.midi_learning)
+            midi_learning=self.midi_learning, controls_version=self.mailbox.version)
 
     # ================================================================ transport
     @property
@@ -340,7 +341,11 @@ class Session:
         ahead = max(self._runtime.stream_write_position, play)
         start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
         end = start + int(span_s * rate)
-        return TimelineFrame(
+        key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, self._runtime.context_frames,
+               id(tl), tl.version)
+        if self._frame_cache is not None and self._frame_cache[0] == key:
+            return self._frame_cache[1]  # nothing changed: the same object, so the view can skip redrawing
+        frame = TimelineFrame(
             sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
             context_start_s=max(0, ahead - self._runtime.context_frames) / rate,
             wave=tl.waveform(start, end, columns), spec=tl.spectrogram(start, end, columns) if spectrogram else None,
@@ -348,6 +353,8 @@ class Session:
             markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate)
 
     def _require_timeline(self) -> TimelineModel:
+        self._frame_cache = (key, frame)
+        return frame
         assert self._timeline is not None
         return self._timeline
 

@@ -123,6 +123,7 @@ class TimelineModel:
         self._markers: deque[Marker] = deque(maxlen=2048)
         self.base = 0  # stream position of the current engine's ring position 0
         self.blocks_seen = 0
+        self.version = 0  # bumped by every change, so a view can skip redrawing what it already shows
 
     # --- worker thread (engine block listener) ---------------------------------------------------
     def on_block(self, position: int, frames: np.ndarray, block_index: int, spliced: bool) -> None:
@@ -138,6 +139,7 @@ class TimelineModel:
             self._write_spectrum(pos, mono)
             self._end = pos + len(mono)
             self.blocks_seen += 1
+            self.version += 1
 
     # --- app side ----------------------------------------------------------------------------------
     def rebase(self, stream_position: int) -> None:
@@ -145,10 +147,12 @@ class TimelineModel:
         with self._lock:
             self._truncate_locked(stream_position)
             self.base = int(stream_position)
+            self.version += 1
 
     def add_marker(self, position: int, label: str, kind: str = "control") -> None:
         with self._lock:
             self._markers.append(Marker(int(position), label, kind))
+            self.version += 1
 
     @property
     def end_position(self) -> int:
@@ -201,8 +205,14 @@ class TimelineModel:
         return SpecSlice(c0, hop, image)
 
     def boundaries(self, start: int, end: int) -> list[tuple[int, int]]:
+        out = []
         with self._lock:
-            return [(p, i) for p, i in self._boundaries if start <= p < end]
+            for p, i in reversed(self._boundaries):  # ascending positions: scan back from the newest
+                if p < start:
+                    break
+                if p < end:
+                    out.append((p, i))
+        return out[::-1]
 
     def markers(self, start: int, end: int) -> list[Marker]:
         with self._lock:

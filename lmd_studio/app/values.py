@@ -73,6 +73,7 @@ class StudioStatus:
     morphing: bool = False
     jobs: tuple[JobView, ...] = ()
     midi_learning: str = ""  # target waiting for a MIDI control, "" when not learning
+    controls_version: int = 0  # moves whenever a knob, flag or prompt changes (the GUI redraws knobs then)
 
 
 @dataclass(frozen=True, slots=True)

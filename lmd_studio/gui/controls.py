@@ -132,15 +132,16 @@ class ControlWidget(QtWidgets.QFrame):
 
     def show_countdown(self, countdown: Countdown | None) -> None:
         if countdown is None:
-            self.countdown.setText("")
+            name, text = self.countdown.objectName(), ""
         elif countdown.heard:
-            self.countdown.setObjectName("Heard")
-            self.countdown.setText("✓ heard")
+            name, text = "Heard", "✓ heard"
         else:
-            self.countdown.setObjectName("Countdown")
-            self.countdown.setText(f"in {countdown.remaining_s:.1f} s")
-        self.countdown.style().unpolish(self.countdown)
-        self.countdown.style().polish(self.countdown)
+            name, text = "Countdown", f"in {countdown.remaining_s:.1f} s"
+        self.countdown.setText(text)
+        if name != self.countdown.objectName():  # re-polishing costs a style pass: only for a new look
+            self.countdown.setObjectName(name)
+            self.countdown.style().unpolish(self.countdown)
+            self.countdown.style().polish(self.countdown)
 
     def set_learning(self, on: bool) -> None:
         """Mark this control while MIDI learn waits for a hardware control for it."""
@@ -258,7 +259,8 @@ class PerformancePanel(QtWidgets.QFrame):
         for name, w in self.widgets.items():
             w.show_countdown(status.countdowns.get(name))
         if status.playing and status.primed:
-            self.landing.setText(f"changes heard in ≈{status.pending_change_s:.2f} s · next block in "
-                                 f"{status.next_boundary_s:.2f} s")
+            # tenths: a label whose text changes repaints the panel behind it, 30 times a second at .2f
+            self.landing.setText(f"changes heard in ≈{status.pending_change_s:.1f} s · next block in "
+                                 f"{status.next_boundary_s:.1f} s")
         else:
             self.landing.setText("changes are heard when you press play")

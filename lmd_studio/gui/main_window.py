@@ -34,6 +34,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._shown_model = None
         self._shown_learning = ""
         self._last_status = StudioStatus()
+        self._force_update = True  # the next tick updates every panel, changed or not
         self._build()
         self._connect()
         self._install_shortcuts()
@@ -166,27 +167,34 @@ class StudioWindow(QtWidgets.QMainWindow):
     def tick(self) -> None:
         s = self.session
         status = s.tick()
+        # Stopped, the status rarely changes: then the panels are left alone (no text set, no restyle, no
+        # repaint) and a tick costs next to nothing.
+        unchanged = status == self._last_status and not self._force_update
+        knobs_moved = status.controls_version != self._last_status.controls_version or self._force_update
         self._last_status = status
+        self._force_update = False
         if s.model_spec != self._shown_model:
             self._model_changed()
-        self.header.update_status(status)
-        self.transport.update_status(status)
-        self.performance.update_status(status)
-        self.performance.show_values({n: s.value(n) for n in self.performance.widgets},
-                                     {n for n in self.performance.widgets if s.is_auto(n)})
-        self.prompts.update_status(status)
+        if not unchanged:
+            self.header.update_status(status)
+            self.transport.update_status(status)
+            self.performance.update_status(status)
+            self.prompts.update_status(status)
+            self.meters.update_status(status)
+            self._show_jobs(status)
+            self._show_learning(status.midi_learning)
+        if knobs_moved:
+            self.performance.show_values({n: s.value(n) for n in self.performance.widgets},
+                                         {n for n in self.performance.widgets if s.is_auto(n)})
         entries = s.prompt_entries()
         if entries != self._shown_entries:
             self._shown_entries = entries
             self.prompts.show_entries(entries, s.morph_s)
         if not self.transport.volume.isSliderDown() and abs(self.transport.volume.value() / 10 - s.volume_db) > 0.05:
             self.transport.show_volume(s.volume_db)
-        self.meters.update_status(status)
         self._refresh_timeline(status)
         for notice in s.take_notices():
             self.show_notice(notice)
-        self._show_jobs(status)
-        self._show_learning(status.midi_learning)
 
     def _show_learning(self, target: str) -> None:
         if target == self._shown_learning:
@@ -208,7 +216,7 @@ class StudioWindow(QtWidgets.QMainWindow):
                     ("stopped — Space plays on" if not status.playing else ""))
         if status.playing or status.primed:
             tl.info_text(f"context {status.context_s:.1f} s · {status.headroom_s:.1f} s generated ahead"
-                         + (f" · next block in {status.next_boundary_s:.2f} s" if status.playing else ""))
+                         + (f" · next block in {status.next_boundary_s:.1f} s" if status.playing else ""))
         tl.refresh(frame)
 
     def _show_jobs(self, status: StudioStatus) -> None:
@@ -236,6 +244,7 @@ class StudioWindow(QtWidgets.QMainWindow):
     def _model_changed(self) -> None:
         s = self.session
         self._shown_model = s.model_spec
+        self._force_update = True  # new knobs: the next tick fills them in
         self.header.show_models(s.model_choices(), s.model_spec)
         self.header.show_adapters(s.adapter_supported, s.adapter_choices(), s.settings.adapter,
                                   s.settings.adapter_strength)

@@ -145,7 +145,9 @@ class MetersPanel(QtWidgets.QFrame):
         self.cpu.set_reading(s.cpu_percent / 100.0, f"{s.cpu_percent:.0f} %")
         danger = self._colors[2]
         self.underruns.setText(f"Dropouts {s.underruns} · device {s.device_underflows}")
-        self.underruns.setStyleSheet(f"color: {danger}; font-weight: bold;" if s.underruns else "")
+        style = f"color: {danger}; font-weight: bold;" if s.underruns else ""
+        if self.underruns.styleSheet() != style:  # setting a style sheet re-polishes, even the same one
+            self.underruns.setStyleSheet(style)
         if self.safe.isChecked() != s.safe_mode:
             self.safe.blockSignals(True)
             self.safe.setChecked(s.safe_mode)

@@ -10,61 +10,24 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from lmd_studio.app.values import TimelineFrame
 from lmd_studio.gui.theme import Colors
+from lmd_studio.gui.timeline_items import (
+    SelectViewBox,
+    TimeAxisItem,
+    TimelinePlotWidget,
+    WaveImageItem,
+    bgra,
+    cosmetic_pen,
+    line_item,
+    path_item,
+    qcolor,
+    set_span,
+    span_item,
+    vertical_lines,
+)
+from lmd_studio.gui.wave_raster import WaveRaster
 
 MIN_SPAN_S, MAX_SPAN_S = 2.0, 600.0
 _MARKER_POOL = 24
-
-
-def _qcolor(hex_color: str, alpha: int = 255) -> QtGui.QColor:
-    c = QtGui.QColor(hex_color)
-    c.setAlpha(alpha)
-    return c
-
-
-class TimeAxisItem(pg.AxisItem):
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
-        out = []
-        for v in values:
-            sign = "-" if v < 0 else ""
-            v = abs(v)
-            out.append(f"{sign}{int(v // 60)}:{v % 60:04.1f}" if spacing < 1 else f"{sign}{int(v // 60)}:{int(v % 60):02d}")
-        return out
-
-
-class SelectViewBox(pg.ViewBox):
-    """A view box that turns left-drags into a selection and the wheel into zoom (no panning)."""
-
-    sig_drag = QtCore.Signal(float, float, bool)
-    """(start x, current x, finished) of a left-button drag, in seconds."""
-    sig_click = QtCore.Signal(float)
-    """A left click at x seconds."""
-    sig_zoom = QtCore.Signal(float)
-    """Zoom factor asked for by the wheel (> 1 zooms out)."""
-
-    def __init__(self) -> None:
-        super().__init__(enableMenu=False)
-        self.setMouseEnabled(x=False, y=False)
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
-        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
-            ev.ignore()
-            return
-        ev.accept()
-        a = self.mapSceneToView(ev.buttonDownScenePos()).x()
-        b = self.mapSceneToView(ev.scenePos()).x()
-        self.sig_drag.emit(a, b, ev.isFinish())
-
-    def mouseClickEvent(self, ev):  # noqa: N802
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.sig_click.emit(self.mapSceneToView(ev.scenePos()).x())
-        else:
-            ev.ignore()
-
-    def wheelEvent(self, ev, axis=None):  # noqa: N802
-        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        self.sig_zoom.emit(1.2 ** (-delta / 120.0))
-        ev.accept()
 
 
 class TimelineWidget(QtWidgets.QFrame):
@@ -82,7 +45,8 @@ class TimelineWidget(QtWidgets.QFrame):
         self.c = colors
         self.span_s = span_s
         self.selection: tuple[float, float] | None = None
-        self._frame: TimelineFrame | None = None
+        self._frame: TimelineFrame | None = None  # the frame on screen (refresh skips an identical one)
+        self._shown: dict[str, object] = {}  # what each item shows now, so unchanged items are not touched
         self._build_toolbar(spectrogram)
         self._build_plot()
         lay = QtWidgets.QVBoxLayout(self)
@@ -125,47 +89,49 @@ class TimelineWidget(QtWidgets.QFrame):
     def _build_plot(self) -> None:
         c = self.c
         self.view = SelectViewBox()
-        self.plot = pg.PlotWidget(viewBox=self.view, axisItems={"bottom": TimeAxisItem("bottom")},
-                                  background=c.window)
+        self.plot = TimelinePlotWidget(viewBox=self.view, axisItems={"bottom": TimeAxisItem("bottom")},
+                                       background=c.window)
         self.plot.setMinimumHeight(150)
         self.plot.hideAxis("left")
+        for side in ("left", "top", "right"):  # hidden, but still told of every scroll: no SI label work
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        self.view.disableAutoRange()  # the range is set by hand on every frame
         self.plot.getAxis("bottom").setPen(pg.mkPen(c.border))
         self.plot.getAxis("bottom").setTextPen(pg.mkPen(c.dim_text))
         self.plot.setYRange(-1.05, 1.05, padding=0)
         self.plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        # the view fills its background itself: Qt need not paint the panels behind it on every frame
+        self.plot.viewport().setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         # pyqtgraph makes its "Plot Options" menu without a parent: it would outlive the window
         menu = self.plot.getPlotItem().ctrlMenu
         menu.setParent(self, menu.windowFlags())
         self.spec_image = pg.ImageItem()
         self.spec_image.setLookupTable(pg.colormap.get("inferno").getLookupTable(nPts=256))
         self.spec_image.setLevels([0, 255])
-        self.ahead_region = pg.LinearRegionItem(movable=False, brush=_qcolor(c.ahead, 22),
-                                                pen=pg.mkPen(None))
-        self.context_region = pg.LinearRegionItem(movable=False, brush=_qcolor(c.context, 40),
-                                                  pen=pg.mkPen(_qcolor(c.context, 140), width=1))
-        self.context_label = pg.TextItem("model listens here", color=_qcolor(c.context, 230), anchor=(0, 0))
-        # The waveform is rasterised with numpy into one RGBA image per frame (a column per pixel): one
-        # drawImage is far cheaper than filled curves, and the GUI thread holds the GIL for less time,
-        # which is time the audio pump needs.
-        self.wave_image = pg.ImageItem(axisOrder="row-major")
-        self._wave_colors = (np.array(QtGui.QColor(c.played).getRgb(), np.uint8),
-                             np.array(QtGui.QColor(c.ahead).getRgb(), np.uint8))
-        self.boundary_lines = pg.PlotCurveItem(pen=pg.mkPen(_qcolor(c.dim_text, 70), width=1,
-                                                            style=QtCore.Qt.PenStyle.DashLine), connect="pairs")
-        self.marker_lines = pg.PlotCurveItem(pen=pg.mkPen(_qcolor(c.marker, 200), width=1.5), connect="pairs")
-        self.marker_labels = [pg.TextItem("", color=c.marker, anchor=(0, 0)) for _ in range(_MARKER_POOL)]
-        self.selection_region = pg.LinearRegionItem(brush=_qcolor(c.text, 34),
-                                                    pen=pg.mkPen(_qcolor(c.text, 220), width=2,
+        self.ahead_region = span_item(qcolor(c.ahead, 22))
+        self.context_region = span_item(qcolor(c.context, 40), cosmetic_pen(qcolor(c.context, 140)))
+        self.context_label = pg.TextItem("model listens here", color=qcolor(c.context, 230), anchor=(0, 0))
+        # The waveform is rasterised with numpy into one RGBA image (a column per pixel), only where it
+        # changed (wave_raster.py): one drawImage is far cheaper than filled curves, and the GUI thread
+        # holds the GIL for less time, which is time the audio pump needs.
+        self.wave_image = WaveImageItem()
+        self._wave = WaveRaster(self.WAVE_ROWS, np.array(bgra(c.played), np.uint8), np.array(bgra(c.ahead), np.uint8))
+        self.boundary_lines = path_item(cosmetic_pen(qcolor(c.dim_text, 45)))  # dashes cost ~5 % of a core
+        self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
+        self.marker_labels: list[pg.TextItem] = []  # made as markers need them, at most _MARKER_POOL
+        self.selection_region = pg.LinearRegionItem(brush=qcolor(c.text, 34),
+                                                    pen=pg.mkPen(qcolor(c.text, 220), width=2,
                                                                  style=QtCore.Qt.PenStyle.DashLine))
         self.selection_region.setVisible(False)
         self.selection_region.sigRegionChanged.connect(self._selection_dragged)
-        self.playhead = pg.InfiniteLine(angle=90, pen=pg.mkPen(c.accent, width=2.5))
+        self.playhead = line_item(cosmetic_pen(c.accent, 2.5))
         self.hint = pg.TextItem("", color=c.text, anchor=(0.5, 0.5))
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
+        self.hint.setVisible(False)
         for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image,
                      self.boundary_lines, self.marker_lines, self.selection_region, self.playhead,
-                     self.context_label, *self.marker_labels, self.hint):
-            self.plot.addItem(item)
+                     self.context_label, self.hint):
+            self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
         self.view.sig_click.connect(self._click)
         self.view.sig_zoom.connect(self.zoom)
@@ -173,6 +139,7 @@ class TimelineWidget(QtWidgets.QFrame):
     # --- view state --------------------------------------------------------------------------------
     def set_spectrogram(self, on: bool) -> None:
         self.spectrogram = on
+        self._frame = None  # draw the next frame in full
         self.spec_image.setVisible(on)
         self.wave_image.setVisible(not on)
         if self.spec_button.isChecked() != on:
@@ -192,10 +159,23 @@ class TimelineWidget(QtWidgets.QFrame):
         return max(64, int(self.plot.width()))
 
     def set_hint(self, text: str) -> None:
-        self.hint.setText(text)
+        if self._changed("hint", text):
+            self.hint.setText(text)
+            self.hint.setVisible(bool(text))  # a hidden item costs nothing per frame
+
+    def _changed(self, item: str, value: object) -> bool:
+        """Remember `value` as what `item` shows; True when it differs from what it showed."""
+        if self._shown.get(item, self) == value:
+            return False
+        self._shown[item] = value
+        return True
 
     # --- drawing --------------------------------------------------------------------------------------
     def refresh(self, frame: TimelineFrame) -> None:
+        """Draw `frame`. The session answers an unchanged timeline with the same frame object: then
+        nothing is touched and nothing repaints (stopped, the timeline costs no CPU)."""
+        if frame is self._frame:
+            return
         self._frame = frame
         rate = frame.sample_rate_hz
         self._set_range(frame.play_s)
@@ -205,16 +185,27 @@ class TimelineWidget(QtWidgets.QFrame):
             self.spec_image.setImage(s.image, autoLevels=False)
             x0 = s.start_position / rate
             self.spec_image.setRect(QtCore.QRectF(x0, -1.0, len(s.image) * s.frames_per_column / rate, 2.0))
-        self.ahead_region.setRegion((frame.play_s, max(frame.play_s, frame.ahead_s)))
-        self.context_region.setRegion((frame.context_start_s, frame.ahead_s))
-        self.context_label.setPos(frame.context_start_s, 1.02)
-        self.playhead.setPos(frame.play_s)
-        self._draw_boundaries(frame.boundaries_s)
-        self._draw_markers(frame, rate)
+        if self._changed("ahead", (frame.play_s, frame.ahead_s)):
+            set_span(self.ahead_region, frame.play_s, max(frame.play_s, frame.ahead_s))
+        if self._changed("context", (frame.context_start_s, frame.ahead_s)):
+            set_span(self.context_region, frame.context_start_s, frame.ahead_s)
+            self.context_label.setPos(frame.context_start_s, 1.02)
+        self.playhead.setPos(frame.play_s, 0.0)
+        if self._changed("boundaries", frame.boundaries_s):
+            self._draw_boundaries(frame.boundaries_s)
+        if self._changed("markers", frame.markers):
+            self._draw_markers(frame, rate)
         left, right = self._x_range(frame.play_s)
-        self.hint.setPos((left + right) / 2, 0.0)
-        self.save_button.setEnabled(self.selection is not None and self.selection[0] < frame.play_s)
-        self.span_label.setText(f"{self.span_s:.0f} s")
+        if self._changed("hint_x", left):
+            self.hint.setPos((left + right) / 2, 0.0)
+        self._enable_save(frame.play_s)
+        if self._changed("span", round(self.span_s)):
+            self.span_label.setText(f"{self.span_s:.0f} s")
+
+    def _enable_save(self, play_s: float) -> None:
+        on = self.selection is not None and self.selection[0] < play_s
+        if self.save_button.isEnabled() != on:
+            self.save_button.setEnabled(on)
 
     def _x_range(self, play_s: float) -> tuple[float, float]:
         """The playhead sits ¾ across once there is that much history; before that the view starts at 0."""
@@ -223,7 +214,10 @@ class TimelineWidget(QtWidgets.QFrame):
 
     def _set_range(self, play_s: float) -> None:
         left, right = self._x_range(play_s)
-        self.view.setRange(xRange=(left, right), yRange=(-1.05, 1.12), padding=0, update=False)
+        if self._changed("range", (left, right)):
+            self.view.setRange(xRange=(left, right), yRange=(-1.05, 1.12), padding=0, disableAutoRange=False)
+            # move the items now: pyqtgraph would do it while painting, which asks for a second paint
+            self.view.updateMatrix()
 
     WAVE_ROWS = 180
 
@@ -234,47 +228,31 @@ class TimelineWidget(QtWidgets.QFrame):
             self.wave_image.setVisible(False)
             return
         self.wave_image.setVisible(True)
-        self.wave_image.setImage(self._raster(w.mins, w.maxs, w.start_position, w.frames_per_column,
-                                              frame.play_s * rate), autoLevels=False)
-        self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, -1.0, n * w.frames_per_column / rate, 2.0))
-
-    def _raster(self, mins: np.ndarray, maxs: np.ndarray, start: int, per_column: int,
-                play_position: float) -> np.ndarray:
-        """RGBA [rows, columns] image: each column filled from its min to its max sample; columns past
-        the playhead in the 'generated ahead' colour. Row 0 is the bottom (-1.0)."""
-        rows = self.WAVE_ROWS
-        scale = (rows - 1) / 2.0
-        lo = np.clip(np.floor((np.minimum(mins, 0.0) + 1.0) * scale), 0, rows - 1).astype(np.int32)  # [C]
-        hi = np.clip(np.ceil((np.maximum(maxs, 0.0) + 1.0) * scale), 0, rows - 1).astype(np.int32)
-        y = np.arange(rows, dtype=np.int32)[:, None]  # [rows, 1]
-        inside = (y >= lo[None, :]) & (y <= hi[None, :])  # [rows, C]
-        ahead = (start + np.arange(len(mins)) * per_column) >= play_position  # [C]
-        image = np.zeros((rows, len(mins), 4), dtype=np.uint8)  # [rows, C, RGBA]
-        played_rgba, ahead_rgba = self._wave_colors
-        image[inside & ~ahead[None, :]] = played_rgba
-        image[inside & ahead[None, :]] = ahead_rgba
-        return image
+        before = self._wave.image
+        image = self._wave.update(w.first_column, w.frames_per_column, w.mins, w.maxs, frame.play_s * rate)
+        if image is not before:
+            self.wave_image.setImage(image, autoLevels=False)
+        if self._changed("wave_rect", (w.start_position, n, w.frames_per_column, rate)):
+            self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, -1.0, n * w.frames_per_column / rate,
+                                                  2.0))
 
     def _draw_boundaries(self, boundaries: tuple[float, ...]) -> None:
-        if not boundaries:
-            self.boundary_lines.setData([], [])
-            return
-        xs = np.repeat(np.asarray(boundaries), 2)
-        ys = np.tile(np.array([-1.0, 1.0]), len(boundaries))
-        self.boundary_lines.setData(xs, ys)
+        self.boundary_lines.setPath(vertical_lines(boundaries, -1.0, 1.0))
 
     def _draw_markers(self, frame: TimelineFrame, rate: int) -> None:
         markers = frame.markers[-_MARKER_POOL:]
-        xs = np.repeat(np.array([m.position / rate for m in markers]), 2) if markers else np.zeros(0)
-        ys = np.tile(np.array([-1.0, 0.95]), len(markers))
-        self.marker_lines.setData(xs, ys)
+        self.marker_lines.setPath(vertical_lines([m.position / rate for m in markers], -1.0, 0.95))
+        while len(self.marker_labels) < len(markers):
+            label = pg.TextItem("", color=self.c.marker, anchor=(0, 0))
+            self.marker_labels.append(label)
+            self.plot.addItem(label, ignoreBounds=True)
         for i, label in enumerate(self.marker_labels):
             if i < len(markers):
                 m = markers[i]
                 label.setText(m.label)
                 label.setPos(m.position / rate, 0.93 - 0.14 * (i % 3))
                 label.setVisible(True)
-            else:
+            elif label.isVisible():
                 label.setVisible(False)
 
     # --- selection ---------------------------------------------------------------------------------------

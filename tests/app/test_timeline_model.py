@@ -89,3 +89,21 @@ def test_history_is_bounded_and_rebase_continues_the_stream() -> None:
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="multiple"):
         TimelineConfig(RATE, peak_frames=300, spec_hop_frames=1024)
+
+
+def test_every_change_bumps_the_version_and_boundaries_come_back_in_order() -> None:
+    tl = _model()
+    block = np.full((4800, 2), 0.5, np.float32)
+    versions = [tl.version]
+    for i in range(40):
+        tl.on_block(i * 4800, block, i, False)
+        versions.append(tl.version)
+    tl.add_marker(10_000, "brightness")
+    versions.append(tl.version)
+    tl.rebase(40 * 4800)
+    versions.append(tl.version)
+    assert all(b > a for a, b in zip(versions, versions[1:]))  # a view can trust "same version, same data"
+    start, end = 7 * 4800 + 1, 30 * 4800
+    assert tl.boundaries(start, end) == [(i * 4800, i) for i in range(8, 30)]
+    assert tl.boundaries(0, 10**9) == [(i * 4800, i) for i in range(40)]
+    assert tl.boundaries(10**9, 2 * 10**9) == []

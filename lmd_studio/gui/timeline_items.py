@@ -1,0 +1,220 @@
+"""The timeline's building blocks: the time axis, the view box that turns drags into selections, the plot
+widget (counting its repaints), and plain Qt items for the shapes that move on every frame.
+
+A playing timeline scrolls 30 times a second, so everything drawn on it is paid for 30 times a second.
+pyqtgraph's region and line items paint in Python and recompute their bounds from the view on every
+frame; the shaded spans, the playhead and the dashed block boundaries are therefore plain
+QGraphicsRect/Line/PathItems with cosmetic pens, painted by Qt in C++. The axis keeps pyqtgraph's item
+but computes its ticks directly (see TimeAxisItem).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+_TICK_STEPS_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+_MIN_LABEL_PX = 100.0
+SPAN_Y = (-2.0, 2.0)  # shapes reach past the visible y range (-1.05 … 1.12): only their sides show
+
+
+def qcolor(hex_color: str, alpha: int = 255) -> QtGui.QColor:
+    c = QtGui.QColor(hex_color)
+    c.setAlpha(alpha)
+    return c
+
+
+def cosmetic_pen(color: QtGui.QColor | str, width: float = 1.0,
+                 style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
+    """A pen whose width is in screen pixels whatever the view's scale."""
+    pen = QtGui.QPen(QtGui.QColor(color), width, style)
+    pen.setCosmetic(True)
+    return pen
+
+
+def span_item(brush: QtGui.QColor, pen: QtGui.QPen | None = None) -> QtWidgets.QGraphicsRectItem:
+    """A shaded stretch of time (set it with `set_span`); it never takes mouse events."""
+    item = QtWidgets.QGraphicsRectItem()
+    item.setBrush(brush)
+    item.setPen(pen if pen is not None else QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+    item.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+    return item
+
+
+def set_span(item: QtWidgets.QGraphicsRectItem, start_s: float, end_s: float) -> None:
+    item.setRect(QtCore.QRectF(start_s, SPAN_Y[0], max(0.0, end_s - start_s), SPAN_Y[1] - SPAN_Y[0]))
+
+
+def line_item(pen: QtGui.QPen) -> QtWidgets.QGraphicsLineItem:
+    """A vertical line at x = its position (move it with setPos(x, 0))."""
+    item = QtWidgets.QGraphicsLineItem(0.0, SPAN_Y[0], 0.0, SPAN_Y[1])
+    item.setPen(pen)
+    item.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+    return item
+
+
+def path_item(pen: QtGui.QPen) -> QtWidgets.QGraphicsPathItem:
+    item = QtWidgets.QGraphicsPathItem()
+    item.setPen(pen)
+    item.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+    return item
+
+
+def vertical_lines(xs: Sequence[float], y0: float, y1: float) -> QtGui.QPainterPath:
+    path = QtGui.QPainterPath()
+    for x in xs:
+        path.moveTo(x, y0)
+        path.lineTo(x, y1)
+    return path
+
+
+def bgra(color: str) -> tuple[int, int, int, int]:
+    """An opaque colour as the bytes of a premultiplied ARGB32 pixel on a little-endian machine."""
+    c = QtGui.QColor(color)
+    return c.blue(), c.green(), c.red(), 255
+
+
+class WaveImageItem(pg.ImageItem):
+    """An ImageItem for the waveform raster, given as [rows, columns, 4] BGRA bytes whose alpha is 0 or
+    255 (so straight and premultiplied alpha agree): it becomes a premultiplied ARGB32 QImage without a
+    copy, the format Qt's raster engine blends fastest (pyqtgraph would hand it RGBA8888, which the
+    painter converts on every paint)."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+
+    def render(self) -> None:
+        image = self.image
+        if image is None or image.size == 0 or image.ndim != 3 or image.shape[2] != 4:
+            super().render()
+            return
+        image = np.ascontiguousarray(image)
+        rows, columns = image.shape[:2]
+        self.qimage = QtGui.QImage(image.data, columns, rows, columns * 4,
+                                   QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        self.qimage.keep_alive = image  # the QImage borrows the array's memory
+        self._renderRequired = False
+        self._unrenderable = False
+
+
+class TimeAxisItem(pg.AxisItem):
+    """The time axis (m:ss). A scrolling view redraws it every frame, and pyqtgraph's general
+    `generateDrawSpecs` (three tick levels, every label measured each time) was the largest single cost
+    of a playing timeline: this one picks one labelled step with one minor tick between labels, and
+    measures each label text once."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)  # m:ss labels; no SI prefix to recompute on every scroll
+        self._text_px: dict[str, tuple[float, float]] = {}
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
+        out = []
+        for v in values:
+            sign = "-" if v < 0 else ""
+            v = abs(v)
+            out.append(f"{sign}{int(v // 60)}:{v % 60:04.1f}" if spacing < 1 else f"{sign}{int(v // 60)}:{int(v % 60):02d}")
+        return out
+
+    def paint(self, p, opt, widget) -> None:
+        if self.orientation != "bottom":
+            super().paint(p, opt, widget)
+            return
+        # the ticks move on every frame: recording them into a QPicture to replay it once is wasted work
+        specs = self.generateDrawSpecs(p)
+        if specs is not None:
+            self.drawPicture(p, *specs)
+
+    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph override)
+        if self.orientation != "bottom":
+            return super().generateDrawSpecs(p)
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        bounds = self.mapRectFromParent(self.geometry())
+        lo, hi = self.range
+        if hi <= lo or bounds.width() <= 0:
+            return None
+        px_per_s = bounds.width() / (hi - lo)
+        major = next((s for s in _TICK_STEPS_S if s * px_per_s >= _MIN_LABEL_PX), _TICK_STEPS_S[-1])
+        half = major / 2.0
+        top, left = bounds.top(), bounds.left()
+        tick_len = self.style["tickLength"]
+        pen = self.tickPen()
+        minor_pen = QtGui.QPen(pen)
+        faded = QtGui.QColor(pen.color())
+        faded.setAlpha(110)
+        minor_pen.setColor(faded)
+        metrics = QtGui.QFontMetricsF(p.font())
+        text_top = top + max(0, tick_len) + self.style["tickTextOffset"][1]
+        flags = QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.TextFlag.TextDontClip
+        ticks, texts = [], []
+        for k in range(math.ceil(lo / half - 1e-9), math.floor(hi / half + 1e-9) + 1):
+            v = k * half
+            x = (v - lo) * px_per_s + left
+            if k % 2:
+                ticks.append((minor_pen, pg.Point(x, top), pg.Point(x, top + tick_len / 2)))
+                continue
+            ticks.append((pen, pg.Point(x, top), pg.Point(x, top + tick_len)))
+            label = self.tickStrings([v], 1.0, major)[0]
+            size = self._text_px.get(label)
+            if size is None:
+                size = self._text_px[label] = (metrics.horizontalAdvance(label) + 2.0, metrics.height())
+            rect = QtCore.QRectF(x - size[0] / 2, text_top, size[0], size[1])
+            if left <= rect.left() and rect.right() <= bounds.right():
+                texts.append((rect, flags, label))
+        self._updateMaxTextSize(int(metrics.height()))
+        axis = (self.pen(), pg.Point(left - 1, top + 1), pg.Point(bounds.right() + 1, top + 1))
+        return axis, ticks, texts
+
+
+class SelectViewBox(pg.ViewBox):
+    """A view box that turns left-drags into a selection and the wheel into zoom (no panning)."""
+
+    sig_drag = QtCore.Signal(float, float, bool)
+    """(start x, current x, finished) of a left-button drag, in seconds."""
+    sig_click = QtCore.Signal(float)
+    """A left click at x seconds."""
+    sig_zoom = QtCore.Signal(float)
+    """Zoom factor asked for by the wheel (> 1 zooms out)."""
+
+    def __init__(self) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(x=False, y=False)
+        self._drag_start_s = 0.0
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        if ev.isStart():
+            # the view scrolls while the player drags: the start stays on the music it was pressed on,
+            # not on the pixel (which shows later music with every frame)
+            self._drag_start_s = self.mapSceneToView(ev.buttonDownScenePos()).x()
+        self.sig_drag.emit(self._drag_start_s, self.mapSceneToView(ev.scenePos()).x(), ev.isFinish())
+
+    def mouseClickEvent(self, ev):  # noqa: N802
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.sig_click.emit(self.mapSceneToView(ev.scenePos()).x())
+        else:
+            ev.ignore()
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802
+        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
+        self.sig_zoom.emit(1.2 ** (-delta / 120.0))
+        ev.accept()
+
+
+class TimelinePlotWidget(pg.PlotWidget):
+    """The plot, counting its repaints (an unchanged timeline must not repaint: tests check it)."""
+
+    paints = 0
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        self.paints += 1
+        super().paintEvent(event)
