@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "model": ("lmd_studio.model.bench", "LMDM token-passes and wall clock: naive vs enc-dec vs block-causal"),
     "midi": ("lmd_studio.midi.bench", "MIDI message → parameter snapshot latency through JACK MIDI"),
     "recording": ("lmd_studio.engine.bench_recording", "recorder/retro-capture cost and disk speed"),
+    "gui": ("lmd_studio.app.bench_gui", "the studio window: start-up, Space → sound, GUI thread CPU playing/stopped"),
 }
 
 
