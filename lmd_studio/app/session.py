@@ -339,22 +339,22 @@ class Session:
         rate = self._runtime.sample_rate_hz
         play = self._runtime.stream_play_position
         ahead = max(self._runtime.stream_write_position, play)
-        start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
-        end = start + int(span_s * rate)
         key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, self._runtime.context_frames,
                id(tl), tl.version)
         if self._frame_cache is not None and self._frame_cache[0] == key:
             return self._frame_cache[1]  # nothing changed: the same object, so the view can skip redrawing
+        start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
+        end = start + int(span_s * rate)
         frame = TimelineFrame(
             sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
             context_start_s=max(0, ahead - self._runtime.context_frames) / rate,
             wave=tl.waveform(start, end, columns), spec=tl.spectrogram(start, end, columns) if spectrogram else None,
             boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
             markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate)
-
-    def _require_timeline(self) -> TimelineModel:
         self._frame_cache = (key, frame)
         return frame
+
+    def _require_timeline(self) -> TimelineModel:
         assert self._timeline is not None
         return self._timeline
 
