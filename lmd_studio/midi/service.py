@@ -94,6 +94,7 @@ class MidiService:
         self._routers: dict[str, PortRouter] = {}
         self._backend: MidiBackend | None = None
         self._ports: PortManager | None = None
+        self._own_outputs: set[str] = set()  # our virtual outputs (clock out): never listened to
         self.backend_error = ""
         self._events: list[MidiEvent] = []
         self._last_states: dict[str, str] = {}
@@ -194,19 +195,36 @@ class MidiService:
 
     # ---- ports ------------------------------------------------------------------------------------
     def available_inputs(self) -> tuple[str, ...]:
+        """Ports we may listen to: other programs' and devices' outputs, never our own (clock out)."""
         if self._ports is None:
             return ()
         try:
-            return self._ports.available()
+            return tuple(n for n in self._ports.available() if not self.is_own_output(n))
         except MidiBackendError as exc:
             self.backend_error = str(exc)
             return ()
 
     def open_input(self, port_name: str) -> PortStatus:
-        """Listen to a port (several may be open); it is reopened whenever it reappears."""
+        """Listen to a port (several may be open); it is reopened whenever it reappears. Our own outputs
+        are refused (state 'error'): following our own clock would feed the tempo back into itself."""
         if self._ports is None:
             raise MidiBackendError(self.backend_error or "MIDI service not started")
+        if self.is_own_output(port_name):
+            return PortStatus(port_name, port_name, "error", error="LMD Studio's own output: not listened to")
         return self._ports.want(port_name)
+
+    def open_virtual_output(self, name: str):
+        """A virtual output port other programs can listen to (clock out), on this service's backend. It
+        never shows among `available_inputs`. Raises MidiBackendError (no backend, no virtual ports);
+        reopening the backend closes nothing of it: close it before `reopen`/`close` and open it again."""
+        if self._backend is None:
+            raise MidiBackendError(self.backend_error or "MIDI service not started")
+        self._own_outputs.add(name)
+        return self._backend.open_output(name, virtual=True)
+
+    def is_own_output(self, port_name: str) -> bool:
+        """Whether a listed port is one of our virtual outputs ("NAME", or "NAME:…" as JACK and ALSA list it)."""
+        return any(port_name == n or port_name.startswith(n + ":") for n in self._own_outputs)
 
     def close_input(self, port_name: str) -> None:
         if self._ports is not None:
@@ -219,7 +237,8 @@ class MidiService:
         for name in set(self._ports.wanted()) - set(port_names):
             self._ports.unwant(name)
         for name in port_names:
-            self._ports.want(name)
+            if not self.is_own_output(name):
+                self._ports.want(name)
         return self.port_statuses()
 
     def port_statuses(self) -> tuple[PortStatus, ...]:
