@@ -60,9 +60,17 @@ class ClockState:
 class ClockFollower:
     """Ticks are numbered: a tick arriving about k periods after the previous one (k >= 2: ticks lost
     on the way, e.g. in a JACK xrun) counts as tick +k, so losses neither bend the tempo nor the beat
-    count. A gap of more than `_GAP_PERIODS` periods is a pause: the regression starts afresh."""
+    count. But a tick followed right away by the next (under `_BUNCHED_PERIODS`) was late, not after
+    lost ones (a stalled sender or JACK cycle delivers the late tick and the next ones together): it is
+    numbered back and its slot goes to the last tick of the bunch, the only one on time. (Counted as a
+    loss, one late tick bent the tempo by ~2 BPM for a whole window.)
+    A gap of more than `_GAP_PERIODS` periods is a pause: the regression starts afresh."""
 
     _GAP_PERIODS = 8.0
+    # JACK delivers once per audio period, so on-time ticks arrive a whole number (≥ 1) of audio periods
+    # apart, i.e. ≥ 0.64 tick periods at 300 BPM / 256 frames (0.85 at 400 BPM): under half a tick
+    # period apart, two ticks came out of a stall together (a measured one: 3.7, 0.47, 0, 0 periods)
+    _BUNCHED_PERIODS = 0.5
 
     def __init__(self, config: ClockConfig, sink: ControlSink) -> None:
         self.config = config
@@ -71,6 +79,7 @@ class ClockFollower:
         self._numbers = np.zeros(config.window_ticks, dtype=np.float64)  # ring of their tick numbers
         self._n = 0  # ticks stored since the last pause
         self._k = 0  # tick number of the newest tick
+        self._last_steps = 1  # how many tick numbers the newest tick advanced
         self._last_tick_s: float | None = None
         self._estimate_bpm: float | None = None
         self._published: float | None = None
@@ -84,6 +93,7 @@ class ClockFollower:
         with self._lock:
             last = self._last_tick_s
             steps = 1
+            bunched = False
             if last is not None:
                 gap_s = now_s - last
                 if gap_s > self._gap_limit_s():
@@ -94,6 +104,16 @@ class ClockFollower:
                     # frames is 0.64 of a tick, so an on-time tick can look up to 1.64 ticks late
                     if periods >= 1.75:
                         steps = int(round(periods))
+                    bunched = periods < self._BUNCHED_PERIODS and self._n > 0
+            if bunched:
+                # the newest tick was held up and came with this one: it was late, not after lost ticks,
+                # and its arrival time says nothing about the tempo, so this tick takes its slot
+                self._n -= 1
+                if self._last_steps >= 2:
+                    self._k -= self._last_steps - 1
+                    if self._playing:
+                        self._ticks_since_start -= self._last_steps - 1
+            self._last_steps = steps
             self._k += steps
             slot = self._n % self.config.window_ticks
             self._times[slot] = now_s
@@ -102,7 +122,7 @@ class ClockFollower:
             self._last_tick_s = now_s
             if self._playing:
                 self._ticks_since_start += steps
-            if self._n >= self.config.min_ticks:
+            if self._n >= self.config.min_ticks and not bunched:  # mid-bunch the numbers are not final
                 self._estimate()
 
     def _gap_limit_s(self) -> float:

@@ -166,3 +166,24 @@ def test_lost_ticks_bend_neither_tempo_nor_beat_count(sink, params):
         t += dt
     assert abs(params.bpm - 120.0) <= 0.5 and abs(clock.estimate_bpm - 120.0) < 0.1
     assert clock.state(t).beats == pytest.approx(16.0, abs=1.0 / TICKS_PER_BEAT)
+
+
+def test_late_ticks_bunched_with_the_next_are_not_counted_as_lost(sink, params):
+    """A stalled sender (or JACK cycle) delivers a late tick together with the next ones: those ticks
+    were late, none was lost, and the tempo must not bend (it went 2 BPM off for a whole window)."""
+    clock = ClockFollower(ClockConfig(), sink)
+    clock.transport("start")
+    dt = 60.0 / (120.0 * TICKS_PER_BEAT)
+    t0 = 50.0
+    arrivals = [t0 + k * dt for k in range(12 * TICKS_PER_BEAT)]
+    for start, late in ((100, 3), (200, 1), (230, 2)):  # runs of late ticks, all delivered at once
+        for k in range(start, start + late):
+            arrivals[k] = arrivals[start + late]
+    # as measured through JACK under load: gaps of 3.7, 0.47, 0, 0 tick periods
+    arrivals[250] = arrivals[253] - 0.47 * dt
+    arrivals[251] = arrivals[252] = arrivals[253]
+    for t in arrivals:
+        clock.tick(t)
+        if clock.estimate_bpm is not None and t > t0 + 2.0:
+            assert abs(clock.estimate_bpm - 120.0) < 0.1, (t - t0, clock.estimate_bpm)
+    assert clock.state(arrivals[-1]).beats == pytest.approx(12.0)  # no tick lost, none counted twice
