@@ -1,4 +1,4 @@
-"""`lmd bench engine|model|midi`: benchmarks that print a table, and JSON with --json.
+"""`lmd bench engine|model|midi|clock|…`: benchmarks that print a table, and JSON with --json.
 
 Each benchmark module defines `add_arguments(parser)` and `run(args) -> int`; they are imported lazily so
 `lmd bench midi` does not load torch.
@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "engine": ("lmd_studio.app.bench_engine", "real-time engine through an audio server: underruns, lateness, control latency"),
     "model": ("lmd_studio.model.bench", "LMDM token-passes and wall clock: naive vs enc-dec vs block-causal"),
     "midi": ("lmd_studio.midi.bench", "MIDI message → parameter snapshot latency through JACK MIDI"),
+    "clock": ("lmd_studio.app.bench_clock", "MIDI clock out jitter/tempo through JACK MIDI; Ableton Link in a netns"),
     "recording": ("lmd_studio.engine.bench_recording", "recorder/retro-capture cost and disk speed"),
     "gui": ("lmd_studio.app.bench_gui", "the studio window: start-up, Space → sound, GUI thread CPU playing/stopped"),
 }
