@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmd_studio.app.tempo_sync import TempoSync
 from lmd_studio.app.values import Notice
 from lmd_studio.core.jack_server import jack_server_running
 from lmd_studio.midi import (
@@ -143,11 +144,15 @@ class BindingRow:
 
 class MidiLink:
     """`audio_route` tells where the audio runs now (asked when MIDI starts, and on each poll until the
-    opened device shows whether it is a JACK one); `host` answers questions about the machine."""
+    opened device shows whether it is a JACK one); `host` answers questions about the machine. `tempo`
+    shares the studio's tempo out (MIDI clock out, Ableton Link; tempo_sync.py): by default one reading
+    and writing this link's mailbox. Link runs whether or not MIDI is on; clock out only with MIDI."""
 
     def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings,
                  audio_route: Callable[[], AudioRoute] = AudioRoute, notify: Callable[..., None] = lambda *a: None,
-                 host: MidiHost | None = None) -> None:
+                 host: MidiHost | None = None, tempo: TempoSync | None = None) -> None:
+        self._mailbox = mailbox
+        self.tempo = tempo or TempoSync(lambda: self._mailbox.bpm, lambda bpm: self._mailbox.set_bpm(bpm))
         self._notify = notify
         self._audio_route = audio_route
         self._host = host or MidiHost()
@@ -165,12 +170,12 @@ class MidiLink:
     def start(self, settings: MidiSettings | None = None) -> None:
         if settings is not None:
             self._settings = settings
-        if not self._settings.enabled or self._started:
-            return
-        self.service.backend_name = self._choose_backend()
-        self.service.start()
-        self._started = True
-        self.service.set_inputs(self._settings.inputs)
+        if self._settings.enabled and not self._started:
+            self.service.backend_name = self._choose_backend()
+            self.service.start()
+            self._started = True
+            self.service.set_inputs(self._settings.inputs)
+        self.tempo.configure(self._settings, self.service if self._started else None)
 
     @property
     def backend_name(self) -> str:
@@ -189,8 +194,10 @@ class MidiLink:
     def _reopen(self, backend: str) -> None:
         """Another backend, now: ports and backend torn down and opened again, maps and inputs kept."""
         self._reported_backend_error = False
+        self.tempo.close_clock_out()  # its port lives on the old backend
         self.service.reopen(backend)
         self.service.set_inputs(self._settings.inputs)
+        self.tempo.configure(self._settings, self.service)
         if not self.service.backend_error:
             self._pending.append(Notice("info", f"MIDI is on: {backend_label(backend)}"))
 
@@ -202,9 +209,18 @@ class MidiLink:
             self._reopen(JACK_BACKEND)
 
     def close(self) -> None:
+        self.tempo.close()
+        self._close_midi()
+
+    def _close_midi(self) -> None:
+        self.tempo.close_clock_out()
         if self._started:
             self.service.close()
             self._started = False
+
+    def set_transport(self, playing: bool) -> None:
+        """The Session's play/stop: MIDI clock out sends Start/Continue or Stop."""
+        self.tempo.set_playing(playing)
 
     @property
     def available(self) -> bool:
@@ -214,7 +230,8 @@ class MidiLink:
         """Apply changed MIDI settings, all at once: a new backend reopens MIDI (maps and inputs kept)."""
         old, self._settings = self._settings, settings
         if not settings.enabled:
-            self.close()
+            self._close_midi()
+            self.tempo.configure(settings, None)
             return
         if not self._started:
             self.start()
@@ -225,11 +242,13 @@ class MidiLink:
             self.service.set_inputs(settings.inputs)
         self.service.set_follow_clock(settings.follow_clock)
         self.service.set_follow_transport(settings.transport_from_midi)
+        self.tempo.configure(settings, self.service)
 
     def rebind(self, mailbox: ParamMailbox) -> None:
         """The engine was rebuilt with a new mailbox (maybe a model with other parameters): bindings now
         drive that one, and the new model's own parameters become learnable."""
         self.catalog = TargetCatalog.build(mailbox.registry, prompt_slots=PROMPT_WEIGHT_SLOTS)
+        self._mailbox = mailbox
         self.sink.inner = MailboxSink(mailbox, self.actions, self.catalog)
         self.service.set_catalog(self.catalog)
 
@@ -238,6 +257,7 @@ class MidiLink:
         if self._started:
             self._follow_audio_to_jack()
         notices, self._pending = self._pending, []
+        notices += self.tempo.poll()
         if self._started:
             polled = self.service.poll()
             for e in polled.events:
@@ -360,6 +380,7 @@ class NullMidiLink:
     def close(self) -> None: ...
     def configure(self, settings: MidiSettings) -> None: ...
     def rebind(self, mailbox: ParamMailbox) -> None: ...
+    def set_transport(self, playing: bool) -> None: ...
     def sync_prompt_weight(self, slot: int, weight: float) -> None: ...
     def panic(self) -> None: ...
     def cancel_learn(self) -> None: ...

@@ -176,10 +176,12 @@ class Session:
             self._underflows_at_play = self._runtime.metrics.device_underflows + self._underflows_before
         self._transport_playing = True
         self._runtime.play()
+        self.midi.set_transport(True)  # MIDI clock out: Start / Continue
 
     def stop(self) -> None:
         self._transport_playing = False
         self._runtime.stop()
+        self.midi.set_transport(False)
         self.perf.countdowns.clear()
 
     def toggle_play(self) -> None:

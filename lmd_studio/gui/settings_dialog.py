@@ -101,6 +101,14 @@ class SettingsDialog(QtWidgets.QDialog):
         self.follow_clock.setChecked(midi.follow_clock)
         self.midi_transport = QtWidgets.QCheckBox("MIDI start/stop drive play/stop")
         self.midi_transport.setChecked(midi.transport_from_midi)
+        self.clock_out = QtWidgets.QCheckBox("Send MIDI clock (output port “LMD Studio Clock”)")
+        self.clock_out.setChecked(midi.clock_out)
+        self.clock_out.setToolTip("Tempo, start/stop/continue and song position, so a drum machine or another "
+                                  "app follows the studio.")
+        self.link = QtWidgets.QCheckBox("Ableton Link (tempo and beat with apps on this network)")
+        self.link.setChecked(midi.link)
+        self.link.setToolTip("Joins a Link session on the local network: the studio follows a peer's tempo "
+                             "changes and publishes its own. Off by default because it talks on the network.")
         self.midi_backend = QtWidgets.QComboBox()  # the usual choices; any mido backend may be typed
         self.midi_backend.setObjectName("midi_backend")
         self.midi_backend.setEditable(True)
@@ -117,6 +125,8 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("Inputs", self.midi_inputs)
         form.addRow(self.follow_clock)
         form.addRow(self.midi_transport)
+        form.addRow(self.clock_out)
+        form.addRow(self.link)
         form.addRow("Backend", self.midi_backend)
         return w
 
@@ -186,6 +196,7 @@ class SettingsDialog(QtWidgets.QDialog):
             midi=dataclasses.replace(s.midi, enabled=self.midi_enabled.isChecked(), inputs=tuple(inputs),
                                      follow_clock=self.follow_clock.isChecked(),
                                      transport_from_midi=self.midi_transport.isChecked(),
+                                     clock_out=self.clock_out.isChecked(), link=self.link.isChecked(),
                                      backend=self._midi_backend_value()),
             torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
             record_format=self.format.currentData(), theme=self.theme.currentData(),

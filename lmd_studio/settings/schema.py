@@ -53,6 +53,8 @@ class MidiSettings:
     inputs: tuple[str, ...] = ()  # port names to open; () = none chosen yet
     follow_clock: bool = True
     transport_from_midi: bool = False  # MIDI start/stop drive play/stop
+    clock_out: bool = False  # send MIDI clock + transport on the virtual output "LMD Studio Clock"
+    link: bool = False  # Ableton Link: tempo and phase with apps on the local network (opt-in: it talks on it)
 
 
 @dataclass(frozen=True, slots=True)

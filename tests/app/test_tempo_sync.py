@@ -1,0 +1,190 @@
+"""The studio's tempo going out (issue 16): MIDI clock out and Ableton Link as the app composes them. No
+network here: Link is a fake (the real one runs only in a namespace, tests/link); clock out sends to a
+recording port or falls back to its Null twin."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lmd_studio.app.bootstrap import build_studio
+from lmd_studio.app.tempo_sync import TempoSync
+from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.link.session import LinkState
+from lmd_studio.midi import MidiBackendError
+from lmd_studio.midi.clock_out import ClockOut, ClockOutConfig, NullClockOut
+from lmd_studio.rt.mailbox import ParamMailbox
+from lmd_studio.settings.paths import StudioPaths
+from lmd_studio.settings.schema import MidiSettings, StudioSettings, settings_from_dict, settings_to_dict
+from tests.support import mido_loopback
+
+FAST = ClockOutConfig(realtime_priority=0)
+
+
+class RecordingPort:
+    def __init__(self) -> None:
+        self.types: list[str] = []
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def send(self, msg) -> None:
+        with self.lock:
+            self.types.append(msg.type)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def transport(self) -> list[str]:
+        with self.lock:
+            return [t for t in self.types if t != "clock"]
+
+
+class FakeService:
+    """What TempoSync needs of the MIDI service: a virtual output (or a refusal)."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.backend_error = ""
+        self.refuse = refuse
+        self.port = RecordingPort()
+        self.opened: list[str] = []
+
+    def open_virtual_output(self, name: str):
+        if self.refuse:
+            raise MidiBackendError(self.refuse)
+        self.opened.append(name)
+        return self.port
+
+
+class FakeLink:
+    """A LinkSession stand-in: the test plays the session by calling `on_state`."""
+
+    made: list[FakeLink] = []
+
+    def __init__(self, config, on_state) -> None:
+        self.config = config
+        self.on_state = on_state
+        self.running = False
+        self.error = ""
+        self.tempo: list[float] = []
+        self.peers = 0
+        FakeLink.made.append(self)
+
+    def start(self) -> None:
+        self.running = True
+
+    def close(self) -> None:
+        self.running = False
+
+    def set_tempo(self, bpm: float) -> None:
+        self.tempo.append(bpm)
+
+    def state(self) -> LinkState:
+        return LinkState(self.running, self.peers, 120.0, 0.0, 0.0)
+
+    def timeline(self):
+        return (time.perf_counter(), 0.0, 120.0)
+
+
+def wait_for(predicate, timeout_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+@pytest.fixture
+def mailbox() -> ParamMailbox:
+    return ParamMailbox(STANDARD_PARAMS)
+
+
+def test_settings_default_off_and_round_trip():
+    assert not MidiSettings().clock_out and not MidiSettings().link  # Link talks on the network: opt-in
+    s = StudioSettings(midi=MidiSettings(clock_out=True, link=True))
+    back = settings_from_dict(settings_to_dict(s))
+    assert back.midi.clock_out and back.midi.link
+
+
+def test_clock_out_follows_the_settings_and_the_transport(mailbox):
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST)
+    service = FakeService()
+    sync.configure(MidiSettings(), service)
+    assert isinstance(sync.clock_out, NullClockOut) and service.opened == []  # off by default
+    sync.configure(MidiSettings(clock_out=True), service)
+    assert isinstance(sync.clock_out, ClockOut) and service.opened == ["LMD Studio Clock"]
+    try:
+        assert wait_for(lambda: "clock" in service.port.types)
+        sync.set_playing(True)
+        assert wait_for(lambda: service.port.transport() == ["start"])
+        sync.set_playing(False)
+        assert wait_for(lambda: service.port.transport() == ["start", "stop"])
+    finally:
+        sync.configure(MidiSettings(clock_out=False), service)
+    assert service.port.closed and isinstance(sync.clock_out, NullClockOut)
+    assert sync.poll() == []
+
+
+def test_clock_out_that_cannot_open_is_a_null_twin_with_the_reason(mailbox):
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST)
+    sync.configure(MidiSettings(clock_out=True), FakeService(refuse="no virtual ports on Windows"))
+    assert isinstance(sync.clock_out, NullClockOut)
+    assert [n.text for n in sync.poll()] == ["MIDI clock out is off: no virtual ports on Windows."]
+    sync.configure(MidiSettings(clock_out=True, enabled=False), None)  # MIDI turned off: no nagging
+    assert sync.poll() == [] and isinstance(sync.clock_out, NullClockOut)
+
+
+def test_link_drives_the_mailbox_both_ways_and_the_clock_follows_its_grid(mailbox):
+    FakeLink.made.clear()
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST)
+    service = FakeService()
+    sync.configure(MidiSettings(clock_out=True, link=True), service)
+    try:
+        link = FakeLink.made[-1]
+        assert link.running and sync.clock_out._timeline == link.timeline  # the clock on Link's beat grid
+        link.peers = 1
+        link.on_state(LinkState(True, 1, 100.0, 0.0, 0.0))  # joined a session at 100 bpm
+        assert mailbox.bpm == 100.0
+        mailbox.set_bpm(128.0)  # tap tempo, the BPM control, MIDI clock in
+        link.on_state(LinkState(True, 1, 100.0, 1.0, 0.5))
+        assert link.tempo == [128.0]
+        assert [n.text for n in sync.poll()] == ["Ableton Link is on: the tempo is shared with apps on this network",
+                                                 "Ableton Link: 1 other app in the session"]
+        sync.configure(MidiSettings(clock_out=True, link=False), service)
+        assert not link.running and sync.clock_out._timeline is None  # back on the studio's own tempo
+    finally:
+        sync.close()
+
+
+def test_link_that_fails_to_start_is_one_notice():
+    class Broken(FakeLink):
+        def start(self) -> None:
+            self.error = "Ableton Link is unavailable: ImportError: no aalink"
+
+    sync = TempoSync(lambda: None, lambda bpm: None, make_link=Broken)
+    sync.set_link(True)
+    assert not sync.link.running
+    assert [n.text for n in sync.poll()] == ["Ableton Link is unavailable: ImportError: no aalink"]
+
+
+def test_the_studio_asks_for_clock_out_on_a_backend_without_virtual_outputs(tmp_path: Path, monkeypatch):
+    """End to end through the Session on the in-process MIDI backend (it has no virtual outputs): the
+    studio opens, says why clock out is off, and play/stop still work."""
+    monkeypatch.setenv("MIDO_BACKEND", mido_loopback.NAME)
+    mido_loopback.reset()
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=True, retro_s=30.0)
+    s.start()
+    try:
+        s.apply_settings(StudioSettings(midi=MidiSettings(clock_out=True)))
+        s.play()
+        s.stop()
+        s.tick()
+        texts = [n.text for n in s.take_notices()]
+        assert any(t.startswith("MIDI clock out is off:") for t in texts), texts
+        assert s.settings.midi.clock_out
+    finally:
+        s.shutdown()
+        mido_loopback.reset()
