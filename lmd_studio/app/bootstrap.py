@@ -41,6 +41,13 @@ def make_generator(model: str | None = None, *, threads: int = 1) -> BlockGenera
     return TorchBlockGenerator.from_folder(folder, threads=threads)
 
 
+def loads_torch(model: str | None) -> bool:
+    """Whether make_generator(model) would load a torch model (seconds), rather than the test tones."""
+    if model == "fake":
+        return False
+    return ((Path(model) if model else default_model_dir()) / "dit.safetensors").is_file()
+
+
 def make_mailbox(generator: BlockGenerator, prompt: str | None = DEFAULT_PROMPT) -> ParamMailbox:
     mailbox = ParamMailbox(STANDARD_PARAMS.merged(generator.param_specs))
     if prompt:
@@ -67,9 +74,13 @@ class EngineParts:
             output.lateness_source = lateness
 
     def stop(self) -> None:
-        self.backend.stop()
-        self.capture.stop()
+        # The worker reads the device process's shared memory (callback lateness) when it publishes
+        # metrics: stopping the backend first unmapped that memory under a running worker (AttributeError,
+        # or a segfault when the unmap raced the read). So the worker stops first; the device then plays
+        # silence for the moment until it is stopped too.
         self.engine.stop()
+        self.capture.stop()
+        self.backend.stop()
 
 
 def make_backend(kind: str = "auto", device: str | int | None = None, buffer_frames: int = 256,
@@ -124,12 +135,13 @@ def audio_override(audio: AudioSettings, spec: str | None) -> AudioSettings:
 
 
 def build_studio(paths=None, *, model: str | None = None, audio: str | None = None, midi: bool = True,
-                 retro_s: float = 300.0):
+                 retro_s: float = 300.0, load_in_background: bool = False):
     """Load settings (never failing on a broken file), make the generator and build the Session.
 
     `model`/`audio` override the saved choice for this run. The model named in the settings falls back to
     the default (with a message) when it cannot be loaded, any other model to the test tones, so the app
-    always opens.
+    always opens. With `load_in_background` a torch model is loaded by the session once it has started
+    (startup.py), so the window opens at once.
     """
     from lmd_studio.app.model_errors import ModelLoadError, load_generator, studio_fallback
     from lmd_studio.app.session import Session, SessionDeps
@@ -145,17 +157,24 @@ def build_studio(paths=None, *, model: str | None = None, audio: str | None = No
     settings = load.settings
     messages = [load.message] if load.message else []
     spec = model if model is not None else settings.model
-    try:
-        generator = load_generator(make_generator, spec or None, settings.torch_threads)
-    except ModelLoadError as exc:  # the window opens anyway, with a banner naming the file and the problem
-        spec, generator, message = studio_fallback(exc, make_generator, settings.torch_threads,
-                                                   try_default=model is None)
-        messages.append(message)
+    startup = None
+    if load_in_background and loads_torch(spec or None):
+        from lmd_studio.app.startup import LoadingGenerator, ModelStartup
+
+        startup = ModelStartup(make_generator, spec, settings.torch_threads, try_default=model is None)
+        generator = LoadingGenerator()
+    else:
+        try:
+            generator = load_generator(make_generator, spec or None, settings.torch_threads)
+        except ModelLoadError as exc:  # the window opens anyway, with a banner naming the file and the problem
+            spec, generator, message = studio_fallback(exc, make_generator, settings.torch_threads,
+                                                       try_default=model is None)
+            messages.append(message)
     deps = SessionDeps(paths=paths, settings_store=store,
                        make_generator=lambda s, threads: make_generator(s or None, threads=threads),
                        make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s)
     session = Session(deps, settings, generator, model_spec=spec, audio=audio_override(settings.audio, audio),
-                      first_run=load.first_run, startup_message=" ".join(messages))
+                      first_run=load.first_run, startup_message=" ".join(messages), startup=startup)
     if midi:
         attach_midi(session)
     return session

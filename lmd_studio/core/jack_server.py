@@ -8,12 +8,15 @@ and gui all need it and may not import each other; it is stdlib only).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +77,25 @@ def jack_available() -> bool:
 TEST_SERVER_NAMES = ("lmdtest0", "lmdtest1", "lmdtest2", "lmdtest3")
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the forked child before exec (Linux): SIGTERM when the process that started us dies — even by a
+    crash that runs no clean-up — so a benchmark that segfaults does not leave its server holding the name
+    the next run wants. (The signal follows the *thread* that forked, so start servers from a thread that
+    outlives them, as the fixtures and benchmarks do.)"""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _start(name: str, sample_rate_hz: int, period_frames: int, env: dict,
            realtime: bool = False) -> subprocess.Popen | None:
     proc = subprocess.Popen(
         ["jackd", "-n", name, "--realtime" if realtime else "--no-realtime", "-d", "dummy",
          "-r", str(sample_rate_hz), "-p", str(period_frames)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
     ready = subprocess.run(["jack_wait", "-w", "-t", "10"], env=dict(env, JACK_DEFAULT_SERVER=name),
                            capture_output=True, timeout=15)
