@@ -6,8 +6,10 @@ same framing as v1 (dsp/stft.py), so latents stay 32 × 21.5 Hz and the DiT keep
   centred depthwise convolutions (look-ahead (kernel - 1) / 2 latent frames; it runs offline), a projection
   to `latent_channels`.
 - Decoder: projection from the latents, ConvNeXt blocks with *causal* depthwise convolutions whose past
-  inputs are explicit state (block decode == offline decode), and a head that predicts, for every STFT frame
-  of the latent frame, a log-magnitude and a phase angle per bin. The complex frames go to the streaming
+  inputs are explicit state (block decode == offline decode), an upsampling projection to `frame_width`
+  features per STFT frame (GELU), and a head shared by all frames that predicts a log-magnitude and a phase
+  angle per bin. (A head straight from the latent-rate features would need a D × F·2K matrix: ~20 % more
+  decoder weights for the same per-frame rank, and the decoder's speed is bound by reading its weights.) The complex frames go to the streaming
   inverse STFT (dsp/istft_stream.py); no phase reconstruction, no float64.
 """
 
@@ -32,9 +34,10 @@ class Codec2Config:
     encoder_width: int = 512
     encoder_blocks: int = 4
     encoder_kernel: int = 7  # centred: 3 latent frames of look-ahead
-    decoder_width: int = 512
-    decoder_blocks: int = 6
+    decoder_width: int = 384
+    decoder_blocks: int = 8
     decoder_kernel: int = 7  # causal: 6 latent frames of look-back per block
+    frame_width: int = 384  # features per STFT frame entering the shared head
     mlp_ratio: int = 3
     log_floor: float = 1e-5  # encoder input: (log(mag + floor) - offset) / scale, as v1
     log_offset: float = -2.0
@@ -51,7 +54,7 @@ class Codec2Config:
                              f"({self.stft_hop_frames})")
         if not 8 <= self.latent_channels <= 128:
             raise ValueError(f"latent_channels must be in [8, 128], got {self.latent_channels}")
-        for name in ("encoder_width", "decoder_width"):
+        for name in ("encoder_width", "decoder_width", "frame_width"):
             if getattr(self, name) < 16:
                 raise ValueError(f"{name} must be >= 16, got {getattr(self, name)}")
         if self.encoder_blocks < 0 or self.decoder_blocks < 1:
@@ -165,8 +168,9 @@ class Codec2Net(nn.Module):
         self.dec_blocks = nn.ModuleList([ConvNeXtBlock(wd, cfg.decoder_kernel, cfg.mlp_ratio, True,
                                                        1.0 / cfg.decoder_blocks) for _ in range(cfg.decoder_blocks)])
         self.dec_norm = nn.LayerNorm(wd)
-        # per latent frame: C × F frames × (log-magnitude, phase) × K bins
-        self.head = nn.Linear(wd, cfg.audio_channels * cfg.frames_per_latent * 2 * cfg.n_bins)
+        # per latent frame: C × F frames × frame_width features, then per frame (log-magnitude, phase) × K bins
+        self.up = nn.Linear(wd, cfg.audio_channels * cfg.frames_per_latent * cfg.frame_width)
+        self.head = nn.Linear(cfg.frame_width, 2 * cfg.n_bins)
         # latents are standardised with statistics measured after training (identity until then)
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_channels))
         self.register_buffer("latent_std", torch.ones(cfg.latent_channels))
@@ -189,11 +193,11 @@ class Codec2Net(nn.Module):
         for i, blk in enumerate(self.dec_blocks):
             h, tail = blk(h, None if past is None else past[i])
             tails.append(tail)
-        out = self.head(self.dec_norm(h))  # [B, T, C*F*2*K]
-        out = out.reshape(b, t, cfg.audio_channels, cfg.frames_per_latent, 2, cfg.n_bins)  # [B, T, C, F, 2, K]
-        out = out.permute(4, 0, 2, 1, 3, 5).reshape(2, b, cfg.audio_channels, t * cfg.frames_per_latent,
-                                                    cfg.n_bins)  # [2, B, C, T*F, K]
-        return out[0].clamp(max=cfg.max_log_magnitude), out[1], tuple(tails)
+        f = nn.functional.gelu(self.up(self.dec_norm(h)))  # [B, T, C*F*W]
+        f = f.reshape(b, t, cfg.audio_channels, cfg.frames_per_latent, cfg.frame_width)  # [B, T, C, F, W]
+        out = self.head(f.transpose(1, 2))  # [B, C, T, F, 2K]
+        out = out.reshape(b, cfg.audio_channels, t * cfg.frames_per_latent, 2, cfg.n_bins)  # [B, C, T*F, 2, K]
+        return out[:, :, :, 0].clamp(max=cfg.max_log_magnitude), out[:, :, :, 1], tuple(tails)
 
     def normalise(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.latent_mean) / self.latent_std
@@ -212,8 +216,8 @@ def flops_per_latent_frame(cfg: Codec2Config) -> dict[str, float]:
     """Multiply-adds × 2 of the matrix products (the cost that matters on a CPU), per latent frame."""
     we, wd, r = cfg.encoder_width, cfg.decoder_width, cfg.mlp_ratio
     enc = cfg.frame_dim * we + cfg.encoder_blocks * (2 * r * we * we + cfg.encoder_kernel * we) + we * cfg.latent_channels
-    head = wd * cfg.audio_channels * cfg.frames_per_latent * 2 * cfg.n_bins
-    dec = cfg.latent_channels * wd + cfg.decoder_blocks * (2 * r * wd * wd + cfg.decoder_kernel * wd) + head
     frames = cfg.audio_channels * cfg.frames_per_latent
+    head = wd * frames * cfg.frame_width + frames * cfg.frame_width * 2 * cfg.n_bins
+    dec = cfg.latent_channels * wd + cfg.decoder_blocks * (2 * r * wd * wd + cfg.decoder_kernel * wd) + head
     fft = frames * 2.5 * cfg.n_fft * max(1, cfg.n_fft.bit_length() - 1)  # one real FFT per STFT frame
     return {"encoder": 2.0 * enc + fft, "decoder": 2.0 * dec + fft, "decoder_head": 2.0 * head}

@@ -19,7 +19,7 @@ from lmd_studio.training.runner import StageRun
 SMALL = {"steps": 1, "batch_size": 2, "crop_latent_frames": 6, "eval_every": 1, "eval_crops": 2,
          "checkpoint_every": 1, "log_every": 1, "stats_crops": 4, "threads": 1, "warmup_steps": 1,
          "adv_start_step": 0, "disc_channels": 4, "disc_layers": 2, "disc_crop_latent_frames": 4,
-         "codec": {"encoder_width": 32, "encoder_blocks": 1, "decoder_width": 32, "decoder_blocks": 2}}
+         "codec": {"encoder_width": 32, "encoder_blocks": 1, "decoder_width": 32, "decoder_blocks": 2, "frame_width": 16}}
 
 
 @pytest.fixture(autouse=True)
