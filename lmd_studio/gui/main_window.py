@@ -204,10 +204,10 @@ class StudioWindow(QtWidgets.QMainWindow):
             w.set_learning(name == target)
         if target:
             label = next((w.spec.label for n, w in self.performance.widgets.items() if n == target), target)
-            self.notice_bar.show_notice(Notice("warning", f"MIDI learn: move a knob, fader or key for {label} "
+            self.notice_bar.show_prompt(Notice("warning", f"MIDI learn: move a knob, fader or key for {label} "
                                                           f"(Esc cancels)"))
         else:
-            self.notice_bar.hide()
+            self.notice_bar.clear_prompt()
 
     def _refresh_timeline(self, status: StudioStatus) -> None:
         tl = self.timeline
