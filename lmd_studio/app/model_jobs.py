@@ -26,15 +26,21 @@ def load_model_work(make_generator: Callable[[str, int], BlockGenerator], spec: 
         job.progress(-1.0, f"loading {model_label(spec, '…')}")
         generator = load_generator(make_generator, spec, threads)
         job.progress(0.8, "warming up")
-        try:
-            audio, _ = generator.generate_block(generator.init_state(0), controls)
-        except Exception as exc:  # noqa: BLE001 — reported as a model problem, the old model plays on
-            raise ModelLoadError(spec, f"its first block failed ({describe_load_failure(exc)})") from exc
-        if not np.isfinite(np.asarray(audio)).all():
-            raise ModelLoadError(spec, "its first block came out as NaN or inf (damaged weights?)")
+        warm_up(generator, spec, controls)
         return generator
 
     return work
+
+
+def warm_up(generator: BlockGenerator, spec: str, controls: BlockControls) -> None:
+    """One block for `controls` (its text encoder loaded, its prompts encoded and cached); a block that
+    raises or comes out NaN is a ModelLoadError naming the model."""
+    try:
+        audio, _ = generator.generate_block(generator.init_state(0), controls)
+    except Exception as exc:  # noqa: BLE001 — reported as a model problem, the old model plays on
+        raise ModelLoadError(spec, f"its first block failed ({describe_load_failure(exc)})") from exc
+    if not np.isfinite(np.asarray(audio)).all():
+        raise ModelLoadError(spec, "its first block came out as NaN or inf (damaged weights?)")
 
 
 def mailbox_like(generator: BlockGenerator, controls: BlockControls, prompts: tuple[PromptSlot, ...]) -> ParamMailbox:

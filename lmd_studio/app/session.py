@@ -33,6 +33,7 @@ from lmd_studio.app.model_jobs import load_model_work, mailbox_like, render_work
 from lmd_studio.app.performance import PerformanceDesk
 from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.runtime import EngineRuntime
+from lmd_studio.app.startup import READY_TEXT, ModelStartup, audio_for
 from lmd_studio.app.tap_tempo import TapTempo
 from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import ControlInfo, ModelChoice, Notice, StudioStatus, TimelineFrame
@@ -64,7 +65,7 @@ class SessionDeps:
 class Session:
     def __init__(self, deps: SessionDeps, settings: StudioSettings, generator: BlockGenerator,
                  model_spec: str = "", audio: AudioSettings | None = None, first_run: bool = False,
-                 startup_message: str = "") -> None:
+                 startup_message: str = "", startup: ModelStartup | None = None) -> None:
         self.deps = deps
         self.paths = deps.paths
         self._settings = settings
@@ -73,6 +74,8 @@ class Session:
         self.first_run = first_run
         self._clock = deps.clock
         self._notices: list[Notice] = []
+        self._startup = startup  # the model still to load, `generator` standing in (startup.py)
+        self._adapter_loaded = ""  # the adapter really mixed into the current generator
         if startup_message:
             self.notify("warning", startup_message)
         self.meter = PeakMeter()
@@ -112,6 +115,10 @@ class Session:
         self.set_volume_db(self._settings.volume_db)
         self.midi.start(self._settings.midi)
         self.desk.recover_unfinished()  # takes a crash cut off last time, repaired in the background
+        if self._startup is None:
+            self._restore_adapter()
+        # else the model starts loading at the first tick: the window is built by then, and the loader's
+        # imports do not compete with it for the interpreter
 
     def shutdown(self) -> None:
         """Stop everything and save what the user would expect back next time."""
@@ -124,6 +131,8 @@ class Session:
         self.desk.close()
         for job, _ in self._jobs:
             job.cancel()
+        for job, _ in self._jobs:  # a job thread still inside torch when the interpreter exits can abort it
+            job.wait(20.0)
         self._settings = dataclasses.replace(self._settings, first_run_done=True, volume_db=self.volume_db,
                                              **self.perf.remembered(self._settings))
         self._save_settings()
@@ -132,6 +141,8 @@ class Session:
     # ================================================================ the GUI timer
     def tick(self) -> StudioStatus:
         now = self._clock()
+        if self._startup is not None and self._startup.job is None:
+            self._start_job(self._startup.start(self.mailbox.snapshot().controls), self._startup_done)
         self._step_panic(now)
         self._apply_midi(self.midi.poll())
         self.perf.tick(now)
@@ -146,6 +157,7 @@ class Session:
         audio = self._runtime.audio_status()
         recorder = self.desk.recorder
         retro = self.desk.retro
+        startup = self._startup.text(m.primed, now) if self._startup is not None else ""
         return StudioStatus(
             playing=m.playing, primed=m.primed, recording=self.desk.recording,
             record_elapsed_s=recorder.elapsed_s, record_path=str(recorder.path or ""),
@@ -162,7 +174,10 @@ class Session:
             countdowns=self.perf.countdowns.current(now), prompt_shares=self.mixer.shares(now),
             morphing=self.mixer.morphing or self.perf.morph.active,
             jobs=tuple(j.view() for j, _ in self._jobs) + tuple(j.view() for j in self.desk.jobs()),
-            midi_learning=self.midi_learning, controls_version=self.mailbox.version)
+            midi_learning=self.midi_learning, controls_version=self.mailbox.version, startup=startup,
+            model_loading=self._startup is not None and self._startup.loading,
+            play_pending=self._transport_playing and startup not in ("", READY_TEXT),
+            adapter=self._settings.adapter)
 
     # ================================================================ transport
     @property
@@ -172,6 +187,11 @@ class Session:
 
     def play(self) -> None:
         self._panic_until_s = None
+        if self._startup is not None and self._startup.loading:  # plays the moment the model is in
+            if not self._transport_playing:
+                self.notify("info", "Starting when the model is ready")
+            self._transport_playing = True
+            return
         if not self._transport_playing:  # device glitches count from here (stream start-up is not playing)
             self._underflows_at_play = self._runtime.metrics.device_underflows + self._underflows_before
         self._transport_playing = True
@@ -387,6 +407,38 @@ class Session:
         self._settings = dataclasses.replace(self._settings, model=spec)
         self._save_settings()
         self.notify("info", f"Model ready: {self.model_name}")
+        self._adapter_loaded = ""
+        self._restore_adapter()
+
+    def _startup_done(self, job: BackgroundJob) -> None:
+        """The model loaded after the window opened (or its fallback) takes over from the stand-in; a
+        play pressed meanwhile starts now."""
+        assert self._startup is not None
+        self._startup.loaded()
+        if job.error:  # cancelled (quitting) or a bug: the load's own fallbacks are inside the job
+            self._transport_playing = False
+            self.notify("error", f"The model did not load ({job.error}); choose one from the Model list")
+            return
+        loaded = job.result
+        if loaded.message:
+            self.notify("warning", loaded.message)
+        self._model_spec = loaded.spec
+        self._swap_runtime(loaded.generator, mark=False)  # plays at once if play was pressed meanwhile
+        if self._transport_playing:
+            self.midi.set_transport(True)
+        self._restore_adapter()
+
+    def _restore_adapter(self) -> None:
+        """The adapter chosen last time goes into the model now playing. One it cannot take (no adapter
+        support, a missing or incompatible file) is shown unselected, with a message."""
+        path = self._settings.adapter
+        if not path or path == self._adapter_loaded:
+            return
+        if not self.adapter_supported:
+            self._settings = dataclasses.replace(self._settings, adapter="")
+            self.notify("info", f"The adapter {Path(path).stem} is off: {self.model_name} cannot take adapters")
+            return
+        self.set_adapter(path, self._settings.adapter_strength)
 
     @property
     def adapter_supported(self) -> bool:
@@ -415,7 +467,10 @@ class Session:
     def _adapter_set(self, job: BackgroundJob, path: str, strength: float) -> None:
         if job.error:
             self.notify("error", f"Adapter not loaded: {job.error}")
+            # the model is unchanged: the settings (and the adapter list) name what it really has
+            self._settings = dataclasses.replace(self._settings, adapter=self._adapter_loaded)
             return
+        self._adapter_loaded = path
         self._settings = dataclasses.replace(self._settings, adapter=path, adapter_strength=strength)
         self.perf.mark(f"adapter {Path(path).stem if path else 'off'} {strength:.2f}", "control")
         self.desk.note_event({"type": "adapter", "path": path, "strength": strength})
@@ -581,7 +636,7 @@ class Session:
         return mailbox
 
     def _build_runtime(self, generator: BlockGenerator, mailbox: ParamMailbox) -> EngineRuntime:
-        parts = self.deps.make_parts(generator, mailbox, self._audio)
+        parts = self.deps.make_parts(generator, mailbox, audio_for(generator, self._audio))
         rate = parts.backend.sample_rate_hz
         if self._timeline is None or self._timeline.config.sample_rate_hz != rate:
             self._timeline = TimelineModel(TimelineConfig(rate))
@@ -593,7 +648,7 @@ class Session:
             runtime.set_safe_mode(True)
         return runtime
 
-    def _swap_runtime(self, generator: BlockGenerator) -> None:
+    def _swap_runtime(self, generator: BlockGenerator, mark: bool = True) -> None:
         was_playing = self._transport_playing
         position = self._runtime.shutdown()
         self._underruns_before += self._runtime.metrics.underruns
@@ -608,7 +663,8 @@ class Session:
         self.midi.rebind(runtime.mailbox)
         if was_playing:
             runtime.play()
-        self.perf.mark(f"model: {self.model_name}", "model")
+        if mark:
+            self.perf.mark(f"model: {self.model_name}", "model")
 
     def _start_job(self, job: BackgroundJob, on_done: Callable[[BackgroundJob], None]) -> BackgroundJob:
         self._jobs.append((job, on_done))

@@ -68,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lmd-studio: {exc}", file=sys.stderr)
             return 1
         return 0
+    from functools import partial
+
     from lmd_studio.app.bootstrap import build_studio
     from lmd_studio.gui.app_main import run_gui  # Qt only from here on
 
-    return run_gui(args, build_studio)
+    # the window opens first; a torch model loads behind it with its progress shown (app/startup.py)
+    return run_gui(args, partial(build_studio, load_in_background=True))
 
 
 if __name__ == "__main__":

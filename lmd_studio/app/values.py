@@ -74,6 +74,10 @@ class StudioStatus:
     jobs: tuple[JobView, ...] = ()
     midi_learning: str = ""  # target waiting for a MIDI control, "" when not learning
     controls_version: int = 0  # moves whenever a knob, flag or prompt changes (the GUI redraws knobs then)
+    startup: str = ""  # the model loading after the window opened: "Loading model…", "Warming up…", "Ready", ""
+    model_loading: bool = False  # no model in the engine yet (a silent stand-in; play waits for the model)
+    play_pending: bool = False  # play was pressed and waits for the model to be ready
+    adapter: str = ""  # the LoRA adapter in the model ("" none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._shown_entries = None
         self._shown_model = None
         self._shown_learning = ""
+        self._shown_adapter = ("", False)  # (adapter the list shows, an adapter job was running)
         self._last_status = StudioStatus()
         self._force_update = True  # the next tick updates every panel, changed or not
         self._build()
@@ -183,6 +184,7 @@ class StudioWindow(QtWidgets.QMainWindow):
             self.meters.update_status(status)
             self._show_jobs(status)
             self._show_learning(status.midi_learning)
+            self._sync_adapter(status)
         if knobs_moved:
             self.performance.show_values({n: s.value(n) for n in self.performance.widgets},
                                          {n for n in self.performance.widgets if s.is_auto(n)})
@@ -212,12 +214,31 @@ class StudioWindow(QtWidgets.QMainWindow):
     def _refresh_timeline(self, status: StudioStatus) -> None:
         tl = self.timeline
         frame = self.session.timeline_frame(tl.span_s, tl.columns(), tl.spectrogram)
-        tl.set_hint("Press Space to play" if not status.playing and status.played_s == 0 else
+        if status.play_pending:
+            hint = "Starting as soon as the model is ready…"
+        elif status.model_loading and not status.playing:
+            hint = "Loading the model… press Space: the music starts when it is ready"
+        else:
+            hint = ("Press Space to play" if not status.playing and status.played_s == 0 else
                     ("stopped — Space plays on" if not status.playing else ""))
+        tl.set_hint(hint)
         if status.playing or status.primed:
             tl.info_text(f"context {status.context_s:.1f} s · {status.headroom_s:.1f} s generated ahead"
                          + (f" · next block in {status.next_boundary_s:.1f} s" if status.playing else ""))
         tl.refresh(frame)
+
+    def _sync_adapter(self, status: StudioStatus) -> None:
+        """The adapter list shows the adapter the model really has: a remembered one that did not load
+        goes back to "none", a pick that failed to load goes back to the previous one."""
+        busy = any(j.name == "load adapter" and not j.done for j in status.jobs)
+        shown, was_busy = self._shown_adapter
+        self._shown_adapter = (shown, busy)
+        if busy or (status.adapter == shown and not was_busy):
+            return
+        s = self.session
+        self.header.show_adapters(s.adapter_supported, s.adapter_choices(), status.adapter,
+                                  s.settings.adapter_strength)
+        self._shown_adapter = (status.adapter, False)
 
     def _show_jobs(self, status: StudioStatus) -> None:
         running = [j for j in status.jobs if not j.done]
@@ -248,6 +269,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.header.show_models(s.model_choices(), s.model_spec)
         self.header.show_adapters(s.adapter_supported, s.adapter_choices(), s.settings.adapter,
                                   s.settings.adapter_strength)
+        self._shown_adapter = (s.settings.adapter, False)
         controls = s.controls()
         self.performance.set_controls(controls, {c.spec.name: s.value(c.spec.name) for c in controls},
                                       {c.spec.name for c in controls if s.is_auto(c.spec.name)},

@@ -160,5 +160,6 @@ class MetersPanel(QtWidgets.QFrame):
         self.warning.setVisible(bool(warning))
         if warning:
             self.warning.setText(f"⚠ {warning[:1].upper()}{warning[1:]}")
-        device = f"{s.audio_device} · {s.sample_rate_hz / 1000:g} kHz · {s.buffer_frames} frames"
+        device = (f"{s.audio_device} · {s.sample_rate_hz / 1000:g} kHz · {s.buffer_frames} frames"
+                  if not s.model_loading else "the audio device opens when the model is ready")
         self.device.setText(device + (f"\n{s.audio_message}" if s.audio_message else ""))

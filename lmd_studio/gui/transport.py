@@ -50,6 +50,17 @@ class TransportBar(QtWidgets.QFrame):
         self.clock = QtWidgets.QLabel("0:00")
         self.clock.setToolTip("Time played in this session")
         self.clock.setMinimumWidth(44)
+        # the model loading after the window opened: "Loading model…" / "Warming up…" / "Ready"
+        self.startup = QtWidgets.QLabel("")
+        self.startup.setObjectName("Countdown")
+        self.startup.setToolTip("The model loads in the background. Press Space at any time: the music starts "
+                                "as soon as the model is ready.")
+        self.startup_bar = QtWidgets.QProgressBar()
+        self.startup_bar.setRange(0, 0)  # busy: how long torch takes to load is not known in advance
+        self.startup_bar.setFixedWidth(80)
+        self.startup_bar.setTextVisible(False)
+        for w in (self.startup, self.startup_bar):
+            w.setVisible(False)
         self.reset = QtWidgets.QPushButton("⟲  Fresh start")
         self.reset.setToolTip("Forget the context and start the music afresh (Ctrl+N)")
         self.panic = QtWidgets.QPushButton("■  Panic")
@@ -75,7 +86,8 @@ class TransportBar(QtWidgets.QFrame):
         self.volume.setToolTip("Master volume (applied at once, not at the next block)")
         self.volume_label = QtWidgets.QLabel("")
         self.volume_label.setMinimumWidth(62)
-        for w in (self.play, self.record, self.rec_time, self.clock, self.reset, self.panic):
+        for w in (self.play, self.record, self.rec_time, self.clock, self.reset, self.panic, self.startup,
+                  self.startup_bar):
             lay.addWidget(w)
         lay.addSpacing(12)
         lay.addWidget(cap_label)
@@ -101,15 +113,30 @@ class TransportBar(QtWidgets.QFrame):
         self.volume_label.setText(f"{gain_db:+.1f} dB")
 
     def update_status(self, s: StudioStatus) -> None:
-        for button, on, text_on, text_off in ((self.play, s.playing, "■  Stop", "▶  Play"),
-                                              (self.record, s.recording, "●  Rec", "●  Rec")):
+        play_on, play_text = ((True, "◌  Starting…") if s.play_pending else
+                              (s.playing, "■  Stop" if s.playing else "▶  Play"))
+        for button, on, text in ((self.play, play_on, play_text), (self.record, s.recording, "●  Rec")):
             if button.isChecked() != on:
                 button.setChecked(on)
-            button.setText(text_on if on else text_off)
+            button.setText(text)
+        self.show_startup(s.startup, s.play_pending)
         self.rec_time.setText(_clock(s.record_elapsed_s) if s.recording else "")
         self.clock.setText(_clock(s.played_s))
         for b in self.capture_buttons:
             b.setEnabled(s.retro_available_s > 0.0)
+
+
+    def show_startup(self, stage: str, play_pending: bool) -> None:
+        """The start-up stage; once ready it says so for a moment, then the line goes away."""
+        text = f"{stage} starting when ready" if play_pending and stage.endswith("…") else stage
+        self.startup.setText(text)
+        name = "Heard" if stage and not stage.endswith("…") else "Countdown"
+        if self.startup.objectName() != name:
+            self.startup.setObjectName(name)
+            self.startup.style().unpolish(self.startup)
+            self.startup.style().polish(self.startup)
+        self.startup.setVisible(bool(stage))
+        self.startup_bar.setVisible(stage.endswith("…"))
 
 
 class HeaderBar(QtWidgets.QWidget):
