@@ -40,3 +40,14 @@ def test_no_grid_for_samples_unknown_meters_or_no_tempo() -> None:
     assert clip_tempo_map(_item("drums", None)) is None
     assert clip_tempo_map(dataclasses.replace(_item("drums", 100.0), time_signature="5/7")) is None
     assert beats_per_bar("12/8") == 4 and beats_per_bar("2/2") == 2 and beats_per_bar("x") is None
+
+
+def test_produced_clips_use_their_stored_chart_map_and_never_an_estimate() -> None:
+    exact = {"tempo_map": {"origin_beats": 2.0, "segments": [[0.0, 120.0, 4], [1.0, 90.0, 3]]},
+             "tempo_estimated": False}
+    m = clip_tempo_map(_item("produced", 120.0, render=exact))
+    assert m is not None and m.origin_beats == 2.0 and [s.bpm for s in m.segments] == [120.0, 90.0]
+    np.testing.assert_allclose(m.downbeats_s(0.0, 4.0), [1.0, 3.0], atol=1e-3)  # 3/4 at 90 from 1 s
+    assert clip_tempo_map(_item("produced", 120.0, render={**exact, "tempo_estimated": True})) is None
+    assert clip_tempo_map(_item("produced", 120.0, render={"tempo_estimated": True})) is None
+    assert clip_tempo_map(_item("produced", None)) is None
