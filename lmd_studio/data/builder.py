@@ -15,8 +15,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmd_studio.data.manifest import CORPUS_FORMAT, CORPUS_VERSION, ManifestItem, append_item, read_manifest
+from lmd_studio.data.manifest import (
+    CORPUS_FORMAT,
+    CORPUS_VERSION,
+    KINDS,
+    ManifestItem,
+    append_item,
+    read_manifest,
+)
 from lmd_studio.data.plan import SIZES, Catalogue, build_catalogue, plan_jobs
+from lmd_studio.data.produced import missing_packages, produced_tracks
 from lmd_studio.data.report import build_report, read_skips, write_report
 from lmd_studio.data.sources import SourcePaths, check_sources, drum_kits, music21_pieces
 from lmd_studio.data.splits import SplitConfig
@@ -43,12 +51,15 @@ class BuildConfig:
     sources: SourcePaths = field(default_factory=SourcePaths)
     progress: bool = True
     max_jobs: int | None = None  # stop after this many jobs (tests of interruption/resume)
+    only_kinds: tuple[str, ...] | None = None  # render only these kinds' jobs now (the plan stays the whole)
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ValueError(f"size must be one of {sorted(SIZES)}, got {self.size!r}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.only_kinds is not None and (not self.only_kinds or not set(self.only_kinds) <= set(KINDS)):
+            raise ValueError(f"only_kinds must name some of {KINDS}, got {self.only_kinds}")
 
     def identity(self) -> dict:
         """What must match for a rerun to resume into the same folder."""
@@ -82,6 +93,10 @@ def _excluded_sources(cfg: BuildConfig, cat: Catalogue) -> dict[str, int]:
     for k in drum_kits(cfg.sources):
         if k.name not in kept_kits:
             out[f"kit {k.licence.spdx}"] = out.get(f"kit {k.licence.spdx}", 0) + 1
+    kept_tracks = {t.key for t in cat.tracks}
+    for t in produced_tracks(cfg.sources.produced_root):
+        if t.key not in kept_tracks:
+            out[f"produced {t.licence.spdx}"] = out.get(f"produced {t.licence.spdx}", 0) + 1
     return out
 
 
@@ -98,13 +113,20 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
     done = {it.id for it in read_manifest(manifest_path, repair=True)}
     done |= {s["id"] for s in read_skips(skip_path)}
     todo = [(i, j) for i, j in enumerate(jobs) if j.id not in done]
+    if cfg.only_kinds is not None:
+        todo = [(i, j) for i, j in todo if j.kind in cfg.only_kinds]
     if cfg.max_jobs is not None:
         todo = todo[: cfg.max_jobs]
     log(f"lmd data build: {len(jobs)} jobs planned ({cfg.size}, seed {cfg.seed}), {len(jobs) - len(todo)} already "
         f"done, {len(todo)} to render on {cfg.workers} worker(s) → {out}")
+    missing = missing_packages(cfg.sources.produced_root)
+    if missing:
+        log(f"produced music: not installed, so not in this corpus: {', '.join(missing)} "
+            f"(sudo apt-get install {' '.join(missing)})")
     group_of = {s.source_id: cat.group_of_sample(s) for s in cat.samples}
     setup = WorkerSetup(out, (cfg.sources, {p.key: p for p in cat.pieces}, {s.name: s for s in cat.samples},
-                              {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores"))
+                              {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores",
+                              {t.key: t for t in cat.tracks}))
     _run(todo, setup, cfg, manifest_path, skip_path)
     previous = out / "report.json"
     spent = json.loads(previous.read_text())["build_seconds"] if previous.exists() else 0.0

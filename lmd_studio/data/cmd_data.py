@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--include-noncommercial", action="store_true",
                    help="also use sources licensed for non-commercial use only (recorded per item)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar (logs)")
+    b.add_argument("--only", action="append", default=None, metavar="KIND",
+                   help="render only this kind's jobs now (score, sample, drums, mix, produced; repeatable); "
+                        "the folder stays resumable into the whole corpus")
     b.add_argument("--sonic-pi-dir", type=Path, default=None, help="override the sonic-pi-samples folder")
     b.add_argument("--hydrogen-dir", type=Path, default=None, help="override the hydrogen-drumkits folder")
     b.add_argument("--sf2", type=Path, default=None, help="override FluidR3_GM.sf2")
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = BuildConfig(out_dir=out, size=args.size, seed=args.seed, workers=args.workers,
                           include_noncommercial=args.include_noncommercial, sources=_paths(args),
-                          progress=not args.no_progress)
+                          progress=not args.no_progress,
+                          only_kinds=tuple(args.only) if args.only else None)
         rep = build_corpus(cfg)
     except (MissingSourceError, BuildError, ValueError) as exc:
         print(f"lmd data build: {exc}", file=sys.stderr)

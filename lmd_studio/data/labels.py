@@ -147,3 +147,31 @@ def describe_mix(pattern: DrumPattern, palette: Palette, style: Style, kit_kind:
     ]
     genre = [pattern.genre, *pattern.tags, "full band"]
     return _pick(rng, options), _tags(genre, instruments + [KIT_PHRASES[kit_kind]], bpm, key, "full band")
+
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def describe_produced(phrases: tuple[str, ...], genre: tuple[str, ...], instruments: tuple[str, ...],
+                      moods: tuple[str, ...], instrumental: bool, texture: str, bpm: float | None,
+                      exact_tempo: bool, rng: np.random.Generator) -> tuple[str, dict]:
+    """A real recording: the package's own words, the mood its title names, and a tempo only when it is
+    known — exact from the song's chart ("140 bpm") or estimated with the detector's agreement ("~140 bpm")."""
+    phrase = _pick(rng, list(phrases))
+    if instrumental and "instrumental" not in phrase:
+        phrase = f"instrumental {phrase}"
+    mood = f", {moods[0]}" if moods else ""
+    options = [f"{phrase}{mood}"]
+    if bpm is not None:
+        b = f"{round(bpm)} bpm" if exact_tempo else f"~{round(bpm)} bpm"
+        options = [f"{tempo_word(bpm)} {phrase}{mood}, {b}", f"{phrase}{mood}, {b}"]
+    if instruments:
+        options.append(f"{phrase} with {_and(list(instruments))}{mood}")
+    tags = _tags(list(genre), list(instruments), bpm, None, texture)
+    if bpm is not None and not exact_tempo:
+        tags["tempo"] = [tempo_word(bpm), f"~{round(bpm)} bpm"]
+    if moods:
+        tags["mood"] = list(moods)
+    return _pick(rng, options), tags

@@ -86,6 +86,18 @@ _RESTRICTIVE_NOTES = (
 )
 
 
+# produced music from Debian game-music packages (data/produced.py), per /usr/share/doc/<package>/copyright:
+# the licence names used on DEP-5 `License:` lines, and what the free-form files state
+GPL2_PLUS_RECORDING = Licence("GPL-2.0-or-later", True, "recordings under GPL; clips are derived works")
+DRASCULA = Licence("LicenseRef-Drascula", False, "free to copy and modify, but 'you may not charge a fee for the "
+                                                 "game itself': kept out like the non-commercial sources")
+UNKNOWN = Licence("LicenseRef-unknown", False, "licence not found in the package's copyright file")
+DEP5_LICENCES: dict[str, Licence] = {
+    "CC-BY-SA-3.0": CC_BY_SA_3, "CC-BY-SA-4.0": CC_BY_SA_4, "CC-BY-3.0": CC_BY_3, "CC0-1.0": CC0, "MIT": MIT,
+    "Expat": MIT, "GPL-2+": GPL2_PLUS_RECORDING, "Drascula-License": DRASCULA,
+}
+
+
 def music21_folder_licence(folder: str) -> Licence | None:
     """Licence for a music21 corpus folder, or None when the folder is not used at all."""
     return _MUSIC21_FOLDERS.get(folder)

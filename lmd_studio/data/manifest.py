@@ -17,7 +17,7 @@ from lmd_studio.data.splits import SPLITS
 MANIFEST_VERSION = 1
 CORPUS_FORMAT = "lmd-corpus"  # corpus.json "format"/"version": what a corpus folder holds
 CORPUS_VERSION = 1
-KINDS = ("score", "sample", "drums", "mix")
+KINDS = ("score", "sample", "drums", "mix", "produced")
 
 
 class ManifestError(ValueError):

@@ -13,6 +13,7 @@ import numpy as np
 
 from lmd_studio.data.drum_kits import kit_kind
 from lmd_studio.data.drum_patterns import PATTERNS
+from lmd_studio.data.produced import TrackRef, plan_clips, produced_tracks
 from lmd_studio.data.sources import (
     KitRef,
     PieceRef,
@@ -47,23 +48,26 @@ class SizeSpec:
     drum_clips: int
     mix_clips: int
     sample_variants: int  # 1 = every sample once; 3 = plus two varispeed copies
+    produced_share: float = 0.0  # at most this share of the planned hours from produced recordings
 
     def __post_init__(self) -> None:
         if self.clip_s < 4.0:
             raise ValueError(f"clip_s must be >= 4 s, got {self.clip_s}")
+        if not 0.0 <= self.produced_share < 1.0:
+            raise ValueError(f"produced_share must be in [0, 1), got {self.produced_share}")
 
 
 SIZES = {
     "tiny": SizeSpec("tiny", 5.0, 2, 2, 1, 1),
-    "small": SizeSpec("small", 12.0, 150, 80, 50, 1),
-    "full": SizeSpec("full", 12.0, 3400, 1600, 1200, 3),
+    "small": SizeSpec("small", 12.0, 150, 80, 50, 1, produced_share=0.10),
+    "full": SizeSpec("full", 12.0, 3400, 1600, 1200, 3, produced_share=0.25),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
     id: str
-    kind: str  # "score", "sample", "drums", "mix"
+    kind: str  # "score", "sample", "drums", "mix", "produced"
     split: str
     seed: int
     clip_s: float
@@ -76,6 +80,7 @@ class Catalogue:
     samples: tuple[SampleRef, ...]
     kits: tuple[KitRef, ...]
     split_of: dict[str, str]  # group id → split
+    tracks: tuple[TrackRef, ...] = ()  # produced recordings (data/produced.py)
 
     def group_of_sample(self, s: SampleRef) -> str:
         for kit in self.kits:
@@ -102,10 +107,13 @@ def build_catalogue(paths: SourcePaths, split_cfg: SplitConfig, include_noncomme
     cat = Catalogue(pieces, samples, kits, {})
     kit_ids = {k.source_id for k in kits}
     strata["sonicpi"] = [cat.group_of_sample(s) for s in samples if cat.group_of_sample(s) not in kit_ids]
+    tracks = tuple(t for t in produced_tracks(paths.produced_root) if include_noncommercial or t.licence.commercial_ok)
+    for t in tracks:  # one stratum per style family; strata are split independently of each other
+        strata.setdefault(f"produced/{t.info.family}", []).append(t.group)
     split_of = assign_splits(strata, split_cfg)
     for s in samples:  # kit members inherit their kit's split
         split_of.setdefault(s.source_id, split_of[cat.group_of_sample(s)])
-    return Catalogue(pieces, samples, kits, split_of)
+    return Catalogue(pieces, samples, kits, split_of, tracks)
 
 
 def _shares(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -167,6 +175,8 @@ def plan_jobs(cat: Catalogue, size: SizeSpec, seed: int) -> list[Job]:
             jobs.append(_job("mix", f"{_slug(piece)}-{kit}-v{i // len(mix_pieces)}", split, seed, size.clip_s,
                              piece=piece.key, kit=kit, soundfont=SOUNDFONTS[i % 2]))
     jobs.extend(_sample_jobs(cat, size, seed))
+    # produced recordings last: adding them to a corpus planned before they existed renumbers nothing
+    jobs.extend(_produced_jobs(cat, size, seed))
     return jobs
 
 
@@ -183,3 +193,23 @@ def _sample_jobs(cat: Catalogue, size: SizeSpec, seed: int) -> list[Job]:
             jobs.append(_job("sample", f"{s.name}-v{v}", cat.split_of[s.source_id], seed, size.clip_s,
                              sample=s.name, variant=v))
     return jobs
+
+
+def _produced_jobs(cat: Catalogue, size: SizeSpec, seed: int) -> list[Job]:
+    """Clips of produced recordings, within `produced_share` of the planned hours (score, drum and mix clips
+    at their nominal length; samples are left out of the sum, being short); each clip in its track's split."""
+    tracks = list(cat.tracks)
+    if size.name == "tiny":  # one clip of a charted (exact-grid) training track, one of an uncharted held-out one
+        train = [t for t in tracks if cat.split_of[t.group] == "train" and t.grid_path is not None]
+        held = sorted((t for t in tracks if cat.split_of[t.group] != "train"), key=lambda t: t.grid_path is not None)
+        tracks = train[:1] + held[:1]
+        every = plan_clips(tracks, size.clip_s, float("inf"), seed)
+        clips = []
+        for t in tracks:
+            own = [c for c in every if c.track is t]
+            clips += own[min(2, len(own) - 1):][:1]  # a little way in, past an intro
+    else:
+        other_s = (size.score_clips + size.drum_clips + size.mix_clips) * size.clip_s
+        clips = plan_clips(tracks, size.clip_s, size.produced_share / (1.0 - size.produced_share) * other_s, seed)
+    return [_job("produced", f"{c.track.key}-c{c.index:03d}", cat.split_of[c.track.group], seed, size.clip_s,
+                 track=c.track.key, start_s=c.start_s, exact_grid=c.exact_grid) for c in clips]

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from lmd_studio.data import labels
+from lmd_studio.data import labels, produced_clip
 from lmd_studio.data.drum_kits import DrumKit, load_kit, render_hits
 from lmd_studio.data.drum_patterns import GM_DRUM_NOTE, PATTERNS, DrumPattern, perform
 from lmd_studio.data.gm import BAND_PALETTES, PALETTES, style_for
 from lmd_studio.data.licences import SOUNDFONT_LICENCES, Licence
 from lmd_studio.data.plan import Job
+from lmd_studio.data.produced import TrackRef
 from lmd_studio.data.scores import ParsedScore, load_scores_cached, make_excerpt
 from lmd_studio.data.sources import KitRef, PieceRef, SampleRef, SourcePaths
 from lmd_studio.data.synth import RendererPool
@@ -50,9 +51,11 @@ class RenderResult:
 
 class RenderContext:
     def __init__(self, paths: SourcePaths, pieces: dict[str, PieceRef], samples: dict[str, SampleRef],
-                 kits: dict[str, KitRef], group_of: dict[str, str], score_cache: Path | None = None) -> None:
+                 kits: dict[str, KitRef], group_of: dict[str, str], score_cache: Path | None = None,
+                 tracks: dict[str, TrackRef] | None = None) -> None:
         self.paths, self.pieces, self.samples, self.kits, self.group_of = paths, pieces, samples, kits, group_of
         self.score_cache = score_cache
+        self.tracks = tracks or {}
         self.synths = RendererPool({"FluidR3_GM": paths.sf2_path, "MuseScore_General": paths.sf3_path},
                                    SAMPLE_RATE_HZ)
         self._scores: OrderedDict[str, list[ParsedScore]] = OrderedDict()
@@ -211,7 +214,37 @@ def render_sample(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Ren
                         source_file=str(ref.path), render={"semitones": semitones, "original_s": duration})
 
 
-RENDERERS = {"score": render_score, "drums": render_drums, "mix": render_mix, "sample": render_sample}
+def render_produced(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
+    """A clip of a real recording: exact grid from its chart when it has one, else estimated tempo and key."""
+    track = ctx.tracks[job.params["track"]]
+    start_s = float(job.params["start_s"])
+    clip = produced_clip.read_span(track, start_s, job.clip_s, SAMPLE_RATE_HZ)
+    if clip.size < int(job.clip_s * SAMPLE_RATE_HZ) - 1:
+        raise ValueError(f"track ends {clip.size / SAMPLE_RATE_HZ:.2f} s into a {job.clip_s:g}-s clip")
+    produced_clip.check_not_silent(clip, SAMPLE_RATE_HZ)
+    lo = max(0.0, start_s - job.clip_s)
+    context = produced_clip.read_span(track, lo, start_s + 2 * job.clip_s - lo, SAMPLE_RATE_HZ)
+    est = produced_clip.estimate(clip, context, SAMPLE_RATE_HZ)
+    render = {"package": track.package, "title": track.title, "start_s": start_s, "credit": track.info.credit,
+              "stems": [s.name for s in track.stems], "tempo_detected_bpm": round(est.detected_bpm, 2),
+              "tempo_context_bpm": round(est.context_bpm, 2), "tempo_confidence": round(est.confidence, 3),
+              "key_estimated": True, "key_correlation": round(est.key_correlation, 3)}
+    if job.params.get("exact_grid"):
+        render["tempo_map"], meter, bpm = produced_clip.exact_grid(track, start_s, job.clip_s)
+        render.update(tempo_estimated=False, grid_source=str(track.grid_path.name if track.grid_path else ""))
+    else:
+        meter, bpm = None, est.bpm
+        render["tempo_estimated"] = True
+    info = track.info
+    text, tags = labels.describe_produced(info.phrases, info.genre, info.instruments, track.moods, info.instrumental,
+                                          info.texture, bpm, bool(job.params.get("exact_grid")), rng)
+    return RenderResult(audio=_level(clip, rng), description=text, tags=tags, licences=[track.licence],
+                        sources=list(dict.fromkeys([track.source_id, track.group])), groups=[track.group], bpm=bpm,
+                        key=est.key, time_signature=meter, source_file=str(track.stems[0]), render=render)
+
+
+RENDERERS = {"score": render_score, "drums": render_drums, "mix": render_mix, "sample": render_sample,
+             "produced": render_produced}
 
 
 def source_file_of(job: Job, ctx: RenderContext) -> str | None:
@@ -222,4 +255,6 @@ def source_file_of(job: Job, ctx: RenderContext) -> str | None:
         return str(ctx.samples[job.params["sample"]].path)
     if "kit" in job.params and job.params["kit"] in ctx.kits:
         return str(Path(ctx.kits[job.params["kit"]].path))
+    if "track" in job.params and job.params["track"] in ctx.tracks:
+        return str(ctx.tracks[job.params["track"]].stems[0])
     return None

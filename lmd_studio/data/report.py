@@ -39,6 +39,15 @@ def build_report(items: list[ManifestItem], skips: list[dict], meta: dict) -> di
         by_split[it.split].append(it)
         for lic in it.licences:
             by_licence[lic].append(it)
+    produced: dict[str, dict] = {}
+    for it in by_kind.get("produced", []):
+        row = produced.setdefault(it.render.get("package", "?"), {"items": 0, "hours": 0.0, "exact_grid": 0,
+                                                                 "tempo_estimated": 0, "licences": []})
+        row["items"] += 1
+        row["hours"] = round(row["hours"] + it.duration_s / 3600.0, 4)
+        row["exact_grid"] += not it.render.get("tempo_estimated", True)
+        row["tempo_estimated"] += bool(it.render.get("tempo_estimated")) and it.bpm is not None
+        row["licences"] = sorted(set(row["licences"]) | set(it.licences))
     reasons = Counter(s["reason"].split(":")[0] for s in skips)
     leaks = check_no_leakage((it.id, it.split, it.groups) for it in items)
     return {
@@ -53,6 +62,7 @@ def build_report(items: list[ManifestItem], skips: list[dict], meta: dict) -> di
         "hours_commercial_ok": _hours([it for it in items if it.commercial_ok]),
         "hours_noncommercial": _hours([it for it in items if not it.commercial_ok]),
         "items_with_notes": sum(it.has_notes for it in items),
+        "produced_by_package": dict(sorted(produced.items())),
         "skipped": len(skips),
         "skipped_by_reason": dict(reasons.most_common()),
         "skipped_items": skips,
@@ -75,6 +85,12 @@ def render_markdown(rep: dict) -> str:
     lines += [f"| {k} | {h:.3f} |" for k, h in rep["hours_by_licence"].items()]
     lines += ["", "## Splits", "", "| split | items | hours |", "|---|---:|---:|"]
     lines += [f"| {s} | {rep['items_by_split'][s]} | {rep['hours_by_split'][s]:.3f} |" for s in SPLITS]
+    if rep.get("produced_by_package"):
+        lines += ["", "## Produced recordings (exact grid: from the song's MIDI chart; estimated tempo: kept only "
+                      "when the clip and its context agree)", "",
+                  "| package | items | hours | exact grid | estimated tempo | licences |", "|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {k} | {r['items']} | {r['hours']:.3f} | {r['exact_grid']} | {r['tempo_estimated']} | "
+                  f"{', '.join(r['licences'])} |" for k, r in rep["produced_by_package"].items()]
     excluded = rep.get("excluded_sources") or {}
     lines += ["", "## Sources excluded by licence", ""]
     lines += [f"- {k}: {v} sources" for k, v in excluded.items()] or ["- none"]

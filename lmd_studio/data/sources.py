@@ -34,6 +34,7 @@ class SourcePaths:
     sf2_path: Path = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
     sf3_path: Path = Path("/usr/share/sounds/sf3/MuseScore_General_Full.sf3")
     music21_dir: Path | None = None  # None: the installed music21 package's corpus folder
+    produced_root: Path = Path("/")  # where the produced-music packages are installed (data/produced.py)
 
     def music21_corpus(self) -> Path:
         if self.music21_dir is not None:
