@@ -68,20 +68,53 @@ class PositionMap:
         self._starts: deque[int] = deque(maxlen=max_steps)
         self._offsets: deque[int] = deque(maxlen=max_steps)
         self._candidate: int | None = None
+        self._change_from: int | None = None  # stream position of the first sample off the kept offset
 
     def sample(self, stream_position: int, capture_position: int) -> None:
         """Record the pair seen now. An offset is kept once two samples in a row agree (the two counters
-        are read a few instructions apart and the audio thread may run in between)."""
-        offset = int(capture_position) - int(stream_position)
+        are read a few instructions apart and the audio thread may run in between). It applies from the
+        first sample that left the previous offset: while the stream stalls (priming, an underrun) the
+        capture runs on and the offset keeps changing, and all of that happened *at* the stream position
+        where the stall began — not where the stream moved again (which put the stall's silence inside a
+        selection starting there: 4.6 s selected, 7.9 s saved)."""
+        stream_position = int(stream_position)
+        offset = int(capture_position) - stream_position
         if self._offsets and self._offsets[-1] == offset:
-            self._candidate = None
+            self._candidate = self._change_from = None
             return
+        if self._change_from is None:
+            self._change_from = stream_position
         if self._candidate == offset:
-            self._starts.append(int(stream_position))
+            self._starts.append(self._change_from)
             self._offsets.append(offset)
-            self._candidate = None
+            self._candidate = self._change_from = None
         else:
             self._candidate = offset
+
+    def spans(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The capture ranges that hold stream [start, end): one per stretch of constant offset, so what
+        the device played while the stream stood still (priming, dropouts) is left out and the ranges add
+        up to exactly end - start frames."""
+        if not self._starts or end <= start:
+            return []
+        out: list[tuple[int, int]] = []
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        pos = start
+        while pos < end:
+            nxt = self._starts[i + 1] if i + 1 < len(self._starts) else end
+            stop = min(end, max(nxt, pos))
+            if stop > pos:
+                a, b = pos + self._offsets[i], stop + self._offsets[i]
+                if out and out[-1][1] == a:
+                    a = out.pop()[0]  # contiguous in the capture too: one range
+                out.append((a, b))
+            pos = stop
+            i += 1
+            if i >= len(self._starts):
+                break
+        if pos < end:
+            out.append((pos + self._offsets[-1], end + self._offsets[-1]))
+        return out
 
     def to_capture(self, stream_position: int) -> int | None:
         if not self._starts:

@@ -168,8 +168,10 @@ class RecordingDesk:
         self._notify("info", f"Saving the last {wanted}{note} to {path.name}", path)
         return path
 
-    def save_selection(self, capture_start: int | None, capture_end: int | None) -> BackgroundJob | None:
-        """Save captured frames [start, end) (continuous capture positions) as a file of their own."""
+    def save_selection(self, capture_start: int | None, capture_end: int | None,
+                       gaps: tuple[tuple[int, int], ...] = ()) -> BackgroundJob | None:
+        """Save captured frames [start, end) (continuous capture positions), less the `gaps`, as a file of
+        their own."""
         retro = self._require_retro()
         if capture_start is None or capture_end is None or capture_end - capture_start < retro.config.sample_rate_hz // 20:
             self._notify("warning", "Select a stretch of what has already played to save it")
@@ -179,7 +181,7 @@ class RecordingDesk:
         end_now = self._fanout.end_position
         metadata = dict(self._metadata())
         return self._track(BackgroundJob("save selection", lambda job: save_span(
-            retro, capture_start, capture_end, end_now, path, fmt, metadata, job)))
+            retro, capture_start, capture_end, end_now, path, fmt, metadata, job, gaps)))
 
     def note_event(self, event: Mapping[str, Any]) -> None:
         self.recorder.note_event(event)

@@ -26,7 +26,10 @@ _CHUNK_FRAMES = 65536
 
 
 def save_span(retro: RetroBuffer, capture_start: int, capture_end: int, capture_end_now: int, path: Path,
-              fmt: str, metadata: dict[str, Any], job: BackgroundJob | None = None) -> RecordingResult:
+              fmt: str, metadata: dict[str, Any], job: BackgroundJob | None = None,
+              gaps: tuple[tuple[int, int], ...] = ()) -> RecordingResult:
+    """Save capture positions [capture_start, capture_end) to `path`, leaving out the `gaps` (capture
+    ranges the device played while the stream stood still: the selected music, without the dropouts)."""
     rate = retro.config.sample_rate_hz
     if capture_end <= capture_start:
         raise ValueError(f"{path.name}: the selection is empty")
@@ -50,25 +53,29 @@ def save_span(retro: RetroBuffer, capture_start: int, capture_end: int, capture_
                                    error="the selected audio is no longer in the retro buffer")
         if job:
             job.progress(0.5, "writing the selection")
+        keep = _without(first, last, gaps)
         writer = AudioFileWriter(path, rate, retro.config.channels, fmt)
         try:
             with sf.SoundFile(str(tmp)) as src:
-                src.seek(first - file_start)
-                left = last - first
-                while left > 0:
-                    block = src.read(min(_CHUNK_FRAMES, left), dtype="float32", always_2d=True)
-                    if not len(block):
-                        break
-                    writer.write(block)
-                    left -= len(block)
+                for a, b in keep:
+                    src.seek(a - file_start)
+                    left = b - a
+                    while left > 0:
+                        block = src.read(min(_CHUNK_FRAMES, left), dtype="float32", always_2d=True)
+                        if not len(block):
+                            break
+                        writer.write(block)
+                        left -= len(block)
         finally:
             writer.close()
         frames = writer.frames_written
         side.update({
             "kind": "selection", "status": "complete", "audio_file": path.name,
-            "start_position_frames": first, "end_position_frames": first + frames,
+            "start_position_frames": first, "end_position_frames": keep[-1][1] if keep else first,
             "frames_written": frames, "duration_s": frames / float(rate),
-            "events": [e for e in side.get("events", []) if first <= e.get("position_frames", -1) < first + frames],
+            "dropouts_left_out_frames": (last - first) - sum(b - a for a, b in keep),
+            "events": [e for e in side.get("events", [])
+                       if any(a <= e.get("position_frames", -1) < b for a, b in keep)],
         })
         side.update(_wall_times(side.get("ended_at"), (file_start + saved.frames_written - first) / rate,
                                 frames / float(rate)))
@@ -78,6 +85,19 @@ def save_span(retro: RetroBuffer, capture_start: int, capture_end: int, capture_
         for p in (tmp, tmp_sidecar):
             with contextlib.suppress(OSError):
                 p.unlink()
+
+
+def _without(first: int, last: int, gaps: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """[first, last) less the gap ranges, as ordered non-empty ranges."""
+    keep, pos = [], first
+    for a, b in sorted(gaps):
+        a, b = max(a, pos), min(b, last)
+        if b <= a:
+            continue
+        keep.append((pos, a))
+        pos = b
+    keep.append((pos, last))
+    return [(a, b) for a, b in keep if b > a]
 
 
 def _wall_times(file_ended_at: str | None, start_before_end_s: float, duration_s: float) -> dict[str, Any]:

@@ -343,7 +343,12 @@ class Session:
         rate = self._runtime.sample_rate_hz
         a, b = sorted((int(start_s * rate), int(end_s * rate)))
         b = min(b, self._runtime.stream_play_position)
-        return self.desk.save_selection(self._positions.to_capture(a), self._positions.to_capture(b))
+        # the music selected, without the silence the device played while the stream stood still
+        spans = self._positions.spans(a, b)
+        if not spans:
+            return self.desk.save_selection(None, None)
+        gaps = tuple((end, start) for (_, end), (start, _) in zip(spans, spans[1:]) if start > end)
+        return self.desk.save_selection(spans[0][0], spans[-1][1], gaps)
 
     def _take_metadata(self) -> dict[str, Any]:
         snap = self.mailbox.snapshot().controls

@@ -40,6 +40,20 @@ def test_position_map_keeps_confirmed_offsets() -> None:
     m.sample(2000, 2500)  # confirmed: offset 500
     m.sample(3000, 3900)  # a torn read or a real change: not yet
     m.sample(4000, 4500)  # back to 500: the odd one is forgotten
-    m.sample(5000, 5800)
-    m.sample(6000, 6800)  # an underrun shifted the capture by 300 from here
-    assert m.to_capture(2500) == 3000 and m.to_capture(5500) == 6000 and m.to_capture(7000) == 7800
+    m.sample(5000, 5800)  # an underrun shifted the capture by 300 before this sample
+    m.sample(6000, 6800)  # confirmed: it applies from 5000, where it was first seen
+    assert m.to_capture(2500) == 3000 and m.to_capture(5500) == 6300 and m.to_capture(7000) == 7800
+
+
+def test_position_map_puts_a_stall_where_the_stream_stopped() -> None:
+    """Space pressed before the model was ready: the device captured 3.3 s of silence while the stream
+    stood at 0. A selection from 0 must start at the first generated frame, after that silence."""
+    m = PositionMap()
+    m.sample(0, 0)
+    m.sample(0, 0)  # stopped: offset 0
+    for captured in range(4800, 158_401, 4800):  # 3.3 s of priming at 48 kHz, sampled every 0.1 s
+        m.sample(0, captured)
+    m.sample(1600, 158_400 + 1600)  # primed: both move together
+    m.sample(3200, 158_400 + 3200)
+    assert m.to_capture(0) == 158_400  # not 0: that was the silence before the music
+    assert m.to_capture(220_800) - m.to_capture(0) == 220_800  # 4.6 s selected is 4.6 s saved

@@ -228,3 +228,26 @@ def test_every_control_is_reachable_with_tab(qtbot, open_window) -> None:
                  "capture_30", "scene_0"}
     assert expected <= names, f"not reachable by Tab: {sorted(expected - names)}"
     assert w.performance.widgets["temperature"].knob in reached
+
+
+def test_a_drag_while_the_timeline_scrolls_keeps_its_start_on_the_music(qtbot, open_window) -> None:
+    w = open_window()
+    tl = w.timeline
+    tl.zoom(0.3)  # a short span: the view scrolls after a few seconds
+    w.session.play()
+    wait_status(qtbot, w, lambda st: st.played_s > tl.span_s)  # scrolling now
+    vp = tl.plot.viewport()
+    y = vp.height() // 2
+
+    def seconds_at(x: int) -> float:
+        return tl.view.mapSceneToView(tl.plot.mapToScene(QtCore.QPoint(x, y))).x()
+
+    x0 = vp.width() // 5
+    pressed_on = seconds_at(x0)
+    qtbot.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x0, y))
+    for x in range(x0, x0 + 200, 10):  # a slow drag: about a second, the music moves on meanwhile
+        qtbot.mouseMove(vp, QtCore.QPoint(x, y))
+        qtbot.wait(50)
+    qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x0 + 200, y))
+    assert tl.selection is not None
+    assert abs(tl.selection[0] - pressed_on) < 0.15, (tl.selection, pressed_on)  # not where the pixel scrolled to
