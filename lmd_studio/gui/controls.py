@@ -7,7 +7,7 @@ from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
-from lmd_studio.core.params import ParamSpec
+from lmd_studio.core.params import STEPS, ParamSpec
 from lmd_studio.gui.knob import KnobWidget
 
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
@@ -86,6 +86,7 @@ class ControlWidget(QtWidgets.QFrame):
         lay.addLayout(self.extra)
         lay.addWidget(self.countdown)
         self._updating = False
+        self._running: float | None = None  # what the engine really runs when it differs (safe mode)
         self.set_supported(info.supported)
         self.set_value(value)
         self.set_auto(auto)
@@ -112,7 +113,19 @@ class ControlWidget(QtWidgets.QFrame):
         self._updating = True
         self.knob.setValue(self._to_position(value))
         self._updating = False
-        self.value_label.setText(format_value(self.spec, self.spec.clamp(value)))
+        self.value_label.setText(self._label(self.spec.clamp(value)))
+
+    def show_running(self, running: float | None) -> None:
+        """The value the engine really uses, when something (safe mode) runs less than the knob asks."""
+        if running != self._running:
+            self._running = running
+            if not self.auto_box.isChecked():
+                self.value_label.setText(self._label(self.value()))
+
+    def _label(self, value: float) -> str:
+        if self._running is not None and self._running < value:
+            return f"{format_value(self.spec, value)} → {format_value(self.spec, self._running)} (safe mode)"
+        return format_value(self.spec, value)
 
     def set_auto(self, auto: bool) -> None:
         self._updating = True
@@ -154,13 +167,13 @@ class ControlWidget(QtWidgets.QFrame):
     # --- events -----------------------------------------------------------------------------------------
     def _knob_moved(self, position: int) -> None:
         value = self._from_position(position)
-        self.value_label.setText(format_value(self.spec, value))
+        self.value_label.setText(self._label(value))
         if not self._updating:
             self.sig_value_changed.emit(self.spec.name, value)
 
     def _auto_toggled(self, on: bool) -> None:
         self.knob.setEnabled(self.supported and not on)
-        self.value_label.setText("model decides" if on else format_value(self.spec, self.value()))
+        self.value_label.setText("model decides" if on else self._label(self.value()))
         if not self._updating:
             self.sig_auto_changed.emit(self.spec.name, on)
 
@@ -258,6 +271,9 @@ class PerformancePanel(QtWidgets.QFrame):
     def update_status(self, status: StudioStatus) -> None:
         for name, w in self.widgets.items():
             w.show_countdown(status.countdowns.get(name))
+        steps = self.widgets.get(STEPS.name)
+        if steps is not None:  # safe mode lowers the steps below the knob: say what really runs
+            steps.show_running(float(status.steps_override) if status.steps_override else None)
         if status.playing and status.primed:
             # tenths: a label whose text changes repaints the panel behind it, 30 times a second at .2f
             self.landing.setText(f"changes heard in ≈{status.pending_change_s:.1f} s · next block in "

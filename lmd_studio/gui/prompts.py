@@ -9,7 +9,9 @@ from lmd_studio.settings.schema import PromptEntry
 
 
 class PromptLineEdit(QtWidgets.QLineEdit):
-    """A prompt text box: suggestions as you type; Down on an empty box lists them all; Esc reverts."""
+    """A prompt text box: suggestions as you type; Down on an empty box lists them all; Esc reverts;
+    Enter (or picking a suggestion) commits and hands the keyboard back, so Space and R are the
+    transport's again."""
 
     sig_committed = QtCore.Signal(str)
     """Enter pressed or focus left with changed text."""
@@ -22,9 +24,10 @@ class PromptLineEdit(QtWidgets.QLineEdit):
         completer.setCaseSensitivity(QtCore.Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(QtCore.Qt.MatchFlag.MatchContains)
         completer.setMaxVisibleItems(12)
-        completer.activated.connect(lambda text: self._commit(text))
+        completer.activated.connect(self._suggestion_taken)
         self.setCompleter(completer)
         self.editingFinished.connect(lambda: self._commit(self.text()))
+        self.returnPressed.connect(self.clearFocus)
 
     def set_committed(self, text: str) -> None:
         self._committed = text
@@ -32,6 +35,10 @@ class PromptLineEdit(QtWidgets.QLineEdit):
             self.setText(text)
             self.setCursorPosition(0)  # show a long prompt from its beginning
         self.setToolTip(text)
+
+    def _suggestion_taken(self, text: str) -> None:
+        self._commit(text)
+        self.clearFocus()
 
     def _commit(self, text: str) -> None:
         if text != self._committed:

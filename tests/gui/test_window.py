@@ -251,3 +251,41 @@ def test_a_drag_while_the_timeline_scrolls_keeps_its_start_on_the_music(qtbot, o
     qtbot.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x0 + 200, y))
     assert tl.selection is not None
     assert abs(tl.selection[0] - pressed_on) < 0.15, (tl.selection, pressed_on)  # not where the pixel scrolled to
+
+
+def test_enter_in_a_prompt_box_hands_the_keys_back_to_the_transport(qtbot, open_window) -> None:
+    w = open_window()
+    field = w.prompts.slots[1].text
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus, timeout=2000)
+    qtbot.keyClicks(field, "rainy rhodes")
+    qtbot.keyClick(field, QtCore.Qt.Key.Key_Return)
+    assert not field.hasFocus()
+    qtbot.keyClick(QtWidgets.QApplication.focusWidget() or w, QtCore.Qt.Key.Key_Space)  # where a key goes
+    wait_status(qtbot, w, lambda st: st.playing)
+    assert field.text() == "rainy rhodes"  # the space was not typed into the prompt
+    other = w.prompts.slots[2].text
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus, timeout=2000)
+    qtbot.keyClicks(other, "rain")  # "rainy rhodes" is in the history now: suggested
+    popup = other.completer().popup()
+    qtbot.waitUntil(popup.isVisible, timeout=2000)
+    qtbot.keyClick(popup, QtCore.Qt.Key.Key_Down)
+    qtbot.keyClick(popup, QtCore.Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not other.hasFocus(), timeout=2000)
+    assert other.text() == "rainy rhodes"
+
+
+def test_the_steps_knob_says_when_safe_mode_runs_fewer(qtbot, open_window) -> None:
+    import dataclasses
+
+    w = open_window()
+    w.timer.stop()  # the status is set by hand here
+    steps = w.performance.widgets["steps"]
+    assert steps.value_label.text() == "4"
+    w.performance.update_status(dataclasses.replace(w._last_status, steps_override=1, safe_mode=True))
+    assert steps.value_label.text() == "4 → 1 (safe mode)"
+    w.performance.update_status(dataclasses.replace(w._last_status, steps_override=0))
+    assert steps.value_label.text() == "4"
