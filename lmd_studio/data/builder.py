@@ -113,12 +113,14 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
     done = {it.id for it in read_manifest(manifest_path, repair=True)}
     done |= {s["id"] for s in read_skips(skip_path)}
     todo = [(i, j) for i, j in enumerate(jobs) if j.id not in done]
+    left = len(todo)
     if cfg.only_kinds is not None:
         todo = [(i, j) for i, j in todo if j.kind in cfg.only_kinds]
     if cfg.max_jobs is not None:
         todo = todo[: cfg.max_jobs]
-    log(f"lmd data build: {len(jobs)} jobs planned ({cfg.size}, seed {cfg.seed}), {len(jobs) - len(todo)} already "
-        f"done, {len(todo)} to render on {cfg.workers} worker(s) → {out}")
+    only = f" (only {', '.join(cfg.only_kinds)} now)" if cfg.only_kinds else ""
+    log(f"lmd data build: {len(jobs)} jobs planned ({cfg.size}, seed {cfg.seed}), {len(jobs) - left} already "
+        f"done, {len(todo)} to render{only} on {cfg.workers} worker(s) → {out}")
     missing = missing_packages(cfg.sources.produced_root)
     if missing:
         log(f"produced music: not installed, so not in this corpus: {', '.join(missing)} "

@@ -163,12 +163,12 @@ def describe_produced(phrases: tuple[str, ...], genre: tuple[str, ...], instrume
     if instrumental and "instrumental" not in phrase:
         phrase = f"instrumental {phrase}"
     mood = f", {moods[0]}" if moods else ""
-    options = [f"{phrase}{mood}"]
+    b = "" if bpm is None else f", {round(bpm)} bpm" if exact_tempo else f", ~{round(bpm)} bpm"
+    options = [f"{phrase}{mood}{b}"]
     if bpm is not None:
-        b = f"{round(bpm)} bpm" if exact_tempo else f"~{round(bpm)} bpm"
-        options = [f"{tempo_word(bpm)} {phrase}{mood}, {b}", f"{phrase}{mood}, {b}"]
+        options.append(f"{tempo_word(bpm)} {phrase}{mood}{b}")
     if instruments:
-        options.append(f"{phrase} with {_and(list(instruments))}{mood}")
+        options.append(f"{phrase} with {_and(list(instruments))}{mood}{b}")
     tags = _tags(list(genre), list(instruments), bpm, None, texture)
     if bpm is not None and not exact_tempo:
         tags["tempo"] = [tempo_word(bpm), f"~{round(bpm)} bpm"]

@@ -66,13 +66,13 @@ PACKAGES: tuple[ProducedPackage, ...] = (
         credit="The Battle for Wesnoth soundtrack (Wesnoth contributors), GPL-2.0-or-later"),
     ProducedPackage(
         "fretsonfire-songs-muldjord", "usr/share/games/fretsonfire/data/songs/muldjord", "songs", "rock",
-        ("metal", "rock"), ("heavy metal song", "metal band with distorted guitars", "fast heavy metal"),
+        ("metal", "rock"), ("heavy metal song", "metal track with distorted guitars", "heavy metal"),
         ("electric guitar", "bass", "drums"), instrumental=False, texture="full band", licence=CC_BY_SA_3,
         licence_says=r"Creative Commons Attribution ShareAlike licence 3\.0",
         credit="Muldjord (El Senator), CC-BY-SA-3.0"),
     ProducedPackage(
         "fretsonfire-songs-sectoid", "usr/share/games/fretsonfire/data/songs/sectoid", "songs", "rock",
-        ("rock", "metal"), ("guitar-driven rock song", "rock band with electric guitars", "hard rock"),
+        ("rock", "metal"), ("guitar-driven rock song", "hard rock track", "electric guitar rock"),
         ("electric guitar", "bass", "drums"), instrumental=False, texture="full band", licence=MIT,
         licence_says=r"Permission is hereby granted, free of charge, to any person",
         credit="Sectoid (Carlos Viola Iborra), MIT"),

@@ -44,10 +44,12 @@ def build_report(items: list[ManifestItem], skips: list[dict], meta: dict) -> di
         row = produced.setdefault(it.render.get("package", "?"), {"items": 0, "hours": 0.0, "exact_grid": 0,
                                                                  "tempo_estimated": 0, "licences": []})
         row["items"] += 1
-        row["hours"] = round(row["hours"] + it.duration_s / 3600.0, 4)
+        row["hours"] += it.duration_s / 3600.0
         row["exact_grid"] += not it.render.get("tempo_estimated", True)
         row["tempo_estimated"] += bool(it.render.get("tempo_estimated")) and it.bpm is not None
         row["licences"] = sorted(set(row["licences"]) | set(it.licences))
+    for row in produced.values():
+        row["hours"] = round(row["hours"], 4)
     reasons = Counter(s["reason"].split(":")[0] for s in skips)
     leaks = check_no_leakage((it.id, it.split, it.groups) for it in items)
     return {
