@@ -79,12 +79,14 @@ def _table(r: dict) -> str:
                      f"({_fmt(j['period_ms'], ' ms', 2)} period: receive times are quantised to it), "
                      f"{'started by the benchmark' if j['started_here'] else 'already running'}")
     lines += [
-        f"  ticks sent / received      {m['ticks_sent']} / {m['ticks_received']}; Start received: {m['start_received']}",
+        f"  ticks sent / received      {m['ticks_sent']} / {m['ticks_received']} ({m['ticks_missing']} missing); "
+        f"Start received: {m['start_received']}; load average {m['load_average_1min']:.1f}",
         f"  tick jitter p95 (received) {_fmt(m['clock_out_jitter_p95_ms'], ' ms')}"
         + _check("clock_out_jitter_p95_ms", m["clock_out_jitter_p95_ms"]),
         f"  tempo error (received)     {_fmt(m['clock_out_tempo_error_bpm'], ' bpm', 4)}"
-        + _check("clock_out_tempo_error_bpm", m["clock_out_tempo_error_bpm"]),
-        f"  change lands after         {_fmt(m['clock_out_change_beats'], ' beats', 2)}"
+        + _check("clock_out_tempo_error_bpm", m["clock_out_tempo_error_bpm"])
+        + f"  [from rtmidi's stamps: {_fmt(m['stamped_tempo_error_bpm'], ' bpm', 4)}]",
+        f"  change lands after         {_fmt(m['clock_out_change_beats'], ' beats', 2)} (asked mid-beat)"
         + _check("clock_out_change_beats", m["clock_out_change_beats"]),
         f"  sender side: jitter p95 {_fmt(m['send_jitter_ms']['p95'], ' ms')}, tempo error "
         f"{_fmt(m['send_tempo_error_bpm'], ' bpm', 5)}, change on a beat: {m['send_change_on_beat']}, "

@@ -4,7 +4,10 @@ process (`clock_probe`) timestamping what arrives and following it with the stud
 Phase 1: `seconds` at `bpm`, playing. Phase 2: the tempo changes to `change_bpm` (as the BPM control
 would set it) and runs `change_beats` beats. From the receiver's timestamps:
 - jitter: |tick interval − 60/(24·bpm)|, p95 over phase 1;
-- tempo error: the least-squares slope of arrival time against tick number over all of phase 1, as bpm;
+- tempo error: the least-squares slope of arrival time against tick number over all of phase 1, as bpm
+  (received ticks are numbered from the gaps between them, so a lost tick costs nothing but itself). The
+  arrival time here is when the receiver read the tick (its perf_counter): rtmidi's own stamps, used for
+  the jitter, fall behind in steps under load (see clock_probe), which would read as a tempo error;
 - change: where the received ticks switch from the old spacing to the new (the best two-segment fit with
   the two known spacings), in beats of the old tempo after the change was asked for — the design says
   the new tempo starts at the next beat; the change is asked for mid-beat, so this is 0.5 (plus the MIDI
@@ -46,10 +49,10 @@ def tick_numbers(times: np.ndarray, *spacings_s: float) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(steps)])
 
 
-def jitter_ms(times: np.ndarray, bpm: float) -> np.ndarray:
+def jitter_ms(times: np.ndarray, bpm: float, k: np.ndarray | None = None) -> np.ndarray:
     """|interval − nominal| of consecutive ticks (both received: intervals across a lost tick are left
-    out), ms."""
-    k = tick_numbers(times, tick_s(bpm))
+    out), ms. `k`: the ticks' numbers if known, else counted from the gaps."""
+    k = tick_numbers(times, tick_s(bpm)) if k is None else k
     consecutive = np.diff(k) == 1
     return np.abs(np.diff(times)[consecutive] - tick_s(bpm)) * 1000.0
 
@@ -113,9 +116,12 @@ def measure(backend: str, seconds: float = 60.0, bpm: float = 120.0, change_bpm:
     finally:
         midi.close()
 
-    recv1 = np.asarray(phase1["ticks"][2:])  # the first two may carry the Start's settling
+    recv1 = np.asarray(phase1["ticks"])
     send1 = np.asarray([t for _, _, t in sent1[2:]])
+    send_k1 = np.asarray([tick for tick, _, _ in sent1[2:]])  # the sender's own tick numbers
     k1 = tick_numbers(recv1, tick_s(bpm))
+    polled1 = np.asarray(phase1["polled"])
+    polled_k1 = tick_numbers(polled1, tick_s(bpm))
     recv2 = np.asarray(phase1["ticks"][-TICKS_PER_BEAT:] + phase2["ticks"])
     c = change_index(recv2, bpm, change_bpm)
     beat_s = 60.0 / bpm
@@ -128,15 +134,19 @@ def measure(backend: str, seconds: float = 60.0, bpm: float = 120.0, change_bpm:
     return {
         "backend": backend, "bpm": bpm, "seconds": seconds, "change_bpm": change_bpm,
         "ticks_sent": len(sent1), "ticks_received": int(len(phase1["ticks"])),
-        "ticks_lost": int(k1[-1] + 1 - len(recv1)) if len(recv1) else None,
+        # gaps of several tick spacings in what arrived (ticks lost, or a stall of the receiving side)
+        "ticks_missing": int(k1[-1] + 1 - len(recv1)) if len(recv1) else None,
         "load_average_1min": os.getloadavg()[0],
         "start_received": [e[0] for e in phase1["events"]] == ["start"],
-        "clock_out_jitter_p95_ms": _stats(jitter_ms(recv1, bpm))["p95"],
-        "clock_out_jitter_ms": _stats(jitter_ms(recv1, bpm)),
-        "clock_out_tempo_error_bpm": abs(fitted_bpm(recv1, k1) - bpm),
+        "clock_out_jitter_p95_ms": _stats(jitter_ms(recv1, bpm, k1))["p95"],
+        "clock_out_jitter_ms": _stats(jitter_ms(recv1, bpm, k1)),
+        # long-run tempo from the receiver's own clock (poll times): rtmidi's stamps step (clock_probe)
+        "clock_out_tempo_error_bpm": abs(fitted_bpm(polled1, polled_k1) - bpm),
+        "stamped_tempo_error_bpm": abs(fitted_bpm(recv1, k1) - bpm),
+        "polled_jitter_ms": _stats(jitter_ms(polled1, bpm, polled_k1)),
         "clock_out_change_beats": (recv2[c] - t_change) / beat_s,
-        "send_jitter_ms": _stats(jitter_ms(send1, bpm)),
-        "send_tempo_error_bpm": abs(fitted_bpm(send1) - bpm),
+        "send_jitter_ms": _stats(jitter_ms(send1, bpm, send_k1)),
+        "send_tempo_error_bpm": abs(fitted_bpm(send1, send_k1) - bpm),
         "send_change_beats": None if c_sent is None else (due2[c_sent] - t_change) / beat_s,
         "send_change_on_beat": c_sent is not None and sent2[c_sent][0] % TICKS_PER_BEAT == 0,
         "send_late_mean_ms": metrics.late_mean_ms, "send_late_max_ms": metrics.late_max_ms,

@@ -10,7 +10,9 @@ published, and its raw estimate.
 Times are `time.perf_counter()` seconds (CLOCK_MONOTONIC: comparable with the sender's process). rtmidi
 stamps each message with the MIDI system's time of arrival (under JACK: `jack_get_time()` in the process
 cycle that received it, so the stamps are quantised to the JACK period; a late poll by this process does
-not add to them, see rtmidi_poll). PlayerProcess-style handle: `ClockProbeProcess`.
+not add to them, see rtmidi_poll). Measured under load, those stamps fall behind perf_counter in steps
+of 6–15 ms a few times a minute while delivery itself stays ~1.5 ms behind the send, so each tick's poll
+time ("polled": when this process read it, ≤ 1 ms poll + scheduling late, never drifting) comes too. PlayerProcess-style handle: `ClockProbeProcess`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.ticks: list[float] = []
+        self.polled: list[float] = []  # when this process read each tick (perf_counter, no rtmidi deltas)
         self.events: list[tuple[str, float, int]] = []
         self.lock = threading.Lock()
 
@@ -46,17 +49,18 @@ class _Recorder:
         with self.lock:
             if msg.type == "clock":
                 self.ticks.append(t_s)
+                self.polled.append(time.perf_counter())
             else:
                 self.events.append((msg.type, t_s, getattr(msg, "pos", 0)))
 
     def __call__(self, msg) -> None:  # backends without arrival times
         self.receive(msg, time.perf_counter())
 
-    def take(self) -> tuple[list[float], list[tuple[str, float, int]]]:
+    def take(self) -> tuple[list[float], list[float], list[tuple[str, float, int]]]:
         with self.lock:
-            ticks, events = self.ticks, self.events
-            self.ticks, self.events = [], []
-        return ticks, events
+            ticks, polled, events = self.ticks, self.polled, self.events
+            self.ticks, self.polled, self.events = [], [], []
+        return ticks, polled, events
 
 
 class _LoggingSink(MailboxSink):
@@ -108,10 +112,10 @@ class _Probe:
         return {"port": hit}
 
     def take(self) -> dict:
-        ticks, events = self.recorder.take()
+        ticks, polled, events = self.recorder.take()
         log, self.sink.log = self.sink.log, []
         state = self.service.clock_state()
-        return {"ticks": ticks, "events": events, "published": log, "estimate_bpm": self.service.clock.estimate_bpm,
+        return {"ticks": ticks, "polled": polled, "events": events, "published": log, "estimate_bpm": self.service.clock.estimate_bpm,
                 "playing": state.playing, "beats": state.beats}
 
     def close(self) -> dict:

@@ -35,7 +35,7 @@ MAX_SONG_POSITION = 16383  # the pointer is 14 bits of 16th notes
 class ClockOutCore:
     """Owned by one thread (the sender's). `playing` is what the receivers were told."""
 
-    def __init__(self, schedule: TickSchedule, next_tick: int = 0, stall_ticks: float = 4.0) -> None:
+    def __init__(self, schedule: TickSchedule, next_tick: int = 0, stall_ticks: float = 24.0) -> None:
         self.schedule = schedule
         self.stall_ticks = stall_ticks
         self.next_tick = next_tick

@@ -192,3 +192,26 @@ def test_null_clock_out_does_nothing_and_says_why():
     null.play()
     null.close()
     assert null.metrics.last_error == "no virtual ports here" and not null.metrics.running
+
+
+def test_a_stall_shorter_than_a_beat_is_caught_up_on_the_same_grid_a_longer_one_moves_it():
+    offset = [0.0]
+    sent: list[tuple[int, float, float]] = []
+    out = ClockOut(FakePort(), lambda: 300.0, ClockOutConfig(realtime_priority=0),
+                   clock=lambda: time.perf_counter() + offset[0],
+                   on_sent=lambda tick, due, t, msgs: sent.append((tick, due, t)))
+    out.start()
+    try:
+        time.sleep(0.1)
+        offset[0] += 0.05  # the machine stalled 50 ms (6 ticks at 300 bpm): they go out at once
+        time.sleep(0.1)
+        assert out.metrics.reanchors == 0
+        ticks = [(k, due) for k, due, _ in sent]
+        (k0, due0), (k1, due1) = ticks[0], ticks[-1]
+        assert due1 - due0 == pytest.approx((k1 - k0) * 60 / (24 * 300))  # one grid throughout
+        assert min(b[2] - a[2] for a, b in zip(sent, sent[1:])) < 0.001  # the burst
+        offset[0] += 1.0  # a suspend: five beats late → the grid moves, no five-beat burst
+        time.sleep(0.1)
+        assert out.metrics.reanchors == 1
+    finally:
+        out.close()
