@@ -37,6 +37,8 @@ Everything the GUI needs:
   source_id)`, `clear_map`, `export_map(controller, path)`, `import_map(controller, path)` (raises
   `MidiMapError`, changes nothing), `map_error(controller)` + `discard_broken_map(controller)`.
 - play: `active_notes()`, `panic()`; clock: `clock_state()`, `set_follow_clock`, `set_follow_transport`.
+- clock out: `open_virtual_output(name)` (never listed among inputs, never followed) for a
+  `clock_out.ClockOut` sender thread (24-ppq clock, start/stop/continue, song position).
 - targets: `catalog` lists every bindable name with its label and ParamSpec; `set_catalog(catalog)` after
   a model switch (keep the sink pointing at the live mailbox, e.g. with a forwarding sink);
   `ActionMailbox.sync_prompt_weight` tells soft takeover about weights set from the GUI.
