@@ -1,7 +1,9 @@
 """Key and harmonic movement, measured from audio (the evaluation's tonal meters, issue "Model v2").
 
-- `chromagram`: 12 pitch-class energies per ≈ 46 ms frame from an 8192-point STFT (55 Hz–5 kHz, each bin
-  shared between its two nearest semitones), magnitude-compressed so one loud note does not hide a chord;
+- `chromagram`: 12 pitch-class magnitudes per ≈ 46 ms frame from an 8192-point STFT (55 Hz–2 kHz, each
+  bin shared between its two nearest semitones). Chosen on 60 real corpus excerpts against the key of
+  their own notes: linear magnitude up to 2 kHz agreed in 63 %, log-compressed or power or up to 5 kHz in
+  52–58 % (upper harmonics pull the estimate towards the dominant);
 - `estimate_key`: the mean chroma correlated with the Krumhansl–Kessler probe-tone profiles (Krumhansl,
   "Cognitive Foundations of Musical Pitch", 1990) rotated to all 24 keys; the best correlation wins;
 - `harmony_change_rate`: mean cosine distance between the chroma of consecutive bars. A chord re-struck
@@ -44,7 +46,7 @@ def _chroma_weights(sample_rate_hz: int, n_fft: int, f_min_hz: float, f_max_hz: 
 
 
 def chromagram(audio: np.ndarray, sample_rate_hz: int, n_fft: int = 8192, hop_frames: int = 2048,
-               f_min_hz: float = 55.0, f_max_hz: float = 5000.0) -> Chromagram:
+               f_min_hz: float = 55.0, f_max_hz: float = 2000.0) -> Chromagram:
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 2:  # [N, C] → mono
         x = x.mean(axis=1)
@@ -53,7 +55,7 @@ def chromagram(audio: np.ndarray, sample_rate_hz: int, n_fft: int = 8192, hop_fr
     n = 1 + (x.shape[0] - n_fft) // hop_frames
     idx = np.arange(n_fft)[None, :] + hop_frames * np.arange(n)[:, None]  # [F, n_fft]
     mag = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft + 1)[:-1], axis=1))  # [F, bins]
-    chroma = np.log1p(10.0 * (mag @ _chroma_weights(sample_rate_hz, n_fft, f_min_hz, f_max_hz).T))  # [F, 12]
+    chroma = mag @ _chroma_weights(sample_rate_hz, n_fft, f_min_hz, f_max_hz).T  # [F, 12]
     return Chromagram(chroma, sample_rate_hz / hop_frames)
 
 
