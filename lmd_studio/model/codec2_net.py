@@ -39,10 +39,12 @@ class Codec2Config:
     decoder_kernel: int = 7  # causal: 6 latent frames of look-back per block
     frame_width: int = 384  # features per STFT frame entering the shared head
     mlp_ratio: int = 3
-    log_floor: float = 1e-5  # encoder input: (log(mag + floor) - offset) / scale, as v1
+    log_floor: float = 1e-7  # encoder input: (log(mag + floor) - offset) / scale; v1 used 1e-5, but the MR-STFT
+    # metric compares magnitudes down to 1e-7, so the encoder should tell -100 dB from digital silence
     log_offset: float = -2.0
     log_scale: float = 4.0
     max_log_magnitude: float = 8.0  # head clamp: e^8 ≈ 2981, above a full-scale sine's peak bin (512)
+    init_log_magnitude: float = -4.0  # the head's initial log-magnitude bias (e^-4 ≈ 0.02, a typical music bin)
 
     def __post_init__(self) -> None:
         if self.sample_rate_hz < 44100:
@@ -171,6 +173,8 @@ class Codec2Net(nn.Module):
         # per latent frame: C × F frames × frame_width features, then per frame (log-magnitude, phase) × K bins
         self.up = nn.Linear(wd, cfg.audio_channels * cfg.frames_per_latent * cfg.frame_width)
         self.head = nn.Linear(cfg.frame_width, 2 * cfg.n_bins)
+        with torch.no_grad():  # start near music levels instead of magnitude 1 in every bin
+            self.head.bias[: cfg.n_bins].fill_(cfg.init_log_magnitude)
         # latents are standardised with statistics measured after training (identity until then)
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_channels))
         self.register_buffer("latent_std", torch.ones(cfg.latent_channels))

@@ -28,8 +28,8 @@ def _codec(channels=1, seed=0):
     with torch.no_grad():  # random weights, made non-trivial: layer scales on, latent statistics set
         for blk in net.dec_blocks:
             blk.scale.fill_(1.0)
-        net.head.weight.mul_(4.0)  # spread phases; log-magnitudes around -3 → music-like levels (peaks ~ 1)
-        net.head.bias.view(2, -1)[0] -= 3.0
+        net.head.weight.mul_(4.0)  # spread phases; log-magnitudes around -1: peaks ~ 0.5
+        net.head.bias.view(2, -1)[0] += 3.0  # from the initial -4
         net.latent_mean.normal_()
         net.latent_std.uniform_(0.5, 2.0)
     return Codec2(net)
