@@ -110,7 +110,8 @@ class Session:
 
     # ================================================================ lifecycle
     def start(self) -> None:
-        self._runtime.start()
+        if self._startup is None:  # a stand-in is never started: no silence primed, drawn or timed
+            self._runtime.start()
         self._runtime.set_safe_mode(self._settings.safe_mode)
         self.set_volume_db(self._settings.volume_db)
         self.midi.start(self._settings.midi)
@@ -188,9 +189,7 @@ class Session:
     def play(self) -> None:
         self._panic_until_s = None
         if self._startup is not None and self._startup.loading:  # plays the moment the model is in
-            if not self._transport_playing:
-                self.notify("info", "Starting when the model is ready")
-            self._transport_playing = True
+            self._transport_playing = True  # the status says so: play_pending
             return
         if not self._transport_playing:  # device glitches count from here (stream start-up is not playing)
             self._underflows_at_play = self._runtime.metrics.device_underflows + self._underflows_before

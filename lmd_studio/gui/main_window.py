@@ -222,7 +222,9 @@ class StudioWindow(QtWidgets.QMainWindow):
             hint = ("Press Space to play" if not status.playing and status.played_s == 0 else
                     ("stopped — Space plays on" if not status.playing else ""))
         tl.set_hint(hint)
-        if status.playing or status.primed:
+        if status.model_loading:
+            tl.info_text("")
+        elif status.playing or status.primed:
             tl.info_text(f"context {status.context_s:.1f} s · {status.headroom_s:.1f} s generated ahead"
                          + (f" · next block in {status.next_boundary_s:.1f} s" if status.playing else ""))
         tl.refresh(frame)

@@ -50,10 +50,21 @@ def _save(widget, path: Path) -> None:
     print(f"wrote {path}", flush=True)
 
 
+def _wait_until_ready(window, timeout_s: float = 180.0) -> None:
+    """The model loads after the window opens (app/startup.py): the shots show it loaded."""
+    end = time.perf_counter() + timeout_s
+    while time.perf_counter() < end:
+        status = window._last_status
+        if not status.model_loading and not status.startup.endswith("…"):
+            return
+        _pump(0.1)
+
+
 def run_tour(name: str, window, session, out: Path) -> None:
     """Drive the open window through a scripted evening and save screenshots into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     play_s = float(os.environ.get(PLAY_ENV, "14"))
+    _wait_until_ready(window)
     if name == "stage":
         session.play()
         _pump(min(play_s, 9.0))

@@ -113,23 +113,22 @@ class TransportBar(QtWidgets.QFrame):
         self.volume_label.setText(f"{gain_db:+.1f} dB")
 
     def update_status(self, s: StudioStatus) -> None:
-        play_on, play_text = ((True, "◌  Starting…") if s.play_pending else
+        play_on, play_text = ((True, "Starting…") if s.play_pending else
                               (s.playing, "■  Stop" if s.playing else "▶  Play"))
         for button, on, text in ((self.play, play_on, play_text), (self.record, s.recording, "●  Rec")):
             if button.isChecked() != on:
                 button.setChecked(on)
             button.setText(text)
-        self.show_startup(s.startup, s.play_pending)
+        self.show_startup(s.startup)
         self.rec_time.setText(_clock(s.record_elapsed_s) if s.recording else "")
         self.clock.setText(_clock(s.played_s))
         for b in self.capture_buttons:
             b.setEnabled(s.retro_available_s > 0.0)
 
 
-    def show_startup(self, stage: str, play_pending: bool) -> None:
+    def show_startup(self, stage: str) -> None:
         """The start-up stage; once ready it says so for a moment, then the line goes away."""
-        text = f"{stage} starting when ready" if play_pending and stage.endswith("…") else stage
-        self.startup.setText(text)
+        self.startup.setText(stage)
         name = "Heard" if stage and not stage.endswith("…") else "Countdown"
         if self.startup.objectName() != name:
             self.startup.setObjectName(name)
