@@ -398,6 +398,8 @@ class Session:
 
     def load_model(self, spec: str) -> BackgroundJob:
         """Load a model off the GUI thread; the running one keeps playing until the new one is ready."""
+        if self._startup is not None and self._startup.loading:
+            self._startup.supersede()  # chosen before the start-up model was in: this one wins
         work = load_model_work(self.deps.make_generator, spec, self._settings.torch_threads,
                                self.mailbox.snapshot().controls)
         return self._start_job(BackgroundJob("load model", work), lambda job: self._model_loaded(job, spec))
@@ -418,6 +420,8 @@ class Session:
         """The model loaded after the window opened (or its fallback) takes over from the stand-in; a
         play pressed meanwhile starts now."""
         assert self._startup is not None
+        if self._startup.superseded:
+            return
         self._startup.loaded()
         if job.error:  # cancelled (quitting) or a bug: the load's own fallbacks are inside the job
             self._transport_playing = False

@@ -120,6 +120,15 @@ class ModelStartup:
         self.ready_shown_s = ready_shown_s
         self._phase = "loading"  # loading → warming (the engine primes with the model) → ready → done
         self._ready_at_s = 0.0
+        self.superseded = False  # the player opened another model before this one was in
+
+    def supersede(self) -> None:
+        """Another model was chosen meanwhile: this load's result is dropped (and the load stopped at
+        its next step); the status follows the chosen model's load and priming."""
+        self.superseded = True
+        if self.job is not None:
+            self.job.cancel()
+        self._phase = "warming"
 
     def start(self, controls: BlockControls) -> BackgroundJob:
         """The job (not started) that loads the model and warms it up for `controls` (the prompts and

@@ -179,3 +179,20 @@ def test_the_stand_in_is_silent_and_offers_every_standard_control() -> None:
     block, state = g.generate_block(g.init_state(0), None)
     assert block.shape == (g.block_frames, g.channels) and not np.any(block)
     assert {p.name for p in g.param_specs} >= {"steps", "guidance", "temperature", "seed"}
+
+
+def test_a_model_opened_while_the_start_up_model_loads_wins(tmp_path: Path) -> None:
+    s = _session(tmp_path, LoadingGenerator(),
+                 ModelStartup(lambda spec, threads: SlowModel(load_s=1.0), "first", threads=1, try_default=False),
+                 spec="first")
+    s.start()
+    try:
+        s.tick()  # the start-up load begins
+        s.load_model("chosen")  # Ctrl+O before it is in (the session's make_generator answers at once)
+        _wait(s, lambda st: not st.jobs or all(j.done for j in st.jobs))
+        time.sleep(1.2)  # the start-up job is long over
+        _wait(s, lambda st: not st.jobs or all(j.done for j in st.jobs))
+        assert s.model_spec == "chosen" and not s.tick().model_loading
+        assert not any(n.level == "error" for n in s.take_notices())
+    finally:
+        s.shutdown()
