@@ -205,7 +205,9 @@ def test_sidecar_counts_the_silence_underruns_put_in_the_take(session) -> None:
     session.set_volume_db(0.0)
     play_primed(session)
     session._runtime.generator.compute_s = 0.8  # 0.5 s blocks that take 0.8 s: the ring runs dry
-    run_for(session, 1.0)
+    # ≈ 1.5 s is queued ahead; it drains at 1 − 0.5/0.8 = 0.375 s per second, so after 4.5 s the take is
+    # sure to start on an empty ring (with 1 s it started on ≈ 1.1 s of audio and sometimes barely underran)
+    run_for(session, 4.5)
     side = record(session, 3.0)
     drop = side["dropouts"]
     rate = side["sample_rate_hz"]
