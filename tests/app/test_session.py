@@ -93,9 +93,16 @@ def test_a_saved_selection_is_the_audio_that_played_there(session) -> None:
     segment = 0.1
     timeline_env = [w.maxs[(x >= start_s + i * segment) & (x < start_s + (i + 1) * segment)].max()
                     for i in range(20)]
-    file_env = [np.abs(audio[int(i * segment * rate):int((i + 1) * segment * rate)]).max() for i in range(20)]
-    corr = np.corrcoef(timeline_env, file_env)[0, 1]
-    assert corr > 0.9, (timeline_env, file_env)
+    # Envelope maxima per 100 ms flip between neighbouring segments when an onset sits on a segment edge, so
+    # a few ms of offset (the limiter's 2-ms look-ahead sits between what the timeline shows and what is
+    # captured) made this flaky under load: take the best of small lags, still far below the 3-s misplacement
+    # this test exists to catch.
+    def file_env(lag_s: float) -> list[float]:
+        lo = int(lag_s * rate)
+        return [np.abs(audio[max(0, lo + int(i * segment * rate)):max(0, lo + int((i + 1) * segment * rate))]).max()
+                for i in range(19)]
+    corr = max(np.corrcoef(timeline_env[:19], file_env(lag))[0, 1] for lag in (0.0, 0.002, 0.004, -0.002, -0.004))
+    assert corr > 0.9, (timeline_env, file_env(0.0))
 
 
 def test_capture_last_and_nothing_to_capture(tmp_path: Path) -> None:
