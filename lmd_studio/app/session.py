@@ -38,7 +38,7 @@ from lmd_studio.app.tap_tempo import TapTempo
 from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import ControlInfo, ModelChoice, Notice, StudioStatus, TimelineFrame
 from lmd_studio.core.generator import BlockGenerator
-from lmd_studio.core.params import MASTER_GAIN, SEED, STEPS
+from lmd_studio.core.params import MASTER_GAIN, PITCH, SEED, STEPS
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.paths import StudioPaths
@@ -353,8 +353,12 @@ class Session:
         snap = self.mailbox.snapshot().controls
         prompts = [{"slot": i, "text": p.text, "weight": p.weight, "enabled": p.enabled}
                    for i, p in enumerate(self.mixer.entries()) if p.text.strip()]  # empty slots play nothing
+        # tempo and key as the model was asked for them when the take started (None: it decided itself)
+        tempo = None if snap.bpm is None else {"bpm": snap.bpm, "beats_per_bar": snap.beats_per_bar}
+        key = {"held_notes": [n for n, _ in snap.held_notes]} if snap.held_notes else (
+            None if snap.is_auto(PITCH) else {"pitch_class": int(snap.value(PITCH))})
         return {"prompts": prompts, "parameters": dict(snap.values), "seed": int(self.mailbox.get(SEED.name)),
-                "model": self.model_name, "auto": sorted(snap.auto), "bpm": snap.bpm,
+                "model": self.model_name, "auto": sorted(snap.auto), "bpm": snap.bpm, "tempo": tempo, "key": key,
                 "safe_mode": self._settings.safe_mode}
 
     # ================================================================ timeline

@@ -21,7 +21,7 @@ from typing import Any
 SIDECAR_FORMAT = "lmd-take"
 SIDECAR_FORMAT_VERSION = 1
 # metadata keys that get a top-level field of their own; anything else goes under "extra"
-KNOWN_METADATA_KEYS = ("prompts", "parameters", "seed", "model")
+KNOWN_METADATA_KEYS = ("prompts", "parameters", "seed", "model", "tempo", "key")
 
 
 def now_iso() -> str:

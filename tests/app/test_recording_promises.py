@@ -273,3 +273,19 @@ def test_sidecar_counts_clipping_during_the_take(session) -> None:
         assert clipping["clipped_samples_pre_limiter"] > 0
     else:  # no limiter: the file's samples were clipped when written
         assert clipping["clipped_samples_in_file"] > 0
+
+
+def test_sidecar_stores_the_asked_tempo_meter_and_key(session) -> None:
+    play_primed(session)
+    session.mailbox.set_bpm(97.0)
+    session.mailbox.set_beats_per_bar(3)
+    session.mailbox.set_held_notes(((57, 100), (60, 90), (64, 80)))
+    side = record(session, 0.5)
+    assert side["tempo"] == {"bpm": 97.0, "beats_per_bar": 3}
+    assert side["key"] == {"held_notes": [57, 60, 64]}
+    session.mailbox.set_bpm(None)
+    session.mailbox.set_held_notes(())
+    session.set_auto("pitch", False)
+    session.set_value("pitch", 9.0)
+    side = record(session, 0.5)
+    assert side["tempo"] is None and side["key"] == {"pitch_class": 9}
