@@ -10,13 +10,12 @@ wait_peers{n, timeout_s} → t_s · wait_tempo{bpm, timeout_s, tolerance} → t_
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import sys
 import threading
 import time
 from typing import Any
 
+from lmd_studio.core.json_child import JsonLineChild, serve_json_lines
 from lmd_studio.link.netns import check_only_loopback
 
 
@@ -90,60 +89,17 @@ class _Peer:
 
 def main() -> int:
     peer = _Peer()
-    print(json.dumps({"ok": True, "ready": True}), flush=True)
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        op = cmd.pop("op")
-        if op == "quit":
-            break
-        try:
-            print(json.dumps({"ok": True, **getattr(peer, op)(**cmd)}), flush=True)
-        except Exception as exc:  # noqa: BLE001 — report to the parent, keep serving
-            print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    serve_json_lines(peer, {"ready": True})
     peer.close()
     return 0
 
 
-class PeerProcess:
-    """The parent's handle on a peer process (the parent must itself be inside the namespace)."""
+class PeerProcess(JsonLineChild):
+    """The parent's handle on a Link peer process (the parent must itself be inside the namespace;
+    protocol: core/json_child.py)."""
 
     def __init__(self, python: str = sys.executable) -> None:
-        self.proc = subprocess.Popen([python, "-m", "lmd_studio.link.peer"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self._read()
-
-    def _read(self) -> dict:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"Link peer process exited (code {self.proc.poll()})")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeError(f"Link peer: {reply.get('error')}")
-        return reply
-
-    def request(self, op: str, **kwargs) -> dict:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def __enter__(self) -> PeerProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__("lmd_studio.link.peer", (), what="Link peer", quit_timeout_s=10.0, python=python)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from lmd_studio.core.json_child import JsonLineChild, serve_json_lines
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.midi.backend import MidiBackend
 from lmd_studio.midi.clock import ClockConfig
@@ -137,60 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 — tell the parent why, then exit
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1
-    print(json.dumps({"ok": True, "ready": True}), flush=True)
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        op = cmd.pop("op")
-        if op == "quit":
-            break
-        try:
-            print(json.dumps({"ok": True, **getattr(probe, op)(**cmd)}), flush=True)
-        except Exception as exc:  # noqa: BLE001 — report to the parent, keep serving
-            print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    serve_json_lines(probe, {"ready": True})
     probe.close()
     return 0
 
 
-class ClockProbeProcess:
-    """The parent's handle on a probe process."""
+class ClockProbeProcess(JsonLineChild):
+    """The parent's handle on a MIDI clock probe process (protocol: core/json_child.py)."""
 
     def __init__(self, backend_name: str, python: str = sys.executable) -> None:
-        self.proc = subprocess.Popen([python, "-m", "lmd_studio.midi.clock_probe", "--backend", backend_name],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self._read()
-
-    def _read(self) -> dict:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"MIDI clock probe process exited (code {self.proc.poll()})")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeError(f"MIDI clock probe: {reply.get('error')}")
-        return reply
-
-    def request(self, op: str, **kwargs) -> dict:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def __enter__(self) -> ClockProbeProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__("lmd_studio.midi.clock_probe", ("--backend", backend_name), what="MIDI clock probe", quit_timeout_s=5.0, python=python)
 
 
 if __name__ == "__main__":

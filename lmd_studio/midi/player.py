@@ -14,14 +14,13 @@ start, stop} · flood{rate_hz, seconds, channel, control, probe_control, probe_i
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from typing import Any
 
 import mido
 
+from lmd_studio.core.json_child import JsonLineChild, serve_json_lines
 from lmd_studio.midi.backend import MidiBackend
 
 _SLEEP_S = 0.0005
@@ -134,62 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default=None)
     args = parser.parse_args(argv)
     player = _Player(args.backend)
-    print(json.dumps({"ok": True, "ready": True}), flush=True)
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        op = cmd.pop("op")
-        if op == "quit":
-            break
-        try:
-            result = getattr(player, op)(**cmd)
-            print(json.dumps({"ok": True, **result}), flush=True)
-        except Exception as exc:  # noqa: BLE001 — report to the parent, keep serving
-            print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+    serve_json_lines(player, {"ready": True})
     player.close()
     player.backend.close()
     return 0
 
 
-class PlayerProcess:
-    """The parent's handle on a player process."""
+class PlayerProcess(JsonLineChild):
+    """The parent's handle on a MIDI player process (protocol: core/json_child.py)."""
 
     def __init__(self, backend_name: str, python: str = sys.executable) -> None:
-        self.proc = subprocess.Popen([python, "-m", "lmd_studio.midi.player", "--backend", backend_name],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self._read()
-
-    def _read(self) -> dict:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"MIDI player process exited (code {self.proc.poll()})")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            raise RuntimeError(f"MIDI player: {reply.get('error')}")
-        return reply
-
-    def request(self, op: str, **kwargs) -> dict:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-    def __enter__(self) -> PlayerProcess:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__("lmd_studio.midi.player", ("--backend", backend_name), what="MIDI player", quit_timeout_s=5.0, python=python)
 
 
 if __name__ == "__main__":
