@@ -24,6 +24,7 @@ import torch
 from lmd_studio.dsp.phase import PhaseConfig, PhaseState, StreamingPhaseReconstructor
 from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from lmd_studio.model.codec2 import CODEC2_FORMAT, Codec2, load_codec2
+from lmd_studio.model.codec_api import CodecShapeFromConfig
 from lmd_studio.model.codec_net import CodecConfig, CodecNet, frames_to_magnitudes, log_magnitude_frames
 
 CODEC_FORMAT = "lmd-codec"
@@ -39,7 +40,7 @@ class CodecDecodeState:
     latent_frames_done: int = 0
 
 
-class SpectralCodec:
+class SpectralCodec(CodecShapeFromConfig):
     """Implements lmd_studio.model.codec_api.LatentCodec."""
 
     def __init__(self, net: CodecNet) -> None:
@@ -50,27 +51,6 @@ class SpectralCodec:
                                                              frames_per_chunk=self.cfg.frames_per_latent,
                                                              gl_iters=self.cfg.gl_iters,
                                                              momentum=self.cfg.gl_momentum))
-
-    # --- LatentCodec properties -------------------------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        return self.cfg.sample_rate_hz
-
-    @property
-    def audio_channels(self) -> int:
-        return self.cfg.audio_channels
-
-    @property
-    def latent_channels(self) -> int:
-        return self.cfg.latent_channels
-
-    @property
-    def hop_frames(self) -> int:
-        return self.cfg.hop_frames
-
-    @property
-    def latent_rate_hz(self) -> float:
-        return self.cfg.latent_rate_hz
 
     # --- encode -------------------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -21,6 +21,7 @@ import torch
 from lmd_studio.dsp.istft_stream import StreamingIstft
 from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lmd_studio.model.codec2_net import Codec2Config, Codec2Net, analyse, to_complex
+from lmd_studio.model.codec_api import CodecShapeFromConfig
 
 CODEC2_FORMAT = "lmd-codec2"
 CODEC2_FORMAT_VERSION = 1
@@ -35,34 +36,13 @@ class Codec2DecodeState:
     latent_frames_done: int = 0
 
 
-class Codec2:
+class Codec2(CodecShapeFromConfig):
     """Implements lmd_studio.model.codec_api.LatentCodec."""
 
     def __init__(self, net: Codec2Net) -> None:
         self.net = net.eval()
         self.cfg = net.cfg
         self.istft = StreamingIstft(self.cfg.stft)
-
-    # --- LatentCodec properties -------------------------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        return self.cfg.sample_rate_hz
-
-    @property
-    def audio_channels(self) -> int:
-        return self.cfg.audio_channels
-
-    @property
-    def latent_channels(self) -> int:
-        return self.cfg.latent_channels
-
-    @property
-    def hop_frames(self) -> int:
-        return self.cfg.hop_frames
-
-    @property
-    def latent_rate_hz(self) -> float:
-        return self.cfg.latent_rate_hz
 
     # --- encode -------------------------------------------------------------------------------------------
     @torch.inference_mode()

@@ -48,3 +48,30 @@ class LatentCodec(Protocol):
 
         Must not mutate `state` (the engine rewinds to old states)."""
         ...
+
+
+class CodecShapeFromConfig:
+    """The LatentCodec's shape properties read from `self.cfg` (a codec config with sample_rate_hz,
+    audio_channels, latent_channels, hop_frames and latent_rate_hz) — shared by both codecs."""
+
+    cfg: Any
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.cfg.sample_rate_hz)
+
+    @property
+    def audio_channels(self) -> int:
+        return int(self.cfg.audio_channels)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.cfg.latent_channels)
+
+    @property
+    def hop_frames(self) -> int:
+        return int(self.cfg.hop_frames)
+
+    @property
+    def latent_rate_hz(self) -> float:
+        return float(self.cfg.latent_rate_hz)
