@@ -116,7 +116,11 @@ def rhythmic_items(corpus: Corpus, split: str, cfg: MusicEvalConfig) -> list[Man
 
 def tonal_items(corpus: Corpus, split: str, cfg: MusicEvalConfig) -> list[ManifestItem]:
     items = [it for it in corpus.items(split) if it.kind in TONAL_KINDS and it.key and it.bpm]
-    return spread(items, cfg.key_items, lambda it: parse_key(it.key or "C").tonic + 12 * parse_key(it.key or "C").minor)
+    def key_order(it: ManifestItem) -> float:
+        key = parse_key(it.key or "C")
+        return key.tonic + 12 * key.minor
+
+    return spread(items, cfg.key_items, key_order)
 
 
 def beats_per_bar(item: ManifestItem) -> int:
