@@ -25,6 +25,7 @@ from lmd_studio.data.manifest import (
 )
 from lmd_studio.data.plan import SIZES, Catalogue, build_catalogue, plan_jobs
 from lmd_studio.data.produced import missing_packages, produced_tracks
+from lmd_studio.data.relabel import relabel_keys
 from lmd_studio.data.report import build_report, read_skips, write_report
 from lmd_studio.data.sources import SourcePaths, check_sources, drum_kits, music21_pieces
 from lmd_studio.data.splits import SplitConfig
@@ -130,6 +131,10 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
                               {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores",
                               {t.key: t for t in cat.tracks}))
     _run(todo, setup, cfg, manifest_path, skip_path)
+    relabel = relabel_keys(out)
+    if relabel.changed:
+        log(f"keys from the excerpts' own notes: {relabel.changed} of {relabel.checked} relabelled "
+            f"({relabel.latents_rewritten} latent shards updated)")
     previous = out / "report.json"
     spent = json.loads(previous.read_text())["build_seconds"] if previous.exists() else 0.0
     items = read_manifest(manifest_path)
