@@ -29,6 +29,7 @@ from lmd_studio.data.relabel import relabel_keys
 from lmd_studio.data.report import build_report, read_skips, write_report
 from lmd_studio.data.sources import SourcePaths, check_sources, drum_kits, music21_pieces
 from lmd_studio.data.splits import SplitConfig
+from lmd_studio.data.stems_backfill import backfill_stems
 from lmd_studio.data.worker import WorkerSetup, init_worker, run_job
 
 
@@ -53,6 +54,7 @@ class BuildConfig:
     progress: bool = True
     max_jobs: int | None = None  # stop after this many jobs (tests of interruption/resume)
     only_kinds: tuple[str, ...] | None = None  # render only these kinds' jobs now (the plan stays the whole)
+    stems: bool = True  # partner stems of multi-part items (jam training); earlier items get theirs backfilled
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -129,8 +131,10 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
     group_of = {s.source_id: cat.group_of_sample(s) for s in cat.samples}
     setup = WorkerSetup(out, (cfg.sources, {p.key: p for p in cat.pieces}, {s.name: s for s in cat.samples},
                               {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores",
-                              {t.key: t for t in cat.tracks}))
+                              {t.key: t for t in cat.tracks}, cfg.stems))
     _run(todo, setup, cfg, manifest_path, skip_path)
+    if cfg.stems and cfg.max_jobs is None:
+        backfill_stems(out, jobs, setup, cfg.workers, log)
     relabel = relabel_keys(out)
     if relabel.changed:
         log(f"keys from the excerpts' own notes: {relabel.changed} of {relabel.checked} relabelled "

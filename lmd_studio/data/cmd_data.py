@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--hydrogen-dir", type=Path, default=None, help="override the hydrogen-drumkits folder")
     b.add_argument("--sf2", type=Path, default=None, help="override FluidR3_GM.sf2")
     b.add_argument("--sf3", type=Path, default=None, help="override MuseScore_General_Full.sf3")
+    b.add_argument("--no-stems", action="store_true",
+                   help="skip the partner stems of multi-part items (melody/accompaniment, drums/band)")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     r = sub.add_parser("report", help="print the build report of a corpus folder")
     r.add_argument("--corpus", type=Path, default=None)
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = BuildConfig(out_dir=out, size=args.size, seed=args.seed, workers=args.workers,
                           include_noncommercial=args.include_noncommercial, sources=_paths(args),
-                          progress=not args.no_progress,
+                          progress=not args.no_progress, stems=not args.no_stems,
                           only_kinds=tuple(args.only) if args.only else None)
         rep = build_corpus(cfg)
     except (MissingSourceError, BuildError, ValueError) as exc:

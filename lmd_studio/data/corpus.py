@@ -121,6 +121,16 @@ class Corpus:
         with np.load(self.path(item.features)) as z:
             return np.asarray(z["notes"])
 
+    def load_stem(self, item: ManifestItem, name: str) -> np.ndarray:
+        """[1, N] float32 partner stem `name` of `item` (see `item.stems`), aligned sample for sample with its mix."""
+        if name not in item.stems:
+            raise CorpusError(f"{item.id} has no stem {name!r} (it has: {sorted(item.stems) or 'none'})")
+        audio, rate_hz = sf.read(str(self.path(item.stems[name])), dtype="float32", always_2d=True)
+        if rate_hz != item.sample_rate_hz or audio.shape[0] != item.num_frames:
+            raise CorpusError(f"{item.stems[name]}: {audio.shape[0]} frames at {rate_hz} Hz, expected "
+                              f"{item.num_frames} at {item.sample_rate_hz} Hz; rebuild with `lmd data build`")
+        return np.ascontiguousarray(audio.T)
+
     def load_drum_hits(self, item: ManifestItem) -> np.ndarray:
         with np.load(self.path(item.features)) as z:
             return np.asarray(z["drum_hits"])

@@ -50,6 +50,8 @@ class ManifestItem:
     has_drum_hits: bool = False
     seed: int = 0
     render: dict = field(default_factory=dict)
+    # partner stems (jam training): name → FLAC path relative to the corpus root, same length as `audio`
+    stems: dict = field(default_factory=dict)
     version: int = MANIFEST_VERSION
 
     def __post_init__(self) -> None:
@@ -71,6 +73,8 @@ class ManifestItem:
             raise ManifestError(f"{where}: groups must be a non-empty subset of sources")
         if not isinstance(self.tags, dict) or not all(isinstance(v, list) for v in self.tags.values()):
             raise ManifestError(f"{where}: tags must map facet → list of values")
+        if not isinstance(self.stems, dict) or not all(isinstance(v, str) and v for v in self.stems.values()):
+            raise ManifestError(f"{where}: stems must map stem name → file path")
         if self.bpm is not None and not 20 <= self.bpm <= 400:
             raise ManifestError(f"{where}: implausible bpm {self.bpm}")
         if self.version != MANIFEST_VERSION:
@@ -97,6 +101,17 @@ def append_item(path: Path, item: ManifestItem) -> None:
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def rewrite_manifest(path: Path, items: list[ManifestItem]) -> None:
+    """Replace the whole manifest atomically (relabelling, adding stems): readers see the old or the new file."""
+    tmp = Path(path).with_suffix(".jsonl.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for it in items:
+            fh.write(it.to_json() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def read_manifest(path: Path, repair: bool = False) -> list[ManifestItem]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lmd_studio.data.excerpt_key import excerpt_key
-from lmd_studio.data.manifest import ManifestItem, read_manifest
+from lmd_studio.data.manifest import ManifestItem, read_manifest, rewrite_manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,16 +42,6 @@ def _relabelled(item: ManifestItem, root: Path) -> ManifestItem | None:
         tags["key"] = [new_key]
     render = dict(item.render, piece_key=piece_key, key_from="excerpt notes")
     return dataclasses.replace(item, key=new_key, description=description, tags=tags, render=render)
-
-
-def _rewrite_manifest(path: Path, items: list[ManifestItem]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for it in items:
-            f.write(it.to_json() + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _rewrite_latent_descriptions(root: Path, changed: dict[str, ManifestItem]) -> int:
@@ -87,5 +77,5 @@ def relabel_keys(corpus_dir: Path) -> RelabelReport:
             changed[it.id] = new
         out.append(new or it)
     if changed:
-        _rewrite_manifest(manifest_path, out)
+        rewrite_manifest(manifest_path, out)
     return RelabelReport(checked, len(changed), _rewrite_latent_descriptions(root, changed))

@@ -25,7 +25,7 @@ from lmd_studio.data.scores import ParsedScore, load_scores_cached, make_excerpt
 from lmd_studio.data.sources import KitRef, PieceRef, SampleRef, SourcePaths
 from lmd_studio.data.synth import RendererPool
 from lmd_studio.dsp.crossfade import tile_loop
-from lmd_studio.dsp.resample import normalise_level, resample, to_mono
+from lmd_studio.dsp.resample import level_gain, normalise_level, resample, to_mono
 
 SAMPLE_RATE_HZ = 44100
 MAX_SAMPLE_S = 30.0
@@ -47,12 +47,16 @@ class RenderResult:
     drum_hits: np.ndarray | None = None  # [n, 3] time_s, GM drum note, velocity
     render: dict = field(default_factory=dict)
     source_file: str | None = None
+    # partner stems for jam training: name → [N] float32, the same length and gain as `audio`, summing to it
+    # (exactly for mixes, to the synth's rounding for score parts)
+    stems: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class RenderContext:
     def __init__(self, paths: SourcePaths, pieces: dict[str, PieceRef], samples: dict[str, SampleRef],
                  kits: dict[str, KitRef], group_of: dict[str, str], score_cache: Path | None = None,
-                 tracks: dict[str, TrackRef] | None = None) -> None:
+                 tracks: dict[str, TrackRef] | None = None, stems: bool = True) -> None:
+        self.stems = stems  # render partner stems of multi-part items (score: melody/accompaniment, mix: drums/band)
         self.paths, self.pieces, self.samples, self.kits, self.group_of = paths, pieces, samples, kits, group_of
         self.score_cache = score_cache
         self.tracks = tracks or {}
@@ -77,9 +81,30 @@ class RenderContext:
         return self._kits[name]
 
 
-def _level(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _level_gain(audio: np.ndarray, rng: np.random.Generator) -> float:
     # varied levels, so the loudness control sees a range; the ceiling keeps FLAC's 16 bits unclipped
+    return level_gain(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95)
+
+
+def _scaled(audio: np.ndarray, gain: float) -> np.ndarray:
+    # float32 first, as normalise_level does, so a render with stems equals one without bit for bit
+    return (np.asarray(audio, dtype=np.float32) * gain).astype(np.float32)
+
+
+def _level(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return normalise_level(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95)
+
+
+def _score_stems(synth, notes5: np.ndarray, roles: tuple[str, ...], programs: list[int], duration_s: float,
+                 reverb_send: int) -> dict[str, np.ndarray]:
+    """Melody vs accompaniment, each rendered alone on the same channels and programs as the full render
+    (so the two sum to it); nothing when the excerpt has a single part or one side has no notes."""
+    melody_parts = [i for i, r in enumerate(roles) if r == "melody"]
+    is_melody = np.isin(notes5[:, 4].astype(int), melody_parts)
+    if len(roles) < 2 or is_melody.all() or not is_melody.any():
+        return {}
+    return {"melody": synth.render(notes5[is_melody], programs, duration_s, reverb_send=reverb_send),
+            "accompaniment": synth.render(notes5[~is_melody], programs, duration_s, reverb_send=reverb_send)}
 
 
 def _notes4(notes5: np.ndarray) -> np.ndarray:
@@ -94,11 +119,15 @@ def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Rend
     palette = PALETTES[style.palettes[int(rng.integers(len(style.palettes)))]]
     sf_name = job.params["soundfont"]
     programs = [palette.program_for(r)[0] for r in ex.roles]
-    audio = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s,
-                                           reverb_send=int(rng.integers(20, 80)))
+    synth = ctx.synths.get(sf_name)
+    reverb_send = int(rng.integers(20, 80))
+    audio = synth.render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
     text, tags = labels.describe_score(style, palette, ex.roles, ex.beat_bpm, ex.key, rng)
+    gain = _level_gain(audio, rng)
+    stems = _score_stems(synth, ex.notes, ex.roles, programs, ex.duration_s, reverb_send) if ctx.stems else {}
     return RenderResult(
-        audio=_level(audio, rng), description=text, tags=tags,
+        audio=_scaled(audio, gain), description=text, tags=tags,
+        stems={name: _scaled(stem, gain) for name, stem in stems.items()},
         licences=[piece.licence, SOUNDFONT_LICENCES[sf_name]], sources=[piece.source_id, f"soundfont:{sf_name}"],
         groups=[piece.source_id], bpm=ex.beat_bpm, key=ex.key, time_signature=ex.time_signature,
         notes=_notes4(ex.notes), source_file=str(piece.path),
@@ -159,10 +188,15 @@ def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Render
     music = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=int(rng.integers(15, 50)))
     drums, table = _drum_audio(pattern, kit, bpm, ex.duration_s, rng)
     balance_db = float(rng.uniform(-4.0, 2.0))  # drums relative to the band
-    mix = normalise_level(music, -20.0) + normalise_level(drums, -20.0 + balance_db)
+    band = normalise_level(music, -20.0)
+    drum_stem = normalise_level(drums, -20.0 + balance_db)
+    mix = band + drum_stem
     text, tags = labels.describe_mix(pattern, palette, style, kit.kind, bpm, ex.key, ex.roles, rng)
+    gain = _level_gain(mix, rng)
     return RenderResult(
-        audio=_level(mix, rng), description=text, tags=tags,
+        audio=_scaled(mix, gain), description=text, tags=tags,
+        stems={"drums": _scaled(drum_stem, gain), "band": _scaled(band, gain)}
+        if ctx.stems else {},
         licences=[piece.licence, SOUNDFONT_LICENCES[sf_name], kit.ref.licence],
         sources=[piece.source_id, kit.ref.source_id, *kit.ref.members, f"soundfont:{sf_name}"],
         groups=[piece.source_id, kit.ref.source_id], bpm=bpm, key=ex.key, time_signature=ex.time_signature,

@@ -78,6 +78,9 @@ def _write_item(job: Job, index: int, res, out: Path) -> ManifestItem:
     _atomic_write(out / feat_rel, write_npz)
     _atomic_write(out / audio_rel, lambda p: sf.write(str(p), audio, SAMPLE_RATE_HZ, format="FLAC",
                                                       subtype="PCM_16"))
+    stems = _write_stems(res.stems, audio.size, out, f"audio/{shard}/{job.id}")
+    # "stems" in render = this item's stems were decided (possibly none): the backfill pass skips it
+    render = {**res.render, "stems": sorted(stems)} if _CTX is not None and _CTX.stems else res.render
     ids, commercial_ok = combine(res.licences)
     return ManifestItem(
         id=job.id, kind=job.kind, split=job.split, audio=audio_rel, features=feat_rel,
@@ -86,7 +89,67 @@ def _write_item(job: Job, index: int, res, out: Path) -> ManifestItem:
         feature_rate_hz=feats.frame_rate_hz, description=res.description, tags=res.tags, licences=ids,
         commercial_ok=commercial_ok, sources=list(dict.fromkeys(res.sources)), groups=list(dict.fromkeys(res.groups)),
         bpm=None if res.bpm is None else round(float(res.bpm), 2), key=res.key, time_signature=res.time_signature,
-        has_notes=res.notes is not None, has_drum_hits=res.drum_hits is not None, seed=job.seed, render=res.render)
+        has_notes=res.notes is not None, has_drum_hits=res.drum_hits is not None, seed=job.seed, render=render,
+        stems=stems)
+
+
+def _write_stems(stems: dict[str, np.ndarray], num_frames: int, out: Path, stem_prefix: str) -> dict[str, str]:
+    """Write each stem as `<prefix>.<name>.flac`; none at all when any would clip the 16-bit file (a stem
+    can peak above its mix where parts cancel) or has the wrong length."""
+    if not stems or any(s.shape != (num_frames,) or float(np.max(np.abs(s))) >= 1.0 for s in stems.values()):
+        return {}
+    written = {}
+    for name, stem in sorted(stems.items()):
+        rel = f"{stem_prefix}.{name}.flac"
+        _atomic_write(out / rel, lambda p, x=stem: sf.write(str(p), x, SAMPLE_RATE_HZ, format="FLAC",
+                                                             subtype="PCM_16"))
+        written[name] = rel
+    return written
+
+
+# A re-render of an item built before stems existed is not bit-identical to its stored mix (FluidSynth's
+# output depended on where its 64-frame block grid fell, see data/synth.py), so the stems are checked to be
+# the same music rather than the same samples: level within BACKFILL_MAX_LEVEL_DB and the loudness envelope
+# (2048-frame RMS) correlated at least BACKFILL_MIN_ENVELOPE_CORR with the stored mix.
+BACKFILL_MAX_LEVEL_DB = 1.5
+BACKFILL_MIN_ENVELOPE_CORR = 0.9
+
+
+def _envelope(audio: np.ndarray, hop: int = 2048) -> np.ndarray:
+    n = audio.size // hop
+    return np.sqrt(np.mean(np.square(audio[: n * hop].reshape(n, hop), dtype=np.float64), axis=1))
+
+
+def same_music(stored: np.ndarray, rerender: np.ndarray) -> str | None:
+    """None when `rerender` is the stored clip's music, else why not."""
+    if stored.shape != rerender.shape:
+        return f"re-render has {rerender.size} frames, stored {stored.size}"
+    level_db = abs(rms_db(stored) - rms_db(rerender))
+    if level_db > BACKFILL_MAX_LEVEL_DB:
+        return f"re-render level differs by {level_db:.1f} dB"
+    corr = float(np.corrcoef(_envelope(stored), _envelope(rerender))[0, 1])
+    if not corr >= BACKFILL_MIN_ENVELOPE_CORR:
+        return f"re-render envelope correlation {corr:.2f} < {BACKFILL_MIN_ENVELOPE_CORR}"
+    return None
+
+
+def run_stems_job(task: tuple[Job, ManifestItem]) -> dict:
+    """Backfill stems of an item built before stems existed: re-render the job from its seed, check the
+    re-render is the stored clip's music (`same_music`), write the stems (they sum to the re-render, and match
+    the stored mix only to FluidSynth's block timing). → {"stems": (id, {name: rel})} or {"stems_skip": (id,
+    reason)}."""
+    job, item = task
+    assert _CTX is not None and _OUT is not None, "init_worker was not called"
+    try:
+        res = RENDERERS[job.kind](job, _CTX, np.random.default_rng(job.seed))
+        stored, _ = sf.read(str(_OUT / item.audio), dtype="float32")
+        problem = same_music(stored, res.audio)
+        if problem:
+            return {"stems_skip": (item.id, problem)}
+        prefix = item.audio.removesuffix(".flac")
+        return {"stems": (item.id, _write_stems(res.stems, res.audio.size, _OUT, prefix))}
+    except Exception as exc:  # never crash the build: the item keeps its mix, without stems
+        return {"stems_skip": (item.id, f"{type(exc).__name__}: {exc}"[:500])}
 
 
 def run_job(task: tuple[int, Job]) -> dict:

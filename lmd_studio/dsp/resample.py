@@ -48,14 +48,22 @@ def rms_db(audio: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(x * x) + 1e-20))
 
 
-def normalise_level(audio: np.ndarray, target_rms_db: float = -20.0, peak_ceiling: float = 0.95) -> np.ndarray:
-    """Scale to a target RMS level, then lower the gain if the peak would exceed `peak_ceiling`."""
+def level_gain(audio: np.ndarray, target_rms_db: float = -20.0, peak_ceiling: float = 0.95) -> float:
+    """The gain `normalise_level` applies: to a target RMS level, lowered if the peak would exceed
+    `peak_ceiling`; 1.0 for (near-)silence. Stems of a mix are scaled by the mix's gain with it."""
     x = np.asarray(audio, dtype=np.float32)
     level = rms_db(x)
     if level < -90.0:
-        return x.copy()
+        return 1.0
     gain = 10 ** ((target_rms_db - level) / 20)
     peak = float(np.max(np.abs(x))) * gain
     if peak > peak_ceiling:
         gain *= peak_ceiling / peak
-    return (x * gain).astype(np.float32)
+    return float(gain)
+
+
+def normalise_level(audio: np.ndarray, target_rms_db: float = -20.0, peak_ceiling: float = 0.95) -> np.ndarray:
+    """Scale to a target RMS level, then lower the gain if the peak would exceed `peak_ceiling`."""
+    x = np.asarray(audio, dtype=np.float32)
+    gain = level_gain(x, target_rms_db, peak_ceiling)
+    return x.copy() if gain == 1.0 else (x * gain).astype(np.float32)

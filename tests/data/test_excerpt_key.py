@@ -80,3 +80,17 @@ def test_relabel_rewrites_manifest_and_latent_descriptions_once(tmp_path):
 
     again = relabel_keys(tmp_path)
     assert again.changed == 0 and again.latents_rewritten == 0
+
+
+def test_a_backfill_rerender_must_be_the_same_music():
+    from lmd_studio.data.worker import same_music
+
+    rng = np.random.default_rng(0)
+    env = np.repeat(rng.uniform(0.05, 1.0, 40), 2048)
+    stored = (rng.standard_normal(env.size) * env * 0.1).astype(np.float32)
+    shifted = np.roll(stored, 40)  # FluidSynth block-grid jitter: same music, other samples
+    assert same_music(stored, shifted) is None
+    assert "frames" in same_music(stored, stored[:-10])
+    assert "level" in same_music(stored, stored * 0.5)
+    other = (rng.standard_normal(env.size) * env[::-1] * 0.1).astype(np.float32)
+    assert "envelope" in same_music(stored, other)

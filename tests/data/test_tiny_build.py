@@ -126,3 +126,58 @@ def test_broken_manifest_is_reported_with_file_and_line(tmp_path, tiny):
         ManifestItem.from_dict(rec)
     with pytest.raises(CorpusError, match="not a corpus folder"):
         Corpus.open(tmp_path)
+
+
+def _stem_sum_error(corpus, item):
+    """RMS of (sum of the item's stems − its mix) relative to the mix's RMS."""
+    mix = corpus.load_audio(item)
+    total = sum(corpus.load_stem(item, name) for name in item.stems)
+    return float(np.sqrt(np.mean((total - mix) ** 2)) / np.sqrt(np.mean(mix ** 2)))
+
+
+def test_multi_part_items_carry_partner_stems_that_sum_to_the_mix(tiny):
+    corpus = Corpus.open(tiny)
+    mixes = [it for it in corpus.items() if it.kind == "mix"]
+    assert mixes and all(sorted(it.stems) == ["band", "drums"] for it in mixes)
+    scores = [it for it in corpus.items() if it.kind == "score" and it.stems]
+    assert scores and all(sorted(it.stems) == ["accompaniment", "melody"] for it in scores)
+    for it in mixes:
+        assert _stem_sum_error(corpus, it) < 1e-3  # the mix is the sum of the two, up to 16-bit rounding
+        drums = corpus.load_stem(it, "drums")
+        assert drums.shape == (1, it.num_frames) and np.abs(drums).max() > 0.01
+    for it in scores:
+        assert _stem_sum_error(corpus, it) < 0.01  # two FluidSynth renders of the parts vs one of the whole
+    single = [it for it in corpus.items() if it.kind == "score" and not it.stems]
+    assert all(it.render["stems"] == [] for it in single)  # decided (one part), so never backfilled
+    with pytest.raises(CorpusError, match="no stem"):
+        corpus.load_stem(mixes[0], "melody")
+
+
+def test_stems_of_an_earlier_build_are_backfilled(tiny, tmp_path):
+    import dataclasses
+    import shutil
+
+    from lmd_studio.data.manifest import rewrite_manifest
+
+    out = tmp_path / "old"
+    shutil.copytree(tiny, out)
+    items = read_manifest(out / "manifest.jsonl")
+    for it in items:
+        for rel in it.stems.values():
+            (out / rel).unlink()
+    # as built before stems existed: no stems, no decision recorded
+    rewrite_manifest(out / "manifest.jsonl", [
+        dataclasses.replace(it, stems={}, render={k: v for k, v in it.render.items() if k != "stems"})
+        for it in items])
+    logs: list[str] = []
+    build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=logs.append)
+    assert any("partner stems" in line for line in logs)
+    corpus = Corpus.open(out)
+    before = {it.id: sorted(it.stems) for it in Corpus.open(tiny).items()}
+    assert {it.id: sorted(it.stems) for it in corpus.items()} == before
+    for it in corpus.items():
+        if it.stems:
+            assert _stem_sum_error(corpus, it) < 0.01
+    logs.clear()
+    build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=logs.append)
+    assert not any("partner stems" in line for line in logs)  # nothing left to backfill
