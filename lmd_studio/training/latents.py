@@ -8,7 +8,9 @@ with the old one's latents):
     latents.json              format, version, codec fingerprint and path, sizes, silence latent
     <split>/<item id>.npz     latents [N, C] float32, controls [N, 15] float32 (knob units), description,
                               grid_bpm / grid_beats_per_bar (0 = no known grid; data/grid.py; items encoded
-                              before the grid existed read as 0)
+                              before the grid existed read as 0), and for items with partner stems
+                              (data/stems_backfill.py) stem_<name>_latents [N, C] + stem_<name>_controls [N, 15]
+                              (the stem's own knob values, computed from its audio)
 Each item file is written to a temporary name and renamed, so an interrupted run resumes where it stopped
 and never leaves a half-written item behind.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +101,34 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
     tmp.replace(path)
 
 
+def _stem_arrays(codec: SpectralCodec, corpus: Corpus, item, n: int) -> dict[str, np.ndarray]:
+    """stem_<name>_latents / stem_<name>_controls for every stem of `item`, cut to the mix's `n` frames."""
+    from lmd_studio.dsp.features import compute_control_features
+
+    arrays: dict[str, np.ndarray] = {}
+    for name in sorted(item.stems):
+        audio = corpus.load_stem(item, name)
+        z = encode_audio(codec, audio, item.sample_rate_hz)
+        controls = features_to_values(compute_control_features(audio[0]))
+        if min(len(z), len(controls)) < n:
+            raise CorpusError(f"{item.stems[name]}: stem shorter than its mix; rebuild the corpus")
+        arrays[f"stem_{name}_latents"], arrays[f"stem_{name}_controls"] = z[:n], controls[:n]
+    return arrays
+
+
+def _add_missing_stems(path: Path, codec: SpectralCodec, corpus: Corpus, item) -> bool:
+    """Stems added to the corpus after the item was encoded: encode them into its file. True if added."""
+    if not item.stems:
+        return False
+    with np.load(path, allow_pickle=False) as z:
+        if all(f"stem_{name}_latents" in z.files for name in item.stems):
+            return False
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(_stem_arrays(codec, corpus, item, len(arrays["latents"])))
+    _write_npz(path, **arrays)
+    return True
+
+
 def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str | Path | None = None, *,
                   splits: tuple[str, ...] = SPLITS, commercial_only: bool = True, log=print) -> Path:
     """Encode every item of `splits` (skipping items already done) and return the latents folder."""
@@ -122,13 +152,14 @@ def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str |
             "commercial_only": commercial_only, "silence_latent": [float(v) for v in silence],
             "hours_by_licence": corpus.hours_by_licence("train")}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    done = skipped = 0
+    done = skipped = stems_added = 0
     for split in splits:
         (out / split).mkdir(exist_ok=True)
         for item in corpus.items(split, commercial_only=commercial_only):
             path = out / split / f"{item.id}.npz"
             if path.exists():
                 skipped += 1
+                stems_added += _add_missing_stems(path, codec, corpus, item)
                 continue
             z = encode_audio(codec, corpus.load_audio(item), item.sample_rate_hz)
             controls = features_to_values(corpus.load_features(item))
@@ -140,11 +171,13 @@ def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str |
             _write_npz(path, latents=z[:n], controls=controls[:n], description=np.array(item.description),
                        kind=np.array(item.kind),
                        grid_bpm=np.array(grid.segments[0].bpm if grid else 0.0, dtype=np.float64),
-                       grid_beats_per_bar=np.array(grid.segments[0].beats_per_bar if grid else 0, dtype=np.int64))
+                       grid_beats_per_bar=np.array(grid.segments[0].beats_per_bar if grid else 0, dtype=np.int64),
+                       **_stem_arrays(codec, corpus, item, n))
             done += 1
             if done % 50 == 0:
                 log(f"latents: {done} items encoded ({skipped} already there)")
-    log(f"latents: {done} items encoded, {skipped} already there → {out}")
+    added = f", partner stems added to {stems_added}" if stems_added else ""
+    log(f"latents: {done} items encoded, {skipped} already there{added} → {out}")
     return out
 
 
@@ -156,6 +189,8 @@ class LatentItem:
     description: str
     grid_bpm: float = 0.0  # 0: no known grid (the clock is "let the model decide" for this item)
     grid_beats_per_bar: int = 0
+    # partner stems: name → (latents [N, C], controls [N, 15]), aligned frame for frame with `latents`
+    stems: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def tempo_map(self) -> TempoMap | None:
@@ -187,8 +222,12 @@ class LatentSet:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     grid = (float(z["grid_bpm"]), int(z["grid_beats_per_bar"])) if "grid_bpm" in z.files else (0.0, 0)
+                    stems = {k[len("stem_"):-len("_latents")]: (z[k].astype(np.float32),
+                                                                 z[k.replace("_latents", "_controls")].astype(np.float32))
+                             for k in z.files if k.startswith("stem_") and k.endswith("_latents")}
                     items.append(LatentItem(path.stem, z["latents"].astype(np.float32),
-                                            z["controls"].astype(np.float32), str(z["description"]), *grid))
+                                            z["controls"].astype(np.float32), str(z["description"]), *grid,
+                                            stems=stems))
             except (OSError, KeyError, ValueError) as exc:
                 raise CorpusError(f"{path}: unreadable latent item ({exc}); delete it and re-run the encoding") from None
         if not items:

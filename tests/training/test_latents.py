@@ -145,3 +145,36 @@ def test_text_bank_cache_round_trip(tmp_path):
     assert cached.tokens.shape == (50, 8, 16)
     cond = cached.condition(torch.tensor([0, 1]), drop=torch.tensor([False, True]))
     assert cond.is_null.tolist() == [False, True] and cond.tokens.shape == (2, 1, 8, 16)
+
+
+def test_partner_stems_are_encoded_beside_their_mix_and_added_to_older_files(diffusion_tiny, tmp_path):
+    import shutil
+
+    corpus = Corpus.open(diffusion_tiny.corpus)
+    with_stems = {it.id: it for it in corpus.items() if it.stems}
+    assert with_stems, "the tiny corpus has multi-part items with stems"
+    checked = 0
+    for split in sorted({it.split for it in with_stems.values()}):
+        for it in LatentSet.open(diffusion_tiny.latents, split).items:
+            if it.id not in with_stems:
+                assert it.stems == {}
+                continue
+            assert sorted(it.stems) == sorted(with_stems[it.id].stems)
+            for latents, controls in it.stems.values():
+                assert latents.shape == it.latents.shape and controls.shape == it.controls.shape
+                assert np.isfinite(latents).all() and not np.array_equal(latents, it.latents)
+            checked += 1
+    assert checked == len(with_stems)
+    # a latents folder encoded before the corpus had stems gets them added, the rest untouched
+    old = tmp_path / "old"
+    shutil.copytree(diffusion_tiny.latents, old)
+    item_id = next(iter(with_stems))
+    path = next(old.glob(f"*/{item_id}.npz"))
+    with np.load(path) as z:
+        full = {k: z[k] for k in z.files}
+    np.savez(path, **{k: v for k, v in full.items() if not k.startswith("stem_")})
+    logs = []
+    encode_corpus(diffusion_tiny.corpus, diffusion_tiny.codec, old, log=logs.append)
+    assert "partner stems added to 1" in logs[-1]
+    with np.load(path) as z:
+        assert sorted(z.files) == sorted(full) and all(np.array_equal(z[k], full[k]) for k in full)
