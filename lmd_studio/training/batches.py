@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from lmd_studio.data.splits import stable_hash
+from lmd_studio.model.conditioning import accompaniment_features
 from lmd_studio.training.latents import LatentSet
+from lmd_studio.training.partner import PartnerPlan, choose_partner
 from lmd_studio.training.text_bank import TextBank
 
 
@@ -22,24 +24,30 @@ class WindowBatch:
     controls: torch.Tensor  # [B, T, 15] control values in knob units (not masked yet)
     text_ids: torch.Tensor  # [B] rows of the TextBank
     clock: torch.Tensor | None = None  # [B, T, 6] musical clock channels (zeros: no known grid)
+    # [B, T, C + 1] partner latents + visibility bit (training/partner.py); None: no jam training
+    accomp: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> WindowBatch:
         return WindowBatch(self.latents.to(device), self.controls.to(device), self.text_ids,
-                           None if self.clock is None else self.clock.to(device))
+                           None if self.clock is None else self.clock.to(device),
+                           None if self.accomp is None else self.accomp.to(device))
 
     def rows(self, n: int) -> WindowBatch:
         return WindowBatch(self.latents[:n], self.controls[:n], self.text_ids[:n],
-                           None if self.clock is None else self.clock[:n])
+                           None if self.clock is None else self.clock[:n],
+                           None if self.accomp is None else self.accomp[:n])
 
     def frames(self, n: int) -> WindowBatch:
         """The first `n` frames of every window."""
         return WindowBatch(self.latents[:, :n], self.controls[:, :n], self.text_ids,
-                           None if self.clock is None else self.clock[:, :n])
+                           None if self.clock is None else self.clock[:, :n],
+                           None if self.accomp is None else self.accomp[:, :n])
 
 
 class WindowSampler:
-    def __init__(self, data: LatentSet, bank: TextBank, frames: int, seed: int) -> None:
-        self.data, self.bank, self.frames, self.seed = data, bank, frames, seed
+    def __init__(self, data: LatentSet, bank: TextBank, frames: int, seed: int,
+                 partner: PartnerPlan | None = None) -> None:
+        self.data, self.bank, self.frames, self.seed, self.partner = data, bank, frames, seed, partner
         lengths = np.array([max(len(it.latents), 1) for it in data.items], dtype=np.float64)
         self._p = lengths / lengths.sum()  # longer items are drawn proportionally more often
         self._text = bank.ids([it.description for it in data.items])
@@ -47,19 +55,32 @@ class WindowSampler:
     def batch(self, step: int, batch_size: int, rank: int = 0) -> WindowBatch:
         rng = np.random.default_rng(stable_hash(self.seed, self.data.split, step, rank))
         picks = rng.choice(len(self.data.items), size=batch_size, p=self._p)
-        windows = [self.data.window(int(i), self.frames, rng) for i in picks]
-        return self._stack(windows, picks)
+        starts = [self.data.window_start(int(i), self.frames, rng) for i in picks]
+        # jam decisions from their own stream: with no partner plan the batches are those drawn before it existed
+        partner_rng = np.random.default_rng(stable_hash(self.seed, self.data.split, step, rank, "partner"))
+        return self._stack(picks, starts, partner_rng)
 
-    def _stack(self, windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], picks: np.ndarray) -> WindowBatch:
+    def _stack(self, picks: np.ndarray, starts: list[int], partner_rng: np.random.Generator) -> WindowBatch:
+        windows, accomp = [], []
+        for i, start in zip(picks, starts):
+            item = self.data.items[int(i)]
+            choice = choose_partner(item, self.partner, partner_rng) if self.partner else None
+            windows.append(self.data.cut(int(i), start, self.frames, None if choice is None else choice.target))
+            if self.partner is not None:
+                partner = None if choice is None else torch.from_numpy(
+                    self.data.cut(int(i), start, self.frames, choice.partner)[0].copy())
+                accomp.append(accompaniment_features(partner, self.frames, self.data.latent_channels,
+                                                     None if choice is None else choice.visible_frames))
         z = torch.from_numpy(np.stack([w[0] for w in windows]))  # [B, T, C]
         c = torch.from_numpy(np.stack([w[1] for w in windows]))  # [B, T, 15]
         clock = torch.from_numpy(np.stack([w[2] for w in windows]))  # [B, T, 6]
-        return WindowBatch(z, c, self._text[torch.from_numpy(picks)], clock)
+        return WindowBatch(z, c, self._text[torch.from_numpy(picks)], clock,
+                           torch.stack(accomp) if self.partner is not None else None)
 
     def fixed(self, count: int) -> WindowBatch:
         """A deterministic evaluation batch spread over the split's items."""
         rng = np.random.default_rng(stable_hash(self.seed, self.data.split, "fixed"))
         n = len(self.data.items)
         picks = np.linspace(0, n - 1, num=count).astype(int) if n >= count else rng.integers(0, n, size=count)
-        windows = [self.data.window(int(i), self.frames, rng) for i in picks]
-        return self._stack(windows, picks)
+        starts = [self.data.window_start(int(i), self.frames, rng) for i in picks]
+        return self._stack(picks, starts, np.random.default_rng(stable_hash(self.seed, self.data.split, "fixed-partner")))

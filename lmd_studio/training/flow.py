@@ -30,10 +30,10 @@ class CondDropout:
     p_clock_drop: float = 0.2  # hide a known clock: the model must also play well when told nothing
 
 
-def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tensor | None = None
-               ) -> torch.Tensor | None:
-    """Control channels [B, T, 19] (or None) → the network's frame conditioning [B, T, F] (accompaniment
-    channels are zeros: the corpus has no partner stems, so jam input is not trained yet)."""
+def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tensor | None = None,
+               accomp: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Control channels [B, T, 19] (or None) → the network's frame conditioning [B, T, F]; `accomp`
+    [B, T, C + 1] is the partner input (training/partner.py), zeros when None (no partner heard)."""
     if cfg.frame_cond_channels == 0:
         return None
     if controls is None:
@@ -41,7 +41,8 @@ def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tenso
     b, t, _ = controls.shape
     parts = [controls] if cfg.control_channels else []
     if cfg.accomp_channels:
-        parts.append(torch.zeros(b, t, cfg.accomp_channels, dtype=controls.dtype, device=controls.device))
+        parts.append(torch.zeros(b, t, cfg.accomp_channels, dtype=controls.dtype, device=controls.device)
+                     if accomp is None else accomp.to(device=controls.device, dtype=controls.dtype))
     if cfg.clock_channels:
         parts.append(torch.zeros(b, t, cfg.clock_channels, dtype=controls.dtype, device=controls.device)
                      if clock is None else clock.to(device=controls.device, dtype=controls.dtype))
@@ -61,7 +62,7 @@ def batch_conditions(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDro
     if dit.cfg.clock_channels and batch.clock is not None:
         keep = (torch.rand(b, generator=gen) >= drop.p_clock_drop).to(batch.clock.dtype)  # [B]
         clock = batch.clock * keep[:, None, None]
-    return text, frame_cond(dit.cfg, controls, clock)
+    return text, frame_cond(dit.cfg, controls, clock, batch.accomp)
 
 
 def base_flow_loss(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDropout, gen: torch.Generator,

@@ -250,15 +250,19 @@ class LatentSet:
     def descriptions(self) -> list[str]:
         return sorted({it.description for it in self.items})
 
-    def window(self, index: int, frames: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A random window of `frames` latent frames from item `index`: (latents [T, C], controls [T, 15],
-        clock [T, 6] from the item's grid, zeros where it has none). Items shorter than the window are
-        padded with the codec's silence latent (silent controls, no clock)."""
+    def window_start(self, index: int, frames: int, rng: np.random.Generator) -> int:
+        """A random start frame for a `frames`-long window of item `index` (0 when the item is shorter)."""
+        n = len(self.items[index].latents)
+        return int(rng.integers(0, n - frames + 1)) if n > frames else 0
+
+    def cut(self, index: int, start: int, frames: int, stem: str | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`frames` latent frames of item `index` from `start`: (latents [T, C], controls [T, 15], clock [T, 6]
+        from the item's grid, zeros where it has none), of the mix or of its partner stem `stem`. Items shorter
+        than the window are padded with the codec's silence latent (silent controls, no clock)."""
         it = self.items[index]
-        n = len(it.latents)
-        start = int(rng.integers(0, n - frames + 1)) if n > frames else 0
-        z, c = it.latents[start:start + frames], it.controls[start:start + frames]
+        latents, controls = (it.latents, it.controls) if stem is None else it.stems[stem]
+        z, c = latents[start:start + frames], controls[start:start + frames]
         tempo = it.tempo_map
         times_s = (start + np.arange(len(z))) / float(self.meta["latent_rate_hz"]) if tempo else np.zeros(len(z))
         clock = clock_channels(tempo, times_s)  # [t, 6]
@@ -268,3 +272,8 @@ class LatentSet:
             c = np.concatenate([c, np.zeros((pad, c.shape[1]), np.float32)])
             clock = np.concatenate([clock, np.zeros((pad, CLOCK_CHANNELS), np.float32)])
         return z, c, clock
+
+    def window(self, index: int, frames: int, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random window of `frames` latent frames of item `index`'s mix (see `cut`)."""
+        return self.cut(index, self.window_start(index, frames, rng), frames)

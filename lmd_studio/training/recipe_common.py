@@ -15,6 +15,7 @@ from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.training import ddp
 from lmd_studio.training.batches import WindowSampler
 from lmd_studio.training.latents import LatentSet, encode_corpus
+from lmd_studio.training.partner import PartnerPlan
 from lmd_studio.training.stage_config import CONFIG_DIR, TrainConfig, load_stage_config
 from lmd_studio.training.text_bank import TextBank, make_text_encoder
 
@@ -65,7 +66,10 @@ class StageData:
     latents: Path
 
 
-def stage_data(latents: Path, model: DiTConfig, cfg: TrainConfig, frames: int) -> StageData:
+def stage_data(latents: Path, model: DiTConfig, cfg: TrainConfig, frames: int,
+               partner: PartnerPlan | None = None) -> StageData:
+    """Train/val window samplers over the latents; `partner` (jam training) applies to training windows only,
+    so the validation loss keeps measuring solo generation across stages."""
     train = LatentSet.open(latents, "train")
     try:
         val = LatentSet.open(latents, "val")
@@ -81,8 +85,11 @@ def stage_data(latents: Path, model: DiTConfig, cfg: TrainConfig, frames: int) -
     texts = train.descriptions + val.descriptions
     cache = latents / f"text-{cfg.text_encoder}-{model.text_dim}-{model.max_text_tokens}.npz"
     bank = TextBank.build(texts, encoder, model.max_text_tokens, cache)
-    return StageData(WindowSampler(train, bank, frames, cfg.seed), WindowSampler(val, bank, frames, cfg.seed + 1),
-                     bank, latents)
+    if partner is not None and not any(len(it.stems) == 2 for it in train.items):
+        raise CorpusError(f"{latents}: no item has partner stems; rebuild the corpus with `lmd data build` and "
+                          f"re-run `lmd train latents`, or set p_partner to 0")
+    return StageData(WindowSampler(train, bank, frames, cfg.seed, partner),
+                     WindowSampler(val, bank, frames, cfg.seed + 1), bank, latents)
 
 
 def per_rank_batch(cfg: TrainConfig, info: ddp.DistInfo) -> int:

@@ -12,14 +12,18 @@ block-causal (`pattern`).
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import torch
 
 from lmd_studio.model.dit import DiT
+from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.model.model_io import GeneratorConfig
 from lmd_studio.training import ddp
 from lmd_studio.training.flow import CondDropout, lmdm_flow_loss
 from lmd_studio.training.long_rollout import latent_rate_hz, long_rollout_config, long_rollout_metrics
+from lmd_studio.training.partner import PartnerPlan
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
     add_common_arguments,
@@ -44,12 +48,23 @@ def lmdm_from_base(base: DiT, pattern: str, seed: int) -> DiT:
     return dit
 
 
+def partner_plan(cfg: LmdmConfig, model: DiTConfig, latents: Path) -> PartnerPlan | None:
+    """Jam training's plan for this stage, or None when p_partner is 0."""
+    if cfg.p_partner <= 0.0:
+        return None
+    if not model.accomp_channels:
+        raise ValueError("p_partner > 0 needs a model with accompaniment channels (accomp_channels)")
+    rate_hz = json.loads((Path(latents) / "latents.json").read_text(encoding="utf-8"))["latent_rate_hz"]
+    lookback = min(model.context_frames, round(cfg.partner_lookback_s * float(rate_hz)))
+    return PartnerPlan(cfg.p_partner, model.context_frames, lookback)
+
+
 def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     cfg: LmdmConfig = run.cfg  # type: ignore[assignment]
     device = run.device
     base, _, init_path = load_init(init)
     dit = lmdm_from_base(base, cfg.pattern, cfg.seed).to(device).train()
-    data = stage_data(latents, dit.cfg, cfg, dit.cfg.window_frames)
+    data = stage_data(latents, dit.cfg, cfg, dit.cfg.window_frames, partner_plan(cfg, dit.cfg, latents))
     opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold)
     batch_size = per_rank_batch(cfg, run.info)
@@ -89,7 +104,8 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     run.loop(dit, opt, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_loss")
     run.restore_best(dit)
     return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8),
-                      {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern})
+                      {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern,
+                       "jam_trained": cfg.p_partner > 0})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -101,6 +101,10 @@ class LmdmConfig(TrainConfig):
     p_context_full: float = 0.2  # drop the whole context: learn to start from nothing
     p_context_partial: float = 0.3  # drop the oldest 1..W-1 chunks: a stream that just started
     p_context_cfg: float = 0.1  # independent CFG dropout of the context stream
+    # jam training (training/partner.py): this share of windows from items with partner stems becomes
+    # (partner → target), the partner heard up to a cut-off 0..partner_lookback_s before the target block
+    p_partner: float = 0.0
+    partner_lookback_s: float = 3.0
     # long-rollout monitor (training/long_rollout.py): > 0 streams → it picks the kept checkpoint
     long_rollout_streams: int = 0
     long_rollout_s: float = 120.0
@@ -111,10 +115,12 @@ class LmdmConfig(TrainConfig):
         _check_long_rollout(self.long_rollout_streams, self.long_rollout_s, self.long_rollout_segment_s)
         if self.pattern not in PATTERNS or self.pattern == "bidirectional":
             raise ValueError(f"pattern must be 'encdec' or 'blockcausal', got {self.pattern!r}")
-        for name in ("p_context_full", "p_context_partial", "p_context_cfg"):
+        for name in ("p_context_full", "p_context_partial", "p_context_cfg", "p_partner"):
             _prob(name, getattr(self, name))
         if self.p_context_full + self.p_context_partial > 1.0:
             raise ValueError("p_context_full + p_context_partial must be <= 1")
+        if not 0.0 <= self.partner_lookback_s <= 8.0:
+            raise ValueError(f"partner_lookback_s must be in [0, 8] s, got {self.partner_lookback_s}")
 
 
 @dataclass(frozen=True, slots=True)
