@@ -16,11 +16,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check lmd_studio tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy  # the packages listed under [tool.mypy] in pyproject.toml
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check lmd_studio tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 screenshots: $(STAMP)
 	$(BIN)/python -m lmd_studio.gui.screenshots --out docs --model models/default
@@ -33,4 +35,4 @@ lock:
 	bash packaging/lock.sh
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache

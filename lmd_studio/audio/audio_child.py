@@ -12,6 +12,9 @@ import argparse
 import os
 import threading
 import time
+from typing import Any
+
+import numpy as np
 
 from lmd_studio.audio import shm_ring as sr
 from lmd_studio.audio.devices import find_output_device, load_sounddevice
@@ -46,7 +49,8 @@ def _serve(ring: sr.ShmAudioRing, args: argparse.Namespace) -> int:
         last = [0.0]
         mask = sr.LATENESS_SLOTS - 1
 
-        def callback(outdata, frames, time_info, status) -> None:
+        # sounddevice ships no types: time_info is a cffi struct, status a CallbackFlags
+        def callback(outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
             now = time.perf_counter()
             if last[0] > 0.0:
                 late_ms = (now - last[0] - period_s) * 1000.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +17,7 @@ class AudioDeviceInfo:
     is_default_output: bool
 
 
-def load_sounddevice(refresh: bool = False):
+def load_sounddevice(refresh: bool = False) -> ModuleType:
     """Import sounddevice, or raise RuntimeError with the fix when PortAudio is missing.
 
     PortAudio enumerates devices once at initialisation; `refresh=True` re-initialises it so devices and

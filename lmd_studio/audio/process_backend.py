@@ -47,7 +47,7 @@ class ProcessAudioBackend:
         self._notify = notify or (lambda msg: None)
         self._ring = sr.ShmAudioRing(next_power_of_two(max(4096, 8 * self._fill_frames)), self._channels)
         self._buf = np.zeros((self._frames, self._channels), np.float32)
-        self._child: subprocess.Popen | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._child_started_s = 0.0
         self._on_device = False
         self._device_name = "none (silent)"

@@ -12,11 +12,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from lmd_studio.audio.backend import AudioStatus, NullAudioBackend, RenderFn
 from lmd_studio.audio.devices import find_output_device, load_sounddevice
+
+
+def _silence(outdata: np.ndarray, device_underflow: bool) -> None:
+    outdata.fill(0.0)
 
 
 class SoundDeviceBackend:
@@ -31,11 +36,11 @@ class SoundDeviceBackend:
         self._stall_s = stall_s
         self._notify = notify or (lambda msg: None)
         self._lock = threading.Lock()  # serialises stream/fallback switches (never taken by callbacks)
-        self._stream = None
+        self._stream: Any | None = None  # a sounddevice.OutputStream (untyped) while on a device
         self._device_name = "none"
         self._message = ""
         self._reopen_attempts = 0
-        self._render: RenderFn | None = None
+        self._render: RenderFn = _silence  # the engine's render, from start() on
         self._callbacks = 0
         self._latency_s = 0.0
         self._stop = threading.Event()
@@ -95,7 +100,8 @@ class SoundDeviceBackend:
                            self._reopen_attempts, self._latency_s)
 
     # --- internals ------------------------------------------------------------------------------------
-    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+    # sounddevice ships no types: time_info is a cffi struct, status a CallbackFlags
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._callbacks += 1
         self._render(outdata, bool(status.output_underflow))
 

@@ -8,6 +8,7 @@ lock crosses the process boundary.
 
 from __future__ import annotations
 
+import sys
 from multiprocessing import shared_memory
 
 import numpy as np
@@ -27,14 +28,13 @@ STATE_STARTING, STATE_RUNNING, STATE_FAILED, STATE_STOPPED = 0, 1, 2, 3
 def _attach(name: str) -> shared_memory.SharedMemory:
     """Attach without handing the block to this process's resource tracker: before Python 3.13 an
     attaching process's tracker would unlink the owner's block when the attaching process exits."""
-    try:
-        return shared_memory.SharedMemory(name=name, track=False)  # Python >= 3.13
-    except TypeError:
-        shm = shared_memory.SharedMemory(name=name)
-        from multiprocessing import resource_tracker
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    shm = shared_memory.SharedMemory(name=name)
+    from multiprocessing import resource_tracker
 
-        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
-        return shm
+    resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    return shm
 
 
 class ShmAudioRing:

@@ -26,7 +26,7 @@ class JsonLineChild:
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         self._read()
 
-    def _read(self) -> dict:
+    def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -36,7 +36,7 @@ class JsonLineChild:
             raise RuntimeError(f"{self.what}: {reply.get('error')}")
         return reply
 
-    def request(self, op: str, **kwargs: Any) -> dict:
+    def request(self, op: str, **kwargs: Any) -> dict[str, Any]:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
         self.proc.stdin.flush()
@@ -60,7 +60,7 @@ class JsonLineChild:
         self.close()
 
 
-def serve_json_lines(handler: object, ready: dict | None = None, stdin: TextIO | None = None) -> None:
+def serve_json_lines(handler: object, ready: dict[str, Any] | None = None, stdin: TextIO | None = None) -> None:
     """The child's loop: announce readiness, then call `handler.<op>(**kwargs)` per line until "quit".
     A failing op is reported to the parent and the loop keeps serving."""
     print(json.dumps({"ok": True, **(ready or {})}), flush=True)

@@ -14,6 +14,7 @@ them on generated audio.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +86,7 @@ class ControlFeatures:
                 "pitch_source": np.array(self.pitch_source), "frame_rate_hz": np.array(self.frame_rate_hz)}
 
     @classmethod
-    def from_arrays(cls, arrays) -> ControlFeatures:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ControlFeatures:
         return cls(loudness_db=np.asarray(arrays["loudness_db"]), centroid_hz=np.asarray(arrays["centroid_hz"]),
                    onset_density_hz=np.asarray(arrays["onset_density_hz"]),
                    chroma_audio=np.asarray(arrays["chroma_audio"]),

@@ -97,7 +97,7 @@ def onset_times_s(env: OnsetEnvelope, window_s: float = 0.1, delta: float = 0.25
     for f in frames:
         if keep and f - keep[-1] < min_gap:
             if v[f] > v[keep[-1]]:
-                keep[-1] = f
+                keep[-1] = int(f)
             continue
         keep.append(int(f))
     return np.asarray(env.time_of(np.asarray(keep, dtype=np.float64)), dtype=np.float64)
@@ -116,7 +116,7 @@ def _interp(acf: np.ndarray, lag: np.ndarray) -> np.ndarray:
 
 
 def _comb_score(acf: np.ndarray, lag: np.ndarray, harmonics: int = 4) -> np.ndarray:
-    return sum(_interp(acf, k * lag) / k for k in range(1, harmonics + 1))
+    return sum((_interp(acf, k * lag) / k for k in range(1, harmonics + 1)), np.zeros(lag.shape))
 
 
 def estimate_tempo_bpm(env: OnsetEnvelope, cfg: OnsetConfig | None = None) -> tuple[float, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -75,7 +76,7 @@ def _decodable_frames(path: Path, chunk_frames: int) -> int:
         src.close()
 
 
-def _partial_frame_offset(f, frame_number: int) -> int | None:
+def _partial_frame_offset(f: BinaryIO, frame_number: int) -> int | None:
     """Byte offset of the header of frame `frame_number` (the one that did not decode), if present."""
     size = f.seek(0, os.SEEK_END)
     start = max(0, size - _TAIL_SCAN_BYTES)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
-try:
+if sys.platform != "win32":  # no fcntl on Windows (a platform check, so type checkers follow it too)
     import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
 
 
 class TakeLock:
@@ -29,7 +28,7 @@ class TakeLock:
     def __init__(self, audio_path: Path) -> None:
         self.path = Path(audio_path)
         self._fd: int | None = None
-        if fcntl is None:
+        if sys.platform == "win32":
             return
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -55,7 +54,7 @@ class TakeLock:
 
 def in_use(audio_path: Path) -> bool:
     """True while some live writer holds the take's lock (False when it cannot tell)."""
-    if fcntl is None:
+    if sys.platform == "win32":
         return False
     try:
         fd = os.open(Path(audio_path), os.O_RDONLY)

@@ -82,8 +82,10 @@ class TakeWriter:
         n = frames.shape[0]
         copy = np.array(frames, dtype=np.float32, copy=True)  # the caller reuses its buffer
         with self._lock:
+            # re-checked under the lock: stop() on another thread may have cleared the flag since the check
+            # above, which mypy's narrowing cannot know
             if not self._accepting:
-                return
+                return  # type: ignore[unreachable]
             self._last_end_position = start_position + n
             if self._queued_frames + n > self._max_queued_frames:
                 self.dropped_frames += n  # the writer is behind: drop, never wait

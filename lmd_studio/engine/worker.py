@@ -21,6 +21,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +87,9 @@ class _Probe:
     changed_at_s: float
 
 
+# `listener(position, frames, block_index, spliced)`: see GenerationEngine.add_block_listener
+BlockListener = Callable[[int, np.ndarray, int, bool], None]
+
 _RECENT_BLOCKS = 16
 # The splice budgets this much over the slowest of the recent generation times: enough for the jitter
 # seen in the soak (the real model's block times vary ≈ ±10 % between blocks), far less than the 1.5 × mean
@@ -98,12 +102,12 @@ class _Stats:
     block_ms_last: float = 0.0
     block_ms_mean: float = 0.0
     # the last few generation times, for the splice's regeneration estimate (a worst-case, not a mean)
-    block_ms_recent: deque = field(default_factory=lambda: deque(maxlen=_RECENT_BLOCKS))
+    block_ms_recent: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_BLOCKS))
     blocks_generated: int = 0
     splices: int = 0
     splice_misses: int = 0
     steps_blocks: dict[int, int] = field(default_factory=dict)  # sampling steps → blocks generated with them
-    control_latency_ms: deque = field(default_factory=lambda: deque(maxlen=4096))
+    control_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     last_error: str = ""
 
 
@@ -131,7 +135,7 @@ class GenerationEngine:
         self._steps_override = 0
         self.metrics = EngineMetrics(generator_name=generator.name)
         self._published_at_s = 0.0
-        self._block_listeners: tuple = ()
+        self._block_listeners: tuple[BlockListener, ...] = ()
         self._reset_stream(config.seed)
         self._snapshot: MailboxSnapshot = mailbox.snapshot()
 
@@ -172,7 +176,7 @@ class GenerationEngine:
         self._thread.join(timeout_s)
         self._thread = None
 
-    def add_block_listener(self, listener) -> None:
+    def add_block_listener(self, listener: BlockListener) -> None:
         """`listener(position, frames, block_index, spliced)` is called on the worker thread after each
         block (or spliced tail) is queued: `position` is the ring position of frames[0] (device rate).
         For the timeline's "generated ahead" view; it must return quickly and not keep `frames` mutable."""

@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"netns: {exc}", file=sys.stderr)
         return 3
     run = argv if argv[0] == "-c" else ["-m", *argv]  # MODULE ARGS, or -c CODE
-    os.execv(sys.executable, [sys.executable, *run])
-    return 0  # not reached
+    os.execv(sys.executable, [sys.executable, *run])  # replaces this process: never returns
 
 
 if __name__ == "__main__":

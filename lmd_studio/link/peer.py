@@ -26,7 +26,7 @@ class _Peer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, bpm: float = 120.0, quantum: float = 4.0) -> dict:
+    def start(self, bpm: float = 120.0, quantum: float = 4.0) -> dict[str, Any]:
         check_only_loopback()  # never join a session on a real network
 
         async def run() -> None:
@@ -53,7 +53,7 @@ class _Peer:
         t1 = time.perf_counter()
         return [0.5 * (t0 + t1), float(beat), float(self.link.tempo), int(self.link.num_peers)]
 
-    def samples(self, n: int = 1, interval_s: float = 0.0) -> dict:
+    def samples(self, n: int = 1, interval_s: float = 0.0) -> dict[str, Any]:
         out = []
         for k in range(n):
             if k:
@@ -61,11 +61,11 @@ class _Peer:
             out.append(self._sample())
         return {"samples": out}
 
-    def set_tempo(self, bpm: float) -> dict:
+    def set_tempo(self, bpm: float) -> dict[str, Any]:
         self.link.tempo = bpm
         return {"t_s": time.perf_counter()}
 
-    def wait_peers(self, n: int = 1, timeout_s: float = 10.0) -> dict:
+    def wait_peers(self, n: int = 1, timeout_s: float = 10.0) -> dict[str, Any]:
         deadline = time.perf_counter() + timeout_s
         while self.link.num_peers < n:
             if time.perf_counter() > deadline:
@@ -73,7 +73,7 @@ class _Peer:
             time.sleep(0.001)
         return {"t_s": time.perf_counter()}
 
-    def wait_tempo(self, bpm: float, timeout_s: float = 10.0, tolerance: float = 0.01) -> dict:
+    def wait_tempo(self, bpm: float, timeout_s: float = 10.0, tolerance: float = 0.01) -> dict[str, Any]:
         deadline = time.perf_counter() + timeout_s
         while abs(self.link.tempo - bpm) > tolerance:
             if time.perf_counter() > deadline:

@@ -8,7 +8,7 @@ Channels are 0-based in code and files (the GUI shows 1–16); `None` ("*") list
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, TypeAlias, get_args
 
 from lmd_studio.midi.curves import CURVES, Curve, shape
 
@@ -18,6 +18,10 @@ ButtonMode = Literal["toggle", "momentary"]
 BUTTON_MODES: tuple[ButtonMode, ...] = get_args(ButtonMode)
 Takeover = Literal["soft", "jump"]
 TAKEOVERS: tuple[Takeover, ...] = get_args(Takeover)
+
+# A mido.Message, as the backend hands it to the routers and learning. mido ships no types, so this names the
+# role without checking the attributes (`type`, `channel`, `control`, `value`, …).
+MidiMessage: TypeAlias = Any
 
 CC14_PAIR_OFFSET = 32  # a 14-bit controller sends its MSB on CC n (0..31) and its LSB on CC n+32
 MAX_SMOOTHING_MS = 10_000.0

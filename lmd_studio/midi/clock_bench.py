@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 
@@ -79,14 +80,14 @@ def change_index(times: np.ndarray, old_bpm: float, new_bpm: float) -> int:
     return best_c
 
 
-def _stats(x: np.ndarray) -> dict:
+def _stats(x: np.ndarray) -> dict[str, float | None]:
     if len(x) == 0:
         return {"p50": None, "p95": None, "max": None}
     return {"p50": float(np.median(x)), "p95": float(np.percentile(x, 95)), "max": float(x.max())}
 
 
 def measure(backend: str, seconds: float = 60.0, bpm: float = 120.0, change_bpm: float = 90.0,
-            change_beats: float = 8.0, realtime_priority: int = 1) -> dict:
+            change_beats: float = 8.0, realtime_priority: int = 1) -> dict[str, Any]:
     port_name = f"LMD Studio Clock bench {os.getpid()}"  # never collides with a running studio's port
     midi = MidiBackend(backend)
     tempo = [bpm]

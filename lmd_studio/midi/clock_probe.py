@@ -24,10 +24,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from lmd_studio.core.json_child import JsonLineChild, serve_json_lines
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.midi.backend import MidiBackend
+from lmd_studio.midi.bindings import MidiMessage
 from lmd_studio.midi.clock import ClockConfig
 from lmd_studio.midi.service import MidiConfig, MidiService
 from lmd_studio.midi.sink import MailboxSink
@@ -45,7 +47,7 @@ class _Recorder:
         self.events: list[tuple[str, float, int]] = []
         self.lock = threading.Lock()
 
-    def receive(self, msg, t_s: float) -> None:
+    def receive(self, msg: MidiMessage, t_s: float) -> None:
         with self.lock:
             if msg.type == "clock":
                 self.ticks.append(t_s)
@@ -53,7 +55,7 @@ class _Recorder:
             else:
                 self.events.append((msg.type, t_s, getattr(msg, "pos", 0)))
 
-    def __call__(self, msg) -> None:  # backends without arrival times
+    def __call__(self, msg: MidiMessage) -> None:  # backends without arrival times
         self.receive(msg, time.perf_counter())
 
     def take(self) -> tuple[list[float], list[float], list[tuple[str, float, int]]]:
@@ -68,7 +70,7 @@ class _LoggingSink(MailboxSink):
 
     __slots__ = ("log",)
 
-    def __init__(self, *args) -> None:
+    def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.log: list[tuple[str, float, float]] = []
 
@@ -85,7 +87,7 @@ class _Probe:
     def __init__(self, backend_name: str | None) -> None:
         self.backend = MidiBackend(backend_name)
         self.recorder = _Recorder()
-        self.raw = None
+        self.raw: Any = None  # the raw listener's input port (mido ships no types)
         catalog = TargetCatalog.build(STANDARD_PARAMS)
         self.sink = _LoggingSink(ParamMailbox(STANDARD_PARAMS), ActionMailbox(), catalog)
         self._maps = tempfile.TemporaryDirectory()
@@ -95,7 +97,7 @@ class _Probe:
         if self.service.backend_error:
             raise RuntimeError(self.service.backend_error)
 
-    def listen(self, name: str, timeout_s: float = 5.0) -> dict:
+    def listen(self, name: str, timeout_s: float = 5.0) -> dict[str, Any]:
         deadline = time.perf_counter() + timeout_s
         while True:
             names = self.backend.input_names()
@@ -111,14 +113,14 @@ class _Probe:
             raise RuntimeError(f"clock-in could not open {hit!r}: {status.error}")
         return {"port": hit}
 
-    def take(self) -> dict:
+    def take(self) -> dict[str, Any]:
         ticks, polled, events = self.recorder.take()
         log, self.sink.log = self.sink.log, []
         state = self.service.clock_state()
         return {"ticks": ticks, "polled": polled, "events": events, "published": log, "estimate_bpm": self.service.clock.estimate_bpm,
                 "playing": state.playing, "beats": state.beats}
 
-    def close(self) -> dict:
+    def close(self) -> dict[str, Any]:
         if self.raw is not None:
             self.raw.close()
             self.raw = None

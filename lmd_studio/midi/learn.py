@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from lmd_studio.midi.bindings import CC14_PAIR_OFFSET, MidiSource
+from lmd_studio.midi.bindings import CC14_PAIR_OFFSET, MidiMessage, MidiSource
 
 MAX_CANDIDATES = 256
 _CHANNEL_MODE_FIRST_CC = 120  # CC 120..127 are channel-mode messages (all notes off …), not controls
@@ -60,7 +60,7 @@ class LearnCapture:
             self._seen = {}
             self._first_s = None
 
-    def capture(self, controller: str, msg, now_s: float) -> bool:
+    def capture(self, controller: str, msg: MidiMessage, now_s: float) -> bool:
         """MIDI thread: count `msg` as a candidate. True when the message was consumed by learning."""
         t = msg.type
         if t == "control_change":

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lmd_studio.midi.bindings import CC14_PAIR_OFFSET, Binding
+from lmd_studio.midi.bindings import CC14_PAIR_OFFSET, Binding, MidiMessage
 from lmd_studio.midi.clock import ClockFollower
 from lmd_studio.midi.keyboard import Keyboard
 from lmd_studio.midi.learn import LearnCapture
@@ -93,10 +93,10 @@ class PortRouter:
         self.last_error = ""
         self.last_message_s = 0.0
 
-    def __call__(self, msg) -> None:
+    def __call__(self, msg: MidiMessage) -> None:
         self.receive(msg, self.ctx.now())
 
-    def receive(self, msg, now: float) -> None:
+    def receive(self, msg: MidiMessage, now: float) -> None:
         """`msg` arrived at `now` (perf_counter seconds; the polled rtmidi path knows it precisely)."""
         try:
             self._route(msg, now)
@@ -104,7 +104,7 @@ class PortRouter:
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
 
-    def _route(self, msg, now: float) -> None:
+    def _route(self, msg: MidiMessage, now: float) -> None:
         ctx = self.ctx
         self.messages += 1
         self.last_message_s = now
@@ -121,6 +121,7 @@ class PortRouter:
         if ctx.learn.armed and ctx.learn.capture(self.controller, msg, now):
             return
         table = self.table
+        rt: BindingRuntime | None
         if t == "control_change":
             ch, n = msg.channel, msg.control
             hit = table.cc.get((ch, n)) or table.cc.get((ANY_CHANNEL, n))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterable
 
 from lmd_studio.core.params import ParamSpec
 from lmd_studio.midi.bindings import Binding
@@ -167,7 +168,7 @@ class Glider:
                 if rt.glide_pos == rt.goal:  # re-checked under the lock: a new goal keeps it gliding
                     self._active.pop(id(rt), None)
 
-    def forget(self, runtimes) -> None:
+    def forget(self, runtimes: Iterable[BindingRuntime]) -> None:
         """Stop gliding these (their routing table was replaced)."""
         with self._lock:
             for rt in runtimes:

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from lmd_studio.midi.backend import MidiBackend, MidiBackendError
 from lmd_studio.midi.bindings import Binding
@@ -163,7 +164,7 @@ class MidiService:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _housekeeping(self) -> None:
@@ -213,7 +214,7 @@ class MidiService:
             return PortStatus(port_name, port_name, "error", error="LMD Studio's own output: not listened to")
         return self._ports.want(port_name)
 
-    def open_virtual_output(self, name: str):
+    def open_virtual_output(self, name: str) -> Any:
         """A virtual output port other programs can listen to (clock out), on this service's backend. It
         never shows among `available_inputs`. Raises MidiBackendError (no backend, no virtual ports);
         reopening the backend closes nothing of it: close it before `reopen`/`close` and open it again."""
