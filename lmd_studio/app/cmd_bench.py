@@ -10,12 +10,12 @@ import argparse
 import importlib
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "engine": ("lmd_studio.app.bench_engine", "real-time engine through an audio server: underruns, lateness, control latency"),
-    "model": ("lmd_studio.model.bench", "LMDM token-passes and wall clock: naive vs enc-dec vs block-causal"),
-    "midi": ("lmd_studio.midi.bench", "MIDI message → parameter snapshot latency through JACK MIDI"),
-    "clock": ("lmd_studio.app.bench_clock", "MIDI clock out jitter/tempo through JACK MIDI; Ableton Link in a netns"),
-    "recording": ("lmd_studio.engine.bench_recording", "recorder/retro-capture cost and disk speed"),
-    "gui": ("lmd_studio.app.bench_gui", "the studio window: start-up, Space → sound, GUI thread CPU playing/stopped"),
+    "engine": ("lmd_studio.bench.engine", "real-time engine through an audio server: underruns, lateness, control latency"),
+    "model": ("lmd_studio.bench.model", "LMDM token-passes and wall clock: naive vs enc-dec vs block-causal"),
+    "midi": ("lmd_studio.bench.midi", "MIDI message → parameter snapshot latency through JACK MIDI"),
+    "clock": ("lmd_studio.bench.clock", "MIDI clock out jitter/tempo through JACK MIDI; Ableton Link in a netns"),
+    "recording": ("lmd_studio.bench.recording", "recorder/retro-capture cost and disk speed"),
+    "gui": ("lmd_studio.bench.gui", "the studio window: start-up, Space → sound, GUI thread CPU playing/stopped"),
 }
 
 

@@ -4,7 +4,7 @@ Prints a table (and JSON with --json): for each (s, o, K) the token-passes per b
 instrumentation next to the formula, the measured milliseconds per block of each mode side by side, the
 real-time factor of the full step (diffusion + codec decode), memory, and achieved GFLOP/s as a fraction of
 this machine's matmul peak measured in the same run (fp32 and bf16). The same command runs on a GPU with
-`--device cuda`. torch is imported only inside run() (bench_runner.py), so `lmd bench` stays light.
+`--device cuda`. torch is imported only inside run() (model_runner.py), so `lmd bench` stays light.
 
 The JSON result is also written to `--out` (default `runs/bench/model-<UTC time>.json` under the current
 folder) and rewritten after every measured section, with `"complete": false` until the end: a run that
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmd_studio.model.bench_runner import BenchError, BenchSettings, print_table, run_benchmark
+    from lmd_studio.bench.model_runner import BenchError, BenchSettings, print_table, run_benchmark
 
     if args.steps < 1 or args.blocks < 1 or args.warmup < 0 or args.threads < 1:
         print("lmd bench model: --steps, --blocks and --threads must be >= 1, --warmup >= 0")

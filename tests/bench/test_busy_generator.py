@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from lmd_studio.bench.busy_generator import BusyTorchGenerator
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockControls, BlockGenerator
-from lmd_studio.model.busy import BusyTorchGenerator
 
 
 def test_spends_the_fraction_and_returns_the_inner_audio() -> None:

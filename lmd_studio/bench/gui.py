@@ -1,7 +1,7 @@
 """`lmd bench gui`: the studio as a user meets it — start-up, Space → sound, and the GUI thread's CPU.
 
 Each run starts the real `lmd-studio` entry point in a fresh process (a fresh temporary home, silent
-`--audio null`) through `lmd_studio/gui/bench_probe.py`, which times it from inside:
+`--audio null`) through `lmd_studio/bench/gui_probe.py`, which times it from inside:
 
 - startup (`--runs` times each way): launch → first paint of the window; → ready (model loaded, engine
   primed); Space pressed at the first paint → first frames out; Space pressed 1 s after ready → first
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[2]
-_PROBE = Path(__file__).resolve().parents[1] / "gui" / "bench_probe.py"
+_PROBE = Path(__file__).resolve().with_name("gui_probe.py")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

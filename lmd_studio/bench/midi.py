@@ -1,6 +1,6 @@
 """`lmd bench midi`: MIDI message sent → value in the engine's parameter mailbox, through JACK MIDI.
 
-A second process (`lmd_studio.midi.player`) connects to the studio's virtual input and sends CC messages
+A second process (`lmd_studio.bench.harness.midi_player`) connects to the studio's virtual input and sends CC messages
 at irregular times; the studio side is the real `MidiService` writing into a real `ParamMailbox`. The
 latency of a message is (time its value was stored in the mailbox, so that every later engine snapshot
 holds it) − (time the player called send), both `time.perf_counter()` (CLOCK_MONOTONIC, shared by
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lmd_studio.bench.harness.midi_player import PlayerProcess
 from lmd_studio.core.jack_server import JackError, JackInfo, ensure_jack_server
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource
-from lmd_studio.midi.player import PlayerProcess
 from lmd_studio.midi.service import MidiConfig, MidiService
 from lmd_studio.midi.sink import MailboxSink
 from lmd_studio.midi.targets import TargetCatalog
@@ -63,7 +63,7 @@ class _StampingSink(MailboxSink):
 MATCH_WINDOW_S = 1.0  # probe values repeat every 128 probes, far more than this apart
 
 
-def _match(sent: list, stamps: list[tuple[float, float]]) -> list[float]:
+def match_probe_latencies_ms(sent: list, stamps: list[tuple[float, float]]) -> list[float]:
     """Latency (ms) of each sent probe, matched in order by value within MATCH_WINDOW_S of its send time.
     A lost probe is skipped (it must not match a later probe that reuses its 7-bit value)."""
     spec = STANDARD_PARAMS.spec(PROBE_TARGET)
@@ -124,7 +124,7 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 sent += player.request("cc", control=PROBE_CC, values=[v], interval_s=0.0)["sent"]
                 time.sleep(interval_ms / 1000.0 * rng.uniform(0.5, 1.5))
             time.sleep(0.1)
-            lat = _match(sent, sink.take())
+            lat = match_probe_latencies_ms(sent, sink.take())
             mode = "callbacks" if rtmidi_poll_interval_s is None else f"polled every {rtmidi_poll_interval_s * 1000:g} ms"
             result: dict = {"backend": backend, "rtmidi_input": mode, "messages": count, "received": len(lat),
                             **{f"latency_{k}_ms": v for k, v in _stats(lat).items()}}
@@ -136,7 +136,7 @@ def measure(backend: str, count: int, interval_ms: float, flood_rate_hz: float, 
                 time.sleep(0.2)
                 rss1 = _rss_mb()
                 probes = reply["probes"]
-                flood_lat = _match(probes, sink.take())
+                flood_lat = match_probe_latencies_ms(probes, sink.take())
                 lost_probes = len(probes) - len(flood_lat)
                 tenth = max(1, len(flood_lat) // 10)
                 received = service.received_messages() - router_msgs

@@ -4,7 +4,7 @@ Two runs back to back on the same stream settings (JACK dummy server at 48 kHz u
 1. load: a generator that spends `--load` (default 60%) of each block's real-time budget in busy torch
    work on 2 threads, for `--seconds`: underruns and callback lateness;
 2. latency: a generator at `--latency-load` (20%), a control change every `--change-every` s: the time
-   from `mailbox.set` to the first changed sample leaving the device (engine-measured, see worker.py).
+   from `mailbox.set` to the first changed sample leaving the device (engine-measured, see engine/worker.py).
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from lmd_studio.audio.devices import load_sounddevice
+    from lmd_studio.bench.busy_generator import BusyTorchGenerator
     from lmd_studio.core.fake import FakeBlockGenerator
     from lmd_studio.core.jack_server import jack_dummy_server
-    from lmd_studio.model.busy import BusyTorchGenerator
 
     server = nullcontext() if args.no_jack else jack_dummy_server(48000, args.buffer, name="lmdbench", realtime=True)
     with server:

@@ -1,6 +1,6 @@
 """The in-process half of `lmd bench gui`: runs the real `lmd-studio` entry point and times it from inside.
 
-    python lmd_studio/gui/bench_probe.py --scenario startup|cpu --out result.json -- [lmd-studio args]
+    python lmd_studio/bench/gui_probe.py --scenario startup|cpu --out result.json -- [lmd-studio args]
 
 Run as a script (not `-m`), so that with PYTHONPATH pointing at another checkout it measures that
 checkout's studio: it only relies on what every version has (`studio_main.main`, a main window named
@@ -28,7 +28,7 @@ import time
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(prog="bench_probe")
+    p = argparse.ArgumentParser(prog="gui_probe")
     p.add_argument("--scenario", choices=("startup", "cpu"), required=True)
     p.add_argument("--press", choices=("show", "ready"), default="show", help="startup: when Space is pressed")
     p.add_argument("--seconds", type=float, default=20.0, help="cpu: seconds measured playing, then stopped")

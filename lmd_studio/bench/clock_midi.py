@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
+from lmd_studio.bench.harness.clock_probe import ClockProbeProcess
 from lmd_studio.midi.backend import MidiBackend
 from lmd_studio.midi.clock import TICKS_PER_BEAT
 from lmd_studio.midi.clock_out import ClockOut, ClockOutConfig
-from lmd_studio.midi.clock_probe import ClockProbeProcess
 from lmd_studio.midi.clock_schedule import tick_s
 
 

@@ -1,6 +1,6 @@
 """Ableton Link figures for `lmd bench clock`, measured inside a loopback-only network namespace.
 
-Run only through `netns_command("lmd_studio.app.bench_link", ...)` (link/netns.py), which makes the
+Run only through `netns_command("lmd_studio.bench.clock_link", ...)` (link/netns.py), which makes the
 namespace and checks it; `measure` refuses to start anywhere else. Two Link peers in two processes: the
 studio's side (LinkSession + TempoBridge + a parameter mailbox, as the app wires them, plus the MIDI clock
 out locked to the Link beat grid, sending to a port that records send times) and another app (link.peer,

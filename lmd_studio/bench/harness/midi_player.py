@@ -1,6 +1,6 @@
 """A scripted MIDI controller in its own process, for the benchmark and the integration tests.
 
-Run as `python -m lmd_studio.midi.player --backend NAME`; it reads one JSON command per line on stdin
+Run as `python -m lmd_studio.bench.harness.midi_player --backend NAME`; it reads one JSON command per line on stdin
 and answers one JSON line on stdout. It either sends into an existing input port (`connect`, e.g. the
 studio's virtual "LMD Studio" port) or plays a device the studio opens (`open_virtual`; `close` unplugs
 it). Send times are `time.perf_counter()` values, which on Linux (CLOCK_MONOTONIC) are comparable between
@@ -143,7 +143,7 @@ class PlayerProcess(JsonLineChild):
     """The parent's handle on a MIDI player process (protocol: core/json_child.py)."""
 
     def __init__(self, backend_name: str, python: str = sys.executable) -> None:
-        super().__init__("lmd_studio.midi.player", ("--backend", backend_name), what="MIDI player", quit_timeout_s=5.0, python=python)
+        super().__init__("lmd_studio.bench.harness.midi_player", ("--backend", backend_name), what="MIDI player", quit_timeout_s=5.0, python=python)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """`lmd bench clock`: MIDI clock out through a real JACK MIDI port, and Ableton Link between two peers.
 
-MIDI (midi/clock_bench.py): the studio's clock out on a virtual JACK MIDI port, a second process
+MIDI (bench/clock_midi.py): the studio's clock out on a virtual JACK MIDI port, a second process
 receiving and timestamping it — tick jitter p95, long-run tempo error, where a 120 → 90 change lands.
 A JACK dummy server is started for the run (`--period-frames`, 64 by default: JACK delivers MIDI once per
 period, so the period quantises every timestamp; 64 frames at 48 kHz = 1.3 ms) unless one already runs.
 
-Link (app/bench_link.py): run inside a network namespace made for it (loopback only, link/netns.py), or
+Link (bench/clock_link.py): run inside a network namespace made for it (loopback only, link/netns.py), or
 skipped with the reason — never on a real network. Two processes: the studio's Link adapter and another
 Link app; tempo and phase agreement 2 s after joining, how fast each follows the other's tempo change,
 and the clock out's ticks against the Link beat grid.
@@ -18,10 +18,10 @@ import contextlib
 import json
 import subprocess
 
+from lmd_studio.bench.clock_midi import measure
 from lmd_studio.core.jack_server import JackError, JackInfo, ensure_jack_server
 from lmd_studio.link.netns import netns_command, netns_unavailable
 from lmd_studio.midi.backend import JACK_BACKEND
-from lmd_studio.midi.clock_bench import measure
 
 TARGETS = {"clock_out_jitter_p95_ms": 1.0, "clock_out_tempo_error_bpm": 0.01, "clock_out_change_beats": 1.0,
            "link_tempo_diff_bpm": 0.01, "link_phase_diff_ms": 1.0, "link_follow_beats": 1.0}
@@ -45,7 +45,7 @@ def measure_link(settle_s: float = 2.0, timeout_s: float = 90.0) -> dict:
     reason = netns_unavailable()
     if reason is not None:
         return {"skipped": reason}
-    out = subprocess.run(netns_command("lmd_studio.app.bench_link", "--settle-s", str(settle_s)),
+    out = subprocess.run(netns_command("lmd_studio.bench.clock_link", "--settle-s", str(settle_s)),
                          capture_output=True, text=True, timeout=timeout_s)
     if out.returncode != 0:
         return {"error": (out.stderr.strip() or out.stdout.strip() or f"exit {out.returncode}").splitlines()[-1]}

@@ -1,7 +1,7 @@
 """A MIDI clock receiver in its own process, for `lmd bench clock` and the integration tests.
 
-Run as `python -m lmd_studio.midi.clock_probe --backend NAME`; one JSON command per line on stdin, one
-JSON answer per line on stdout (like midi.player). `listen{name}` connects to a clock output port (e.g. the
+Run as `python -m lmd_studio.bench.harness.clock_probe --backend NAME`; one JSON command per line on stdin, one
+JSON answer per line on stdout (like harness.midi_player). `listen{name}` connects to a clock output port (e.g. the
 studio's "LMD Studio Clock") twice: a raw listener timestamps every message, and the studio's own clock-in
 — a `MidiService` with clock following on, i.e. PortRouter → ClockFollower, exactly as in the app — follows
 it. `take` returns and clears what arrived: clock tick times, other messages, the tempo the follower
@@ -146,7 +146,7 @@ class ClockProbeProcess(JsonLineChild):
     """The parent's handle on a MIDI clock probe process (protocol: core/json_child.py)."""
 
     def __init__(self, backend_name: str, python: str = sys.executable) -> None:
-        super().__init__("lmd_studio.midi.clock_probe", ("--backend", backend_name), what="MIDI clock probe", quit_timeout_s=5.0, python=python)
+        super().__init__("lmd_studio.bench.harness.clock_probe", ("--backend", backend_name), what="MIDI clock probe", quit_timeout_s=5.0, python=python)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmd_studio.model import bench
+from lmd_studio.bench import model as bench
 
 TINY = ["--d-model", "32", "--layers", "1", "--heads", "2", "--steps", "3", "--blocks", "2", "--warmup", "0",
         "--threads", "1", "--codec", "none"]
@@ -55,7 +55,7 @@ def test_bench_table_and_bad_sizes(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_bench_module_does_not_import_torch() -> None:
-    code = "import sys, lmd_studio.model.bench; print('torch' in sys.modules)"
+    code = "import sys, lmd_studio.bench.model; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -72,7 +72,7 @@ def test_bench_without_cuda_is_a_clear_message(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_overhead_fit_recovers_pass_and_token_costs() -> None:
-    from lmd_studio.model.bench_runner import overhead_model
+    from lmd_studio.bench.model_runner import overhead_model
 
     rows = [{"K": k, "token_passes": t, "ms_per_block": k * 1.5 + t * 0.02} for k, t in ((8, 144), (8, 640), (4, 80))]
     fit = overhead_model(rows)
@@ -102,7 +102,7 @@ def test_bf16_is_measured_where_the_cpu_runs_it_and_reported_where_not(tmp_path:
 
 
 def test_injected_avx2_cpu_skips_bf16_and_every_section_is_handed_on() -> None:
-    from lmd_studio.model.bench_runner import BenchSettings, run_benchmark
+    from lmd_studio.bench.model_runner import BenchSettings, run_benchmark
     from lmd_studio.model.cpu_features import CpuFeatures, probe_cpu_features
 
     laptop = CpuFeatures(isa="AVX2", onednn=probe_cpu_features().onednn, bf16_matmul=False)
@@ -120,12 +120,12 @@ def test_injected_avx2_cpu_skips_bf16_and_every_section_is_handed_on() -> None:
 
 def test_a_late_failure_keeps_the_sections_measured_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from lmd_studio.model import bench_runner
+    from lmd_studio.bench import model_runner
 
     def broken(*args: object, **kwargs: object) -> dict:
         raise RuntimeError("a kernel this CPU lacks")
 
-    monkeypatch.setattr(bench_runner, "_bf16_section", broken)
+    monkeypatch.setattr(model_runner, "_bf16_section", broken)
     with pytest.raises(RuntimeError, match="a kernel this CPU lacks"):
         bench.run(_args(tmp_path))
     saved = json.loads((tmp_path / "bench.json").read_text())

@@ -1,4 +1,4 @@
-"""The measurements behind `lmd bench model` (see bench.py for what is reported).
+"""The measurements behind `lmd bench model` (see model.py for what is reported).
 
 Method: all modes use the same network weights. Each mode first streams until its context (or cache) is
 full, then the modes take turns block by block, so a burst of load from other processes hits all of them
