@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 screenshots: $(STAMP)
-	$(BIN)/python -m lmd_studio.gui.screenshots --out docs --model models/default
+	$(BIN)/python -m lmd_studio.bench.screenshots --out docs --model models/default
 
 bench: $(STAMP)
 	$(BIN)/lmd bench engine

@@ -19,7 +19,7 @@ import json
 import subprocess
 
 from lmd_studio.bench.clock_midi import measure
-from lmd_studio.core.jack_server import JackError, JackInfo, ensure_jack_server
+from lmd_studio.bench.harness.jack import JackError, JackInfo, ensure_jack_server
 from lmd_studio.link.netns import netns_command, netns_unavailable
 from lmd_studio.midi.backend import JACK_BACKEND
 

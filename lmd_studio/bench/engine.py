@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
     from lmd_studio.audio.devices import load_sounddevice
     from lmd_studio.bench.busy_generator import BusyTorchGenerator
+    from lmd_studio.bench.harness.jack import jack_dummy_server
     from lmd_studio.core.fake import FakeBlockGenerator
-    from lmd_studio.core.jack_server import jack_dummy_server
 
     server = nullcontext() if args.no_jack else jack_dummy_server(48000, args.buffer, name="lmdbench", realtime=True)
     with server:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lmd_studio.bench.harness.jack import JackError, JackInfo, ensure_jack_server
 from lmd_studio.bench.harness.midi_player import PlayerProcess
-from lmd_studio.core.jack_server import JackError, JackInfo, ensure_jack_server
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource

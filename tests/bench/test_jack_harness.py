@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lmd_studio.core.jack_server import jack_available
+from lmd_studio.bench.harness.jack import jack_available
 
 CRASH = """
 import ctypes
-from lmd_studio.core.jack_server import jack_dummy_server
+from lmd_studio.bench.harness.jack import jack_dummy_server
 with jack_dummy_server(48000, 256, name="lmdorphantest"):
     print("up", flush=True)
     ctypes.string_at(0)  # segfault: no clean-up runs
