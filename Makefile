@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt packaging
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m lmd_studio.app.studio_main
+	$(BIN)/python -m lmd_studio.cli.studio
 
 test: $(STAMP)
 	$(BIN)/ruff check lmd_studio tests

@@ -3,7 +3,7 @@
     python lmd_studio/bench/gui_probe.py --scenario startup|cpu --out result.json -- [lmd-studio args]
 
 Run as a script (not `-m`), so that with PYTHONPATH pointing at another checkout it measures that
-checkout's studio: it only relies on what every version has (`studio_main.main`, a main window named
+checkout's studio: it only relies on what every version has (`lmd-studio`'s `main`, a main window named
 "StudioWindow" with `session` and `actions_by_name["play"]`, the session's engine output stage).
 
 - startup: the wall-clock time (since $LMD_BENCH_T0, the parent's launch time) of the window's first
@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+from types import ModuleType
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -170,6 +171,20 @@ class _Probe:
             QtWidgets.QApplication.instance().quit()
 
 
+# where `lmd-studio`'s main() lives, newest first: `--code` may point at a checkout from before the move
+STUDIO_ENTRY_POINTS = ("lmd_studio.cli.studio", "lmd_studio.app.studio_main")
+
+
+def _studio_entry_point() -> ModuleType:
+    for name in STUDIO_ENTRY_POINTS:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise  # the module exists but something it imports is missing: that is a real error
+    raise ModuleNotFoundError(f"no lmd-studio entry point in this checkout (tried {', '.join(STUDIO_ENTRY_POINTS)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     args, studio_args = _parse(list(sys.argv[1:] if argv is None else argv))
     t0 = float(os.environ.get("LMD_BENCH_T0") or time.time())
@@ -180,10 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication(["lmd-studio"])
     probe = _Probe(args, t0)
     probe.install(app)
-    # the probe is an entry point, like `python -m lmd_studio.app.studio_main`: it runs the studio, it
-    # does not use its parts (so, like the screenshots' subprocess, it is not an import of the GUI layer)
-    studio_main = importlib.import_module("lmd_studio.app.studio_main")
-    return int(studio_main.main(studio_args))
+    # the probe is an entry point, like `python -m lmd_studio.cli.studio`: it runs the studio, it
+    # does not use its parts (so, like the screenshots' subprocess, it is not an import of a layer)
+    return int(_studio_entry_point().main(studio_args))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 It starts `Xvfb :99` itself when DISPLAY is unset, and a JACK dummy server (harness/jack.py) when jackd is
 installed (so the window shows a real audio device and a MIDI port; without JACK it plays silently and
-leaves MIDI off). Then it launches the real entry point (`python -m lmd_studio.app.studio_main`) twice
+leaves MIDI off). Then it launches the real entry point (`python -m lmd_studio.cli.studio`) twice
 with LMD_STUDIO_TOUR set: `gui/tour.py`'s `run_tour` (called by `app_main.run_gui`) drives the window and
 saves the shots. Settings, scenes and recordings go to a temporary LMD_STUDIO_HOME, so the user's own
 files are never touched.
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             midi=MidiSettings(enabled=jack is not None, backend="mido.backends.rtmidi/UNIX_JACK" if jack else ""))
         SettingsStore(StudioPaths.under(home).settings_file).save(dataclasses.replace(settings, first_run_done=False))
         for tour in ("main", "stage"):
-            cmd = [sys.executable, "-m", "lmd_studio.app.studio_main", "--model", args.model]
+            cmd = [sys.executable, "-m", "lmd_studio.cli.studio", "--model", args.model]
             result = subprocess.run(cmd, env=dict(env, **{TOUR_ENV: tour}), timeout=180)
             if result.returncode != 0:
                 print(f"screenshots: the {tour} tour failed (exit {result.returncode})", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from lmd_studio.app import cmd_render
+from lmd_studio.cli import cmd_render
 from lmd_studio.cli import main as lmd_main
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.rt.mailbox import ParamMailbox

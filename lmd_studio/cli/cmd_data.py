@@ -1,4 +1,4 @@
-"""`lmd data build` / `lmd data report`: the training corpus from real audio and scores (see builder.py)."""
+"""`lmd data build` / `lmd data report`: the training corpus from real audio and scores (see data/builder.py)."""
 
 from __future__ import annotations
 

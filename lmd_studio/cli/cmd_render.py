@@ -10,33 +10,33 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lmd_studio.app import cli_args
 from lmd_studio.app.bootstrap import DEFAULT_PROMPT, make_generator, make_mailbox
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
+from lmd_studio.cli import arg_types
 from lmd_studio.core.generator import PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.rt.mailbox import ParamMailbox
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seconds", type=cli_args.render_seconds, default=30.0,
-                   help=f"length of the render (s, at most {cli_args.MAX_RENDER_S:.0f})")
-    p.add_argument("--out", type=cli_args.audio_out_path, required=True, help="output file (.wav or .flac)")
+    p.add_argument("--seconds", type=arg_types.render_seconds, default=30.0,
+                   help=f"length of the render (s, at most {arg_types.MAX_RENDER_S:.0f})")
+    p.add_argument("--out", type=arg_types.audio_out_path, required=True, help="output file (.wav or .flac)")
     p.add_argument("--model", default=None, help="'fake', or a model folder (default: models/default)")
-    p.add_argument("--prompt", type=cli_args.prompt, action="append", default=None,
+    p.add_argument("--prompt", type=arg_types.prompt, action="append", default=None,
                    help="prompt text, optionally TEXT@WEIGHT (a trailing @number); repeat to mix several")
-    p.add_argument("--set", type=cli_args.param_assignment(STANDARD_PARAMS), action="append", default=[],
+    p.add_argument("--set", type=arg_types.param_assignment(STANDARD_PARAMS), action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter (e.g. brightness=0.8, steps=6)")
-    p.add_argument("--seed", type=cli_args.seed, default=0)
-    p.add_argument("--bpm", type=cli_args.tempo_bpm, default=None,
+    p.add_argument("--seed", type=arg_types.seed, default=0)
+    p.add_argument("--bpm", type=arg_types.tempo_bpm, default=None,
                    help="tempo the model plays at (models with a musical clock; others read it from the prompt)")
-    p.add_argument("--meter", type=cli_args.meter_beats, default=4, metavar="4/4",
+    p.add_argument("--meter", type=arg_types.meter_beats, default=4, metavar="4/4",
                    help="time signature for --bpm: 4/4 (default), 3/4, 6/8 …")
-    p.add_argument("--key", type=cli_args.musical_key, default=None, metavar='"A minor"',
+    p.add_argument("--key", type=arg_types.musical_key, default=None, metavar='"A minor"',
                    help="key: its tonic triad becomes the pitch-salience input (like holding the chord)")
-    p.add_argument("--rate", type=cli_args.sample_rate, default=None,
+    p.add_argument("--rate", type=arg_types.sample_rate, default=None,
                    help="output sample rate in Hz (default: the model's)")
-    p.add_argument("--threads", type=cli_args.thread_count, default=2, help="torch threads")
+    p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
 
 
 def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:

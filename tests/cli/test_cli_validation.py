@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from lmd_studio import cli
-from lmd_studio.app import cli_args
+from lmd_studio.cli import arg_types
 from lmd_studio.core.generator import PromptSlot
 
 
@@ -69,7 +69,7 @@ def test_out_must_be_an_audio_file_name(tmp_path: Path, capsys: pytest.CaptureFi
     ("trailing@", PromptSlot("trailing@", 1.0)),
 ])
 def test_only_a_trailing_at_number_is_a_weight(text: str, slot: PromptSlot) -> None:
-    assert cli_args.prompt(text) == slot
+    assert arg_types.prompt(text) == slot
 
 
 def test_prompt_with_an_at_sign_renders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +84,7 @@ def test_prompt_with_an_at_sign_renders(tmp_path: Path, capsys: pytest.CaptureFi
 def test_param_assignment_accepts_the_range_ends() -> None:
     from lmd_studio.core.params import STANDARD_PARAMS
 
-    parse = cli_args.param_assignment(STANDARD_PARAMS)
+    parse = arg_types.param_assignment(STANDARD_PARAMS)
     assert parse("steps=16") == ("steps", 16.0)
     assert parse(" master_gain_db = -60 ") == ("master_gain_db", -60.0)
     with pytest.raises(argparse.ArgumentTypeError, match="dB"):

@@ -1,4 +1,7 @@
-"""`lmd-studio` / `make run`: the desktop instrument, or a headless demo render when there is no display."""
+"""`lmd-studio` / `make run`: the desktop instrument, or a headless demo render when there is no display.
+
+An entry point in the top layer: it builds the Session (app) and hands it to the window (gui).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from lmd_studio.cli.process_env import set_process_defaults
 
 
 def has_display() -> bool:
@@ -47,10 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # OpenMP threads that spin while waiting starve everything else on a 2-core laptop (measured: a
-    # block-causal block took 2228 ms instead of 100 ms under load with the default policy); must be set
-    # before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    set_process_defaults()
     args = parse_args(argv)
     if args.headless_demo or not has_display():
         if not args.headless_demo:

@@ -53,7 +53,7 @@ def test_studio_without_display_renders_the_demo(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["HOME"] = str(tmp_path)
     env["XDG_MUSIC_DIR"] = str(tmp_path / "Music")
-    proc = subprocess.run([sys.executable, "-m", "lmd_studio.app.studio_main", "--model", "fake"],
+    proc = subprocess.run([sys.executable, "-m", "lmd_studio.cli.studio", "--model", "fake"],
                           capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "no display" in proc.stdout
