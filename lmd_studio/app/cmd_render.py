@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from lmd_studio.app import cli_args
-from lmd_studio.app.bootstrap import DEFAULT_PROMPT, make_generator, make_mailbox
+from lmd_studio.app.engine_parts import DEFAULT_PROMPT, make_generator, make_mailbox
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.core.generator import PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS

@@ -7,8 +7,8 @@ and meters, so the Session reads plain numbers.
 
 from __future__ import annotations
 
-from lmd_studio.app.bootstrap import EngineParts
 from lmd_studio.app.capture_chain import CaptureFanout
+from lmd_studio.app.engine_parts import EngineParts
 from lmd_studio.app.timeline_model import TimelineModel
 from lmd_studio.audio.backend import AudioStatus
 from lmd_studio.core.generator import BlockGenerator

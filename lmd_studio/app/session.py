@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lmd_studio.app.actions_router import ActionRouter
-from lmd_studio.app.bootstrap import DEFAULT_PROMPT, EngineParts, make_mailbox
 from lmd_studio.app.capture_chain import CaptureFanout, PositionMap
+from lmd_studio.app.engine_parts import DEFAULT_PROMPT, EngineParts, make_mailbox
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.meters import CpuMeter, PeakMeter
 from lmd_studio.app.midi_link import NullMidiLink

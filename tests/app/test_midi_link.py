@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import mido
 import pytest
 
-from lmd_studio.app.bootstrap import attach_midi, build_studio, make_mailbox
+from lmd_studio.app.bootstrap import attach_midi, build_studio
+from lmd_studio.app.engine_parts import make_mailbox
 from lmd_studio.app.midi_link import (
     ALSA_SEQUENCER,
     MIDI_SETTINGS_ACTION,

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmd_studio.app.bootstrap import build_studio, loads_torch, studio_parts
+from lmd_studio.app.bootstrap import build_studio
+from lmd_studio.app.engine_parts import loads_torch, studio_parts
 from lmd_studio.app.session import Session, SessionDeps
 from lmd_studio.app.startup import LOADING_TEXT, READY_TEXT, LoadingGenerator, ModelStartup
 from lmd_studio.core.fake import FakeBlockGenerator

@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 from PySide6 import QtCore, QtWidgets
 
-from lmd_studio.app.bootstrap import DEFAULT_PROMPT
+from lmd_studio.app.engine_parts import DEFAULT_PROMPT
 from lmd_studio.app.session_api import StudioApi
 from tests.gui.conftest import wait_status
 
