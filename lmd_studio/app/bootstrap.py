@@ -14,9 +14,11 @@ from lmd_studio.app.engine_parts import (
     make_generator,
     studio_parts,
 )
-from lmd_studio.app.midi_link import AudioRoute, MidiLink
+from lmd_studio.app.midi_link import MidiLink
+from lmd_studio.app.midi_route import AudioRoute
 from lmd_studio.app.model_errors import ModelLoadError, load_generator, studio_fallback
-from lmd_studio.app.session import Session, SessionDeps
+from lmd_studio.app.session import Session
+from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import LoadingGenerator, ModelStartup
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.process_tuning import tune_for_live_audio
@@ -66,9 +68,10 @@ def build_studio(paths: StudioPaths | None = None, *, model: str | None = None, 
 def attach_midi(session: Session) -> None:
     """Give the session its MIDI link; it picks rtmidi's JACK API when the audio runs through JACK."""
 
-    def audio_route() -> AudioRoute:
-        audio = session.audio_settings
-        return AudioRoute(audio.backend, audio.device, session.audio_device_name)
+    engine = session.engine
 
-    session.attach_midi(MidiLink(session.mailbox, session.paths.midi_maps_dir, session.settings.midi,
+    def audio_route() -> AudioRoute:
+        return AudioRoute(engine.audio.backend, engine.audio.device, engine.audio_device_name)
+
+    session.attach_midi(MidiLink(engine.mailbox, session.paths.midi_maps_dir, session.settings.midi,
                                  audio_route=audio_route, notify=session.notify))

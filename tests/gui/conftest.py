@@ -32,7 +32,7 @@ def make_session(home: StudioPaths) -> Iterator[Callable]:
 
     yield make
     for s in made:
-        s._runtime.shutdown()  # idempotent; a test that closed the window already shut it down
+        s.engine.runtime.shutdown()  # idempotent; a test that closed the window already shut it down
 
 
 # Harmless notes from Qt's offscreen platform plugin (real desktops support these); every other Qt warning
