@@ -163,6 +163,11 @@ class StudioWindow(QtWidgets.QMainWindow):
                 m.addAction(self.actions_by_name[name])
 
     # ================================================================ timer
+    @property
+    def last_status(self) -> StudioStatus:
+        """The status the last tick drew (read-only; for tests, benchmarks and the screenshot tour)."""
+        return self._last_status
+
     def start(self) -> None:
         self.timer.start()
         self.tick()

@@ -59,7 +59,7 @@ def _wait_until_ready(window, timeout_s: float = 180.0) -> None:
     """The model loads after the window opens (app/startup.py): the shots show it loaded."""
     end = time.perf_counter() + timeout_s
     while time.perf_counter() < end:
-        status = window._last_status
+        status = window.last_status
         if not status.model_loading and not status.startup.endswith("…"):
             return
         _pump(0.1)
