@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from lmd_studio.audio.backend import AudioBackend, NullAudioBackend
 from lmd_studio.core.fake import FakeBlockGenerator
@@ -108,7 +109,7 @@ def make_backend(kind: str = "auto", device: str | int | None = None, buffer_fra
 
 
 def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: ParamMailbox | None = None,
-                 **config) -> EngineParts:
+                 **config: Any) -> EngineParts:
     mailbox = mailbox or make_mailbox(generator)
     engine = GenerationEngine(generator, mailbox, EngineConfig(
         device_sample_rate_hz=backend.sample_rate_hz, device_channels=backend.channels, **config),
