@@ -18,22 +18,24 @@ from collections import deque
 
 import numpy as np
 
+from lmd_studio.engine.sinks import CaptureSink
+
 
 class CaptureFanout:
     def __init__(self) -> None:
-        self._sinks: tuple = ()
+        self._sinks: tuple[CaptureSink, ...] = ()
         self._lock = threading.Lock()  # sink list changes only
         self._offset = 0
         self._end = 0  # continuous position just past the newest frame forwarded
         self.sink_errors = 0
         self.last_error = ""
 
-    def add(self, sink) -> None:
+    def add(self, sink: CaptureSink) -> None:
         with self._lock:
             if sink not in self._sinks:
                 self._sinks = (*self._sinks, sink)
 
-    def remove(self, sink) -> None:
+    def remove(self, sink: CaptureSink) -> None:
         with self._lock:
             self._sinks = tuple(s for s in self._sinks if s is not sink)
 

@@ -87,3 +87,31 @@ class BackgroundJob:
         finally:
             self._t1 = time.perf_counter()
             self._done.set()
+
+
+class JobList:
+    """Running jobs, each with what to do on the owner's thread once it is done (`finish_done`, called
+    from the GUI timer), so a job's result is taken in where the rest of the state lives."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[BackgroundJob, Callable[[BackgroundJob], None]]] = []
+
+    def start(self, job: BackgroundJob, on_done: Callable[[BackgroundJob], None]) -> BackgroundJob:
+        self._jobs.append((job, on_done))
+        return job.start()
+
+    def finish_done(self) -> None:
+        for job, on_done in [(j, f) for j, f in self._jobs if j.done]:
+            self._jobs.remove((job, on_done))
+            on_done(job)
+
+    def views(self) -> tuple[JobView, ...]:
+        return tuple(job.view() for job, _ in self._jobs)
+
+    def cancel_and_wait(self, timeout_s: float) -> None:
+        """Cancel every job, then wait for each (a job thread still inside torch when the interpreter
+        exits can abort it)."""
+        for job, _ in self._jobs:
+            job.cancel()
+        for job, _ in self._jobs:
+            job.wait(timeout_s)

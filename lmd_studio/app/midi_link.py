@@ -1,27 +1,32 @@
-"""The Session's MIDI: the MIDI service, the action mailbox it fills, and the seam to the running engine.
+"""The Session's MIDI link: the MIDI service, the action mailbox it fills, and the seam to the running engine.
 
 Bindings write parameters straight into the engine's ParamMailbox (through `SwitchableSink`, which
 follows the Session to a new mailbox when the engine is rebuilt); prompt weights and actions land in an
 ActionMailbox that `poll()` collects on the GUI thread and hands to the Session as a `MidiTick`.
 
-Which MIDI backend: the settings' (or $MIDO_BACKEND); else JACK MIDI when the audio runs through JACK —
-decided from the audio device the backend opened (PortAudio's host API "JACK Audio Connection Kit"), or,
-for the default device, from a JACK server answering — else the system's (ALSA on Linux). A backend that
-cannot open becomes one banner saying what is wrong and how to fix it (`midi_off_message`); a backend
-changed in the settings is applied at once (`MidiService.reopen`), keeping maps and inputs.
+The backend is chosen from where the audio runs (midi_route.py); a backend changed in the settings is
+applied at once (`MidiService.reopen`), keeping maps and inputs. `MidiLink` satisfies the Session's
+`MidiLinkApi` (midi_seam.py), whose GUI half is `MidiApi` (session_api.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from lmd_studio.app.midi_route import (
+    JACK_HOST_API,
+    MIDI_SETTINGS_ACTION,
+    AudioRoute,
+    MidiHost,
+    audio_runs_on_jack,
+    backend_label,
+    midi_off_message,
+)
 from lmd_studio.app.tempo_sync import TempoSync
-from lmd_studio.app.values import Notice
-from lmd_studio.core.jack_server import jack_server_running
+from lmd_studio.app.values import BindingRow, MidiTick, Notice
 from lmd_studio.midi import (
     JACK_BACKEND,
     ClockConfig,
@@ -37,13 +42,6 @@ from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.schema import MidiSettings
 
 PROMPT_WEIGHT_SLOTS = 8
-JACK_HOST_API = "JACK Audio Connection Kit"  # PortAudio's name for it; devices read "NAME (HOST API)"
-ALSA_SEQUENCER = Path("/dev/snd/seq")
-SYSTEM_BACKEND = "mido.backends.rtmidi"  # mido's default: rtmidi's ALSA / CoreMIDI / WinMM
-MIDI_SETTINGS_ACTION = "midi_settings"  # a Notice action: open Settings → MIDI
-CURVES = ("linear", "exp", "log", "s-curve")
-TAKEOVERS = ("soft", "jump")
-BUTTON_MODES = ("toggle", "momentary")
 
 
 class SwitchableSink:
@@ -66,80 +64,6 @@ class SwitchableSink:
 
     def set_bpm(self, bpm: float | None) -> None:
         self.inner.set_bpm(bpm)
-
-
-@dataclass(frozen=True, slots=True)
-class AudioRoute:
-    """Where the audio goes, as far as choosing a MIDI backend is concerned."""
-
-    backend: str = "null"  # AudioSettings.backend: "auto" (a sound device) | "null" (silent)
-    device_setting: str = ""  # AudioSettings.device: "" or "default" = the system's default output
-    opened: str = ""  # the device in use, as the audio backend reports it ("NAME (HOST API)"); "" or
-    #                   "none (silent)" while none is open
-
-
-@dataclass(frozen=True, slots=True)
-class MidiHost:
-    """Questions about this machine's MIDI plumbing, asked only when needed (tests answer them)."""
-
-    jack_running: Callable[[], bool] = jack_server_running
-    alsa_sequencer: Callable[[], bool] = ALSA_SEQUENCER.exists
-    platform: str = sys.platform
-
-
-def audio_runs_on_jack(route: AudioRoute, jack_running: Callable[[], bool]) -> bool:
-    """Whether the audio goes through JACK: the opened device is on PortAudio's JACK host API, or the
-    audio uses the default device while a JACK server runs. (The device *setting* says nothing: it is
-    usually empty.) `jack_running` is asked only in the second case."""
-    if route.backend == "null":
-        return False
-    if JACK_HOST_API.lower() in route.opened.lower():
-        return True
-    return route.device_setting.strip().lower() in ("", "default") and jack_running()
-
-
-def midi_off_message(backend: str, error: str, host: MidiHost) -> str:
-    """One sentence for the banner: what is wrong with MIDI and how to fix it (the raw error only when
-    there is nothing better to say)."""
-    fix = "Choose another MIDI backend in Settings → MIDI"
-    if backend == JACK_BACKEND and not host.jack_running():
-        return (f"MIDI is off: JACK MIDI needs a running JACK server and none answers. Start JACK "
-                f"(e.g. with QjackCtl), or {fix[0].lower()}{fix[1:]}.")
-    if backend == SYSTEM_BACKEND and host.platform.startswith("linux") and not host.alsa_sequencer():
-        jack = ("A JACK server is running: choose JACK MIDI in Settings → MIDI" if host.jack_running()
-                else "Choose JACK MIDI in Settings → MIDI (with a JACK server running)")
-        return (f"MIDI is off: this system has no ALSA sequencer ({ALSA_SEQUENCER}). {jack}, or load the "
-                f"snd-seq module (sudo modprobe snd-seq) and restart LMD Studio.")
-    return f"MIDI is off: {error.rstrip('.')}. {fix}."
-
-
-@dataclass(frozen=True, slots=True)
-class MidiTick:
-    """What MIDI asked of the app since the last poll."""
-
-    notices: tuple[Notice, ...]
-    prompt_weights: tuple[tuple[int, float], ...]
-    actions: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BindingRow:
-    """One row of the MIDI map editor, as plain values."""
-
-    controller: str
-    source_id: str
-    source: str
-    target: str
-    target_label: str
-    active: bool
-    range_lo: float
-    range_hi: float
-    invert: bool
-    curve: str
-    takeover: str
-    smoothing_ms: float
-    mode: str
-    is_button: bool
 
 
 class MidiLink:
@@ -316,7 +240,7 @@ class MidiLink:
                                    b.smoothing_ms, b.mode, b.source.is_button))
         return rows
 
-    def update_binding(self, controller: str, source_id: str, **changes) -> bool:
+    def update_binding(self, controller: str, source_id: str, **changes: Any) -> bool:
         """Edit one binding's transfer (range_lo/hi, invert, curve, takeover, smoothing_ms, mode, target).
         False (and a message with the reason) for a bad value or an unknown binding."""
         current = next((i.binding for i in self.service.bindings(controller) if i.binding.source.id == source_id),
@@ -360,54 +284,3 @@ class MidiLink:
     def port_lines(self) -> list[str]:
         return [f"{s.name}: {s.state}" + (f" ({s.error})" if s.error else "") + f", {s.messages} messages"
                 for s in self.service.port_statuses()] if self._started else []
-
-
-def backend_label(backend: str) -> str:
-    return {JACK_BACKEND: "JACK MIDI", SYSTEM_BACKEND: "system MIDI"}.get(backend, backend)
-
-
-class NullMidiLink:
-    """The Session's MIDI when there is none (tests, `midi=False`, a machine without MIDI): every
-    query answers "nothing", every request says MIDI is unavailable."""
-
-    available = False
-    learning_target = ""
-
-    def __init__(self, notify: Callable[..., None] = lambda *a: None) -> None:
-        self._notify = notify
-
-    def start(self, settings: MidiSettings | None = None) -> None: ...
-    def close(self) -> None: ...
-    def configure(self, settings: MidiSettings) -> None: ...
-    def rebind(self, mailbox: ParamMailbox) -> None: ...
-    def set_transport(self, playing: bool) -> None: ...
-    def sync_prompt_weight(self, slot: int, weight: float) -> None: ...
-    def panic(self) -> None: ...
-    def cancel_learn(self) -> None: ...
-
-    def poll(self) -> MidiTick:
-        return MidiTick((), (), ())
-
-    def learn(self, target: str) -> None:
-        self._notify("warning", "MIDI is not available")
-
-    def input_names(self) -> tuple[str, ...]:
-        return ()
-
-    def controllers(self) -> tuple[str, ...]:
-        return ()
-
-    def bindings(self, controller: str) -> list[BindingRow]:
-        return []
-
-    def targets(self) -> list[tuple[str, str]]:
-        return []
-
-    def port_lines(self) -> list[str]:
-        return []
-
-    def _unavailable(self, *args, **kwargs) -> bool:
-        self._notify("warning", "MIDI is not available")
-        return False
-
-    update_binding = remove_binding = clear_map = export_map = import_map = _unavailable

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmd_studio.app.bootstrap import make_mailbox
+from lmd_studio.app.engine_parts import make_mailbox
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.model_catalog import model_label
 from lmd_studio.app.model_errors import ModelLoadError, describe_load_failure, load_generator

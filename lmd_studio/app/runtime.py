@@ -7,11 +7,11 @@ and meters, so the Session reads plain numbers.
 
 from __future__ import annotations
 
-from lmd_studio.app.bootstrap import EngineParts
 from lmd_studio.app.capture_chain import CaptureFanout
+from lmd_studio.app.engine_parts import EngineParts
 from lmd_studio.app.timeline_model import TimelineModel
 from lmd_studio.audio.backend import AudioStatus
-from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.core.generator import BlockControls, BlockGenerator
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.rt.mailbox import ParamMailbox
@@ -88,6 +88,11 @@ class EngineRuntime:
     @property
     def metrics(self) -> EngineMetrics:
         return self.parts.engine.metrics
+
+    @property
+    def controls_in_use(self) -> BlockControls:
+        """The controls the worker makes its next block with, as it last read them from the mailbox."""
+        return self.parts.engine.controls_in_use
 
     def live_metrics(self) -> EngineMetrics:
         """`metrics` with the playback counters read now (see GenerationEngine.live_metrics)."""

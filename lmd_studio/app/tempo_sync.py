@@ -20,7 +20,7 @@ from typing import Any
 from lmd_studio.app.values import Notice
 from lmd_studio.link import LinkConfig, LinkSession, NullLinkSession, TempoBridge
 from lmd_studio.midi import MidiBackendError, MidiService
-from lmd_studio.midi.clock_out import CLOCK_OUT_PORT, ClockOut, ClockOutConfig, NullClockOut
+from lmd_studio.midi.clock_out import CLOCK_OUT_PORT, ClockOut, ClockOutConfig, NullClockOut, Timeline
 from lmd_studio.settings.schema import MidiSettings
 
 
@@ -90,7 +90,7 @@ class TempoSync:
         self._pending.append(Notice("info", "Ableton Link is on: the tempo is shared with apps on this network"))
         self.clock_out.set_timeline(self._timeline())
 
-    def _timeline(self):
+    def _timeline(self) -> Timeline | None:
         return self.link.timeline if self.link.running else None
 
     # --- both -----------------------------------------------------------------------------------------

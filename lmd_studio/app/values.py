@@ -1,4 +1,4 @@
-"""Value types the GUI reads from the Session (frozen, no behaviour, no engine types)."""
+"""Value types the GUI reads from the Session and its sub-APIs (frozen, no behaviour, no engine types)."""
 
 from __future__ import annotations
 
@@ -93,3 +93,32 @@ class TimelineFrame:
     boundaries_s: tuple[float, ...]
     markers: tuple[Marker, ...]
     oldest_s: float  # the history does not reach further back
+
+
+@dataclass(frozen=True, slots=True)
+class BindingRow:
+    """One row of the MIDI map editor, as plain values."""
+
+    controller: str
+    source_id: str
+    source: str
+    target: str
+    target_label: str
+    active: bool
+    range_lo: float
+    range_hi: float
+    invert: bool
+    curve: str
+    takeover: str
+    smoothing_ms: float
+    mode: str
+    is_button: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MidiTick:
+    """What MIDI asked of the app since the last poll."""
+
+    notices: tuple[Notice, ...]
+    prompt_weights: tuple[tuple[int, float], ...]
+    actions: tuple[tuple[str, int], ...]

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _run_phase(generator, seconds: float, buffer_frames: int, change_every_s: float | None):
     import numpy as np
 
-    from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
+    from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
     from lmd_studio.engine import commands as cmd
 
     backend = make_backend("auto", buffer_frames=buffer_frames)

@@ -4,7 +4,8 @@
 
 Run as a script (not `-m`), so that with PYTHONPATH pointing at another checkout it measures that
 checkout's studio: it only relies on what every version has (`lmd-studio`'s `main`, a main window named
-"StudioWindow" with `session` and `actions_by_name["play"]`, the session's engine output stage).
+"StudioWindow" with `session` and `actions_by_name["play"]`, the session's engine output stage — reached
+through `session.engine.runtime` since issue 13, through the session's `_runtime` before).
 
 - startup: the wall-clock time (since $LMD_BENCH_T0, the parent's launch time) of the window's first
   paint, of "ready" (the model loaded, the engine primed, no job running), of the Space press (the play
@@ -87,8 +88,14 @@ class _Probe:
         self._wait_ready()
 
     # --- readings --------------------------------------------------------------------------------------
+    def _runtime(self):
+        """The session's running engine: its public seam, or the attribute older checkouts had."""
+        session = self.window.session
+        host = getattr(session, "engine", None)
+        return host.runtime if host is not None else getattr(session, "_runtime", None)
+
     def _output(self):
-        runtime = getattr(self.window.session, "_runtime", None)
+        runtime = self._runtime()
         return None if runtime is None else runtime.parts.engine.output
 
     def _poll_sound(self) -> None:
@@ -103,7 +110,7 @@ class _Probe:
     def ready(self) -> bool:
         s = self.window.session
         status = self.window._last_status
-        return (bool(getattr(s, "model_ready", True)) and s._runtime.metrics.primed
+        return (bool(getattr(s, "model_ready", True)) and self._runtime().metrics.primed
                 and not any(not j.done for j in status.jobs))
 
     def _wait_ready(self) -> None:
@@ -111,7 +118,8 @@ class _Probe:
             self._QtCore.QTimer.singleShot(10, self._wait_ready)
             return
         self.mark("ready_s")
-        self.result["model"] = self.window.session.model_name
+        session = self.window.session
+        self.result["model"] = session.model.name if hasattr(session, "engine") else session.model_name
         if self.args.scenario == "startup":
             if self.args.press == "ready":
                 self._QtCore.QTimer.singleShot(1000, self.press)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lmd_studio.app.bootstrap import DEFAULT_PROMPT, make_generator, make_mailbox
+from lmd_studio.app.engine_parts import DEFAULT_PROMPT, make_generator, make_mailbox
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.cli import arg_types
 from lmd_studio.core.generator import PromptSlot

@@ -29,7 +29,7 @@ def demo_path() -> Path:
 
 
 def render_demo(seconds: float = 30.0, model: str | None = None) -> Path:
-    from lmd_studio.app.bootstrap import make_generator, make_mailbox
+    from lmd_studio.app.engine_parts import make_generator, make_mailbox
     from lmd_studio.app.model_errors import load_generator
     from lmd_studio.engine.render import render_to_file
 

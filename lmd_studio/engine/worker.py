@@ -192,6 +192,12 @@ class GenerationEngine:
     def control_latencies_ms(self) -> list[float]:
         return list(self.stats.control_latency_ms)
 
+    @property
+    def controls_in_use(self) -> BlockControls:
+        """The controls the worker read from the mailbox last (what the next block is made with); for
+        diagnostics and tests, read from any thread (the snapshot is replaced whole, never changed)."""
+        return self._snapshot.controls
+
     # --- the loop -------------------------------------------------------------------------------------
     def _run(self) -> None:
         while self._running:

@@ -59,5 +59,5 @@ def run_gui(args: argparse.Namespace, build_session: SessionBuilder) -> int:
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), window.close)
     if os.environ.get("LMD_STUDIO_PLAY"):  # demos and soak runs start playing at once
-        session.play()
+        session.transport.play()
     return int(app.exec())

@@ -1,5 +1,6 @@
-"""The main window: composes the panels, routes their signals to the Session, and refreshes everything
-from one timer (`session.tick()` → a StudioStatus value → each panel's `update_status`)."""
+"""The main window: composes the panels, routes their signals to the Session's sub-APIs (`session.transport`,
+`.prompts`, `.scenes`, … see app/session_api.py), and refreshes everything from one timer (`session.tick()` →
+a StudioStatus value → each panel's `update_status`)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._connect()
         self._install_shortcuts()
         self._model_changed()
-        self.transport.show_volume(session.volume_db)
+        self.transport.show_volume(session.transport.volume_db)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
@@ -53,7 +54,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.notice_bar = NoticeBar(self.c)
         self.notice_bar.sig_action.connect(self._notice_action)
         self.timeline = TimelineWidget(self.c, span_s=s.settings.timeline_span_s, spectrogram=s.settings.spectrogram)
-        self.prompts = PromptMixerPanel(s.prompt_slot_count)
+        self.prompts = PromptMixerPanel(s.prompts.slot_count)
         self.scenes = ScenePanel()
         self.prompts.layout().addWidget(self.scenes)
         self.prompts.layout().addStretch(1)
@@ -84,50 +85,52 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.statusBar().addWidget(self.key_hint)
         self.statusBar().addPermanentWidget(self.job_label)
         self.statusBar().addPermanentWidget(self.job_progress)
-        self.prompts.set_suggestions(s.suggestions())
-        self.scenes.show_scenes(s.scenes())
+        self.prompts.set_suggestions(s.prompts.suggestions())
+        self.scenes.show_scenes(s.scenes.slots())
 
     def _connect(self) -> None:
         s = self.session
         t = self.transport
-        t.sig_play_toggled.connect(s.toggle_play)
-        t.sig_record_toggled.connect(s.toggle_record)
-        t.sig_capture.connect(s.capture_last)
-        t.sig_reset.connect(s.reset)
-        t.sig_panic.connect(s.panic)
-        t.sig_volume_changed.connect(s.set_volume_db)
+        t.sig_play_toggled.connect(s.transport.toggle_play)
+        t.sig_record_toggled.connect(s.recording.toggle_take)
+        t.sig_capture.connect(s.recording.capture_last)
+        t.sig_reset.connect(s.transport.reset)
+        t.sig_panic.connect(s.transport.panic)
+        t.sig_volume_changed.connect(s.transport.set_volume_db)
         h = self.header
         h.sig_model_chosen.connect(self.load_model)
         h.sig_open_model.connect(self.open_model_folder)
-        h.sig_adapter_changed.connect(s.set_adapter)
+        h.sig_adapter_changed.connect(s.model.set_adapter)
         h.sig_settings.connect(self.open_settings)
         h.sig_midi_map.connect(self.open_midi_map)
         p = self.prompts
         p.sig_text_changed.connect(self._prompt_text)
-        p.sig_weight_changed.connect(s.set_prompt_weight)
-        p.sig_enabled_changed.connect(s.set_prompt_enabled)
-        p.sig_morph_changed.connect(s.set_morph_s)
+        p.sig_weight_changed.connect(s.prompts.set_weight)
+        p.sig_enabled_changed.connect(s.prompts.set_enabled)
+        p.sig_morph_changed.connect(s.prompts.set_morph_s)
         p.sig_learn_requested.connect(self.midi_learn)
-        self.scenes.sig_recall.connect(s.recall_scene)
+        self.scenes.sig_recall.connect(s.scenes.recall)
         self.scenes.sig_save.connect(self._save_scene)
         self.scenes.sig_clear.connect(self._clear_scene)
         perf = self.performance
-        perf.sig_value_changed.connect(s.set_value)
-        perf.sig_auto_changed.connect(s.set_auto)
+        perf.sig_value_changed.connect(s.performance.set_value)
+        perf.sig_auto_changed.connect(s.performance.set_auto)
         perf.sig_learn_requested.connect(self.midi_learn)
-        perf.sig_reroll.connect(s.reroll)
-        self.meters.sig_safe_mode_changed.connect(s.set_safe_mode)
+        perf.sig_reroll.connect(s.performance.reroll)
+        self.meters.sig_safe_mode_changed.connect(s.transport.set_safe_mode)
         tl = self.timeline
-        tl.sig_save_selection.connect(s.save_selection)
+        tl.sig_save_selection.connect(s.timeline.save_selection)
         tl.sig_span_changed.connect(self._span_changed)
         tl.sig_spectrogram_toggled.connect(self._spectrogram_toggled)
 
     def _install_shortcuts(self) -> None:
         s = self.session
+        rec = s.recording
         handlers = {
-            "play": s.toggle_play, "record": s.toggle_record, "capture_30": lambda: s.capture_last(30.0),
-            "capture_60": lambda: s.capture_last(60.0), "capture_300": lambda: s.capture_last(300.0),
-            "reset": s.reset, "panic": self._escape, "reroll": s.reroll, "zoom_in": lambda: self.timeline.zoom(0.8),
+            "play": s.transport.toggle_play, "record": rec.toggle_take, "capture_30": lambda: rec.capture_last(30.0),
+            "capture_60": lambda: rec.capture_last(60.0), "capture_300": lambda: rec.capture_last(300.0),
+            "reset": s.transport.reset, "panic": self._escape, "reroll": s.performance.reroll,
+            "zoom_in": lambda: self.timeline.zoom(0.8),
             "zoom_out": lambda: self.timeline.zoom(1.25),
             "spectrogram": lambda: self.timeline.set_spectrogram(not self.timeline.spectrogram),
             "save_selection": self.timeline.save_selection, "settings": self.open_settings,
@@ -136,7 +139,7 @@ class StudioWindow(QtWidgets.QMainWindow):
             "quit": self.close,
         }
         for i in range(VISIBLE_SCENES):
-            handlers[f"scene_{i}"] = lambda i=i: s.recall_scene(i)
+            handlers[f"scene_{i}"] = lambda i=i: s.scenes.recall(i)
             handlers[f"save_scene_{i}"] = lambda i=i: self._save_scene(i, None)
         self.actions_by_name: dict[str, QtGui.QAction] = {}
         for name, keys, text in SHORTCUTS:
@@ -160,6 +163,11 @@ class StudioWindow(QtWidgets.QMainWindow):
                 m.addAction(self.actions_by_name[name])
 
     # ================================================================ timer
+    @property
+    def last_status(self) -> StudioStatus:
+        """The status the last tick drew (read-only; for tests, benchmarks and the screenshot tour)."""
+        return self._last_status
+
     def start(self) -> None:
         self.timer.start()
         self.tick()
@@ -174,7 +182,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         knobs_moved = status.controls_version != self._last_status.controls_version or self._force_update
         self._last_status = status
         self._force_update = False
-        if s.model_spec != self._shown_model:
+        if s.model.spec != self._shown_model:
             self._model_changed()
         if not unchanged:
             self.header.update_status(status)
@@ -186,14 +194,16 @@ class StudioWindow(QtWidgets.QMainWindow):
             self._show_learning(status.midi_learning)
             self._sync_adapter(status)
         if knobs_moved:
-            self.performance.show_values({n: s.value(n) for n in self.performance.widgets},
-                                         {n for n in self.performance.widgets if s.is_auto(n)})
-        entries = s.prompt_entries()
+            knobs = s.performance
+            self.performance.show_values({n: knobs.value(n) for n in self.performance.widgets},
+                                         {n for n in self.performance.widgets if knobs.is_auto(n)})
+        entries = s.prompts.entries()
         if entries != self._shown_entries:
             self._shown_entries = entries
-            self.prompts.show_entries(entries, s.morph_s)
-        if not self.transport.volume.isSliderDown() and abs(self.transport.volume.value() / 10 - s.volume_db) > 0.05:
-            self.transport.show_volume(s.volume_db)
+            self.prompts.show_entries(entries, s.prompts.morph_s)
+        volume_db = s.transport.volume_db
+        if not self.transport.volume.isSliderDown() and abs(self.transport.volume.value() / 10 - volume_db) > 0.05:
+            self.transport.show_volume(volume_db)
         self._refresh_timeline(status)
         for notice in s.take_notices():
             self.show_notice(notice)
@@ -213,7 +223,7 @@ class StudioWindow(QtWidgets.QMainWindow):
 
     def _refresh_timeline(self, status: StudioStatus) -> None:
         tl = self.timeline
-        frame = self.session.timeline_frame(tl.span_s, tl.columns(), tl.spectrogram)
+        frame = self.session.timeline.frame(tl.span_s, tl.columns(), tl.spectrogram)
         if status.play_pending:
             hint = "Starting as soon as the model is ready…"
         elif status.model_loading and not status.playing:
@@ -238,7 +248,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         if busy or (status.adapter == shown and not was_busy):
             return
         s = self.session
-        self.header.show_adapters(s.adapter_supported, s.adapter_choices(), status.adapter,
+        self.header.show_adapters(s.model.adapter_supported, s.model.adapter_choices(), status.adapter,
                                   s.settings.adapter_strength)
         self._shown_adapter = (status.adapter, False)
 
@@ -266,42 +276,44 @@ class StudioWindow(QtWidgets.QMainWindow):
     # ================================================================ actions
     def _model_changed(self) -> None:
         s = self.session
-        self._shown_model = s.model_spec
+        model = s.model
+        self._shown_model = model.spec
         self._force_update = True  # new knobs: the next tick fills them in
-        self.header.show_models(s.model_choices(), s.model_spec)
-        self.header.show_adapters(s.adapter_supported, s.adapter_choices(), s.settings.adapter,
+        self.header.show_models(model.choices(), model.spec)
+        self.header.show_adapters(model.adapter_supported, model.adapter_choices(), s.settings.adapter,
                                   s.settings.adapter_strength)
         self._shown_adapter = (s.settings.adapter, False)
-        controls = s.controls()
-        self.performance.set_controls(controls, {c.spec.name: s.value(c.spec.name) for c in controls},
-                                      {c.spec.name for c in controls if s.is_auto(c.spec.name)},
+        knobs = s.performance
+        controls = knobs.controls()
+        self.performance.set_controls(controls, {c.spec.name: knobs.value(c.spec.name) for c in controls},
+                                      {c.spec.name for c in controls if knobs.is_auto(c.spec.name)},
                                       learn_enabled=self.midi_available)
         self.prompts.learn_enabled = self.midi_available
-        self.prompts.set_suggestions(s.suggestions())
-        self.setWindowTitle(f"LMD Studio — {s.model_name}")
+        self.prompts.set_suggestions(s.prompts.suggestions())
+        self.setWindowTitle(f"LMD Studio — {model.name}")
 
     @property
     def midi_available(self) -> bool:
-        return self.session.midi_available
+        return self.session.midi.available
 
     def _escape(self) -> None:
         """Esc: leave MIDI learn if it is waiting, else panic."""
-        if self.session.midi_learning:
-            self.session.midi_cancel_learn()
+        if self.session.midi.learning_target:
+            self.session.midi.cancel_learn()
         else:
-            self.session.panic()
+            self.session.transport.panic()
 
     def _prompt_text(self, slot: int, text: str) -> None:
-        self.session.set_prompt_text(slot, text)
-        self.prompts.set_suggestions(self.session.suggestions())
+        self.session.prompts.set_text(slot, text)
+        self.prompts.set_suggestions(self.session.prompts.suggestions())
 
     def _save_scene(self, index: int, name: str | None) -> None:
-        self.session.save_scene(index, name)
-        self.scenes.show_scenes(self.session.scenes())
+        self.session.scenes.save(index, name)
+        self.scenes.show_scenes(self.session.scenes.slots())
 
     def _clear_scene(self, index: int) -> None:
-        self.session.delete_scene(index)
-        self.scenes.show_scenes(self.session.scenes())
+        self.session.scenes.delete(index)
+        self.scenes.show_scenes(self.session.scenes.slots())
 
     def _span_changed(self, span_s: float) -> None:
         self.session.set_view(timeline_span_s=span_s)
@@ -310,13 +322,13 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.session.set_view(spectrogram=on)
 
     def load_model(self, spec: str) -> None:
-        if spec != self.session.model_spec:
-            self.session.load_model(spec)
+        if spec != self.session.model.spec:
+            self.session.model.load(spec)
 
     def open_model_folder(self) -> None:
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a model folder (with dit.safetensors)")
         if folder:
-            self.session.load_model(folder)
+            self.session.model.load(folder)
 
     def render_dialog(self) -> None:
         seconds, ok = QtWidgets.QInputDialog.getDouble(self, "Render", "Seconds to render with the current mix:",
@@ -327,7 +339,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Render to", str(folder / "lmd-render.wav"),
                                                         "Audio (*.wav *.flac)")
         if path:
-            self.session.render_offline(seconds, Path(path))
+            self.session.model.render_offline(seconds, Path(path))
 
     def _notice_action(self, action: str) -> None:
         if action == "midi_settings":
@@ -335,7 +347,7 @@ class StudioWindow(QtWidgets.QMainWindow):
 
     def open_settings(self, *, tab: str = "") -> None:
         s = self.session
-        dialog = SettingsDialog(s.settings, s.audio_device_names(), s.midi_input_names(),
+        dialog = SettingsDialog(s.settings, s.audio_device_names(), list(s.midi.input_names()),
                                 s.paths.recordings_dir, midi_available=self.midi_available, parent=self)
         dialog.show_tab(tab)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
@@ -353,13 +365,13 @@ class StudioWindow(QtWidgets.QMainWindow):
             return
         from lmd_studio.gui.midi_dialog import MidiMapDialog
 
-        dialog = MidiMapDialog(self.session, parent=self)
+        dialog = MidiMapDialog(self.session.midi, parent=self)
         dialog.exec()
         dialog.deleteLater()
 
     def midi_learn(self, target: str) -> None:
         if self.midi_available:
-            self.session.midi_learn(target)
+            self.session.midi.learn(target)
 
     def show_shortcuts(self) -> None:
         box = QtWidgets.QMessageBox(self)

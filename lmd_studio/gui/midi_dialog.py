@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from lmd_studio.app.session_api import StudioApi
+from lmd_studio.app.session_api import MidiApi
+from lmd_studio.app.values import BindingRow
 
 CURVES = ("linear", "exp", "log", "s-curve")
 TAKEOVERS = ("soft", "jump")
@@ -16,13 +17,13 @@ COLUMNS = ("Control", "Drives", "Range", "Curve", "Invert", "Takeover", "Smoothi
 
 
 class MidiMapDialog(QtWidgets.QDialog):
-    def __init__(self, session: StudioApi, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, midi: MidiApi, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
+        self.midi = midi
         self.setWindowTitle("LMD Studio — MIDI map")
         self.setObjectName("MidiMapDialog")
         self.resize(860, 520)
-        self._rows: list = []
+        self._rows: list[BindingRow] = []
         self._filling = False
         self.controller = QtWidgets.QComboBox()
         self.controller.setObjectName("midi_controller")
@@ -40,7 +41,7 @@ class MidiMapDialog(QtWidgets.QDialog):
         self._build_editor()
         self.target = QtWidgets.QComboBox()
         self.target.setObjectName("midi_learn_target")
-        for name, label in session.midi_targets():
+        for name, label in midi.targets():
             self.target.addItem(label, name)
         self.learn_button = QtWidgets.QPushButton("Learn")
         self.learn_button.setToolTip("Then move a knob, fader or key on your controller")
@@ -122,14 +123,14 @@ class MidiMapDialog(QtWidgets.QDialog):
     # --- data --------------------------------------------------------------------------------------------
     def _fill_controllers(self) -> None:
         current = self.controller.currentText()
-        names = list(self.session.midi_controllers())
+        names = list(self.midi.controllers())
         self.controller.blockSignals(True)
         self.controller.clear()
         self.controller.addItems(names)
         if current in names:
             self.controller.setCurrentText(current)
         else:  # open on a controller that has bindings (the virtual port usually has none)
-            bound = [n for n in names if self.session.midi_bindings(n)]
+            bound = [n for n in names if self.midi.bindings(n)]
             if bound:
                 self.controller.setCurrentText(bound[0])
         self.controller.blockSignals(False)
@@ -137,7 +138,7 @@ class MidiMapDialog(QtWidgets.QDialog):
 
     def refresh(self) -> None:
         controller = self.controller.currentText()
-        rows = self.session.midi_bindings(controller) if controller else []
+        rows = self.midi.bindings(controller) if controller else []
         selected = self._selected_row()
         self._rows = rows
         self.table.setRowCount(len(rows))
@@ -156,11 +157,11 @@ class MidiMapDialog(QtWidgets.QDialog):
             for i, r in enumerate(rows):
                 if r.source_id == selected.source_id:
                     self.table.selectRow(i)
-        self.ports.setText(" · ".join(self.session.midi_port_lines()) or "no MIDI ports open")
+        self.ports.setText(" · ".join(self.midi.port_lines()) or "no MIDI ports open")
         for b in (self.clear_button, self.export_button, self.import_button):
             b.setEnabled(bool(controller))
 
-    def _selected_row(self):
+    def _selected_row(self) -> BindingRow | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
         return self._rows[rows[0].row()] if rows and rows[0].row() < len(self._rows) else None
 
@@ -187,22 +188,22 @@ class MidiMapDialog(QtWidgets.QDialog):
             return
         if self.lo.value() >= self.hi.value():
             return  # the user is mid-way through moving the ends; wait for a valid range
-        self.session.midi_update_binding(r.controller, r.source_id, range_lo=self.lo.value() / 100,
-                                         range_hi=self.hi.value() / 100, curve=self.curve.currentText(),
-                                         invert=self.invert.isChecked(), takeover=self.takeover.currentText(),
-                                         smoothing_ms=float(self.smoothing.value()), mode=self.mode.currentText())
+        self.midi.update_binding(r.controller, r.source_id, range_lo=self.lo.value() / 100,
+                                 range_hi=self.hi.value() / 100, curve=self.curve.currentText(),
+                                 invert=self.invert.isChecked(), takeover=self.takeover.currentText(),
+                                 smoothing_ms=float(self.smoothing.value()), mode=self.mode.currentText())
         self.refresh()
 
     # --- actions --------------------------------------------------------------------------------------------
     def _learn(self) -> None:
         target = self.target.currentData()
         if target:
-            self.session.midi_learn(target)
+            self.midi.learn(target)
 
     def _remove(self) -> None:
         r = self._selected_row()
         if r is not None:
-            self.session.midi_remove_binding(r.controller, r.source_id)
+            self.midi.remove_binding(r.controller, r.source_id)
             self.refresh()
 
     def _clear(self) -> None:
@@ -210,27 +211,27 @@ class MidiMapDialog(QtWidgets.QDialog):
         if controller and QtWidgets.QMessageBox.question(
                 self, "Clear MIDI map", f"Remove every binding of {controller}?") == \
                 QtWidgets.QMessageBox.StandardButton.Yes:
-            self.session.midi_clear_map(controller)
+            self.midi.clear_map(controller)
             self.refresh()
 
     def _export(self) -> None:
         controller = self.controller.currentText()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export MIDI map", f"{controller}.json", "JSON (*.json)")
         if path:
-            self.session.midi_export_map(controller, Path(path))
+            self.midi.export_map(controller, Path(path))
 
     def _import(self) -> None:
         controller = self.controller.currentText()
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import MIDI map", "", "JSON (*.json)")
-        if path and self.session.midi_import_map(controller, Path(path)):
+        if path and self.midi.import_map(controller, Path(path)):
             self.refresh()
 
     def _poll(self) -> None:
         """Pick up what changed behind the dialog's back: a learned binding, a new controller."""
-        learning = self.session.midi_learning
+        learning = self.midi.learning_target
         self.learn_state.setText(f"move a control for {learning}…" if learning else "")
         shown = {self.controller.itemText(i) for i in range(self.controller.count())}
-        if set(self.session.midi_controllers()) != shown:
+        if set(self.midi.controllers()) != shown:
             self._fill_controllers()
-        elif self.controller.currentText() and self.session.midi_bindings(self.controller.currentText()) != self._rows:
+        elif self.controller.currentText() and self.midi.bindings(self.controller.currentText()) != self._rows:
             self.refresh()

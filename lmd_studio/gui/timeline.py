@@ -133,7 +133,7 @@ class TimelineWidget(QtWidgets.QFrame):
                      self.context_label, self.hint):
             self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
-        self.view.sig_click.connect(self._click)
+        self.view.sig_click.connect(self.select_block_at)
         self.view.sig_zoom.connect(self.zoom)
 
     # --- view state --------------------------------------------------------------------------------
@@ -256,7 +256,8 @@ class TimelineWidget(QtWidgets.QFrame):
                 label.setVisible(False)
 
     # --- selection ---------------------------------------------------------------------------------------
-    def _click(self, x: float) -> None:
+    def select_block_at(self, x: float) -> None:
+        """A click at stream second `x`: select the block played there (nothing in the future)."""
         f = self._frame
         if f is None or x >= f.play_s:
             self.clear_selection()

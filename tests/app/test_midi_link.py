@@ -12,14 +12,15 @@ from types import SimpleNamespace
 import mido
 import pytest
 
-from lmd_studio.app.bootstrap import attach_midi, build_studio, make_mailbox
-from lmd_studio.app.midi_link import (
+from lmd_studio.app.bootstrap import attach_midi, build_studio
+from lmd_studio.app.engine_parts import make_mailbox
+from lmd_studio.app.midi_link import MidiLink
+from lmd_studio.app.midi_route import (
     ALSA_SEQUENCER,
     MIDI_SETTINGS_ACTION,
     SYSTEM_BACKEND,
     AudioRoute,
     MidiHost,
-    MidiLink,
     audio_runs_on_jack,
     midi_off_message,
 )
@@ -106,9 +107,9 @@ def test_an_empty_device_setting_with_jack_running_picks_jack_midi(tmp_path, no_
 def test_bootstrap_asks_the_audio_device_in_use_not_the_setting(tmp_path, no_env_backend):
     """attach_midi on a session whose audio opened a JACK device although its device setting is empty."""
     attached = []
-    fake = SimpleNamespace(mailbox=build_mailbox(), paths=SimpleNamespace(midi_maps_dir=tmp_path / "maps"),
-                           settings=StudioSettings(), audio_settings=AudioSettings(device=""),
-                           audio_device_name=JACK_DEVICE, notify=lambda *a, **k: None, attach_midi=attached.append)
+    engine = SimpleNamespace(mailbox=build_mailbox(), audio=AudioSettings(device=""), audio_device_name=JACK_DEVICE)
+    fake = SimpleNamespace(engine=engine, paths=SimpleNamespace(midi_maps_dir=tmp_path / "maps"),
+                           settings=StudioSettings(), notify=lambda *a, **k: None, attach_midi=attached.append)
     attach_midi(fake)
     (m,) = attached
     m.start()
@@ -191,7 +192,7 @@ def test_the_session_shows_the_banner_with_its_action(session, no_env_backend, t
     s.tick()
     banners = [n for n in s.take_notices() if n.text.startswith("MIDI is off")]
     assert len(banners) == 1 and banners[0].action == MIDI_SETTINGS_ACTION
-    assert not s.midi_available
+    assert not s.midi.available
 
 
 # --- a backend changed in the settings --------------------------------------------------------------------
@@ -204,23 +205,23 @@ def test_a_backend_change_applies_without_a_restart_and_keeps_the_maps(session, 
     s.apply_settings(with_midi(s, inputs=("Knobs",)))
     s.midi.service.set_binding("Knobs", Binding(MidiSource("cc", 0, 7), "density", takeover="jump"))
     knobs.send(mido.Message("control_change", control=7, value=127))
-    assert s.mailbox.get("density") == 1.0
-    assert s.midi_available
+    assert s.engine.mailbox.get("density") == 1.0
+    assert s.midi.available
 
     s.apply_settings(with_midi(s, backend=BROKEN))  # a backend this machine lacks: off, with the banner
-    assert not s.midi_available
+    assert not s.midi.available
     s.tick()
     assert [n.action for n in s.take_notices() if n.text.startswith("MIDI is off")] == [MIDI_SETTINGS_ACTION]
     knobs.send(mido.Message("control_change", control=7, value=0))
-    assert s.mailbox.get("density") == 1.0  # nothing listens any more
+    assert s.engine.mailbox.get("density") == 1.0  # nothing listens any more
 
     s.apply_settings(with_midi(s, backend=mido_loopback.NAME))  # and a working one, at once
-    assert s.midi_available and "Knobs" in s.midi_input_names()
+    assert s.midi.available and "Knobs" in s.midi.input_names()
     s.tick()
     assert any(n.text == f"MIDI is on: {mido_loopback.NAME}" for n in s.take_notices())
     knobs.send(mido.Message("control_change", control=7, value=0))
-    assert s.mailbox.get("density") == 0.0  # the same input, the same map
-    assert [r.target for r in s.midi_bindings("Knobs")] == ["density"]
+    assert s.engine.mailbox.get("density") == 0.0  # the same input, the same map
+    assert [r.target for r in s.midi.bindings("Knobs")] == ["density"]
 
 
 # --- through a real JACK server -------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def use_folder(s, folder: Path) -> None:
 
 
 def play_primed(s) -> None:
-    s.play()
+    s.transport.play()
     ticks_until(s, lambda: s.tick().primed)
 
 
@@ -73,22 +73,22 @@ def test_a_take_that_cannot_start_says_where_why_and_what_to_do(session, tmp_pat
     blocker.write_text("a file where the recordings folder should be")
     use_folder(session, blocker / "takes")
     play_primed(session)
-    session.toggle_record()  # the R key / the Rec button: must not raise into the GUI
+    session.recording.toggle_take()  # the R key / the Rec button: must not raise into the GUI
     notices = session.take_notices()
     assert len(notices) == 1 and notices[0].level == "error", notices
     text = notices[0].text
     assert str(blocker / "takes") in text and "not a folder" in text and "Settings" in text
     status = session.tick()
-    assert not status.recording and not session.recording and status.record_path == ""
+    assert not status.recording and not session.recording.recording and status.record_path == ""
     use_folder(session, tmp_path / "fine")  # choosing another folder is all it takes
-    assert session.start_recording() is not None and session.tick().recording
+    assert session.recording.start_take() is not None and session.tick().recording
 
 
 def test_a_read_only_recordings_folder_is_named_at_once(session, tmp_path: Path) -> None:
     with read_only_folder(tmp_path) as ro:
         use_folder(session, ro)
         play_primed(session)
-        session.toggle_record()
+        session.recording.toggle_take()
         (notice,) = session.take_notices()
         assert notice.level == "error" and str(ro) in notice.text and "read-only" in notice.text
         assert "Choose another recordings folder in Settings" in notice.text
@@ -99,10 +99,10 @@ def test_a_read_only_recordings_folder_is_named_at_once(session, tmp_path: Path)
 def test_disk_full_during_a_take_is_shown_at_once_and_the_audio_so_far_is_kept(session, tmp_path: Path) -> None:
     with tiny_filesystem(tmp_path, size_kib=256) as disk:  # ~0.9 s of 48 kHz stereo 24-bit
         use_folder(session, disk)
-        session.set_volume_db(0.0)
+        session.transport.set_volume_db(0.0)
         play_primed(session)
-        path = session.start_recording()
-        recorder = session.desk.recorder
+        path = session.recording.start_take()
+        recorder = session.recording.recorder
         seen: list = []
         end = time.perf_counter() + 10
         while time.perf_counter() < end:  # the GUI timer
@@ -116,8 +116,8 @@ def test_disk_full_during_a_take_is_shown_at_once_and_the_audio_so_far_is_kept(s
                 break
             assert not failed_before_tick, "the recorder had failed a whole tick ago and nothing was shown"
             time.sleep(0.02)
-        assert session.playing  # the music goes on; only the take stopped
-        seen += ticks_until(session, lambda: not recorder.is_recording and not session.desk.jobs())
+        assert session.transport.playing  # the music goes on; only the take stopped
+        seen += ticks_until(session, lambda: not recorder.is_recording and not session.recording.jobs())
         errors = [n for n in seen if n.level == "error"]
         first, final = errors[0], errors[-1]
         assert "disk full" in first.text and str(path) in first.text
@@ -145,8 +145,8 @@ def test_start_up_repairs_takes_a_killed_process_left(tmp_path: Path, fmt: str) 
     s = build_studio(paths, model="fake", audio="null", midi=False, retro_s=30.0)
     try:
         s.start()
-        assert [j.name for j in s.desk.jobs()] == ["recover takes"]  # in the background, not in start()
-        notices = ticks_until(s, lambda: not s.desk.jobs())
+        assert [j.name for j in s.recording.jobs()] == ["recover takes"]  # in the background, not in start()
+        notices = ticks_until(s, lambda: not s.recording.jobs())
         (told,) = [n for n in notices if "Recovered" in n.text]
         audio, rate = sf.read(str(take), dtype="float32")
         frames = len(audio)
@@ -162,7 +162,7 @@ def test_start_up_repairs_takes_a_killed_process_left(tmp_path: Path, fmt: str) 
     s2 = build_studio(paths, model="fake", audio="null", midi=False, retro_s=30.0)  # nothing left to do
     try:
         s2.start()
-        notices = ticks_until(s2, lambda: not s2.desk.jobs())
+        notices = ticks_until(s2, lambda: not s2.recording.jobs())
         assert not [n for n in notices if "ecover" in n.text]
     finally:
         s2.shutdown()
@@ -170,23 +170,23 @@ def test_start_up_repairs_takes_a_killed_process_left(tmp_path: Path, fmt: str) 
 
 def test_recovery_passes_over_a_take_this_session_is_recording(session) -> None:
     play_primed(session)
-    path = session.start_recording()
+    path = session.recording.start_take()
     run_for(session, 0.3)
-    job = session.desk.recover_unfinished()  # as at start-up, had the player pressed Rec at once
+    job = session.recording.recover_unfinished()  # as at start-up, had the player pressed Rec at once
     job.wait(10)
     assert job.result.recovered == () and job.result.failed == ()
     assert session.tick().recording and read_sidecar(sidecar_path_for(path))["status"] == "recording"
-    stop = session.stop_recording()
+    stop = session.recording.stop_take()
     stop.wait(10)
     assert stop.result.ok and read_sidecar(sidecar_path_for(path))["status"] == "complete"
 
 
 # --- what the sidecar says ---------------------------------------------------------------------------------
 def record(s, seconds: float) -> dict:
-    path = s.start_recording()
+    path = s.recording.start_take()
     assert path is not None
     run_for(s, seconds)
-    job = s.stop_recording()
+    job = s.recording.stop_take()
     assert job.wait(20) and job.result.ok, job.error or job.result.error
     side = json.loads(job.result.sidecar_path.read_text())
     side["_audio"] = sf.read(str(path), dtype="float32")[0]
@@ -202,9 +202,9 @@ def silent_frames(audio: np.ndarray, min_run: int = 32) -> int:
 
 
 def test_sidecar_counts_the_silence_underruns_put_in_the_take(session) -> None:
-    session.set_volume_db(0.0)
+    session.transport.set_volume_db(0.0)
     play_primed(session)
-    session._runtime.generator.compute_s = 0.8  # 0.5 s blocks that take 0.8 s: the ring runs dry
+    session.engine.runtime.generator.compute_s = 0.8  # 0.5 s blocks that take 0.8 s: the ring runs dry
     # ≈ 1.5 s is queued ahead; it drains at 1 − 0.5/0.8 = 0.375 s per second, so after 4.5 s the take is
     # sure to start on an empty ring (with 1 s it started on ≈ 1.1 s of audio and sometimes barely underran)
     run_for(session, 4.5)
@@ -233,7 +233,7 @@ def test_sidecar_says_which_steps_safe_mode_really_ran(tmp_path: Path, monkeypat
     s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
     s.start()
     try:
-        assert s.settings.safe_mode and s.value("steps") == 4
+        assert s.settings.safe_mode and s.performance.value("steps") == 4
         play_primed(s)
         ticks_until(s, lambda: s.tick().steps_override == 1)  # 0.45 s per 0.5 s block: safe mode steps down
         side = record(s, 1.5)
@@ -251,21 +251,21 @@ def test_models_without_steps_do_not_claim_any(session) -> None:
 
 
 def test_sidecar_lists_only_the_prompt_slots_that_play(session) -> None:
-    session.set_prompt_text(1, "bowed metal")
-    session.set_prompt_weight(1, 0.4)
+    session.prompts.set_text(1, "bowed metal")
+    session.prompts.set_weight(1, 0.4)
     play_primed(session)
     prompts = record(session, 0.5)["prompts"]
-    assert session.prompt_slot_count > 2
-    assert [(p["slot"], p["text"]) for p in prompts] == [(0, session.prompt_entries()[0].text), (1, "bowed metal")]
+    assert session.prompts.slot_count > 2
+    assert [(p["slot"], p["text"]) for p in prompts] == [(0, session.prompts.entries()[0].text), (1, "bowed metal")]
     assert prompts[1]["weight"] == 0.4 and all(p["text"].strip() for p in prompts)
 
 
 def test_sidecar_counts_clipping_during_the_take(session) -> None:
-    session.set_volume_db(6.0)
-    session.set_value("loudness", 1.0)
+    session.transport.set_volume_db(6.0)
+    session.performance.set_value("loudness", 1.0)
     play_primed(session)
     run_for(session, 0.5)
-    metrics = session._runtime.metrics
+    metrics = session.engine.runtime.metrics
     clipping = record(session, 1.5)["clipping"]
     engine_counters = [n for n in ("clipped_samples_pre_limiter", "over_full_scale_samples") if hasattr(metrics, n)]
     assert set(clipping) == {"clipped_samples_in_file", *engine_counters}
@@ -277,15 +277,15 @@ def test_sidecar_counts_clipping_during_the_take(session) -> None:
 
 def test_sidecar_stores_the_asked_tempo_meter_and_key(session) -> None:
     play_primed(session)
-    session.mailbox.set_bpm(97.0)
-    session.mailbox.set_beats_per_bar(3)
-    session.mailbox.set_held_notes(((57, 100), (60, 90), (64, 80)))
+    session.engine.mailbox.set_bpm(97.0)
+    session.engine.mailbox.set_beats_per_bar(3)
+    session.engine.mailbox.set_held_notes(((57, 100), (60, 90), (64, 80)))
     side = record(session, 0.5)
     assert side["tempo"] == {"bpm": 97.0, "beats_per_bar": 3}
     assert side["key"] == {"held_notes": [57, 60, 64]}
-    session.mailbox.set_bpm(None)
-    session.mailbox.set_held_notes(())
-    session.set_auto("pitch", False)
-    session.set_value("pitch", 9.0)
+    session.engine.mailbox.set_bpm(None)
+    session.engine.mailbox.set_held_notes(())
+    session.performance.set_auto("pitch", False)
+    session.performance.set_value("pitch", 9.0)
     side = record(session, 0.5)
     assert side["tempo"] is None and side["key"] == {"pitch_class": 9}

@@ -42,12 +42,12 @@ def test_a_selection_across_a_dropout_saves_the_selected_music(tmp_path: Path) -
     s = _session(tmp_path, StallingModel(slow_block=6, stall_s=3.0))
     s.start()
     try:
-        s.set_volume_db(0.0)
-        s.play()
+        s.transport.set_volume_db(0.0)
+        s.transport.play()
         while s.tick().played_s < 4.6:  # the window's 30 fps timer; a ~1.5 s dropout on the way
             time.sleep(0.033)
         assert s.tick().underruns >= 1
-        job = s.save_selection(0.3, 4.3)
+        job = s.timeline.save_selection(0.3, 4.3)
         assert job is not None and job.wait(20)
         r = job.result
         assert r.ok, r.error

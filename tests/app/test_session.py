@@ -12,7 +12,6 @@ import pytest
 import soundfile as sf
 
 from lmd_studio.app.bootstrap import build_studio
-from lmd_studio.app.session_api import StudioApi
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.settings.paths import StudioPaths
 
@@ -42,31 +41,27 @@ def wait_for(s, predicate, timeout_s: float = 5.0) -> None:
     raise AssertionError("condition not reached")
 
 
-def test_session_satisfies_the_gui_protocol(session) -> None:
-    assert isinstance(session, StudioApi)
-
-
 def test_prompt_weight_reaches_the_engines_snapshot(session) -> None:
-    session.set_morph_s(0.0)
-    session.set_prompt_text(1, "bowed metal")
-    session.set_prompt_weight(1, 0.25)
+    session.prompts.set_morph_s(0.0)
+    session.prompts.set_text(1, "bowed metal")
+    session.prompts.set_weight(1, 0.25)
     session.tick()
-    engine = session._runtime.parts.engine
-    wait_for(session, lambda: engine._snapshot.controls.prompt_mix != ())
-    wait_for(session, lambda: dict(engine._snapshot.controls.prompt_mix).get("bowed metal") == pytest.approx(0.2))
+    runtime = session.engine.runtime
+    wait_for(session, lambda: runtime.controls_in_use.prompt_mix != ())
+    wait_for(session, lambda: dict(runtime.controls_in_use.prompt_mix).get("bowed metal") == pytest.approx(0.2))
 
 
 def test_recording_survives_an_audio_engine_rebuild(session, tmp_path: Path) -> None:
-    session.set_volume_db(0.0)
-    session.play()
+    session.transport.set_volume_db(0.0)
+    session.transport.play()
     wait_for(session, lambda: session.tick().primed)
-    path = session.start_recording()
+    path = session.recording.start_take()
     run_for(session, 1.0)
     new = dataclasses.replace(session.settings, audio=dataclasses.replace(session.settings.audio, buffer_frames=512))
     session.apply_settings(new)  # rebuilds the engine and its backend
-    assert session.playing and session.tick().buffer_frames == 512
+    assert session.transport.playing and session.tick().buffer_frames == 512
     run_for(session, 1.0)
-    job = session.stop_recording()
+    job = session.recording.stop_take()
     job.wait(10)
     result = job.result
     assert result.ok and result.path == path
@@ -77,13 +72,13 @@ def test_recording_survives_an_audio_engine_rebuild(session, tmp_path: Path) -> 
 
 
 def test_a_saved_selection_is_the_audio_that_played_there(session) -> None:
-    session.set_volume_db(0.0)  # unity gain: the capture equals the generated audio the timeline shows
-    session.set_value("density", 1.0)
-    session.play()
+    session.transport.set_volume_db(0.0)  # unity gain: the capture equals the generated audio the timeline shows
+    session.performance.set_value("density", 1.0)
+    session.transport.play()
     run_for(session, 4.0)
-    frame = session.timeline_frame(16.0, 100_000)
+    frame = session.timeline.frame(16.0, 100_000)
     start_s, end_s = frame.play_s - 3.0, frame.play_s - 1.0
-    job = session.save_selection(start_s, end_s)
+    job = session.timeline.save_selection(start_s, end_s)
     job.wait(10)
     r = job.result
     assert r.ok and abs(r.duration_s - 2.0) < 0.01
@@ -109,61 +104,67 @@ def test_capture_last_and_nothing_to_capture(tmp_path: Path) -> None:
     s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
     s.start()
     try:
-        assert s.capture_last(30.0) is None
+        assert s.recording.capture_last(30.0) is None
         assert "Nothing to capture" in s.take_notices()[-1].text
-        s.play()
+        s.transport.play()
         run_for(s, 1.5)
-        path = s.capture_last(60.0)
-        wait_for(s, lambda: s.last_saved is not None)
-        assert s.last_saved.path == path and 1.0 < s.last_saved.duration_s < 2.5
+        path = s.recording.capture_last(60.0)
+        wait_for(s, lambda: s.recording.last_saved is not None)
+        saved = s.recording.last_saved
+        assert saved.path == path and 1.0 < saved.duration_s < 2.5
         assert "last-1min" in path.name
     finally:
         s.shutdown()
 
 
 def test_panic_then_the_volume_comes_back(session) -> None:
-    session.set_volume_db(-3.0)
-    session.play()
+    transport, mailbox = session.transport, session.engine.mailbox
+    transport.set_volume_db(-3.0)
+    transport.play()
     wait_for(session, lambda: session.tick().primed)
-    session.panic()
-    assert session.mailbox.get("master_gain_db") == -60.0 and session.volume_db == -3.0
-    wait_for(session, lambda: not session.playing and session.mailbox.get("master_gain_db") == -3.0)
+    transport.panic()
+    assert mailbox.get("master_gain_db") == -60.0 and transport.volume_db == -3.0
+    wait_for(session, lambda: not transport.playing and mailbox.get("master_gain_db") == -3.0)
 
 
 def test_actions_from_midi_buttons(session) -> None:
-    assert session.run_action("play_toggle", 1) and session.playing
-    session.run_action("play_toggle", 2)  # pressed twice between polls: no change
-    assert session.playing
-    session.run_action("stop")
-    wait_for(session, lambda: not session.playing)
-    assert not session.run_action("make_coffee")
-    session.run_action("tap_tempo")
+    actions, transport = session.actions, session.transport
+    assert actions.run("play_toggle", 1) and transport.playing
+    actions.run("play_toggle", 2)  # pressed twice between polls: no change
+    assert transport.playing
+    actions.run("stop")
+    wait_for(session, lambda: not transport.playing)
+    assert not actions.run("make_coffee")
+    actions.run("tap_tempo")
     time.sleep(0.3)
-    session.run_action("tap_tempo")
-    assert session.mailbox.bpm == pytest.approx(200.0, rel=0.2)
+    actions.run("tap_tempo")
+    assert session.engine.mailbox.bpm == pytest.approx(200.0, rel=0.2)
 
 
 def test_scenes_persist_and_recall_morphs(session, tmp_path: Path) -> None:
-    session.set_value("guidance", 1.0)
-    session.set_prompt_text(0, "cathedral organ")
-    session.save_scene(2, "church")
-    session.set_value("guidance", 5.0)
-    session.set_prompt_text(0, "acid bass")
-    assert session.recall_scene(2, morph_s=0.6)
+    knobs, scenes = session.performance, session.scenes
+    knobs.set_value("guidance", 1.0)
+    session.prompts.set_text(0, "cathedral organ")
+    scenes.save(2, "church")
+    knobs.set_value("guidance", 5.0)
+    session.prompts.set_text(0, "acid bass")
+    assert scenes.recall(2, morph_s=0.6)
     mid = []
-    wait_for(session, lambda: mid.append(session.mailbox.get("guidance")) or session.mailbox.get("guidance") == 1.0)
+    wait_for(session, lambda: mid.append(knobs.value("guidance")) or knobs.value("guidance") == 1.0)
     assert any(1.0 < g < 5.0 for g in mid)  # glided, did not jump
-    assert session.prompt_entries()[0].text == "cathedral organ"
+    assert session.prompts.entries()[0].text == "cathedral organ"
     again = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
     try:
-        assert again.scenes()[2].name == "church" and again.scenes()[2].param_values["guidance"] == 1.0
+        saved = again.scenes.slots()[2]
+        assert saved.name == "church" and saved.param_values["guidance"] == 1.0
     finally:
-        again._runtime.shutdown()
-    assert not session.recall_scene(5)  # empty slot: a message, nothing changes
+        again.engine.runtime.shutdown()
+    assert not scenes.recall(5)  # empty slot: a message, nothing changes
 
 
 def test_adapters_only_where_the_model_supports_them(session) -> None:
-    assert not session.adapter_supported and session.set_adapter("x.safetensors", 0.5) is None
+    model = session.model
+    assert not model.adapter_supported and model.set_adapter("x.safetensors", 0.5) is None
 
     class WithAdapter(FakeBlockGenerator):
         def __init__(self) -> None:
@@ -176,23 +177,23 @@ def test_adapters_only_where_the_model_supports_them(session) -> None:
             self.calls.append((path, strength))
 
     gen = WithAdapter()
-    session._swap_runtime(gen)
-    assert session.adapter_supported
-    session.set_adapter("/a/b/mine.safetensors", 0.7).wait(5)
+    model.install(gen)
+    assert model.adapter_supported
+    model.set_adapter("/a/b/mine.safetensors", 0.7).wait(5)
     session.tick()
     assert gen.calls == [(Path("/a/b/mine.safetensors"), 0.7)] and session.settings.adapter_strength == 0.7
-    session.set_adapter("", 1.0).wait(5)
+    model.set_adapter("", 1.0).wait(5)
     session.tick()
     assert gen.calls[-1] == (None, 1.0) and session.settings.adapter == ""
     session.take_notices()
-    session.set_adapter("/x/broken.safetensors", 1.0).wait(5)
+    model.set_adapter("/x/broken.safetensors", 1.0).wait(5)
     session.tick()
     assert any("Adapter not loaded" in n.text for n in session.take_notices())
     assert session.settings.adapter == ""  # unchanged
 
 
 def test_render_offline_in_the_background(session, tmp_path: Path) -> None:
-    job = session.render_offline(2.0, tmp_path / "render.wav")
+    job = session.model.render_offline(2.0, tmp_path / "render.wav")
     assert job.wait(30) and job.error is None
     assert sf.info(str(tmp_path / "render.wav")).frames == 2 * 44100
     session.tick()

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmd_studio.app.bootstrap import build_studio, loads_torch, studio_parts
-from lmd_studio.app.session import Session, SessionDeps
+from lmd_studio.app.bootstrap import build_studio
+from lmd_studio.app.engine_parts import loads_torch, studio_parts
+from lmd_studio.app.session import Session
+from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import LOADING_TEXT, READY_TEXT, LoadingGenerator, ModelStartup
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.settings.paths import StudioPaths
@@ -76,13 +78,13 @@ def test_play_pressed_while_the_model_loads_starts_the_music_when_it_is_in(tmp_p
         first = s.tick()  # the first tick starts the load
         assert first.model_loading and first.startup == LOADING_TEXT and not first.playing
         assert first.audio_device == "none (silent)"  # no device for the stand-in
-        s.play()
+        s.transport.play()
         status = s.tick()
-        assert status.play_pending and not status.playing and s.playing  # the window says "Starting…"
+        assert status.play_pending and not status.playing and s.transport.playing  # the window says "Starting…"
         time.sleep(0.3)
         assert s.tick().played_s == 0.0  # the stand-in's silence is not played
         status = _wait(s, lambda st: st.playing and st.played_s > 0.2)
-        assert not status.model_loading and s.model_spec == "mine" and s.model_name != "loading"
+        assert not status.model_loading and s.model.spec == "mine" and s.model.name != "loading"
         gen = made[0]
         # warmed up off the GUI thread, for the prompts on screen, before the engine took it
         assert gen.block_threads[0].startswith("lmd-job") and gen.prompt_mixes[0] == gen.prompt_mixes[-1]
@@ -101,9 +103,9 @@ def test_a_model_that_cannot_load_in_the_background_falls_back_with_a_banner(tmp
     s.start()
     try:
         _wait(s, lambda st: not st.model_loading)
-        assert s.model_spec == "fake" and "Test tones" in s.model_name
+        assert s.model.spec == "fake" and "Test tones" in s.model.name
         assert any("/gone/dit.safetensors" in n.text and n.level == "warning" for n in s.take_notices())
-        s.play()
+        s.transport.play()
         _wait(s, lambda st: st.playing and st.played_s > 0.2)
     finally:
         s.shutdown()
@@ -114,7 +116,7 @@ def test_quitting_while_the_model_loads_waits_for_the_loader(tmp_path: Path) -> 
                  ModelStartup(lambda spec, threads: SlowModel(load_s=0.5), "mine", threads=1, try_default=False))
     s.start()
     s.tick()
-    job = s._startup.job
+    job = s.model.startup.job
     assert job is not None and not job.done
     s.shutdown()
     assert job.done  # no loader thread left running into interpreter exit
@@ -169,9 +171,9 @@ def test_only_a_torch_model_loads_in_the_background(tmp_path: Path) -> None:
     s = build_studio(StudioPaths.under(tmp_path / "h"), model="fake", audio="null", midi=False, retro_s=10.0,
                      load_in_background=True)
     try:
-        assert s._startup is None and "Test tones" in s.model_name  # the test tones need no waiting
+        assert s.model.startup is None and "Test tones" in s.model.name  # the test tones need no waiting
     finally:
-        s._runtime.shutdown()
+        s.engine.runtime.shutdown()
 
 
 def test_the_stand_in_is_silent_and_offers_every_standard_control() -> None:
@@ -188,11 +190,11 @@ def test_a_model_opened_while_the_start_up_model_loads_wins(tmp_path: Path) -> N
     s.start()
     try:
         s.tick()  # the start-up load begins
-        s.load_model("chosen")  # Ctrl+O before it is in (the session's make_generator answers at once)
+        s.model.load("chosen")  # Ctrl+O before it is in (the session's make_generator answers at once)
         _wait(s, lambda st: not st.jobs or all(j.done for j in st.jobs))
         time.sleep(1.2)  # the start-up job is long over
         _wait(s, lambda st: not st.jobs or all(j.done for j in st.jobs))
-        assert s.model_spec == "chosen" and not s.tick().model_loading
+        assert s.model.spec == "chosen" and not s.tick().model_loading
         assert not any(n.level == "error" for n in s.take_notices())
     finally:
         s.shutdown()

@@ -179,8 +179,8 @@ def test_the_studio_asks_for_clock_out_on_a_backend_without_virtual_outputs(tmp_
     s.start()
     try:
         s.apply_settings(StudioSettings(midi=MidiSettings(clock_out=True)))
-        s.play()
-        s.stop()
+        s.transport.play()
+        s.transport.stop()
         s.tick()
         texts = [n.text for n in s.take_notices()]
         assert any(t.startswith("MIDI clock out is off:") for t in texts), texts

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
+from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
 from lmd_studio.audio.devices import load_sounddevice
 from lmd_studio.bench.harness.jack import start_jackd
 from lmd_studio.core.fake import FakeBlockGenerator

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
+from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.engine import commands as cmd
 

@@ -36,21 +36,21 @@ def _cc(device, control: int, value: int, channel: int = 0) -> None:
 def test_midi_learn_then_the_knob_follows_the_controller(qtbot, open_window, knobs) -> None:
     w = open_window(midi=True)
     s = w.session
-    assert s.midi_available and "Knobs" in s.midi_input_names()
+    assert s.midi.available and "Knobs" in s.midi.input_names()
     _use_input(s, "Knobs")
     assert w.performance.widgets["temperature"].learn_enabled
     w.midi_learn("temperature")
     qtbot.waitUntil(lambda: "MIDI learn" in w.notice_bar.label.text(), timeout=2000)
-    assert s.midi_learning == "temperature" and "Temperature" in w.notice_bar.label.text()
+    assert s.midi.learning_target == "temperature" and "Temperature" in w.notice_bar.label.text()
     for v in range(40, 70, 3):  # the player wiggles CC 21
         _cc(knobs, 21, v)
-    qtbot.waitUntil(lambda: s.midi_learning == "", timeout=3000)
-    rows = s.midi_bindings("Knobs")
+    qtbot.waitUntil(lambda: s.midi.learning_target == "", timeout=3000)
+    rows = s.midi.bindings("Knobs")
     assert [(r.source_id, r.target) for r in rows] == [("cc:0:21", "temperature")]
     for v in range(60, 128, 4):  # soft takeover: sweep through the current value, then up to the top
         _cc(knobs, 21, v)
     _cc(knobs, 21, 127)
-    qtbot.waitUntil(lambda: abs(s.mailbox.get("temperature") - 1.5) < 1e-6, timeout=2000)
+    qtbot.waitUntil(lambda: abs(s.engine.mailbox.get("temperature") - 1.5) < 1e-6, timeout=2000)
     qtbot.waitUntil(lambda: abs(w.performance.widgets["temperature"].value() - 1.5) < 0.01, timeout=2000)
 
 
@@ -58,11 +58,11 @@ def test_map_editor_lists_and_edits_bindings(qtbot, open_window, knobs) -> None:
     w = open_window(midi=True)
     s = w.session
     _use_input(s, "Knobs")
-    s.midi_learn("brightness")
+    s.midi.learn("brightness")
     for v in (10, 20, 30, 40):
         _cc(knobs, 7, v)
-    qtbot.waitUntil(lambda: len(s.midi_bindings("Knobs")) == 1, timeout=3000)
-    dialog = MidiMapDialog(s, parent=w)
+    qtbot.waitUntil(lambda: len(s.midi.bindings("Knobs")) == 1, timeout=3000)
+    dialog = MidiMapDialog(s.midi, parent=w)
     dialog.show()
     try:
         assert dialog.controller.currentText() == "Knobs"
@@ -71,10 +71,10 @@ def test_map_editor_lists_and_edits_bindings(qtbot, open_window, knobs) -> None:
         dialog.table.selectRow(0)
         dialog.invert.setChecked(True)
         dialog.curve.setCurrentText("exp")
-        row = s.midi_bindings("Knobs")[0]
+        row = s.midi.bindings("Knobs")[0]
         assert row.invert and row.curve == "exp"
         dialog.remove_button.click()
-        assert s.midi_bindings("Knobs") == [] and dialog.table.rowCount() == 0
+        assert s.midi.bindings("Knobs") == [] and dialog.table.rowCount() == 0
     finally:
         dialog.close()
         dialog.deleteLater()
@@ -95,24 +95,24 @@ def test_notes_actions_and_prompt_weights_from_midi(qtbot, open_window, knobs) -
     s.midi.actions.trigger("play_toggle")
     wait_status(qtbot, w, lambda st: st.playing)
     s.midi.actions.set_prompt_weight(0, 0.25)
-    qtbot.waitUntil(lambda: abs(s.prompt_entries()[0].weight - 0.25) < 1e-9, timeout=2000)
+    qtbot.waitUntil(lambda: abs(s.prompts.entries()[0].weight - 0.25) < 1e-9, timeout=2000)
     qtbot.waitUntil(lambda: w.prompts.slots[0].weight.value() == 25, timeout=2000)
-    s.save_scene(3, "four")
-    s.set_value("density", 0.9)
+    s.scenes.save(3, "four")
+    s.performance.set_value("density", 0.9)
     s.midi.actions.trigger("scene_3")
-    qtbot.waitUntil(lambda: abs(s.mailbox.get("density") - 0.5) < 1e-6, timeout=5000)
+    qtbot.waitUntil(lambda: abs(s.engine.mailbox.get("density") - 0.5) < 1e-6, timeout=5000)
 
 
 def test_escape_cancels_learning_instead_of_panic(qtbot, open_window, knobs) -> None:
     w = open_window(midi=True)
     s = w.session
-    s.play()
+    s.transport.play()
     wait_status(qtbot, w, lambda st: st.playing)
     w.midi_learn("density")
     qtbot.keyClick(w, QtCore.Qt.Key.Key_Escape)
-    assert s.midi_learning == ""
+    assert s.midi.learning_target == ""
     qtbot.wait(300)
-    assert s.playing
+    assert s.transport.playing
 
 
 def test_midi_that_cannot_open_is_a_banner_whose_fix_applies_at_once(qtbot, open_window, monkeypatch) -> None:
@@ -122,7 +122,7 @@ def test_midi_that_cannot_open_is_a_banner_whose_fix_applies_at_once(qtbot, open
     w = open_window(midi=True)
     s = w.session
     qtbot.waitUntil(lambda: "MIDI is off" in w.notice_bar.label.text(), timeout=3000)
-    assert not s.midi_available and "Settings → MIDI" in w.notice_bar.label.text()
+    assert not s.midi.available and "Settings → MIDI" in w.notice_bar.label.text()
     button = w.notice_bar.action_button
     assert button.isVisible() and button.text() == "MIDI settings…"
     seen = {}
@@ -138,7 +138,7 @@ def test_midi_that_cannot_open_is_a_banner_whose_fix_applies_at_once(qtbot, open
     try:
         assert seen["tab"] == "MIDI"
         assert s.settings.midi.backend == mido_loopback.NAME
-        assert s.midi_available and "Knobs" in s.midi_input_names()  # no restart needed
+        assert s.midi.available and "Knobs" in s.midi.input_names()  # no restart needed
         qtbot.waitUntil(lambda: "MIDI is on" in w.notice_bar.label.text(), timeout=3000)
     finally:
         mido_loopback.reset()

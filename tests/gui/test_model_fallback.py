@@ -24,8 +24,8 @@ def test_a_broken_model_on_the_command_line_opens_the_test_tones_with_a_banner(q
     qtbot.waitUntil(lambda: w.notice_bar.isVisible(), timeout=3000)
     text = w.notice_bar.label.text()
     assert str(bad_file) in text and "codec file missing" in text and "test tones" in text
-    assert session.model_spec == "fake" and "Test tones" in w.windowTitle()
-    session.play()
+    assert session.model.spec == "fake" and "Test tones" in w.windowTitle()
+    session.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 0.3)
 
 
@@ -33,15 +33,15 @@ def test_picking_a_broken_model_keeps_playing_the_old_one(qtbot, open_window, tm
     folder, bad_file = broken_model_folder(tmp_path / "broken", "nan_codec")
     w = open_window()
     s = w.session
-    s.play()
+    s.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 0.2)
-    job = s.load_model(str(folder))
+    job = s.model.load(str(folder))
     qtbot.waitUntil(lambda: job.done, timeout=20000)
     qtbot.waitUntil(lambda: "Could not load the model" in w.notice_bar.label.text(), timeout=3000)
     text = w.notice_bar.label.text()
     assert str(bad_file) in text and "NaN" in text and "still playing Test tones" in text
-    assert s.model_spec == "fake"
-    played = w._last_status.played_s
+    assert s.model.spec == "fake"
+    played = w.last_status.played_s
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > played + 0.3)
 
 

@@ -25,4 +25,4 @@ def test_rec_into_an_unusable_folder_shows_why_and_stays_off(qtbot, open_window,
     wait_status(qtbot, w, lambda st: not st.recording)
     qtbot.wait(100)  # a few timer ticks: the button must not be left looking like a take runs
     assert not w.transport.record.isChecked() and w.transport.rec_time.text() == ""
-    assert not s.desk.recorder.is_recording
+    assert not s.recording.recorder.is_recording

@@ -30,28 +30,28 @@ def test_settings_dialog_applies_and_persists(qtbot, open_window, home) -> None:
     on_disk = SettingsStore(home.settings_file).load().settings
     assert on_disk.audio.buffer_frames == 512 and on_disk.record_format == "flac"
     # a take now goes to the new folder as FLAC
-    s.play()
+    s.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.primed)
-    s.toggle_record()
+    s.recording.toggle_take()
     qtbot.wait(400)
-    s.toggle_record()
-    qtbot.waitUntil(lambda: s.last_saved is not None, timeout=10000)
-    assert s.last_saved.path.parent == home.recordings_dir / "takes" and s.last_saved.path.suffix == ".flac"
+    s.recording.toggle_take()
+    qtbot.waitUntil(lambda: s.recording.last_saved is not None, timeout=10000)
+    assert s.recording.last_saved.path.parent == home.recordings_dir / "takes" and s.recording.last_saved.path.suffix == ".flac"
 
 
 def test_last_mix_comes_back_next_time(qtbot, open_window, home, make_session) -> None:
     w = open_window()
     s = w.session
-    s.set_prompt_text(1, "glass harmonica")
-    s.set_value("brightness", 0.85)
-    s.set_auto("density", True)
-    s.set_volume_db(-12.0)
+    s.prompts.set_text(1, "glass harmonica")
+    s.performance.set_value("brightness", 0.85)
+    s.performance.set_auto("density", True)
+    s.transport.set_volume_db(-12.0)
     w.timeline.zoom(2.0)
     w.close()  # saves
     again = make_session()
-    assert [e.text for e in again.prompt_entries()][:2][1] == "glass harmonica"
-    assert abs(again.value("brightness") - 0.85) < 1e-9 and again.is_auto("density")
-    assert abs(again.volume_db + 12.0) < 1e-9 and again.settings.timeline_span_s == 32.0
+    assert [e.text for e in again.prompts.entries()][:2][1] == "glass harmonica"
+    assert abs(again.performance.value("brightness") - 0.85) < 1e-9 and again.performance.is_auto("density")
+    assert abs(again.transport.volume_db + 12.0) < 1e-9 and again.settings.timeline_span_s == 32.0
     assert not again.first_run
 
 
@@ -78,18 +78,18 @@ def test_model_loads_in_the_background_while_music_plays(qtbot, open_window, hom
     session = build_studio(home, model="fake", audio="null", midi=False, retro_s=30.0)
     object.__setattr__(session.deps, "make_generator", slow_make)
     w = open_window(session)
-    session.play()
+    session.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 0.5)
     w.load_model("")  # the "Default model" entry
     ticks = []
-    qtbot.waitUntil(lambda: ticks.append(w._last_status.played_s) or w.job_progress.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: ticks.append(w.last_status.played_s) or w.job_progress.isVisible(), timeout=2000)
     assert "load model" in w.job_label.text() and not w.header.model.isEnabled()
-    qtbot.waitUntil(lambda: session.model_spec == "", timeout=5000)
+    qtbot.waitUntil(lambda: session.model.spec == "", timeout=5000)
     assert loads == [("", session.settings.torch_threads)]
-    assert w._last_status.played_s > ticks[0]  # the old model kept playing during the load
+    assert w.last_status.played_s > ticks[0]  # the old model kept playing during the load
     wait_status(qtbot, w, lambda st: st.playing and abs(st.block_s - 0.25) < 1e-6)
     assert "Default model" in w.windowTitle() and w.header.model.isEnabled()
-    assert any(m.kind == "model" for m in session.timeline_frame(30, 400).markers)
+    assert any(m.kind == "model" for m in session.timeline.frame(30, 400).markers)
 
 
 def test_a_model_that_fails_to_load_leaves_the_old_one_playing(qtbot, open_window, home) -> None:
@@ -99,7 +99,7 @@ def test_a_model_that_fails_to_load_leaves_the_old_one_playing(qtbot, open_windo
     session = build_studio(home, model="fake", audio="null", midi=False, retro_s=30.0)
     object.__setattr__(session.deps, "make_generator", broken)
     w = open_window(session)
-    session.play()
+    session.transport.play()
     w.load_model("/nowhere/model")
     qtbot.waitUntil(lambda: "Could not load the model" in w.notice_bar.label.text(), timeout=3000)
-    assert session.model_spec == "fake" and session.playing
+    assert session.model.spec == "fake" and session.transport.playing

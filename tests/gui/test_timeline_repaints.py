@@ -26,9 +26,9 @@ class _Count(QtCore.QObject):
 def test_a_stopped_timeline_does_not_repaint(qtbot, open_window) -> None:
     w = open_window()
     s = w.session
-    s.play()
+    s.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 1.0)
-    s.stop()
+    s.transport.stop()
     wait_status(qtbot, w, lambda st: not st.playing)
     qtbot.wait(300)  # the last changes land
     paints = _Count(w.timeline.plot.viewport(), QtCore.QEvent.Type.Paint)
@@ -37,13 +37,13 @@ def test_a_stopped_timeline_does_not_repaint(qtbot, open_window) -> None:
     qtbot.wait(700)
     assert len(ticks) >= 10
     assert paints.n == 0, f"{paints.n} repaints of an unchanged timeline in {len(ticks)} ticks"
-    assert s.timeline_frame(16.0, 500) is s.timeline_frame(16.0, 500)  # same question, same answer
+    assert s.timeline.frame(16.0, 500) is s.timeline.frame(16.0, 500)  # same question, same answer
 
 
 def test_a_playing_timeline_paints_once_per_tick(qtbot, open_window) -> None:
     w = open_window()
     w.timeline.zoom(0.3)  # a short span: it scrolls from the first seconds
-    w.session.play()
+    w.session.transport.play()
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 4.0, timeout_ms=10_000)
     paints = _Count(w.timeline.plot.viewport(), QtCore.QEvent.Type.Paint)
     ticks = []

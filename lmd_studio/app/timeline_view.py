@@ -1,0 +1,59 @@
+"""The timeline (`session.timeline`): what to draw for a span of stream time, and saving a stretch of it
+that has already played.
+
+A frame is only rebuilt when something it shows changed, so the view can skip redrawing an identical one.
+A selection is in stream seconds; the music there is found in the captured audio through the position map
+(capture_chain.PositionMap), without the silence the device played while the stream stood still.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from lmd_studio.app.engine_host import EngineHost
+from lmd_studio.app.jobs import BackgroundJob
+from lmd_studio.app.recording import RecordingDesk
+from lmd_studio.app.values import TimelineFrame
+
+
+class TimelineView:
+    def __init__(self, engine: EngineHost, recording: RecordingDesk) -> None:
+        self._engine = engine
+        self._recording = recording
+        self._cache: tuple[tuple[Hashable, ...], TimelineFrame] | None = None  # frame()'s last answer
+
+    def frame(self, span_s: float, columns: int, spectrogram: bool = False,
+              end_fraction: float = 0.25) -> TimelineFrame:
+        """What to draw: `span_s` of stream time with the playhead `end_fraction` from the right edge."""
+        tl = self._engine.timeline
+        runtime = self._engine.runtime
+        rate = runtime.sample_rate_hz
+        play = runtime.stream_play_position
+        ahead = max(runtime.stream_write_position, play)
+        key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, runtime.context_frames,
+               id(tl), tl.version)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]  # nothing changed: the same object, so the view can skip redrawing
+        start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
+        end = start + int(span_s * rate)
+        frame = TimelineFrame(
+            sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
+            context_start_s=max(0, ahead - runtime.context_frames) / rate,
+            wave=tl.waveform(start, end, columns), spec=tl.spectrogram(start, end, columns) if spectrogram else None,
+            boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
+            markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate)
+        self._cache = (key, frame)
+        return frame
+
+    def save_selection(self, start_s: float, end_s: float) -> BackgroundJob | None:
+        """Save a stretch of the timeline (seconds of stream time) that has already been heard."""
+        runtime = self._engine.runtime
+        rate = runtime.sample_rate_hz
+        a, b = sorted((int(start_s * rate), int(end_s * rate)))
+        b = min(b, runtime.stream_play_position)
+        # the music selected, without the silence the device played while the stream stood still
+        spans = self._engine.positions.spans(a, b)
+        if not spans:
+            return self._recording.save_selection(None, None)
+        gaps = tuple((end, start) for (_, end), (start, _) in zip(spans, spans[1:]) if start > end)
+        return self._recording.save_selection(spans[0][0], spans[-1][1], gaps)
