@@ -10,14 +10,14 @@ import argparse
 import importlib
 
 RECIPES: dict[str, tuple[str, str]] = {
-    "codec": ("lmd_studio.training.codec_recipe", "the audio codec: spectral autoencoder + streaming phase"),
-    "codec2": ("lmd_studio.training.codec2_recipe", "codec v2: learned magnitude + phase, streaming inverse STFT"),
+    "codec": ("lmd_studio.training.recipe_codec", "the audio codec: spectral autoencoder + streaming phase"),
+    "codec2": ("lmd_studio.training.recipe_codec2", "codec v2: learned magnitude + phase, streaming inverse STFT"),
     "latents": ("lmd_studio.training.recipe_latents", "encode a corpus into latent shards for the DiT stages"),
     "base": ("lmd_studio.training.recipe_base", "stage 0: the bidirectional text-conditioned flow model"),
     "lmdm": ("lmd_studio.training.recipe_lmdm", "stage 1: the LMDM fine-tune (enc-dec or block-causal)"),
     "arc": ("lmd_studio.training.recipe_arc", "stage 2: ARC-Forcing post-training (rollouts + adversarial)"),
     "lora": ("lmd_studio.training.recipe_lora", "LoRA adapters on your own folder of loops"),
-    "audiotext": ("lmd_studio.training.audio_text_recipe", "the frozen audio-text encoder used by lmd eval"),
+    "audiotext": ("lmd_studio.training.recipe_audio_text", "the frozen audio-text encoder used by lmd eval"),
 }
 
 

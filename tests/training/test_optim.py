@@ -4,10 +4,10 @@ calling the code twice), and the shared optimizer step clears, clips, sets the r
 import pytest
 import torch
 
-from lmd_studio.training.audio_text_recipe import AudioTextTrainConfig
 from lmd_studio.training.codec2_config import Codec2TrainConfig
-from lmd_studio.training.codec_recipe import CodecTrainConfig
 from lmd_studio.training.optim import lr_at, optimizer_step
+from lmd_studio.training.recipe_audio_text import AudioTextTrainConfig
+from lmd_studio.training.recipe_codec import CodecTrainConfig
 from lmd_studio.training.stage_config import ArcConfig, LmdmConfig
 
 SCHEDULE = {"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 10, "steps": 110}

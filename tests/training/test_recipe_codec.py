@@ -10,8 +10,8 @@ from lmd_studio.cli import main as lmd_main
 from lmd_studio.data.builder import BuildConfig, build_corpus
 from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec_net import CodecConfig
-from lmd_studio.training.codec_recipe import DEFAULT_CONFIG, CodecTrainConfig, load_config, train_codec
 from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.recipe_codec import DEFAULT_CONFIG, CodecTrainConfig, load_config, train_codec
 from tests.training.resume_support import assert_same_training_state
 
 SMALL = {"steps": 1, "batch_size": 2, "crop_latent_frames": 8, "eval_every": 1, "eval_crops": 2,

@@ -12,8 +12,8 @@ from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec2 import Codec2
 from lmd_studio.model.codec2_net import Codec2Config
 from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
-from lmd_studio.training.codec2_recipe import train_codec2
 from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.recipe_codec2 import train_codec2
 from lmd_studio.training.runner import StageRun
 from tests.training.resume_support import assert_same_training_state
 
