@@ -20,9 +20,9 @@ from lmd_studio.model.text_encoder import MiniLMTextEncoder, TextEncoder
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder, save_audio_text
 from lmd_studio.training.audio_text_card import write_card
 from lmd_studio.training.audio_text_data import CaptionedAudio, LabelledWindows, retrieval_metrics
-from lmd_studio.training.eval_data import HOP_S
-from lmd_studio.training.eval_dsp import standardizer
-from lmd_studio.training.eval_spaces import (
+from lmd_studio.training.eval.data import HOP_S
+from lmd_studio.training.eval.dsp import standardizer
+from lmd_studio.training.eval.spaces import (
     DEFAULT_EVAL_DIR,
     ENCODER_FILE,
     STATS_FILE,

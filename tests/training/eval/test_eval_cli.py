@@ -16,7 +16,7 @@ from lmd_studio.model.codec_net import CodecConfig, CodecNet
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.model.model_io import GeneratorConfig, save_dit
-from lmd_studio.training.eval_spaces import ENCODER_FILE, STATS_FILE, EvalSpaces
+from lmd_studio.training.eval.spaces import ENCODER_FILE, STATS_FILE, EvalSpaces
 from lmd_studio.training.logging import MetricsLogger
 from lmd_studio.training.recipe_audio_text import DEFAULT_CONFIG, AudioTextTrainConfig, load_config
 
