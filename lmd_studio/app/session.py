@@ -88,7 +88,7 @@ class Session:
         self.perf = PerformanceDesk(lambda: self._runtime, self._require_timeline, self.desk, deps.paths,
                                     settings.morph_s, self.notify, self._clock, lambda: self.midi)
         self.mixer = self.perf.mixer
-        self.taps = TapTempo()
+        self.taps = TapTempo(self._clock)
         self.actions = ActionRouter(
             {"play": self.play, "stop": self.stop, "reset": self.reset, "panic": self.panic,
              "capture_30s": lambda: self.capture_last(30.0), "capture_60s": lambda: self.capture_last(60.0),
@@ -587,7 +587,7 @@ class Session:
             self.notify("info", f"MIDI learn: move a control for {self.perf.last_touched}")
 
     def _tap(self) -> None:
-        bpm = self.taps.tap(self._clock())
+        bpm = self.taps.tap()
         if bpm is not None:
             self.mailbox.set_bpm(bpm)
             self._runtime.wake()

@@ -137,10 +137,21 @@ def test_actions_from_midi_buttons(session) -> None:
     session.run_action("stop")
     wait_for(session, lambda: not session.playing)
     assert not session.run_action("make_coffee")
-    session.run_action("tap_tempo")
-    time.sleep(0.3)
-    session.run_action("tap_tempo")
-    assert session.mailbox.bpm == pytest.approx(200.0, rel=0.2)
+
+
+def test_tap_tempo_action_sets_the_tempo_from_the_session_clock(tmp_path: Path) -> None:
+    now_s = [100.0]
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0,
+                     clock=lambda: now_s[0])
+    s.start()
+    try:
+        assert s.mailbox.bpm != 240.0
+        for interval_s in (0.0, 0.25, 0.25):
+            now_s[0] += interval_s
+            assert s.run_action("tap_tempo")
+        assert s.mailbox.bpm == 240.0
+    finally:
+        s.shutdown()
 
 
 def test_scenes_persist_and_recall_morphs(session, tmp_path: Path) -> None:
