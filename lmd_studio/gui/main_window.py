@@ -281,6 +281,11 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"LMD Studio — {s.model_name}")
 
     @property
+    def last_status(self) -> StudioStatus:
+        """What the window shows now: the session's status at the last timer tick."""
+        return self._last_status
+
+    @property
     def midi_available(self) -> bool:
         return self.session.midi_available
 

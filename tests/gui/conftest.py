@@ -84,5 +84,5 @@ def open_window(qtbot, qapp, make_session) -> Iterator[Callable]:
 
 
 def wait_status(qtbot, window: StudioWindow, predicate, timeout_ms: int = 5000) -> None:
-    """Wait until predicate(window._last_status) holds (the window's timer keeps ticking)."""
-    qtbot.waitUntil(lambda: predicate(window._last_status), timeout=timeout_ms)
+    """Wait until predicate(window.last_status) holds (the window's timer keeps ticking)."""
+    qtbot.waitUntil(lambda: predicate(window.last_status), timeout=timeout_ms)

@@ -41,7 +41,7 @@ def test_picking_a_broken_model_keeps_playing_the_old_one(qtbot, open_window, tm
     text = w.notice_bar.label.text()
     assert str(bad_file) in text and "NaN" in text and "still playing Test tones" in text
     assert s.model_spec == "fake"
-    played = w._last_status.played_s
+    played = w.last_status.played_s
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > played + 0.3)
 
 

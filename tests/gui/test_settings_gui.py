@@ -82,11 +82,11 @@ def test_model_loads_in_the_background_while_music_plays(qtbot, open_window, hom
     wait_status(qtbot, w, lambda st: st.playing and st.played_s > 0.5)
     w.load_model("")  # the "Default model" entry
     ticks = []
-    qtbot.waitUntil(lambda: ticks.append(w._last_status.played_s) or w.job_progress.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: ticks.append(w.last_status.played_s) or w.job_progress.isVisible(), timeout=2000)
     assert "load model" in w.job_label.text() and not w.header.model.isEnabled()
     qtbot.waitUntil(lambda: session.model_spec == "", timeout=5000)
     assert loads == [("", session.settings.torch_threads)]
-    assert w._last_status.played_s > ticks[0]  # the old model kept playing during the load
+    assert w.last_status.played_s > ticks[0]  # the old model kept playing during the load
     wait_status(qtbot, w, lambda st: st.playing and abs(st.block_s - 0.25) < 1e-6)
     assert "Default model" in w.windowTitle() and w.header.model.isEnabled()
     assert any(m.kind == "model" for m in session.timeline_frame(30, 400).markers)

@@ -41,22 +41,22 @@ def test_soak_window_open_playing_through_jack(qtbot, open_window, jack_server, 
     session = build_studio(StudioPaths.under(tmp_path), model=model, audio="system", midi=False, retro_s=retro_s)
     warmup_s = session.desk.retro.config.capacity_frames / session.desk.retro.config.sample_rate_hz + 5.0
     w = open_window(session)
-    qtbot.waitUntil(lambda: "JACK" in w._last_status.audio_device, timeout=15000)
+    qtbot.waitUntil(lambda: "JACK" in w.last_status.audio_device, timeout=15000)
     frames = [0]
     w.timer.timeout.connect(lambda: frames.__setitem__(0, frames[0] + 1))
     session.play()
-    qtbot.waitUntil(lambda: w._last_status.playing and w._last_status.primed, timeout=10000)
+    qtbot.waitUntil(lambda: w.last_status.playing and w.last_status.primed, timeout=10000)
     t_play = time.perf_counter()
     qtbot.wait(int(warmup_s * 1000))  # warm-up: buffers, caches and the retro ring fill before the first reading
     t0, rss0, frames0 = time.perf_counter(), rss_mb(), frames[0]
-    st0 = w._last_status
+    st0 = w.last_status
     rows = []
     knobs = ("brightness", "density", "temperature")
     while time.perf_counter() - t0 < seconds:
         qtbot.wait(10_000)
         name = knobs[len(rows) % len(knobs)]
         session.set_value(name, 0.3 if session.value(name) > 0.5 else 0.8)  # the player keeps playing
-        st = w._last_status
+        st = w.last_status
         rows.append({"t_s": round(time.perf_counter() - t0), "rss_mb": round(rss_mb(), 1),
                      "underruns": st.underruns, "headroom_s": round(st.headroom_s, 2), "rtf": round(st.rtf, 3),
                      "cpu_percent": round(st.cpu_percent, 1)})

@@ -40,7 +40,7 @@ def test_space_plays_and_stops(qtbot, open_window) -> None:
     assert image is not None and image.shape[2] == 4 and image[..., 3].any()  # drawn
     qtbot.keyClick(w, QtCore.Qt.Key.Key_Space)
     wait_status(qtbot, w, lambda st: not st.playing)
-    played = w._last_status.played_s
+    played = w.last_status.played_s
     qtbot.wait(300)
     assert w.session.tick().played_s == played  # stopped means stopped
 
@@ -152,10 +152,10 @@ def test_clicking_a_past_block_selects_it(qtbot, open_window) -> None:
     w.session.play()
     wait_status(qtbot, w, lambda st: st.played_s > 2.0, timeout_ms=8000)
     frame = w.session.timeline_frame(w.timeline.span_s, 400)
-    w.timeline._click(frame.play_s - 1.2)
+    w.timeline.view.sig_click.emit(frame.play_s - 1.2)
     lo, hi = w.timeline.selection
     assert lo < frame.play_s - 1.2 < hi and any(abs(b - lo) < 1e-6 for b in frame.boundaries_s)
-    w.timeline._click(frame.play_s + 0.5)  # the future cannot be selected
+    w.timeline.view.sig_click.emit(frame.play_s + 0.5)  # the future cannot be selected
     assert w.timeline.selection is None
 
 
@@ -285,7 +285,7 @@ def test_the_steps_knob_says_when_safe_mode_runs_fewer(qtbot, open_window) -> No
     w.timer.stop()  # the status is set by hand here
     steps = w.performance.widgets["steps"]
     assert steps.value_label.text() == "4"
-    w.performance.update_status(dataclasses.replace(w._last_status, steps_override=1, safe_mode=True))
+    w.performance.update_status(dataclasses.replace(w.last_status, steps_override=1, safe_mode=True))
     assert steps.value_label.text() == "4 → 1 (safe mode)"
-    w.performance.update_status(dataclasses.replace(w._last_status, steps_override=0))
+    w.performance.update_status(dataclasses.replace(w.last_status, steps_override=0))
     assert steps.value_label.text() == "4"
