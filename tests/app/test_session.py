@@ -70,10 +70,11 @@ def test_recording_survives_an_audio_engine_rebuild(session, tmp_path: Path) -> 
     job.wait(10)
     result = job.result
     assert result.ok and result.path == path
-    seconds = sf.info(str(path)).frames / 48000
-    assert 1.6 < seconds < 3.0  # one take across both engines, gaps filled, no restart at zero
-    events = json.loads(result.sidecar_path.read_text())["events"]
-    assert isinstance(events, list)
+    frames = sf.info(str(path)).frames
+    assert 1.6 < frames / 48000 < 3.0  # about the 2 s played (in real time, on a shared machine)
+    # one take across both engines: its stream positions run on (gaps filled, no restart at zero)
+    side = json.loads(result.sidecar_path.read_text())
+    assert side["end_position_frames"] - side["start_position_frames"] == side["frames_written"] == frames
 
 
 def test_a_saved_selection_is_the_audio_that_played_there(session) -> None:
