@@ -7,6 +7,9 @@ makes the generator and builds the Session with the factories for its engine par
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from lmd_studio.app.engine_parts import (
     REPO_MODELS_DIR,
     audio_override,
@@ -27,13 +30,15 @@ from lmd_studio.settings.store import SettingsStore
 
 
 def build_studio(paths: StudioPaths | None = None, *, model: str | None = None, audio: str | None = None,
-                 midi: bool = True, retro_s: float = 300.0, load_in_background: bool = False) -> Session:
+                 midi: bool = True, retro_s: float = 300.0, load_in_background: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> Session:
     """Load settings (never failing on a broken file), make the generator and build the Session.
 
     `model`/`audio` override the saved choice for this run. The model named in the settings falls back to
     the default (with a message) when it cannot be loaded, any other model to the test tones, so the app
     always opens. With `load_in_background` a torch model is loaded by the session once it has started
-    (startup.py), so the window opens at once.
+    (startup.py), so the window opens at once. `clock` (seconds) times the session's glides, fades and
+    tap tempo; tests pass one they advance by hand.
     """
     tune_for_live_audio()
     paths = paths or StudioPaths.default()
@@ -57,7 +62,7 @@ def build_studio(paths: StudioPaths | None = None, *, model: str | None = None, 
             messages.append(message)
     deps = SessionDeps(paths=paths, settings_store=store,
                        make_generator=lambda s, threads: make_generator(s or None, threads=threads),
-                       make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s)
+                       make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s, clock=clock)
     session = Session(deps, settings, generator, model_spec=spec, audio=audio_override(settings.audio, audio),
                       first_run=load.first_run, startup_message=" ".join(messages), startup=startup)
     if midi:

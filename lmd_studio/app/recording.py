@@ -19,13 +19,13 @@ from typing import Any
 
 from lmd_studio.app.capture_chain import CaptureFanout
 from lmd_studio.app.jobs import BackgroundJob
-from lmd_studio.app.selection_save import save_span
 from lmd_studio.app.take_recovery import RecoveryReport, recover_folder
 from lmd_studio.app.take_stats import TakeStats
 from lmd_studio.engine.audio_file import AudioFileError
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.recorder import Recorder
-from lmd_studio.engine.retro import RetroBuffer, RetroConfig
+from lmd_studio.engine.retro import RetroBuffer
+from lmd_studio.engine.retro_types import RetroConfig
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import default_take_name, pick_free_path
 
@@ -178,10 +178,13 @@ class RecordingDesk:
             return None
         fmt = self._fmt()
         path = pick_free_path(self._folder(), default_take_name(fmt, prefix="lmd-selection"))
-        end_now = self._fanout.end_position
         metadata = dict(self._metadata())
-        return self._track(BackgroundJob("save selection", lambda job: save_span(
-            retro, capture_start, capture_end, end_now, path, fmt, metadata, job, gaps)))
+
+        def save(job: BackgroundJob) -> RecordingResult:
+            job.progress(0.05, "writing the selection from the retro buffer")
+            return retro.save_span(capture_start, capture_end, path, fmt, metadata, leave_out=gaps)
+
+        return self._track(BackgroundJob("save selection", save))
 
     def note_event(self, event: Mapping[str, Any]) -> None:
         self.recorder.note_event(event)

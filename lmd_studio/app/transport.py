@@ -37,7 +37,7 @@ class Transport:
         self._playing = False
         self._panic_until_s: float | None = None
         self.underflows_at_play = 0  # device glitches counted before the last play (start-up is not playing)
-        self.taps = TapTempo()
+        self.taps = TapTempo(clock)
 
     @property
     def playing(self) -> bool:
@@ -117,7 +117,7 @@ class Transport:
 
     def tap_tempo(self) -> None:
         """One tap of the tempo button: from the second tap on, the tempo follows the taps."""
-        bpm = self.taps.tap(self._clock())
+        bpm = self.taps.tap()
         if bpm is not None:
             self._engine.mailbox.set_bpm(bpm)
             self._engine.runtime.wake()

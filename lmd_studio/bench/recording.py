@@ -19,7 +19,8 @@ import numpy as np
 
 from lmd_studio.engine.audio_file import AudioFileWriter
 from lmd_studio.engine.recorder import Recorder
-from lmd_studio.engine.retro import RetroBuffer, RetroConfig
+from lmd_studio.engine.retro import RetroBuffer
+from lmd_studio.engine.retro_types import RetroConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -78,7 +78,7 @@ def _with_gl_iters(codec, gl_iters: int | None):  # noqa: ANN001, ANN202 — a L
 
 def _compare(args: argparse.Namespace, cfg) -> dict:  # noqa: ANN001
     from lmd_studio.model.codec import load_codec
-    from lmd_studio.training.codec_compare import compare_codecs, format_table
+    from lmd_studio.training.eval.codec_compare import compare_codecs, format_table
 
     old_path, new_path = args.compare
     old, new = _with_gl_iters(load_codec(old_path), args.gl_iters), load_codec(new_path)
@@ -92,7 +92,7 @@ def _compare(args: argparse.Namespace, cfg) -> dict:  # noqa: ANN001
 def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.checkpoint import CheckpointError
     from lmd_studio.model.codec import load_codec
-    from lmd_studio.training.codec_eval import CodecEvalConfig, evaluate_codec
+    from lmd_studio.training.eval.codec import CodecEvalConfig, evaluate_codec
 
     if args.codec_command == "export":
         try:

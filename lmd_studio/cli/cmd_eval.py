@@ -77,7 +77,7 @@ def _clean(obj):  # noqa: ANN001, ANN202 - JSON has no NaN: write null
 
 def _default_corpus(eval_dir: Path | None) -> Path:
     from lmd_studio.model.checkpoint import read_metadata
-    from lmd_studio.training.eval_spaces import DEFAULT_EVAL_DIR, ENCODER_FILE
+    from lmd_studio.training.eval.spaces import DEFAULT_EVAL_DIR, ENCODER_FILE
 
     meta = read_metadata((eval_dir or DEFAULT_EVAL_DIR) / ENCODER_FILE)
     if not meta.get("corpus"):
@@ -93,10 +93,10 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
 
     from lmd_studio.model.cpu_features import bf16_fallback_note, probe_cpu_features
     from lmd_studio.model.generator import TorchBlockGenerator
-    from lmd_studio.training.eval_data import load_real_clips
-    from lmd_studio.training.eval_generate import SamplingOverrides
-    from lmd_studio.training.eval_run import EvalConfig, evaluate
-    from lmd_studio.training.eval_spaces import EvalSpaces
+    from lmd_studio.training.eval.data import load_real_clips
+    from lmd_studio.training.eval.generate import SamplingOverrides
+    from lmd_studio.training.eval.run import EvalConfig, evaluate
+    from lmd_studio.training.eval.spaces import EvalSpaces
 
     probe = cpu_probe or probe_cpu_features
     bf16_note = bf16_fallback_note(torch.bfloat16, probe()) if args.bf16 else None
@@ -147,13 +147,13 @@ def _music_arg_error(args: argparse.Namespace) -> str | None:
 
 def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
            sample_rate_hz: int, log) -> dict:  # noqa: ANN001
-    """The musical meters (training/eval_music.py). A model with a musical clock is asked for each item's
+    """The musical meters (training/eval/music.py). A model with a musical clock is asked for each item's
     tempo, meter and key through its clock and held notes; a text-only model gets the item's prompt."""
     from functools import partial
 
     from lmd_studio.core.musical_key import parse_key
     from lmd_studio.data.grid import beats_per_bar
-    from lmd_studio.training.eval_music import MusicEvalConfig, clock_request, evaluate_music, prompt_request
+    from lmd_studio.training.eval.music import MusicEvalConfig, clock_request, evaluate_music, prompt_request
 
     n = args.music_items
     cfg = MusicEvalConfig(**({} if n is None else {"tempo_items": n, "key_items": n}),
@@ -204,7 +204,7 @@ def _load_or_run(args: argparse.Namespace, path: Path, log) -> dict:  # noqa: AN
 def with_segment_fd_drift(result: dict) -> dict:
     """Results saved before the segment-FD drift keys existed carry the segments in their meta: derive the
     keys from them (the same computation a fresh run does), so old and new results compare side by side."""
-    from lmd_studio.training.eval_metrics import segment_fd_drift
+    from lmd_studio.training.eval.metrics import segment_fd_drift
 
     segments = result.get("meta", {}).get("drift_segments")
     if "drift_fd_slope" not in result and segments:
@@ -213,7 +213,7 @@ def with_segment_fd_drift(result: dict) -> dict:
 
 
 def _save(result: dict, out: Path, args: argparse.Namespace) -> list[Path]:
-    from lmd_studio.training.eval_plots import plot_all
+    from lmd_studio.training.eval.plots import plot_all
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(_clean(result), indent=2) + "\n", encoding="utf-8")
@@ -222,7 +222,7 @@ def _save(result: dict, out: Path, args: argparse.Namespace) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.checkpoint import CheckpointError
-    from lmd_studio.training.eval_report import (
+    from lmd_studio.training.eval.report import (
         card_section,
         compare_markdown,
         compare_table,
@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         if args.compare:
             a, b = (_load_or_run(args, p, log) for p in args.compare)
             if args.out:
-                from lmd_studio.training.eval_plots import plot_compare_drift
+                from lmd_studio.training.eval.plots import plot_compare_drift
 
                 for name, r in (("A", a), ("B", b)):
                     if "series" in r:

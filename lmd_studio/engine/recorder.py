@@ -11,38 +11,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lmd_studio.engine.audio_file import DEFAULT_FORMAT, AudioFileError, AudioFileWriter, check_format
+from lmd_studio.engine.recorder_config import RecorderConfig
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import checked_metadata, now_iso, sidecar_path_for, write_sidecar
 from lmd_studio.engine.take_writer import TakeWriter
 
 WriterFactory = Callable[..., AudioFileWriter]  # (path, sample_rate_hz, channels, fmt, overwrite=)
-
-
-@dataclass(frozen=True, slots=True)
-class RecorderConfig:
-    flush_interval_s: float = 0.25  # crash loss bound: a killed take misses at most about this much
-    fsync_interval_s: float = 2.0  # also fsync this often (power-loss safety); 0 = never
-    sidecar_interval_s: float = 1.0  # rewrite the sidecar at most this often while events arrive
-    max_queue_s: float = 10.0  # writer backlog before frames are dropped
-    max_silence_fill_s: float = 10.0  # stream gaps up to this long are written as silence
-    stop_timeout_s: float = 15.0  # stop() gives up waiting for a stuck disk after this
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.flush_interval_s <= 0.5:
-            raise ValueError(f"RecorderConfig.flush_interval_s must be in (0, 0.5] s, got {self.flush_interval_s}")
-        for name in ("fsync_interval_s", "sidecar_interval_s", "max_silence_fill_s"):
-            if getattr(self, name) < 0.0:
-                raise ValueError(f"RecorderConfig.{name} must be >= 0, got {getattr(self, name)}")
-        if self.max_queue_s <= 0.0 or self.stop_timeout_s <= 0.0:
-            raise ValueError(f"RecorderConfig: max_queue_s and stop_timeout_s must be > 0, "
-                             f"got {self.max_queue_s}, {self.stop_timeout_s}")
 
 
 class Recorder:
@@ -119,6 +99,8 @@ class Recorder:
             take = self._take
             if take is None:
                 raise RuntimeError("stop() called while not recording")
+            # the writer's failure stays visible to `error` while the take finishes (seconds on a slow disk)
+            self._last_error = take.error
             self._take = None  # consume() stops feeding it from here on
             if checked is not None:
                 take.set_stats(checked)

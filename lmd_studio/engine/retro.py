@@ -1,11 +1,12 @@
 """RetroBuffer: always keeps the last minutes of output in RAM so a good moment can be saved afterwards.
 
 A preallocated float32 ring ([capacity, channels], allocated once) is filled by `consume` on the capture
-thread under a lock held only for one memcpy. `save_last` fixes the range to save at call time, then
-copies it out one chunk at a time (each chunk under the lock, so it is never torn by a concurrent
-`consume`) and writes it with the same 24-bit writer and sidecar as the Recorder. The ring holds
-`duration_s + slack_s`: the slack is what a slow save may fall behind the live stream before the oldest
-part of its range would be overwritten (reported as an error, never saved corrupted).
+thread under a lock held only for one memcpy. `save_last` (the last N seconds) and `save_span` (a stretch
+selected on the timeline, less its dropouts) fix the range to save at call time, then copy it out one
+chunk at a time (each chunk under the lock, so it is never torn by a concurrent `consume`) straight into
+the same 24-bit writer and sidecar as the Recorder. The ring holds `duration_s + slack_s`: the slack is
+what a slow save may fall behind the live stream before the oldest part of its range would be
+overwritten (reported as an error, never saved corrupted).
 """
 
 from __future__ import annotations
@@ -15,49 +16,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lmd_studio.engine.audio_file import DEFAULT_FORMAT, AudioFileWriter, check_format
-from lmd_studio.engine.retro_save import RetroRange, write_range
+from lmd_studio.engine.retro_save import write_range
+from lmd_studio.engine.retro_types import RetroConfig, RetroRange, Selection
 from lmd_studio.engine.sinks import RecordingResult
-from lmd_studio.engine.take_files import checked_metadata, now_iso
-
-
-@dataclass(frozen=True, slots=True)
-class RetroConfig:
-    sample_rate_hz: int
-    channels: int
-    duration_s: float = 300.0  # what save_last can reach back to
-    slack_s: float = 30.0  # extra ring so an in-progress save is not overwritten by live audio
-    copy_chunk_s: float = 1.0  # frames copied per lock hold while saving
-    max_silence_fill_s: float = 10.0  # stream gaps up to this long are kept as silence
-    max_events: int = 10_000
-
-    def __post_init__(self) -> None:
-        if self.sample_rate_hz <= 0 or self.channels <= 0:
-            raise ValueError(f"RetroConfig: sample_rate_hz and channels must be > 0, "
-                             f"got {self.sample_rate_hz}, {self.channels}")
-        if self.duration_s <= 0 or self.slack_s < 0 or self.copy_chunk_s <= 0:
-            raise ValueError(f"RetroConfig: need duration_s > 0, slack_s >= 0, copy_chunk_s > 0; got "
-                             f"{self.duration_s}, {self.slack_s}, {self.copy_chunk_s}")
-        if self.max_silence_fill_s < 0 or self.max_events < 0:
-            raise ValueError("RetroConfig: max_silence_fill_s and max_events must be >= 0")
-
-    @property
-    def duration_frames(self) -> int:
-        return int(round(self.duration_s * self.sample_rate_hz))
-
-    @property
-    def capacity_frames(self) -> int:
-        return self.duration_frames + int(round(self.slack_s * self.sample_rate_hz))
-
-    @property
-    def memory_bytes(self) -> int:
-        return self.capacity_frames * self.channels * 4
+from lmd_studio.engine.take_files import checked_metadata, now_iso, sidecar_path_for
 
 
 class RetroBuffer:
@@ -158,6 +126,38 @@ class RetroBuffer:
             future.add_done_callback(lambda f: on_done(f.result()))
         return future
 
+    def save_span(self, start_position: int, end_position: int, path: Path | str, fmt: str = DEFAULT_FORMAT,
+                  metadata: Mapping[str, Any] | None = None,
+                  leave_out: tuple[tuple[int, int], ...] = ()) -> RecordingResult:
+        """Write stream positions [start_position, end_position) less the `leave_out` ranges (what the
+        device played while the stream stood still) to `path` now, on the calling thread: the part of it
+        the buffer still holds (as far back as save_last reaches), as a sidecar of kind "selection".
+
+        Raises ValueError for an empty span; I/O problems, and a span no longer in the buffer, come back
+        in `RecordingResult.error`."""
+        if end_position <= start_position:
+            raise ValueError(f"{Path(path).name}: the selection is empty")
+        fmt = check_format(fmt)
+        meta = checked_metadata(metadata, f"selection save to {path}")
+        with self._lock:
+            newest, available = self._next_stream_position, self.available_frames
+            if newest is None or available == 0:
+                return self._not_saved(path, "nothing captured yet: the retro buffer is empty")
+            first, last = max(start_position, newest - available), min(end_position, newest)
+            if last <= first:
+                return self._not_saved(path, "the selected audio is no longer in the retro buffer")
+            keep = tuple(_without(first, last, leave_out))
+            events = [dict(e) for e in self._events if isinstance(e.get("position_frames"), int)
+                      and any(a <= e["position_frames"] < b for a, b in keep)]
+            # from the selection's first frame to the newest: the sidecar's wall times count back from there
+            rng = RetroRange(start_counter=self._written - (newest - first), n_frames=newest - first,
+                             start_stream_position=first, end_wall_s=self._last_wall_s, events=events,
+                             selection=Selection(first, last, keep))
+        return write_range(self, rng, Path(path), fmt, meta)
+
+    def _not_saved(self, path: Path | str, error: str) -> RecordingResult:
+        return RecordingResult(Path(path), sidecar_path_for(Path(path)), 0, self.config.sample_rate_hz, error=error)
+
     def close(self) -> None:
         """Wait for queued saves and stop the worker thread."""
         executor, self._executor = self._executor, None
@@ -183,7 +183,7 @@ class RetroBuffer:
         return RetroRange(start_counter=start, n_frames=n, start_stream_position=start_stream,
                           end_wall_s=end_wall, events=events), fmt, meta
 
-    # --- used by retro_save.write_range ---------------------------------------------------------------------
+    # --- read by retro_save.write_range ---------------------------------------------------------------------
     def copy_out(self, counter: int, out: np.ndarray) -> bool:
         """Copy frames [counter, counter + len(out)) into `out`; False if live audio overwrote them."""
         n = out.shape[0]
@@ -195,3 +195,16 @@ class RetroBuffer:
             out[:first] = self._buf[i:i + first]
             out[first:] = self._buf[:n - first]
         return True
+
+
+def _without(first: int, last: int, gaps: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """[first, last) less the gap ranges, as ordered non-empty ranges."""
+    keep, pos = [], first
+    for a, b in sorted(gaps):
+        a, b = max(a, pos), min(b, last)
+        if b <= a:
+            continue
+        keep.append((pos, a))
+        pos = b
+    keep.append((pos, last))
+    return [(a, b) for a, b in keep if b > a]

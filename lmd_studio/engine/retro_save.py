@@ -1,17 +1,23 @@
-"""Writing one fixed range of a RetroBuffer to disk (called on a worker thread or the caller's thread)."""
+"""Writing one fixed range of a RetroBuffer to disk (called on a worker thread or the caller's thread).
+
+The frames go from the ring to the file writer one chunk at a time: a 5-minute range never exists as a
+second copy in memory or on disk. A timeline selection is written the same way, its pieces (the selection
+less its dropouts) back to back.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
 from lmd_studio.engine.flac_repair import salvage
+from lmd_studio.engine.retro_types import RetroRange, RetroRing, Selection
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import (
     build_sidecar,
@@ -22,26 +28,8 @@ from lmd_studio.engine.take_files import (
 )
 from lmd_studio.engine.take_lock import TakeLock
 
-if TYPE_CHECKING:
-    from lmd_studio.engine.retro import RetroBuffer
 
-
-@dataclass(frozen=True, slots=True)
-class RetroRange:
-    """What to save, fixed when the user asked (so a queued save still gets the moment they meant)."""
-
-    start_counter: int  # ring counter of the first frame
-    n_frames: int
-    start_stream_position: int | None
-    end_wall_s: float | None  # wall clock when the last frame was captured
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if self.n_frames < 0 or self.start_counter < 0:
-            raise ValueError(f"RetroRange: negative frames or counter ({self.n_frames}, {self.start_counter})")
-
-
-def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
+def write_range(retro: RetroRing, rng: RetroRange, path: Path, fmt: str,
                 metadata: dict[str, Any], overwrite: bool = False) -> RecordingResult:
     cfg = retro.config
     sidecar_path = sidecar_path_for(path)
@@ -59,12 +47,16 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
     end_stream = None if rng.start_stream_position is None else rng.start_stream_position + rng.n_frames
 
     def sidecar(status: str, frames: int, error: str | None) -> dict[str, Any]:
-        return build_sidecar(
-            audio_path=path, fmt=fmt, sample_rate_hz=cfg.sample_rate_hz, channels=cfg.channels,
-            metadata=metadata, status=status, started_at=started_at, ended_at=ended_at,
-            start_position_frames=rng.start_stream_position, end_position_frames=end_stream,
-            frames_written=frames, dropped_frames=0, silence_filled_frames=0, events=rng.events,
-            error=error, kind="retro") | {"saved_at": now_iso()}
+        selection = rng.selection
+        if selection is None:
+            return build_sidecar(
+                audio_path=path, fmt=fmt, sample_rate_hz=cfg.sample_rate_hz, channels=cfg.channels,
+                metadata=metadata, status=status, started_at=started_at, ended_at=ended_at,
+                start_position_frames=rng.start_stream_position, end_position_frames=end_stream,
+                frames_written=frames, dropped_frames=0, silence_filled_frames=0, events=rng.events,
+                error=error, kind="retro") | {"saved_at": now_iso()}
+        return _selection_sidecar(rng, selection, path, fmt, cfg.sample_rate_hz, cfg.channels, metadata, status,
+                                  frames, error, ended_at)
 
     try:
         writer = retro.writer_factory(path, cfg.sample_rate_hz, cfg.channels, fmt, overwrite=overwrite)
@@ -77,7 +69,36 @@ def write_range(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
         lock.release()
 
 
-def _write_and_finish(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str, writer: AudioFileWriter,
+def _selection_sidecar(rng: RetroRange, selection: Selection, path: Path, fmt: str, rate: int, channels: int,
+                       metadata: dict[str, Any], status: str, frames: int, error: str | None,
+                       range_ended_at: str | None) -> dict[str, Any]:
+    """A selection's sidecar: its positions (first frame, end of the last piece), the frames its dropouts
+    took out, and wall times counted back from the wall clock of the newest frame the buffer held."""
+    side = build_sidecar(
+        audio_path=path, fmt=fmt, sample_rate_hz=rate, channels=channels, metadata=metadata, status=status,
+        started_at=None, ended_at=None, start_position_frames=selection.first,
+        end_position_frames=selection.end_position, frames_written=frames, dropped_frames=0,
+        silence_filled_frames=0, events=rng.events, error=error, kind="selection")
+    side |= {"saved_at": now_iso(), "dropouts_left_out_frames": selection.left_out_frames}
+    side.update(_wall_times(range_ended_at, rng.n_frames / rate, frames / float(rate)))
+    return side
+
+
+def _wall_times(range_ended_at: str | None, start_before_end_s: float, duration_s: float) -> dict[str, Any]:
+    """started_at/ended_at of a selection, from the wall clock of the newest frame the buffer held."""
+    if not range_ended_at:
+        return {"started_at": None, "ended_at": None}
+    try:
+        end = dt.datetime.fromisoformat(range_ended_at)
+    except ValueError:
+        return {"started_at": None, "ended_at": None}
+    start = end - dt.timedelta(seconds=start_before_end_s)
+    stop = start + dt.timedelta(seconds=duration_s)
+    return {"started_at": start.isoformat(timespec="milliseconds"),
+            "ended_at": stop.isoformat(timespec="milliseconds")}
+
+
+def _write_and_finish(retro: RetroRing, rng: RetroRange, path: Path, fmt: str, writer: AudioFileWriter,
                       sidecar_path: Path, sidecar: Callable[[str, int, str | None], dict[str, Any]],
                       ) -> tuple[int, str | None]:
     """Copy the range into `writer` and write the sidecars; (frames a reader finds, error or None)."""
@@ -86,16 +107,18 @@ def _write_and_finish(retro: RetroBuffer, rng: RetroRange, path: Path, fmt: str,
     try:
         write_sidecar(sidecar_path, sidecar("recording", 0, None))
         chunk = np.empty((max(1, int(cfg.copy_chunk_s * cfg.sample_rate_hz)), cfg.channels), np.float32)  # [T, C]
-        counter, end = rng.start_counter, rng.start_counter + rng.n_frames
-        while counter < end:
-            n = min(len(chunk), end - counter)
-            if not retro.copy_out(counter, chunk[:n]):
-                raise AudioFileError(
-                    f"{path}: the save fell more than {cfg.slack_s:.0f} s behind the live audio and the "
-                    f"rest of the requested range was overwritten; saved the first "
-                    f"{(counter - rng.start_counter) / cfg.sample_rate_hz:.1f} s")
-            writer.write(chunk[:n])
-            counter += n
+        copied = 0
+        for counter, end in rng.counter_pieces:
+            while counter < end:
+                n = min(len(chunk), end - counter)
+                if not retro.copy_out(counter, chunk[:n]):
+                    raise AudioFileError(
+                        f"{path}: the save fell more than {cfg.slack_s:.0f} s behind the live audio and the "
+                        f"rest of the requested range was overwritten; saved the first "
+                        f"{copied / cfg.sample_rate_hz:.1f} s")
+                writer.write(chunk[:n])
+                counter += n
+                copied += n
         writer.close()
     except (AudioFileError, OSError) as exc:
         error = str(exc) if isinstance(exc, AudioFileError) else f"{path}: {exc.strerror or exc}"

@@ -14,18 +14,16 @@ import contextlib
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
 from lmd_studio.engine.flac_repair import salvage
+from lmd_studio.engine.recorder_config import RecorderConfig
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import build_sidecar, now_iso, sidecar_path_for, write_sidecar
 from lmd_studio.engine.take_lock import TakeLock
-
-if TYPE_CHECKING:
-    from lmd_studio.engine.recorder import RecorderConfig
 
 
 class TakeWriter:

@@ -71,7 +71,10 @@ class EngineConfig:
 
 
 @dataclass(slots=True)
-class _QueuedBlock:
+class QueuedBlock:
+    """A generated block in the ring: where it sits and the state it was generated from (a splice
+    regenerates it from that state)."""
+
     index: int
     state_before: Any
     model_version: int
@@ -106,6 +109,7 @@ class _Stats:
     blocks_generated: int = 0
     splices: int = 0
     splice_misses: int = 0
+    last_splice_position: int | None = None  # ring position where the newest splice cut in
     steps_blocks: dict[int, int] = field(default_factory=dict)  # sampling steps → blocks generated with them
     control_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
     last_error: str = ""
@@ -252,7 +256,7 @@ class GenerationEngine:
         self._state = self.generator.init_state(seed)
         self._block_index = 0
         self._new_epoch(block_index=0)
-        self._queued: deque[_QueuedBlock] = deque()
+        self._queued: deque[QueuedBlock] = deque()
         self._history.clear()
         self._probes.clear()
         self.output.primed = False
@@ -286,7 +290,8 @@ class GenerationEngine:
         self.output.gain.target_gain = db_to_gain(self._snapshot.controls.value(MASTER_GAIN))
         return self._snapshot.model_version != old.model_version
 
-    def _controls(self) -> BlockControls:
+    def block_controls(self) -> BlockControls:
+        """The controls the next block is generated with: the mailbox's, with the steps override applied."""
         controls = self._snapshot.controls
         if self._steps_override > 0 and STEPS.name in controls.values:
             values = dict(controls.values)
@@ -331,12 +336,12 @@ class GenerationEngine:
         return audio, next_state, elapsed_ms
 
     def _generate_next(self) -> None:
-        controls = self._controls()
+        controls = self.block_controls()
         version = self._snapshot.model_version
         state_before = self._state
         audio, next_state, _ = self._run_generator(state_before, controls)
         dev_start = self._dev_pos_of_block(self._block_index)
-        block = _QueuedBlock(self._block_index, state_before, version, dev_start,
+        block = QueuedBlock(self._block_index, state_before, version, dev_start,
                              self._dev_pos_of_block(self._block_index + 1))
         if self._queued and self._queued[-1].model_version != version:
             self._probes.append(_Probe(dev_start, self._snapshot.changed_at_s))
@@ -389,19 +394,29 @@ class GenerationEngine:
             self._steps_override = 0 if self._steps_override + 1 >= user_steps else self._steps_override + 1
 
     # --- low-latency splice -----------------------------------------------------------------------
-    def _regen_frames(self) -> int:
+    @property
+    def regen_frames(self) -> int:
         """Device frames that one block's generation may take (slowest recent time plus headroom)."""
         recent = self.stats.block_ms_recent
         worst_ms = max(recent) if recent else self.stats.block_ms_mean
         return int(_REGEN_HEADROOM * worst_ms / 1000.0 * self.config.device_sample_rate_hz)
 
-    def _safety_frames(self) -> int:
+    @property
+    def safety_frames(self) -> int:
         """Kept queued beyond any generation time: the splice margin and two device reads."""
         rate = self.config.device_sample_rate_hz
         return int(self.config.min_splice_margin_s * rate) + 2 * self.ring.max_read_frames
 
-    def _margin_frames(self) -> int:
-        return self._safety_frames() + self._regen_frames()
+    @property
+    def splice_margin_frames(self) -> int:
+        """How far past the playhead a splice cuts: the safety frames plus one generation."""
+        return self.safety_frames + self.regen_frames
+
+    @property
+    def queued_blocks(self) -> tuple[QueuedBlock, ...]:
+        """The blocks in the ring, oldest first, with the state each was generated from (read it on the
+        worker's thread, or while the worker is not running)."""
+        return tuple(self._queued)
 
     def _can_splice(self) -> bool:
         return (self.config.low_latency and self.output.playing and self.output.primed
@@ -410,7 +425,7 @@ class GenerationEngine:
     def _splice(self) -> bool:
         """Regenerate queued audio from a point just past the playhead with the new controls."""
         xf = int(self.config.crossfade_s * self.config.device_sample_rate_hz)
-        margin = self._margin_frames()
+        margin = self.splice_margin_frames
         splice_at = self.ring.read_position + margin
         if splice_at + xf >= self.ring.write_position:
             return False  # nothing worth replacing: the next block already gets the new controls
@@ -422,14 +437,14 @@ class GenerationEngine:
         # milliseconds: an underrun. Then splice the next block at its start instead (heard a little later).
         # Budget: regenerating this block takes ≤ R (regen frames) of the margin S + R, leaving the rest of
         # the block plus S for the next generation, which also needs ≤ R: so the rest must be ≥ R (+ fade).
-        regen = self._regen_frames()
+        regen = self.regen_frames
         if self._queued[i].dev_end - splice_at < regen + xf:
             if i + 1 >= len(self._queued) or self._queued[i + 1].dev_end > self.ring.write_position:
                 return False
             i += 1
             splice_at = self._queued[i].dev_start
         block = self._queued[i]
-        controls = self._controls()
+        controls = self.block_controls()
         version = self._snapshot.model_version
         audio, next_state, _ = self._run_generator(block.state_before, controls)
         converter = StreamConverter(self.generator.sample_rate, self.config.device_sample_rate_hz,
@@ -441,7 +456,7 @@ class GenerationEngine:
         write_pos = self.ring.write_position
         # what will be queued once the tail is written must cover the next generation and the safety margin
         fresh_end = block.dev_start + fresh.shape[0]
-        if (fresh_end - self.ring.read_position < regen + self._safety_frames() or offset + xf >= fresh.shape[0]
+        if (fresh_end - self.ring.read_position < regen + self.safety_frames or offset + xf >= fresh.shape[0]
                 or splice_at + xf >= write_pos):
             self.stats.splice_misses += 1
             return False
@@ -457,7 +472,7 @@ class GenerationEngine:
             return False
         while len(self._queued) > i:
             self._queued.pop()
-        self._queued.append(_QueuedBlock(block.index, block.state_before, version, block.dev_start,
+        self._queued.append(QueuedBlock(block.index, block.state_before, version, block.dev_start,
                                          block.dev_end))
         self._state = next_state
         self._block_index = block.index + 1
@@ -467,6 +482,7 @@ class GenerationEngine:
         self._pending = np.zeros((0, self.config.device_channels), dtype=np.float32)
         self._probes = [p for p in self._probes if p.position < splice_at]
         self._probes.append(_Probe(splice_at, self._snapshot.changed_at_s))
+        self.stats.last_splice_position = splice_at
         self._write(tail)
         if self._block_listeners:
             self._notify_block(splice_at, tail, block.index, True)
@@ -514,7 +530,7 @@ class GenerationEngine:
         read = self.ring.read_position
         nxt = next((b.dev_start for b in self._queued if b.dev_start > read), None)
         s = self.stats
-        pending_change_s = (self._margin_frames() / rate if self._can_splice()
+        pending_change_s = (self.splice_margin_frames / rate if self._can_splice()
                             else self.ring.readable_frames / rate)
         self.metrics = EngineMetrics(
             generator_name=self.generator.name,

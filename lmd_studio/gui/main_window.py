@@ -292,6 +292,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.prompts.set_suggestions(s.prompts.suggestions())
         self.setWindowTitle(f"LMD Studio — {model.name}")
 
+
     @property
     def midi_available(self) -> bool:
         return self.session.midi.available

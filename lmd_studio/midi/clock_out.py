@@ -139,6 +139,11 @@ class ClockOut:
         """Follow this beat grid (Ableton Link), or None: the studio's own tempo again."""
         self._timeline = timeline
 
+    @property
+    def timeline(self) -> Timeline | None:
+        """The beat grid the clock follows (Ableton Link's), or None: the studio's own tempo."""
+        return self._timeline
+
     def _request(self, what: str) -> None:
         with self._lock:
             self._requests.append(what)
@@ -252,6 +257,10 @@ class NullClockOut:
     def set_playing(self, playing: bool) -> None: ...
     def set_timeline(self, timeline: Timeline | None) -> None: ...
     def close(self) -> None: ...
+
+    @property
+    def timeline(self) -> Timeline | None:
+        return None
 
     @property
     def metrics(self) -> ClockOutMetrics:

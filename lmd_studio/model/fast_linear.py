@@ -60,6 +60,16 @@ class FastLinear(nn.Linear):
         self._pack_dtype = cpu.packed_dtype(dtype) if big else None
         self._packs.clear()
 
+    @property
+    def pack_dtype(self) -> torch.dtype | None:
+        """The dtype of the packed oneDNN path at inference; None: plain F.linear."""
+        return self._pack_dtype
+
+    @property
+    def packed_row_counts(self) -> tuple[int, ...]:
+        """Row counts that have a packed weight copy cached now, oldest first."""
+        return tuple(self._packs)
+
     def __getstate__(self) -> dict:
         # packed oneDNN tensors are opaque: copies and pickles re-pack lazily instead of carrying them
         state = self.__dict__.copy()

@@ -113,6 +113,12 @@ class TorchBlockGenerator:
         return cls(dit, codec, encoder, config=gen_cfg, name=Path(folder).name, device=device,
                    inference_dtype=inference_dtype, threads=threads, cpu_probe=cpu_probe)
 
+    @property
+    def cached_text_mixes(self) -> int:
+        """Prompt mixes whose cross-attention K/V are cached now (at most `text_cache_size`)."""
+        with self._lock:
+            return len(self._text_cache)
+
     # --- BlockGenerator properties ------------------------------------------------------------------
     @property
     def sample_rate(self) -> int:

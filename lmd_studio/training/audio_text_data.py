@@ -2,7 +2,7 @@
 
 Training draws items uniformly (each item is one description, so short one-shots count as much as long
 renders) and a random crop within the item; a batch depends only on (seed, step), so a resumed run sees the
-batches an uninterrupted one would. Evaluation uses the windows of eval_data.py (the same ones `lmd eval`
+batches an uninterrupted one would. Evaluation uses the windows of eval/data.py (the same ones `lmd eval`
 scores), so the encoder is validated on exactly the kind of input it will embed.
 """
 
@@ -17,7 +17,7 @@ import torch
 from lmd_studio.data.corpus import Corpus
 from lmd_studio.data.splits import stable_hash
 from lmd_studio.dsp.resample import resample
-from lmd_studio.training.eval_data import cut_windows
+from lmd_studio.training.eval.data import cut_windows
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ import torch
 
 from lmd_studio.model.model_io import GeneratorConfig
 from lmd_studio.model.samplers import sample_train_times
-from lmd_studio.training import ddp
 from lmd_studio.training.arc import (
     DOWNSAMPLE,
     ArcPair,
@@ -51,6 +50,7 @@ from lmd_studio.training.flow import (
 from lmd_studio.training.frechet import frechet_distance
 from lmd_studio.training.latents import LatentSet
 from lmd_studio.training.long_rollout import latent_rate_hz, long_rollout_config, long_rollout_metrics
+from lmd_studio.training.optim import lr_at, optimizer_step
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
     StageData,
@@ -61,7 +61,7 @@ from lmd_studio.training.recipe_common import (
     resolve_latents,
     stage_data,
 )
-from lmd_studio.training.runner import StageRun, autocast, load_init, lr_at, step_generator
+from lmd_studio.training.runner import StageRun, autocast, load_init, step_generator
 from lmd_studio.training.stage_config import ArcConfig
 
 
@@ -125,25 +125,15 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
             f"{cfg.head_warmup_steps} steps, G every {cfg.g_every}, EMA {cfg.ema_decay}, D penalty "
             f"{cfg.disc_penalty_weight}, moments {cfg.moment_weight}, device {device}")
 
-    def clip_step(params, opt, lr: float) -> float:
-        params = list(params)
-        ddp.average_gradients(params, run.info)
-        norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        return norm
-
     def step_fn(step: int) -> dict[str, float]:
         gen = step_generator(cfg.seed, step, run.info.rank)
         batch = data.train.batch(step, batch_size, run.info.rank)
         lr_d = lr_at(step, cfg, cfg.disc_lr)
-        opt_d.zero_grad(set_to_none=True)
         if step < cfg.disc_warmup_steps:  # phase 1: the backbone learns long windows with the flow loss
             with autocast(device, cfg.bf16):
                 loss, m = base_flow_loss(disc.backbone, batch, data.bank, flow_drop, gen, device)
-            loss.backward()
-            return {"loss": m["loss"], "d_flow": m["loss"], "d_grad": clip_step(disc.parameters(), opt_d, lr_d)}
+            return {"loss": m["loss"], "d_flow": m["loss"],
+                    "d_grad": optimizer_step(loss, disc.parameters(), opt_d, lr_d, cfg.grad_clip, run.info)}
         real = batch.latents.to(device)
         b = real.shape[0]
         with autocast(device, cfg.bf16):
@@ -169,8 +159,7 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                                                gen) for seq, sc in ((real, sr), (fake.detach(), sf))) / 2
                 metrics["d_penalty"] = pen.item()
                 loss_d = loss_d + cfg.disc_penalty_weight * pen
-        loss_d.backward()
-        metrics["d_grad"] = clip_step(disc.parameters(), opt_d, lr_d)
+        metrics["d_grad"] = optimizer_step(loss_d, disc.parameters(), opt_d, lr_d, cfg.grad_clip, run.info)
         metrics["loss"] = loss_d.item()
         metrics["mean_steps"] = float(np.mean(steps))
         if not train_g:
@@ -196,13 +185,12 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
                                              p_full=cfg.p_context_full, p_partial=cfg.p_context_partial)
                     metrics["g_flow"] = flow.item()
                     terms.append(cfg.flow_weight * flow)
-            opt_g.zero_grad(set_to_none=True)
-            sum(terms).backward()
+            metrics["g_grad"] = optimizer_step(sum(terms), gen_dit.parameters(), opt_g, lr_at(step - g_start, cfg),
+                                               cfg.grad_clip, run.info)
         finally:
             for p in disc.parameters():
                 p.requires_grad_(True)
         metrics["g_adv"] = loss_g.item()
-        metrics["g_grad"] = clip_step(gen_dit.parameters(), opt_g, lr_at(step - g_start, cfg))
         if ema is not None:
             ema_update(ema, gen_dit, cfg.ema_decay)
         metrics["loss"] = loss_g.item()

@@ -14,8 +14,8 @@ import torch
 
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import GeneratorConfig
-from lmd_studio.training import ddp
 from lmd_studio.training.flow import CondDropout, base_flow_loss
+from lmd_studio.training.optim import lr_at, optimizer_step
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
     add_common_arguments,
@@ -25,7 +25,7 @@ from lmd_studio.training.recipe_common import (
     resolve_latents,
     stage_data,
 )
-from lmd_studio.training.runner import StageRun, autocast, lr_at, step_generator
+from lmd_studio.training.runner import StageRun, autocast, step_generator
 from lmd_studio.training.stage_config import BaseConfig
 
 
@@ -42,18 +42,13 @@ def train_base(run: StageRun, latents, resume: bool = True) -> dict:
             f"{data.train.data.frames} train frames, {len(data.bank.texts)} prompts, device {device}")
 
     def step_fn(step: int) -> dict[str, float]:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
         gen = step_generator(cfg.seed, step, run.info.rank)
         with autocast(device, cfg.bf16):
             loss, metrics = base_flow_loss(dit, data.train.batch(step, batch_size, run.info.rank), data.bank,
                                            drop, gen, device)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        ddp.average_gradients(dit.parameters(), run.info)
-        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), cfg.grad_clip))
-        opt.step()
-        metrics["lr"] = opt.param_groups[0]["lr"]
+        lr = lr_at(step, cfg)
+        metrics["grad_norm"] = optimizer_step(loss, dit.parameters(), opt, lr, cfg.grad_clip, run.info)
+        metrics["lr"] = lr
         return metrics
 
     val = data.val.fixed(cfg.eval_batch)

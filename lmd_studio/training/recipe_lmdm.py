@@ -20,9 +20,9 @@ import torch
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.model.model_io import GeneratorConfig
-from lmd_studio.training import ddp
 from lmd_studio.training.flow import CondDropout, lmdm_flow_loss
 from lmd_studio.training.long_rollout import latent_rate_hz, long_rollout_config, long_rollout_metrics
+from lmd_studio.training.optim import lr_at, optimizer_step
 from lmd_studio.training.partner import PartnerPlan
 from lmd_studio.training.recipe_common import (
     USER_ERRORS,
@@ -33,7 +33,7 @@ from lmd_studio.training.recipe_common import (
     resolve_latents,
     stage_data,
 )
-from lmd_studio.training.runner import StageRun, autocast, load_init, lr_at, step_generator
+from lmd_studio.training.runner import StageRun, autocast, load_init, step_generator
 from lmd_studio.training.stage_config import LmdmConfig
 
 
@@ -72,19 +72,14 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
             f"W={dit.cfg.window_chunks}, device {device}")
 
     def step_fn(step: int) -> dict[str, float]:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
         gen = step_generator(cfg.seed, step, run.info.rank)
         with autocast(device, cfg.bf16):
             loss, metrics = lmdm_flow_loss(dit, data.train.batch(step, batch_size, run.info.rank), data.bank, drop,
                                            gen, device, p_full=cfg.p_context_full, p_partial=cfg.p_context_partial,
                                            p_extra_full=cfg.p_context_cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        ddp.average_gradients(dit.parameters(), run.info)
-        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), cfg.grad_clip))
-        opt.step()
-        metrics["lr"] = opt.param_groups[0]["lr"]
+        lr = lr_at(step, cfg)
+        metrics["grad_norm"] = optimizer_step(loss, dit.parameters(), opt, lr, cfg.grad_clip, run.info)
+        metrics["lr"] = lr
         return metrics
 
     val = data.val.fixed(cfg.eval_batch)

@@ -25,14 +25,14 @@ import torch
 
 from lmd_studio.model.lora import LoraSpec, attach_lora, save_adapter
 from lmd_studio.model.model_io import load_model_folder
-from lmd_studio.training import ddp
 from lmd_studio.training.batches import WindowSampler
 from lmd_studio.training.flow import CondDropout, lmdm_flow_loss
 from lmd_studio.training.latents import LatentSet
 from lmd_studio.training.lora_data import load_folder, split_holdout
+from lmd_studio.training.optim import lr_at, optimizer_step
 from lmd_studio.training.recipe_arc import rollout_fd
 from lmd_studio.training.recipe_common import USER_ERRORS, per_rank_batch
-from lmd_studio.training.runner import StageRun, autocast, lr_at, step_generator
+from lmd_studio.training.runner import StageRun, autocast, step_generator
 from lmd_studio.training.stage_config import CONFIG_DIR, LoraConfig, load_stage_config
 from lmd_studio.training.text_bank import TextBank, make_text_encoder
 
@@ -95,16 +95,11 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
         return lmdm_flow_loss(dit, batch, bank, d, gen, device, p_full=p_full, p_partial=p_partial)
 
     def step_fn(step: int) -> dict[str, float]:
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
         with autocast(device, cfg.bf16):
             batch = train.batch(step, batch_size, run.info.rank)
             loss, metrics = flow(batch, step_generator(cfg.seed, step, run.info.rank))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        ddp.average_gradients(deltas.parameters(), run.info)
-        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(deltas.parameters(), cfg.grad_clip))
-        opt.step()
+        metrics["grad_norm"] = optimizer_step(loss, deltas.parameters(), opt, lr_at(step, cfg), cfg.grad_clip,
+                                              run.info)
         return metrics
 
     val_batch = val.fixed(cfg.eval_batch)

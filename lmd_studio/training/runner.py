@@ -1,5 +1,6 @@
-"""What every diffusion recipe does around its step function: threads, device, bf16 autocast, learning-rate
-schedule, the shared loop under data parallelism, the run summary and the stage's safetensors export.
+"""What every diffusion recipe does around its step function: threads, device, bf16 autocast, per-step random
+generators, the shared loop under data parallelism, the run summary and the stage's safetensors export (the
+learning-rate schedule and the optimizer step are in optim.py).
 
 A run folder holds `last.pt`/`best.pt` (private, weights_only), `metrics.csv`, `loss.png`, `config.json`,
 `summary.json` (steps, wall clock, hardware, losses: what `lmd model export` writes into the model card)
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import platform
 import time
@@ -45,16 +45,6 @@ def autocast(device: torch.device, enabled: bool, probe: CpuProbe = probe_cpu_fe
     on = enabled and bf16_supported(device, probe)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on):
         yield
-
-
-def lr_at(step: int, cfg: TrainConfig, lr: float | None = None) -> float:
-    """Linear warm-up, then cosine decay to `min_lr` (scaled when a second optimizer has its own lr)."""
-    peak = cfg.lr if lr is None else lr
-    floor = cfg.min_lr * peak / cfg.lr
-    if step < cfg.warmup_steps:
-        return peak * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
 
 
 def step_generator(seed: int, step: int, rank: int, stream: int = 0) -> torch.Generator:

@@ -65,10 +65,11 @@ def test_recording_survives_an_audio_engine_rebuild(session, tmp_path: Path) -> 
     job.wait(10)
     result = job.result
     assert result.ok and result.path == path
-    seconds = sf.info(str(path)).frames / 48000
-    assert 1.6 < seconds < 3.0  # one take across both engines, gaps filled, no restart at zero
-    events = json.loads(result.sidecar_path.read_text())["events"]
-    assert isinstance(events, list)
+    frames = sf.info(str(path)).frames
+    assert 1.6 < frames / 48000 < 3.0  # about the 2 s played (in real time, on a shared machine)
+    # one take across both engines: its stream positions run on (gaps filled, no restart at zero)
+    side = json.loads(result.sidecar_path.read_text())
+    assert side["end_position_frames"] - side["start_position_frames"] == side["frames_written"] == frames
 
 
 def test_a_saved_selection_is_the_audio_that_played_there(session) -> None:
@@ -135,10 +136,21 @@ def test_actions_from_midi_buttons(session) -> None:
     actions.run("stop")
     wait_for(session, lambda: not transport.playing)
     assert not actions.run("make_coffee")
-    actions.run("tap_tempo")
-    time.sleep(0.3)
-    actions.run("tap_tempo")
-    assert session.engine.mailbox.bpm == pytest.approx(200.0, rel=0.2)
+
+
+def test_tap_tempo_action_sets_the_tempo_from_the_session_clock(tmp_path: Path) -> None:
+    now_s = [100.0]
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0,
+                     clock=lambda: now_s[0])
+    s.start()
+    try:
+        assert s.engine.mailbox.bpm != 240.0
+        for interval_s in (0.0, 0.25, 0.25):
+            now_s[0] += interval_s
+            assert s.actions.run("tap_tempo")
+        assert s.engine.mailbox.bpm == 240.0
+    finally:
+        s.shutdown()
 
 
 def test_scenes_persist_and_recall_morphs(session, tmp_path: Path) -> None:

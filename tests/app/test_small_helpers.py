@@ -38,12 +38,14 @@ def test_change_log_coalesces_a_knob_drag() -> None:
 
 
 def test_tap_tempo() -> None:
-    t = TapTempo()
-    assert t.tap(0.0) is None
-    assert t.tap(0.5) == pytest.approx(120.0)
-    t.tap(1.0)
-    assert t.tap(1.6) == pytest.approx(120.0)  # median ignores one sloppy tap
-    assert t.tap(10.0) is None  # a pause starts over
+    times = iter([0.0, 0.5, 1.0, 1.625, 10.0, 10.25])
+    t = TapTempo(clock=lambda: next(times))
+    assert t.tap() is None
+    assert t.tap() == 120.0
+    assert t.tap() == 120.0
+    assert t.tap() == 120.0  # median of 0.5, 0.5, 0.625: one sloppy tap is ignored
+    assert t.tap() is None  # a pause starts over
+    assert t.tap() == 240.0
 
 
 def test_param_morph_glides_and_switches_integers_halfway() -> None:

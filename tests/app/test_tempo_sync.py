@@ -144,7 +144,7 @@ def test_link_drives_the_mailbox_both_ways_and_the_clock_follows_its_grid(mailbo
     sync.configure(MidiSettings(clock_out=True, link=True), service)
     try:
         link = FakeLink.made[-1]
-        assert link.running and sync.clock_out._timeline == link.timeline  # the clock on Link's beat grid
+        assert link.running and sync.clock_out.timeline == link.timeline  # the clock on Link's beat grid
         link.peers = 1
         link.on_state(LinkState(True, 1, 100.0, 0.0, 0.0))  # joined a session at 100 bpm
         assert mailbox.bpm == 100.0
@@ -154,7 +154,7 @@ def test_link_drives_the_mailbox_both_ways_and_the_clock_follows_its_grid(mailbo
         assert [n.text for n in sync.poll()] == ["Ableton Link is on: the tempo is shared with apps on this network",
                                                  "Ableton Link: 1 other app in the session"]
         sync.configure(MidiSettings(clock_out=True, link=False), service)
-        assert not link.running and sync.clock_out._timeline is None  # back on the studio's own tempo
+        assert not link.running and sync.clock_out.timeline is None  # back on the studio's own tempo
     finally:
         sync.close()
 

@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter
-from lmd_studio.engine.recorder import Recorder, RecorderConfig
+from lmd_studio.engine.recorder import Recorder
+from lmd_studio.engine.recorder_config import RecorderConfig
 from lmd_studio.engine.sinks import CaptureSink
 from lmd_studio.engine.take_files import default_take_name, pick_free_path, read_sidecar, sidecar_path_for
 from tests.support.record_child import CHANNELS, SAMPLE_RATE_HZ, signal_at
@@ -183,7 +184,8 @@ def test_default_names_and_free_paths(tmp_path: Path) -> None:
 def test_recorder_and_retro_behind_the_engines_capture_hub(tmp_path: Path) -> None:
     """The real path: audio callback -> capture ring -> CaptureHub.drain() -> sinks."""
     from lmd_studio.engine.capture import CaptureHub
-    from lmd_studio.engine.retro import RetroBuffer, RetroConfig
+    from lmd_studio.engine.retro import RetroBuffer
+    from lmd_studio.engine.retro_types import RetroConfig
     from lmd_studio.rt.ring import SpscRing
 
     ring = SpscRing(8192, CHANNELS)

@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from lmd_studio.engine.audio_file import AudioFileWriter
-from lmd_studio.engine.retro import RetroBuffer, RetroConfig
+from lmd_studio.engine.retro import RetroBuffer
+from lmd_studio.engine.retro_types import RetroConfig
 from lmd_studio.engine.sinks import CaptureSink, RecordingResult
 from lmd_studio.engine.take_files import read_sidecar
 from tests.support.record_child import CHANNELS, SAMPLE_RATE_HZ, signal_at

@@ -102,15 +102,15 @@ def test_low_latency_splice_replaces_queued_audio_with_crossfade() -> None:
     e.mailbox.set("loudness", 1.0)
     e.step()
     assert e.stats.splices == 1
-    splice_at = e._probes[-1].position
+    splice_at = e.stats.last_splice_position
     assert read0 < splice_at < write0
     # audio before the splice point is the old take; well after it, the new loudness
     old = e.ring.peek(read0, splice_at - read0)[:, 0]
     new = e.ring.peek(splice_at + 200, 1000)[:, 0]
     assert np.sqrt(np.mean(new**2)) > 5 * np.sqrt(np.mean(old[-1000:] ** 2))
     # the spliced block is exactly the generator's output for the new controls from the same state
-    block = next(b for b in e._queued if b.dev_start <= splice_at < b.dev_end)
-    ref, _ = e.generator.generate_block(block.state_before, e._controls())
+    block = next(b for b in e.queued_blocks if b.dev_start <= splice_at < b.dev_end)
+    ref, _ = e.generator.generate_block(block.state_before, e.block_controls())
     offset = splice_at - block.dev_start
     xf = int(e.config.crossfade_s * RATE)
     n = min(500, block.dev_end - splice_at - xf)
@@ -135,11 +135,11 @@ def test_splice_near_a_block_end_moves_to_the_next_block_and_keeps_headroom() ->
     pull(e, 2048)
     for _ in range(10):
         e.step()
-    margin = e._margin_frames()
+    margin = e.splice_margin_frames
     # advance the playhead until `playhead + margin` lies in the last 100 frames of a queued block
     for _ in range(200):
         at = e.ring.read_position + margin
-        block = next(b for b in e._queued if b.dev_start <= at < b.dev_end)
+        block = next(b for b in e.queued_blocks if b.dev_start <= at < b.dev_end)
         if block.dev_end - 100 <= at:
             break
         pull(e, 64)
@@ -149,7 +149,7 @@ def test_splice_near_a_block_end_moves_to_the_next_block_and_keeps_headroom() ->
     e.mailbox.set("loudness", 1.0)
     e.step()
     assert e.stats.splices == 1
-    splice_at = e._probes[-1].position
+    splice_at = e.stats.last_splice_position
     assert splice_at == block.dev_end, "the splice moved to the start of the next block"
     assert e.ring.write_position - e.ring.read_position >= margin + e.block_device_frames // 2
     audio = pull(e, 3 * e.block_device_frames)
@@ -177,7 +177,7 @@ def test_reset_restarts_the_stream() -> None:
     assert e.ring.write_position < write_before, "queued audio must be dropped"
     assert e.ring.readable_frames <= e.ring.max_read_frames + 2 * e.block_device_frames
     start = e.ring.read_position + e.ring.max_read_frames  # the one buffer that may still play out
-    fresh, _ = e.generator.generate_block(e.generator.init_state(0), e._controls())
+    fresh, _ = e.generator.generate_block(e.generator.init_state(0), e.block_controls())
     np.testing.assert_allclose(e.ring.peek(start, 1000)[:, 0], fresh[:1000, 0], atol=1e-6)
     audio = pull(e, 4096)
     assert np.abs(audio).max() > 0.05
@@ -189,7 +189,7 @@ def test_seek_goes_back_to_a_kept_state() -> None:
     pull(e, 8192)
     e.send(cmd.Seek(block_index=1))
     e.step()
-    g, controls = e.generator, e._controls()
+    g, controls = e.generator, e.block_controls()
     _, s1 = g.generate_block(g.init_state(0), controls)
     block1, _ = g.generate_block(s1, controls)
     start = e.ring.read_position + e.ring.max_read_frames
@@ -275,15 +275,15 @@ def test_splice_stays_in_its_block_when_the_rest_covers_the_next_generation() ->
     pull(e, 2048)
     for _ in range(10):
         e.step()
-    regen = e._regen_frames()
-    margin = e._margin_frames()
+    regen = e.regen_frames
+    margin = e.splice_margin_frames
     xf = int(config.crossfade_s * RATE)
     assert 0 < regen < margin
     target_rest = regen + xf + 150  # more than a generation, less than the whole margin
     assert target_rest < margin + xf
     for _ in range(400):
         at = e.ring.read_position + margin
-        block = next(b for b in e._queued if b.dev_start <= at < b.dev_end)
+        block = next(b for b in e.queued_blocks if b.dev_start <= at < b.dev_end)
         if block.dev_end - at <= target_rest:
             break
         pull(e, 16, buffer_frames=16)
@@ -292,10 +292,10 @@ def test_splice_stays_in_its_block_when_the_rest_covers_the_next_generation() ->
     e.mailbox.set("loudness", 1.0)
     e.step()
     assert e.stats.splices == 1
-    splice_at = e._probes[-1].position
+    splice_at = e.stats.last_splice_position
     assert block.dev_start < splice_at < block.dev_end, "cut inside the block, not at the next one"
     # what is queued covers the next generation plus the safety margin
-    assert e.ring.write_position - e.ring.read_position >= regen + e._safety_frames()
+    assert e.ring.write_position - e.ring.read_position >= regen + e.safety_frames
     pull(e, 3 * e.block_device_frames)
     assert e.output.underruns_while_playing == 0
 

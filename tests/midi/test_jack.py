@@ -55,6 +55,23 @@ def wait_for(predicate, timeout_s=10.0):
     return predicate()
 
 
+def sweep_every_step(player, params, sink: RecordingSink, attempts: int = 3) -> None:
+    """CC 1 through 0..127 into guidance, one value at a time, each sent once the parameter showed the one
+    before: every step must arrive, in order. JACK drops a period's MIDI in an xrun (this shared machine
+    overloaded), so a value that does not arrive within a second is sent again, up to `attempts` times:
+    the test is of the studio's input path, not of the machine's load."""
+    steps = [GUIDANCE.from_normalized(v / 127) for v in range(128)]
+    for value, step in enumerate(steps):
+        for _ in range(attempts):
+            player.request("cc", control=1, values=[value])
+            if wait_for(lambda step=step: params.get("guidance") == step, timeout_s=1.0):
+                break
+        else:
+            pytest.fail(f"CC value {value} never reached guidance ({attempts} tries)")
+    got = sink.values("guidance")
+    assert got == sorted(got) and sorted(set(got)) == steps  # every step, in order (a resent one may repeat)
+
+
 @pytest.fixture
 def studio(jack_server, params, actions, catalog, tmp_path):
     sink = RecordingSink(params, actions, catalog)
@@ -79,24 +96,13 @@ def test_cc_sweep_through_mido_callbacks_too(jack_server, player, params, action
     with MidiService(sink, tmp_path / "maps", JACK_BACKEND, config, catalog) as service:
         service.set_binding(PORT, Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
         player.request("connect", name=PORT)
-        player.request("cc", control=1, values=list(range(128)), interval_s=0.003)
-        assert wait_for(lambda: params.get("guidance") == GUIDANCE.maximum)
-        # Python in JACK's thread stalls the graph under load: the odd period is dropped or delivered twice
-        got = sink.values("guidance")
-        assert got == sorted(got) and got[-1] == GUIDANCE.maximum and len(set(got)) > 0.5 * 128
+        sweep_every_step(player, params, sink)
 
 
 def test_cc_sweep_moves_the_parameter_through_every_step(studio, player, params):
     studio.set_binding(PORT, Binding(MidiSource("cc", 0, 1), "guidance", takeover="jump"))
     player.request("connect", name=PORT)
-    player.request("cc", control=1, values=list(range(128)), interval_s=0.003)
-    assert wait_for(lambda: params.get("guidance") == GUIDANCE.maximum)
-    got = studio.sink.values("guidance")
-    steps = [GUIDANCE.from_normalized(v / 127) for v in range(128)]
-    # in order, ending at the top; JACK itself drops (or repeats) a period's MIDI in an xrun, which happens
-    # when this shared machine is overloaded (none lost when it is not)
-    assert got == sorted(got) and set(got) <= set(steps) and got[-1] == steps[-1]
-    assert len(set(got)) > 0.5 * len(steps)
+    sweep_every_step(player, params, studio.sink)
 
 
 def test_notes_and_sustain_become_held_notes(studio, player, params):

@@ -148,7 +148,15 @@ def test_bindings_to_targets_this_model_lacks_are_listed_inactive_and_kept(make_
 
 
 def test_map_to_dict_is_plain_json():
-    json.dumps(map_to_dict(FULL))  # no exotic types
+    data = map_to_dict(FULL)
+    assert json.loads(json.dumps(data)) == data  # JSON types only: a tuple or a custom object would not survive
+    assert data["schema_version"] == SCHEMA_VERSION and data["controller"] == "nanoKONTROL2"
+    assert [b["source"] for b in data["bindings"]] == ["cc:0:1", "cc14:*:3", "note:9:36", "program:0:7",
+                                                       "pitchbend:1"]
+    assert data["bindings"][0] == {"source": "cc:0:1", "target": "guidance", "range_lo": 0.1, "range_hi": 0.9,
+                                   "invert": True, "curve": "log", "smoothing_ms": 40.0, "takeover": "jump",
+                                   "mode": "toggle"}
+    assert data["bindings"][2]["mode"] == "momentary" and data["bindings"][4]["curve"] == "s-curve"
 
 
 def test_saved_controllers_lists_readable_and_broken_files(make_service, tmp_path):

@@ -116,7 +116,7 @@ def test_opening_a_port_that_is_not_there_waits_for_it(loopback, make_service):
     assert wait_for(lambda: service.port_statuses()[-1].state == "open")
 
 
-def test_learn_a_cc_end_to_end(loopback, make_service, params):
+def test_learn_a_cc_end_to_end(loopback, make_service, params, tmp_path):
     box = loopback.plug("Box")
     service = make_service()
     service.open_input("Box")
@@ -134,7 +134,7 @@ def test_learn_a_cc_end_to_end(loopback, make_service, params):
     assert params.get("guidance") == GUIDANCE.minimum
     # saved per controller
     assert [b.id for b in service.midi_map("Box").bindings] == ["cc:2:7"]
-    assert len(list((service._store.directory).glob("*.midimap.json"))) == 1
+    assert len(list((tmp_path / "maps").glob("*.midimap.json"))) == 1  # make_service's maps folder
 
 
 def test_learn_detects_14bit_pairs_and_replaces_old_bindings(loopback, make_service):

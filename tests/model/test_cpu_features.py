@@ -62,7 +62,7 @@ def test_fast_linear_bf16_request_runs_the_fp32_path(features: CpuFeatures) -> N
     with torch.inference_mode():
         want = layer(x, residual=res)
     layer.set_inference_dtype(torch.bfloat16, features=features)
-    assert layer._pack_dtype == (torch.float32 if features.onednn else None)  # never bf16
+    assert layer.pack_dtype == (torch.float32 if features.onednn else None)  # never bf16
     with torch.inference_mode():
         got = layer(x, residual=res)
     assert got.dtype == torch.float32
@@ -74,7 +74,7 @@ def test_dit_for_inference_bf16_on_avx2_is_the_fp32_network() -> None:
     dit = tiny_dit(seed=1)
     net = dit.for_inference(torch.bfloat16, probe=_avx2)
     assert net is dit and net.compute_dtype == torch.float32  # no bf16 twin
-    packed = {m._pack_dtype for m in net.modules() if isinstance(m, FastLinear)}
+    packed = {m.pack_dtype for m in net.modules() if isinstance(m, FastLinear)}
     assert torch.bfloat16 not in packed
     text = text_for(net)
     x = torch.randn(1, net.cfg.window_frames, net.cfg.latent_channels, generator=torch.Generator().manual_seed(0))

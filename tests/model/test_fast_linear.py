@@ -31,10 +31,10 @@ def test_packed_fp32_equals_f_linear(activation: str, rows: int) -> None:
     ref = F.gelu(ref) if activation == "gelu" else ref
     layer.set_inference_dtype(torch.float32)
     with torch.inference_mode():
-        assert layer._pack_dtype == torch.float32
+        assert layer.pack_dtype == torch.float32
         torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(layer(x, residual=res), ref + res, atol=1e-5, rtol=1e-5)
-        assert rows in layer._packs
+        assert rows in layer.packed_row_counts
 
 
 @pytest.mark.skipif(not CPU.bf16_matmul, reason=f"bf16 {CPU.bf16_skip_reason} (test_cpu_features.py covers "
@@ -44,7 +44,7 @@ def test_bf16_is_close_and_returns_fp32() -> None:
     x = torch.randn(2, 9, 256)
     ref = F.linear(x, layer.weight, layer.bias)
     layer.set_inference_dtype(torch.bfloat16)
-    assert layer._pack_dtype == torch.bfloat16  # this CPU runs bf16: the packed bf16 path is what is tested
+    assert layer.pack_dtype == torch.bfloat16  # this CPU runs bf16: the packed bf16 path is what is tested
     with torch.inference_mode():
         y = layer(x, residual=torch.zeros_like(ref))
     assert y.dtype == torch.float32
@@ -75,6 +75,6 @@ def test_training_uses_autograd_and_small_layers_stay_on_f_linear() -> None:
     assert x.grad is not None and layer.weight.grad is not None
     small = FastLinear(16, 32)
     small.set_inference_dtype(torch.float32)
-    assert small._pack_dtype is None
+    assert small.pack_dtype is None
     with pytest.raises(ValueError):
         small.set_inference_dtype(torch.float16)

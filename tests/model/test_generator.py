@@ -116,7 +116,7 @@ def test_text_kv_is_cached_per_mix() -> None:
     run(gen, controls, 3)
     assert gen.text_encoder.calls == 1
     run(gen, dataclasses.replace(controls, values={"steps": 1, "guidance": 2.0}), 1)  # CFG layout: new entry
-    assert len(gen._text_cache) == 2
+    assert gen.cached_text_mixes == 2
 
 
 def test_stage0_model_only_runs_naive_and_sizes_must_agree() -> None:

@@ -11,7 +11,7 @@ import torch
 
 from lmd_studio.cli import cmd_eval
 from lmd_studio.model.cpu_features import CpuFeatures
-from lmd_studio.training.codec_recipe import CodecLoss, CodecTrainConfig
+from lmd_studio.training.recipe_codec import CodecLoss, CodecTrainConfig
 from lmd_studio.training.runner import autocast, bf16_supported
 
 LAPTOP = CpuFeatures(isa="AVX2", onednn=True, bf16_matmul=False)

@@ -18,6 +18,7 @@ from lmd_studio.model.model_io import load_dit
 from lmd_studio.model.text_encoder import FakeTextEncoder
 from lmd_studio.training.logging import MetricsLogger
 from lmd_studio.training.loop import load_training_checkpoint
+from tests.training.resume_support import assert_same_training_state
 
 
 @pytest.fixture(autouse=True)
@@ -128,6 +129,7 @@ def test_resume_gives_the_same_losses(stage, diffusion_tiny, chain, tmp_path):
     a, b = losses(tmp_path / "straight"), losses(tmp_path / "split")
     assert [s for s, _ in a] == [s for s, _ in b] == [1, 2, 3, 4]
     np.testing.assert_allclose([v for _, v in b], [v for _, v in a], rtol=1e-6, atol=1e-7)
+    assert_same_training_state(tmp_path / "straight", tmp_path / "split", steps=4)
 
 
 def test_nan_stops_with_the_last_good_checkpoint(diffusion_tiny, tmp_path):

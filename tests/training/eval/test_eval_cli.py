@@ -16,9 +16,9 @@ from lmd_studio.model.codec_net import CodecConfig, CodecNet
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.model.model_io import GeneratorConfig, save_dit
-from lmd_studio.training.audio_text_recipe import DEFAULT_CONFIG, AudioTextTrainConfig, load_config
-from lmd_studio.training.eval_spaces import ENCODER_FILE, STATS_FILE, EvalSpaces
+from lmd_studio.training.eval.spaces import ENCODER_FILE, STATS_FILE, EvalSpaces
 from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.recipe_audio_text import DEFAULT_CONFIG, AudioTextTrainConfig, load_config
 
 REQUIRED = ("fd_dsp", "fd_dsp_floor", "fd_dsp_ceiling", "fd_emb", "fd_emb_floor", "fd_emb_ceiling", "prompt_score",
             "prompt_score_wrong", "drift_slope", "drift_fd_slope", "loudness_corr", "seam", "rtf")

@@ -7,7 +7,7 @@ Works for every LatentCodec with a `magnitudes(latents)` method (SpectralCodec, 
   v1 would give with a perfect autoencoder, the reference the v2 targets were set against;
 - magnitude LSD: the decoder's magnitudes vs the true ones (no phase at all).
 Speed: CPU time of one torch thread (this thread only) to encode and block-decode a few items.
-Side-by-side comparison of two codecs: training/codec_compare.py.
+Side-by-side comparison of two codecs: training/eval/codec_compare.py.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def per_kind(rows: list[dict], keys: tuple[str, ...]) -> dict[str, dict[str, flo
 
 
 def evaluate_codec(codec, corpus_dir: str | Path, cfg: CodecEvalConfig, png_dir: str | Path | None = None) -> dict:
-    from lmd_studio.training.codec_plots import spectrogram_png
+    from lmd_studio.training.eval.codec_plots import spectrogram_png
 
     torch.set_num_threads(cfg.threads)
     corpus = Corpus.open(corpus_dir)

@@ -1,6 +1,6 @@
 """The numbers of `lmd eval`, computed from embeddings and audio (no generation here).
 
-- FD with its floor and ceiling (eval_data.py explains the halves);
+- FD with its floor and ceiling (eval/data.py explains the halves);
 - prompt adherence: cosine of a generated window with its own prompt vs with another clip's prompt;
 - drift: per-window measures along long streams, their least-squares slope per minute, FD per segment;
 - control adherence: Pearson correlation between requested knob values and measured curves, per block;

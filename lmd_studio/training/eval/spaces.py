@@ -2,7 +2,7 @@
 
 - `audio_text.safetensors`: the contrastive audio–text encoder (training/audio_text.py);
 - `eval_stats.safetensors`: statistics of training-split windows, fixed so FDs stay comparable across
-  models and runs: per-dimension mean/std of the DSP descriptor (eval_dsp.py; every descriptor is
+  models and runs: per-dimension mean/std of the DSP descriptor (eval/dsp.py; every descriptor is
   z-scored with them) and, for each space, the principal directions FD is computed in (`Projection`).
 Both are written by `lmd train audiotext`. Text goes through the offline MiniLM sentence vector first.
 """
@@ -19,9 +19,9 @@ from lmd_studio.dsp.resample import resample
 from lmd_studio.model.checkpoint import load_checkpoint, save_checkpoint
 from lmd_studio.model.text_encoder import MiniLMTextEncoder, TextEncoder
 from lmd_studio.training.audio_text import AudioTextEncoder, load_audio_text
-from lmd_studio.training.eval_dsp import DIM, dsp_features
+from lmd_studio.training.eval.dsp import DIM, dsp_features
 
-DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2] / "models" / "eval"
+DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[3] / "models" / "eval"
 ENCODER_FILE = "audio_text.safetensors"
 STATS_FILE = "eval_stats.safetensors"
 STATS_FORMAT = "lmd-eval-stats"

@@ -12,9 +12,9 @@ from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockControls
 from lmd_studio.data.manifest import ManifestItem
 from lmd_studio.dsp.tonality import Key, parse_key
-from lmd_studio.training.eval_generate import SamplingOverrides
-from lmd_studio.training.eval_music import MusicEvalConfig, MusicRequest, evaluate_music, spread
-from lmd_studio.training.eval_report import result_table, target_checks
+from lmd_studio.training.eval.generate import SamplingOverrides
+from lmd_studio.training.eval.music import MusicEvalConfig, MusicRequest, evaluate_music, spread
+from lmd_studio.training.eval.report import result_table, target_checks
 
 
 @dataclass(frozen=True)

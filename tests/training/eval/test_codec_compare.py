@@ -11,7 +11,7 @@ from lmd_studio.cli import main as lmd_main
 from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec2 import Codec2, save_codec2
 from lmd_studio.model.codec2_net import Codec2Config, Codec2Net
-from lmd_studio.training.codec_compare import TARGETS
+from lmd_studio.training.eval.codec_compare import TARGETS
 
 TINY = dict(encoder_width=32, encoder_blocks=1, decoder_width=32, decoder_blocks=2, frame_width=16)
 ARGS = ["--split", "test", "--items", "3", "--seconds", "4", "--threads", "1", "--block", "8"]

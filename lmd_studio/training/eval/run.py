@@ -18,7 +18,7 @@ import numpy as np
 
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.data.splits import stable_hash
-from lmd_studio.training.eval_data import (
+from lmd_studio.training.eval.data import (
     NOISE_REFERENCE,
     RealClip,
     cut_windows,
@@ -26,7 +26,7 @@ from lmd_studio.training.eval_data import (
     split_halves,
     window_starts,
 )
-from lmd_studio.training.eval_generate import (
+from lmd_studio.training.eval.generate import (
     SamplingOverrides,
     block_controls,
     blocks_for,
@@ -36,7 +36,7 @@ from lmd_studio.training.eval_generate import (
     prompt_clip,
     run_stream,
 )
-from lmd_studio.training.eval_metrics import (
+from lmd_studio.training.eval.metrics import (
     MEASURED_UNITS,
     dsp_distance,
     fd_triple,
@@ -51,7 +51,7 @@ from lmd_studio.training.eval_metrics import (
     window_rms_db,
     wrong_prompts,
 )
-from lmd_studio.training.eval_spaces import EvalSpaces
+from lmd_studio.training.eval.spaces import EvalSpaces
 from lmd_studio.training.frechet import frechet_distance
 
 CONTROLS = ("loudness", "brightness", "density")

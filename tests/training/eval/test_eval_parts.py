@@ -8,8 +8,8 @@ import torch
 
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder
 from lmd_studio.training.audio_text_data import retrieval_metrics
-from lmd_studio.training.eval_data import RealClip, cut_windows, pink_noise, split_halves, window_starts
-from lmd_studio.training.eval_metrics import (
+from lmd_studio.training.eval.data import RealClip, cut_windows, pink_noise, split_halves, window_starts
+from lmd_studio.training.eval.metrics import (
     measured_control_curve,
     pearson,
     segment_fd_curve,
@@ -17,8 +17,8 @@ from lmd_studio.training.eval_metrics import (
     slope_per_minute,
     wrong_prompts,
 )
-from lmd_studio.training.eval_report import update_card_section
-from lmd_studio.training.eval_spaces import Projection
+from lmd_studio.training.eval.report import update_card_section
+from lmd_studio.training.eval.spaces import Projection
 
 SR = 44100
 
@@ -117,8 +117,8 @@ def test_segment_fd_drift_is_the_slope_of_segment_fds_over_their_centres():
 
 
 def test_lagged_correlation_finds_a_late_response_and_onsets_are_counted():
-    from lmd_studio.training.eval_generate import control_curve
-    from lmd_studio.training.eval_metrics import lagged_pearson, onset_density
+    from lmd_studio.training.eval.generate import control_curve
+    from lmd_studio.training.eval.metrics import lagged_pearson, onset_density
 
     requested = control_curve(48)
     late = np.concatenate([[requested[0]] * 2, requested[:-2]])  # the audio follows two blocks late

@@ -10,8 +10,9 @@ from lmd_studio.cli import main as lmd_main
 from lmd_studio.data.builder import BuildConfig, build_corpus
 from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec_net import CodecConfig
-from lmd_studio.training.codec_recipe import DEFAULT_CONFIG, CodecTrainConfig, load_config, train_codec
 from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.recipe_codec import DEFAULT_CONFIG, CodecTrainConfig, load_config, train_codec
+from tests.training.resume_support import assert_same_training_state
 
 SMALL = {"steps": 1, "batch_size": 2, "crop_latent_frames": 8, "eval_every": 1, "eval_crops": 2,
          "checkpoint_every": 1, "log_every": 1, "stats_crops": 4, "threads": 1, "patience_evals": None,
@@ -88,6 +89,7 @@ def test_resume_gives_the_same_losses(tiny_corpus, tmp_path):
     a = [r["loss"] for r in MetricsLogger.read(tmp_path / "a" / "metrics.csv") if "loss" in r]
     b = [r["loss"] for r in MetricsLogger.read(tmp_path / "b" / "metrics.csv") if "loss" in r]
     assert len(a) == 4 and a == pytest.approx(b, rel=1e-5)
+    assert_same_training_state(tmp_path / "a", tmp_path / "b", steps=4, same_evals=False)
 
 
 def test_bad_corpus_is_a_clear_error(tmp_path, capsys):

@@ -3,7 +3,7 @@ generator drifts, an obedient generator follows the knobs.
 
 The "real" set is a synthetic family of music-like clips (notes with harmonics at a tempo, optional
 percussion), large enough (24 clips, 72 windows) that FD's covariances are meaningful; the tiny built
-corpus has 3 test clips, where any FD is noise (tests/training/test_eval_cli.py runs the CLI on it).
+corpus has 3 test clips, where any FD is noise (tests/training/eval/test_eval_cli.py runs the CLI on it).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from scipy.signal import lfilter
 from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS
 from lmd_studio.model.text_encoder import FakeTextEncoder
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder
-from lmd_studio.training.eval_data import RealClip, cut_windows, pink_noise
-from lmd_studio.training.eval_dsp import standardizer
-from lmd_studio.training.eval_run import EvalConfig, evaluate
-from lmd_studio.training.eval_spaces import EvalSpaces, Projection, dsp_matrix
+from lmd_studio.training.eval.data import RealClip, cut_windows, pink_noise
+from lmd_studio.training.eval.dsp import standardizer
+from lmd_studio.training.eval.run import EvalConfig, evaluate
+from lmd_studio.training.eval.spaces import EvalSpaces, Projection, dsp_matrix
 
 SR = 44100
 BLOCK = 8192

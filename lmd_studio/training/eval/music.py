@@ -44,7 +44,7 @@ from lmd_studio.dsp.rhythm import (
     tempo_error_ratio,
 )
 from lmd_studio.dsp.tonality import chromagram, estimate_key, harmony_change_rate
-from lmd_studio.training.eval_generate import SamplingOverrides, block_controls, blocks_for, run_stream
+from lmd_studio.training.eval.generate import SamplingOverrides, block_controls, blocks_for, run_stream
 
 RHYTHMIC_KINDS = ("drums", "mix")
 TONAL_KINDS = ("score", "mix")

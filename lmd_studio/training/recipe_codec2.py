@@ -22,7 +22,6 @@ from torch import nn
 
 from lmd_studio.model.codec2 import Codec2, save_codec2
 from lmd_studio.model.codec2_net import Codec2Net, analyse
-from lmd_studio.training import ddp
 from lmd_studio.training.arc import OptimizerPair
 from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
 from lmd_studio.training.codec2_disc import (
@@ -33,7 +32,8 @@ from lmd_studio.training.codec2_disc import (
 )
 from lmd_studio.training.codec2_objective import Codec2Objective
 from lmd_studio.training.codec_data import CropSampler
-from lmd_studio.training.runner import StageRun, bf16_supported, lr_at, step_generator
+from lmd_studio.training.optim import lr_at, optimizer_step
+from lmd_studio.training.runner import StageRun, bf16_supported, step_generator
 
 EXPORT_FILE = "codec.safetensors"
 
@@ -90,15 +90,6 @@ def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
             f"{n_params / 1e6:.1f} M codec parameters, batch {cfg.batch_size} × {cfg.crop_latent_frames} latent "
             f"frames, bf16 {bf16}, adversarial from step {cfg.adv_start_step}, device {device}")
 
-    def clip_step(params, opt, lr: float) -> float:
-        params = list(params)
-        ddp.average_gradients(params, info)
-        norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-        for group in opt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        return norm
-
     def step_fn(step: int) -> dict[str, float]:
         gen = step_generator(cfg.seed, step, info.rank)
         audio = train.batch(step * info.world_size + info.rank, per_rank).to(device)
@@ -111,10 +102,9 @@ def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
             lr_d = lr_at(step - cfg.adv_start_step, cfg, cfg.disc_lr)
             tail = cfg.disc_crop_latent_frames * c.hop_frames  # the end of each crop: the decoder has context
             real_wave, fake_wave = r.target[:, -tail:], r.pred[:, -tail:]
-            opt_d.zero_grad(set_to_none=True)
             loss_d = hinge_d_loss(disc(real_wave), disc(fake_wave.detach()))
-            loss_d.backward()
-            metrics.update(d_loss=loss_d.item(), d_grad=clip_step(disc.parameters(), opt_d, lr_d))
+            d_grad = optimizer_step(loss_d, disc.parameters(), opt_d, lr_d, cfg.grad_clip, info)
+            metrics.update(d_loss=loss_d.item(), d_grad=d_grad)
             disc.requires_grad_(False)
             try:
                 with torch.no_grad():
@@ -125,10 +115,9 @@ def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
                 disc.requires_grad_(True)
             loss = loss + cfg.adv_weight * g_adv + cfg.fm_weight * fm
             metrics.update(g_adv=g_adv.item(), fm=fm.item())
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        metrics["grad_norm"] = clip_step(net.parameters(), opt_g, lr_at(step, cfg))
-        metrics.update(loss=loss.item(), lr=opt_g.param_groups[0]["lr"])
+        lr = lr_at(step, cfg)
+        metrics["grad_norm"] = optimizer_step(loss, net.parameters(), opt_g, lr, cfg.grad_clip, info)
+        metrics.update(loss=loss.item(), lr=lr)
         return metrics
 
     def eval_fn(step: int) -> dict[str, float]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from lmd_studio.model.codec_net import CodecConfig, CodecNet, frames_to_magnitud
 from lmd_studio.model.cpu_features import CpuProbe, probe_cpu_features
 from lmd_studio.training.codec_data import CropSampler
 from lmd_studio.training.loop import LoopConfig, load_training_checkpoint, train_loop
+from lmd_studio.training.optim import lr_at, optimizer_step
 
 DEFAULT_CONFIG = Path(__file__).with_name("configs") / "codec.json"
 
@@ -126,13 +126,6 @@ def magnitude_lsd_db(net: CodecNet, target: torch.Tensor, cfg: CodecConfig) -> f
     return float(((10 * p.log10() - 10 * q.log10()) ** 2).mean(-1).sqrt().mean())
 
 
-def lr_at(step: int, cfg: CodecTrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
-
-
 @torch.no_grad()
 def fit_latent_stats(net: CodecNet, sampler: CropSampler, crops: int, batch: int = 16) -> None:
     """Measure per-channel mean/std of raw latents on training crops and store them in the net."""
@@ -166,16 +159,12 @@ def train_codec(corpus: Path, out_dir: Path, cfg: CodecTrainConfig, resume: bool
     val_frames = log_magnitude_frames(val.fixed_set(cfg.eval_crops), c)
 
     def step_fn(step: int) -> dict[str, float]:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
         target = log_magnitude_frames(train.batch(step, cfg.batch_size), c)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         loss, metrics = loss_fn(net, target, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip))
-        opt.step()
-        metrics["lr"] = opt.param_groups[0]["lr"]
+        lr = lr_at(step, cfg, floor_lr=cfg.min_lr)
+        metrics["grad_norm"] = optimizer_step(loss, net.parameters(), opt, lr, cfg.grad_clip)
+        metrics["lr"] = lr
         return metrics
 
     def eval_fn(step: int) -> dict[str, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from lmd_studio.data.corpus import Corpus
-from lmd_studio.training.codec_eval import (
+from lmd_studio.training.eval.codec import (
     CODEC_METRICS,
     KIND_METRICS,
     ORACLE_METRICS,
@@ -27,7 +27,7 @@ from lmd_studio.training.codec_eval import (
     pick_items,
     reference_row,
 )
-from lmd_studio.training.codec_plots import spectrogram_png, write_flac
+from lmd_studio.training.eval.codec_plots import spectrogram_png, write_flac
 
 # the issue-14 targets (lower is better except the seam ratio); RTFs are CPU time on one AVX2 thread
 TARGETS = {"lsd_db": 5.5, "magnitude_lsd_db": 5.0, "mel_l1": 0.30, "mrstft": 0.9, "seam": 0.90,

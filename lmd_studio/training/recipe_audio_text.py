@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -21,9 +20,9 @@ from lmd_studio.model.text_encoder import MiniLMTextEncoder, TextEncoder
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder, save_audio_text
 from lmd_studio.training.audio_text_card import write_card
 from lmd_studio.training.audio_text_data import CaptionedAudio, LabelledWindows, retrieval_metrics
-from lmd_studio.training.eval_data import HOP_S
-from lmd_studio.training.eval_dsp import standardizer
-from lmd_studio.training.eval_spaces import (
+from lmd_studio.training.eval.data import HOP_S
+from lmd_studio.training.eval.dsp import standardizer
+from lmd_studio.training.eval.spaces import (
     DEFAULT_EVAL_DIR,
     ENCODER_FILE,
     STATS_FILE,
@@ -33,6 +32,7 @@ from lmd_studio.training.eval_spaces import (
 )
 from lmd_studio.training.logging import MetricsLogger
 from lmd_studio.training.loop import LoopConfig, load_training_checkpoint, train_loop
+from lmd_studio.training.optim import lr_at, optimizer_step
 
 DEFAULT_CONFIG = Path(__file__).with_name("configs") / "audiotext.json"
 
@@ -97,13 +97,6 @@ def load_config(path: str | Path) -> AudioTextTrainConfig:
         raise ValueError(f"{path}: invalid audiotext training config ({exc})") from None
 
 
-def lr_at(step: int, cfg: AudioTextTrainConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
-
-
 def pooled_texts(encoder: TextEncoder, texts: tuple[str, ...]) -> torch.Tensor:
     """[U, 384] MiniLM sentence vectors, computed once (the encoder's text input).
 
@@ -159,16 +152,12 @@ def train_audio_text(corpus: Path, out_dir: Path, cfg: AudioTextTrainConfig, exp
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def step_fn(step: int) -> dict[str, float]:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
         audio, ids = train.batch(step, cfg.batch_size, win)
         loss = model.contrastive_loss(model.embed_audio(audio), model.embed_text(train_pooled[ids]),
                                       ids[:, None] == ids[None, :])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-        opt.step()
-        return {"loss": loss.item(), "grad_norm": grad, "lr": opt.param_groups[0]["lr"],
+        lr = lr_at(step, cfg, floor_lr=cfg.min_lr)
+        grad = optimizer_step(loss, model.parameters(), opt, lr, cfg.grad_clip)
+        return {"loss": loss.item(), "grad_norm": grad, "lr": lr,
                 "temperature": model.logit_scale.detach().clamp(max=4.6).exp().item()}
 
     def eval_fn(step: int) -> dict[str, float]:

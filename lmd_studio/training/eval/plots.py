@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from lmd_studio.training.eval_metrics import segment_fd_curve
+from lmd_studio.training.eval.metrics import segment_fd_curve
 
 
 def _num(value: object) -> float:

@@ -8,7 +8,7 @@ import torch
 
 from lmd_studio.model.checkpoint import CheckpointError
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder, load_audio_text, save_audio_text
-from lmd_studio.training.eval_dsp import DIM, FEATURE_NAMES, dsp_features
+from lmd_studio.training.eval.dsp import DIM, FEATURE_NAMES, dsp_features
 from lmd_studio.training.frechet import frechet_distance
 
 SR = 44100

@@ -12,9 +12,10 @@ from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec2 import Codec2
 from lmd_studio.model.codec2_net import Codec2Config
 from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
-from lmd_studio.training.codec2_recipe import train_codec2
 from lmd_studio.training.logging import MetricsLogger
+from lmd_studio.training.recipe_codec2 import train_codec2
 from lmd_studio.training.runner import StageRun
+from tests.training.resume_support import assert_same_training_state
 
 SMALL = {"steps": 1, "batch_size": 2, "crop_latent_frames": 6, "eval_every": 1, "eval_crops": 2,
          "checkpoint_every": 1, "log_every": 1, "stats_crops": 4, "threads": 1, "warmup_steps": 1,
@@ -86,6 +87,7 @@ def test_resume_gives_the_same_losses(diffusion_tiny, tmp_path):
     a = [[r[k] for k in keys] for r in MetricsLogger.read(tmp_path / "a" / "metrics.csv") if "d_loss" in r]
     b = [[r[k] for k in keys] for r in MetricsLogger.read(tmp_path / "b" / "metrics.csv") if "d_loss" in r]
     assert len(a) == 3 and a == [pytest.approx(row, rel=1e-5) for row in b]
+    assert_same_training_state(tmp_path / "a", tmp_path / "b", steps=4, same_evals=False)
 
 
 def test_bad_corpus_is_a_clear_error(tmp_path, capsys):
