@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from lmd_studio.core.assets import asset_root
 from lmd_studio.core.generator import BlockControls, PromptSlot
 from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, probe_cpu_features
 from lmd_studio.model.dit import DiT
@@ -126,7 +127,7 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return 2 * b * h * q * k * d + 2 * b * h * q * k * value_shape[-1]
 
 
-REPO_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+REPO_DEFAULT_MODEL = asset_root() / "models" / "default"
 
 
 def build_dit(settings: BenchSettings, device: torch.device) -> tuple[DiT, str]:
