@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt packaging
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m lmd_studio.app.studio_main
+	$(BIN)/python -m lmd_studio.cli.studio
 
 test: $(STAMP)
 	$(BIN)/ruff check lmd_studio tests
@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 screenshots: $(STAMP)
-	$(BIN)/python -m lmd_studio.gui.screenshots --out docs --model models/default
+	$(BIN)/python -m lmd_studio.bench.screenshots --out docs --model models/default
 
 bench: $(STAMP)
 	$(BIN)/lmd bench engine

@@ -11,7 +11,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from lmd_studio.core.jack_server import JackServer, jack_available, jack_dummy_server  # noqa: E402
+from lmd_studio.bench.harness.jack import JackServer, jack_available, jack_dummy_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")

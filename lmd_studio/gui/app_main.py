@@ -47,10 +47,10 @@ def run_gui(args: argparse.Namespace, build_session: SessionBuilder) -> int:
     session = build_session(model=getattr(args, "model", None), audio=getattr(args, "audio", None))
     window = open_studio(session)
     tour = os.environ.get("LMD_STUDIO_TOUR")
-    if tour:  # `make screenshots` drives the real app through a scripted evening
+    if tour:  # `make screenshots` (bench/screenshots.py) drives the real app through a scripted evening
         from pathlib import Path
 
-        from lmd_studio.gui.screenshots import SHOTS_ENV, run_tour
+        from lmd_studio.gui.tour import SHOTS_ENV, run_tour
 
         run_tour(tour, window, session, Path(os.environ.get(SHOTS_ENV, "docs")))
         window.close()

@@ -235,7 +235,7 @@ def _has_split(corpus: Path, split: str) -> bool:
     return bool(Corpus.open(corpus).items(split))
 
 
-# --- CLI (dispatched from training/cmd_train.py) -------------------------------------------------------------
+# --- CLI (dispatched from cli/cmd_train.py) -------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, required=True, help="corpus folder from `lmd data build`")
     p.add_argument("--out", type=Path, default=Path("runs/audiotext"),

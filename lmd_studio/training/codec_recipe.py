@@ -202,7 +202,7 @@ def train_codec(corpus: Path, out_dir: Path, cfg: CodecTrainConfig, resume: bool
             "codec": SpectralCodec(net)}
 
 
-# --- CLI (dispatched from training/cmd_train.py) -------------------------------------------------------------
+# --- CLI (dispatched from cli/cmd_train.py) -------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, required=True, help="corpus folder from `lmd data build`")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.csv, loss.png")

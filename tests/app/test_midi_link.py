@@ -237,7 +237,7 @@ def wait_until(predicate, timeout_s: float = 10.0) -> bool:
 def test_with_jack_running_the_default_device_gets_working_jack_midi(jack_server, tmp_path, no_env_backend):
     """End to end: nothing configured, audio on the default device, a JACK server running → JACK MIDI,
     and a second process playing into the studio's port reaches the mailbox."""
-    from lmd_studio.midi.player import PlayerProcess
+    from lmd_studio.bench.harness.midi_player import PlayerProcess
 
     mailbox = build_mailbox()
     port = f"LMD Studio {os.getpid()}"
@@ -258,7 +258,7 @@ def test_with_jack_running_the_default_device_gets_working_jack_midi(jack_server
 
 @pytest.mark.jack
 def test_switching_to_jack_midi_in_the_settings_works_at_once(jack_server, tmp_path, no_env_backend):
-    from lmd_studio.midi.player import PlayerProcess
+    from lmd_studio.bench.harness.midi_player import PlayerProcess
 
     mailbox = build_mailbox()
     port = f"LMD Studio {os.getpid()}"

@@ -120,9 +120,9 @@ def test_the_real_command_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_the_headless_demo_reports_a_broken_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from lmd_studio.app import studio_main
+    from lmd_studio.cli import studio
 
     folder, bad_file = broken_model_folder(tmp_path / "model", "future_version")
-    assert studio_main.main(["--headless-demo", "--model", str(folder)]) == 1
+    assert studio.main(["--headless-demo", "--model", str(folder)]) == 1
     err = capsys.readouterr().err
     assert str(bad_file) in err and "format_version 999" in err and "Traceback" not in err

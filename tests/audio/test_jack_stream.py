@@ -11,6 +11,7 @@ import pytest
 
 from lmd_studio.app.bootstrap import build_engine, make_backend, make_mailbox
 from lmd_studio.audio.devices import load_sounddevice
+from lmd_studio.bench.harness.jack import start_jackd
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.sinks import CaptureSink
@@ -103,10 +104,8 @@ def test_slow_generator_underruns_are_counted_and_the_engine_recovers(sd_on_jack
 
 
 def _start_named_server(name: str) -> subprocess.Popen:
-    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["jack_wait", "-w", "-t", "10"], env=env, capture_output=True, timeout=15)
+    proc = start_jackd(name)  # not the managed fixture: this test kills the server and starts it again
+    assert proc is not None, f"JACK dummy server {name} did not start"
     return proc
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _entry_point() -> list[str]:
     script = Path(sys.executable).with_name("lmd-studio")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.app.studio_main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.cli.studio"]
 
 
 def test_lmd_studio_opens_plays_and_quits_by_itself(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_picking_a_broken_model_keeps_playing_the_old_one(qtbot, open_window, tm
 def test_lmd_studio_with_a_broken_model_opens_and_quits_cleanly(tmp_path: Path) -> None:
     folder, _ = broken_model_folder(tmp_path / "broken", "truncated")
     script = Path(sys.executable).with_name("lmd-studio")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.app.studio_main"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.cli.studio"]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LMD_STUDIO_HOME=str(tmp_path / "home"))
     proc = subprocess.run([*cmd, "--model", str(folder), "--audio", "null", "--quit-after", "2"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)

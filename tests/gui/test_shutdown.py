@@ -20,7 +20,7 @@ HARMLESS = ("This plugin does not support", "ALSA lib seq_hw.c")  # offscreen Qt
 
 def _entry_point() -> list[str]:
     script = Path(sys.executable).with_name("lmd-studio")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.app.studio_main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "lmd_studio.cli.studio"]
 
 
 def _run(tmp_path: Path, i: int, args: list[str], play: bool) -> subprocess.CompletedProcess:

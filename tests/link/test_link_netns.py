@@ -35,7 +35,7 @@ def test_the_namespace_has_only_loopback_and_multicast_through_it():
 
 @pytest.mark.skipif(REASON is not None, reason=f"no network namespace: {REASON}")
 def test_two_peers_agree_and_the_studio_follows_and_leads():
-    out = subprocess.run(netns_command("lmd_studio.app.bench_link", "--settle-s", "2", "--clock-seconds", "1.5"),
+    out = subprocess.run(netns_command("lmd_studio.bench.clock_link", "--settle-s", "2", "--clock-seconds", "1.5"),
                          capture_output=True, text=True, timeout=90)
     assert out.returncode == 0, out.stderr + out.stdout
     r = json.loads(out.stdout)

@@ -84,13 +84,3 @@ def test_catalog_lists_params_prompt_weights_and_actions(catalog):
     assert {"play_toggle", "stop", "record_toggle", "capture_30s", "capture_60s", "reset", "panic",
             "learn_toggle", "scene_0", "scene_15"} <= {t.name for t in catalog.actions}
     assert all(t.spec is not None for t in catalog.continuous)
-
-
-def test_bench_matching_skips_a_lost_probe_instead_of_shifting():
-    from lmd_studio.midi.bench import _match
-
-    spec = STANDARD_PARAMS.spec("guidance")
-    sent = [(v, float(i)) for i, v in enumerate([5, 9, 5, 9])]  # values repeat, as probes do
-    stamps = [(spec.from_normalized(5 / 127), 0.003),  # probe 1 (t=1.0) lost
-              (spec.from_normalized(5 / 127), 2.004), (spec.from_normalized(9 / 127), 3.002)]
-    assert _match(sent, stamps) == pytest.approx([3.0, 4.0, 2.0])

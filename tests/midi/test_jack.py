@@ -1,24 +1,20 @@
 """Integration through a real MIDI stack: a JACK dummy server, mido's rtmidi/UNIX_JACK backend, and a
-second process (lmd_studio.midi.player) playing a controller into the studio's ports."""
+second process (lmd_studio.bench.harness.midi_player) playing a controller into the studio's ports."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from lmd_studio.core.jack_server import jack_server_running
+from lmd_studio.bench.harness.midi_player import PlayerProcess
 from lmd_studio.core.params import GUIDANCE, LOUDNESS, TEMPERATURE
 from lmd_studio.midi.backend import JACK_BACKEND
 from lmd_studio.midi.bindings import Binding, MidiSource
 from lmd_studio.midi.clock import ClockConfig
-from lmd_studio.midi.player import PlayerProcess
 from lmd_studio.midi.service import MidiConfig, MidiService
 from lmd_studio.midi.sink import MailboxSink
 
@@ -252,32 +248,3 @@ def test_ten_second_flood_leaves_audio_unaffected(studio, player, params):
     tenth = len(lat) // 10
     assert median(lat[-tenth:]) < median(lat[:tenth]) + 10.0
     assert growth_mb < 2.0
-
-
-def test_bench_cli_reports_json_and_imports_no_torch(jack_server):
-    code = ("import sys, lmd_studio.midi.bench as b, lmd_studio.cli as c; assert 'torch' not in sys.modules;"
-            "sys.exit(c.main(['bench', 'midi', '--count', '40', '--interval-ms', '5', '--json']))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr + out.stdout
-    result = json.loads(out.stdout)
-    assert result["received"] >= 36 and result["jack"]["started_here"] is False
-    assert 0.0 < result["latency_median_ms"] <= result["latency_p95_ms"] <= result["latency_max_ms"]
-
-
-def test_bench_starts_its_own_jack_server_when_none_runs(jack_server):
-    # JACK's registry holds 8 servers and unclean exits leak slots, so only fixed names are used
-    free = []
-    for name in ("lmdmidi0", "lmdmidi1", "lmdmidi2"):
-        os.environ["JACK_DEFAULT_SERVER"] = name
-        try:
-            if not jack_server_running():
-                free.append(name)
-        finally:
-            os.environ["JACK_DEFAULT_SERVER"] = jack_server.server_name
-    assert free, "every test server name is taken"
-    env = dict(os.environ, JACK_DEFAULT_SERVER=free[0])
-    out = subprocess.run([sys.executable, "-m", "lmd_studio.cli", "bench", "midi", "--count", "20", "--json"],
-                         capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr + out.stdout
-    result = json.loads(out.stdout)
-    assert result["jack"]["started_here"] is True and result["received"] >= 18

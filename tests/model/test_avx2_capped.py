@@ -7,10 +7,10 @@ then reports no bf16 — an AVX2 laptop, reproduced exactly. They only act befor
 tests run again in a child process that has them set. The child first checks, in the process that runs
 the tests, that the caps took (torch reports AVX2 and no bf16), so this cannot pass vacuously.
 
-Cost: the whole tests/model directory (≈ 45-70 s on 2 shared cores) except the rope test that slides a
-table 10 000 times (≈ 15-20 s, float arithmetic of the rope table only: no path there depends on the CPU's
-features). Everything that branches on them runs: fast_linear, the generator, the DiT's inference dtype,
-streaming, the caches and the bench.
+Cost: the whole tests/model directory and the model benchmark's tests (tests/bench/test_model.py), ≈ 45-70 s
+on 2 shared cores, except the rope test that slides a table 10 000 times (≈ 15-20 s, float arithmetic of
+the rope table only: no path there depends on the CPU's features). Everything that branches on them runs:
+fast_linear, the generator, the DiT's inference dtype, streaming, the caches and the bench.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ sys.exit(pytest.main(sys.argv[1:]))
 @pytest.mark.skipif(not probe_cpu_features().avx2, reason="this CPU has no AVX2 to cap the tests to")
 def test_model_tests_pass_on_an_avx2_cpu_without_bf16() -> None:
     env = {**os.environ, **CAPS, CHILD_FLAG: "1"}
-    args = [sys.executable, "-c", CHILD, "tests/model", "-q", "-x", "-rs", "-p", "no:cacheprovider",
+    args = [sys.executable, "-c", CHILD, "tests/model", "tests/bench/test_model.py", "-q", "-x", "-rs",
+            "-p", "no:cacheprovider",
             "--ignore", "tests/model/test_avx2_capped.py", "--deselect", SKIPPED_THERE]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = done.stdout + done.stderr

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lmd_studio.cli import cmd_eval
 from lmd_studio.model.cpu_features import CpuFeatures
-from lmd_studio.training import cmd_eval
 from lmd_studio.training.codec_recipe import CodecLoss, CodecTrainConfig
 from lmd_studio.training.runner import autocast, bf16_supported
 

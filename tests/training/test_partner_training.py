@@ -19,7 +19,7 @@ from lmd_studio.training.partner import PartnerPlan, choose_partner
 from lmd_studio.training.text_bank import TextBank
 from tests.training.diffusion_support import TINY_MODEL
 
-S, O = TINY_MODEL.context_frames, TINY_MODEL.block_frames
+S, BLOCK = TINY_MODEL.context_frames, TINY_MODEL.block_frames
 
 
 def _item(stems: int) -> LatentItem:
@@ -59,15 +59,15 @@ def sampler_parts(diffusion_tiny):
 def test_batches_pair_a_target_stem_with_the_other_stem_as_partner(sampler_parts):
     data, bank = sampler_parts
     assert any(len(it.stems) == 2 for it in data.items), "the tiny corpus has items with partner stems"
-    plain = WindowSampler(data, bank, S + O, seed=0)
-    off = WindowSampler(data, bank, S + O, seed=0, partner=PartnerPlan(0.0, S, 4))
-    jam = WindowSampler(data, bank, S + O, seed=0, partner=PartnerPlan(1.0, S, 4))
+    plain = WindowSampler(data, bank, S + BLOCK, seed=0)
+    off = WindowSampler(data, bank, S + BLOCK, seed=0, partner=PartnerPlan(0.0, S, 4))
+    jam = WindowSampler(data, bank, S + BLOCK, seed=0, partner=PartnerPlan(1.0, S, 4))
     paired = 0
     for step in range(8):
         a, b, c = plain.batch(step, 6), off.batch(step, 6), jam.batch(step, 6)
         assert a.accomp is None and torch.equal(a.latents, b.latents)  # p = 0 draws the same windows
         assert b.accomp is not None and not b.accomp.any()
-        assert c.accomp is not None and c.accomp.shape == (6, S + O, 33)
+        assert c.accomp is not None and c.accomp.shape == (6, S + BLOCK, 33)
         for row in range(6):
             heard = c.accomp[row, :, 32]
             if not heard.any():
@@ -82,7 +82,7 @@ def test_batches_pair_a_target_stem_with_the_other_stem_as_partner(sampler_parts
 
 def test_the_partner_reaches_the_frame_conditioning(sampler_parts):
     data, bank = sampler_parts
-    batch = WindowSampler(data, bank, S + O, seed=0, partner=PartnerPlan(1.0, S, 4)).batch(0, 6)
+    batch = WindowSampler(data, bank, S + BLOCK, seed=0, partner=PartnerPlan(1.0, S, 4)).batch(0, 6)
     dit = DiT(TINY_MODEL)
     _, fc = batch_conditions(dit, batch, bank, CondDropout(0.0, 0.0, 0.0), torch.Generator().manual_seed(0), "cpu")
     first = TINY_MODEL.control_channels

@@ -1,0 +1,92 @@
+"""The in-app half of `make screenshots`: with LMD_STUDIO_TOUR set, `app_main.run_gui` hands the open
+window to `run_tour`, which drives it through a scripted evening and saves PNGs.
+
+The launcher (bench/screenshots.py) starts the real entry point with these variables set. Shots:
+studio-idle (first run), studio-playing (a full timeline with markers, a selection, recording),
+studio-spectrogram, studio-settings (the dialog), studio-stage (the stage theme).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+TOUR_ENV = "LMD_STUDIO_TOUR"
+SHOTS_ENV = "LMD_STUDIO_SHOTS"
+PLAY_ENV = "LMD_STUDIO_TOUR_PLAY_S"
+
+
+def _pump(seconds: float) -> None:
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _save(widget, path: Path) -> None:
+    _pump(0.3)
+    widget.grab().save(str(path))
+    print(f"wrote {path}", flush=True)
+
+
+def _wait_until_ready(window, timeout_s: float = 180.0) -> None:
+    """The model loads after the window opens (app/startup.py): the shots show it loaded."""
+    end = time.perf_counter() + timeout_s
+    while time.perf_counter() < end:
+        status = window._last_status
+        if not status.model_loading and not status.startup.endswith("…"):
+            return
+        _pump(0.1)
+
+
+def run_tour(name: str, window, session, out: Path) -> None:
+    """Drive the open window through a scripted evening and save screenshots into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    play_s = float(os.environ.get(PLAY_ENV, "14"))
+    _wait_until_ready(window)
+    if name == "stage":
+        session.play()
+        _pump(min(play_s, 9.0))
+        _save(window, out / "studio-stage.png")
+        return
+    _pump(1.5)
+    _save(window, out / "studio-idle.png")
+    session.set_prompt_text(1, "vinyl crackle and rain")
+    session.set_prompt_weight(1, 0.35)
+    session.save_scene(0, "Late night")
+    session.save_scene(1, "Rain")
+    window.scenes.show_scenes(session.scenes())
+    session.play()
+    _pump(play_s * 0.35)
+    session.set_value("brightness", 0.8)
+    session.set_value("density", 0.25)
+    _pump(play_s * 0.25)
+    session.set_prompt_text(2, "soft tabla groove")
+    session.set_prompt_weight(2, 0.6)
+    session.toggle_record()
+    _pump(play_s * 0.25)
+    session.set_value("temperature", 1.25)
+    _pump(play_s * 0.15)
+    frame = session.timeline_frame(window.timeline.span_s, 800)
+    window.timeline.set_selection(frame.play_s - 6.0, frame.play_s - 3.5)
+    _pump(0.8)
+    _save(window, out / "studio-playing.png")
+    window.timeline.set_spectrogram(True)
+    _pump(1.0)
+    _save(window, out / "studio-spectrogram.png")
+    window.timeline.set_spectrogram(False)
+    from lmd_studio.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(session.settings, session.audio_device_names(), list(session.midi_input_names()),
+                            session.paths.recordings_dir, midi_available=session.midi_available, parent=window)
+    dialog.show()
+    _pump(0.6)
+    _save(dialog, out / "studio-settings.png")
+    dialog.close()
+    dialog.deleteLater()
+    session.toggle_record()
+    session.set_view(theme="stage")  # the next run opens with the stage theme

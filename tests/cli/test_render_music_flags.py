@@ -1,0 +1,41 @@
+"""`lmd render --bpm --meter --key`: checked before anything loads, and they reach the blocks' controls."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from lmd_studio.cli import cmd_render
+from lmd_studio.cli import main as lmd_main
+from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.rt.mailbox import ParamMailbox
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    cmd_render.add_arguments(p)
+    return p.parse_args(["--out", "x.wav", *argv])
+
+
+def test_tempo_meter_and_key_reach_the_block_controls() -> None:
+    mailbox = ParamMailbox(STANDARD_PARAMS)
+    cmd_render.apply_musical_args(mailbox, _parse("--bpm", "96.5", "--meter", "3/4", "--key", "A minor"))
+    controls = mailbox.snapshot().controls
+    assert controls.bpm == 96.5 and controls.beats_per_bar == 3
+    assert [n for n, _ in controls.held_notes] == [57, 60, 64]  # A, C, E: the A minor triad
+    plain = ParamMailbox(STANDARD_PARAMS)
+    cmd_render.apply_musical_args(plain, _parse())
+    assert plain.snapshot().controls.bpm is None and plain.snapshot().controls.held_notes == ()
+    assert _parse("--meter", "6/8").meter == 2 and _parse("--key", "Bb").key.name == "A# major"
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [("--bpm", "5", "between 20 and 400"),
+                                                     ("--bpm", "nan", "tempo"),
+                                                     ("--meter", "7/5", "4/4, 3/4"),
+                                                     ("--key", "H dorian", "A minor")])
+def test_bad_musical_flags_exit_2_before_loading(flag: str, value: str, says: str, capsys, tmp_path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        lmd_main(["render", "--out", str(tmp_path / "x.wav"), "--model", str(tmp_path / "missing"), flag, value])
+    assert exc.value.code == 2
+    assert says in capsys.readouterr().err
