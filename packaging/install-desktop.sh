@@ -47,11 +47,11 @@ find_exec() {
     return 1
 }
 
-# the icons and the .desktop template: beside this script in a checkout, under _internal/ in the app
-find_file() {
-    local rel="$1" c
-    for c in "$HERE/../$rel" "$HERE/_internal/$rel" "$HERE/$rel"; do
-        if [ -e "$c" ]; then echo "$c"; return 0; fi
+# the icons: under _internal/ in the app folder, at the top of a checkout
+find_icons() {
+    local c
+    for c in "$HERE/_internal/resources/icons" "$HERE/../resources/icons"; do
+        if [ -d "$c" ]; then echo "$c"; return 0; fi
     done
     return 1
 }
@@ -73,9 +73,10 @@ if [ -z "$EXEC" ]; then
     }
 fi
 case "$EXEC" in /*) ;; *) EXEC="$(pwd)/$EXEC" ;; esac
-TEMPLATE="$(find_file packaging/lmd-studio.desktop)" || TEMPLATE="$(find_file lmd-studio.desktop)" || {
-    echo "install-desktop.sh: lmd-studio.desktop not found next to this script" >&2; exit 1; }
-ICONS="$(find_file resources/icons)" || { echo "install-desktop.sh: resources/icons not found" >&2; exit 1; }
+# the template sits beside this script, in packaging/ and in the app folder alike
+TEMPLATE="$HERE/lmd-studio.desktop"
+[ -f "$TEMPLATE" ] || { echo "install-desktop.sh: $TEMPLATE not found" >&2; exit 1; }
+ICONS="$(find_icons)" || { echo "install-desktop.sh: resources/icons not found" >&2; exit 1; }
 
 # the desktop entry spec: an Exec argument with spaces is double-quoted, and \ " ` $ inside it escaped
 quoted="$(printf '%s' "$EXEC" | sed -e 's/[\\"`$]/\\&/g')"
