@@ -41,13 +41,18 @@ EXCLUDED_MODULES = (
 # programs and test libraries (133 MB), and a CUDA runtime that PyInstaller finds on a build machine with
 # a CUDA toolkit (the CPU torch never loads it).
 DROPPED_FILES = (
-    "torch/test/*", "torch/bin/*", "torch/include/*", "torch/lib/libtorchbind_test.so",
+    "torch/test/*", "torch/bin/*Test", "torch/bin/test_*", "torch/bin/protoc*", "torch/bin/*.pt*",
+    "torch/bin/upgrader_models/*", "torch/include/*", "torch/lib/libtorchbind_test.so",
     "torch/lib/libjitbackend_test.so", "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
     "libcudart.so*", "libcuda.so*", "libcublas*.so*", "libcudnn*.so*", "libnccl*.so*", "libnvrtc*.so*",
 )
-# Python sources kept beside the compiled modules only where they are read at run time: the hooks keep
-# torch's and transformers' .py files for TorchScript, which the studio does not use (the model runs eagerly).
-MODULE_COLLECTION_MODE = {"torch": "pyz", "transformers": "pyz"}
+# Libraries that ship with their full symbol table, stripped after the build (symbols only a debugger
+# reads; the dynamic symbols stay): libtorch_cpu.so loses 89 of its 434 MB. Only these: stripping the
+# libraries auditwheel patched breaks them.
+STRIPPED_LIBRARIES = ("torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so")
+# The hooks keep torch's and transformers' .py files beside their compiled modules (90 MB), and both need
+# them: torch's config modules parse their own source at import ("could not get source code"), and
+# transformers lists its models/ folder to resolve names. Measured; left as the hooks set it.
 # Qt plugins the app cannot do without on Linux: X11 and Wayland windows, offscreen (tests, headless), the
 # SVG icon. Checked in the built folder by packaging/app_check.py.
 REQUIRED_QT_PLUGINS = (
@@ -108,7 +113,8 @@ def check_entry_point(root: Path = ROOT, name: str = APP_NAME) -> str:
     """The bundle runs the console script named in the installed metadata (copied into it); that must be
     what pyproject.toml says now, else the venv is stale and the app would start an old entry point."""
     declared = pyproject_entry_point(root, name)
-    installed = [e.value for e in metadata.entry_points(group="console_scripts", name=name)]
+    # a set: an editable install and an egg-info on PYTHONPATH may both list the same entry point
+    installed = sorted({e.value for e in metadata.entry_points(group="console_scripts", name=name)})
     if installed != [declared]:
         sys.exit(f"app bundle: pyproject.toml says {name} = {declared!r}, the installed metadata says "
                  f"{installed or 'nothing'}: run `make setup` (pip install -e .) and build again")

@@ -6,8 +6,9 @@ Every run of the app starts the built program from its folder with a fresh HOME,
 checkout's PYTHONPATH or venv, and a scratch working folder: what a musician's machine would see.
 
 - app_window_s, app_first_audio_s: launch → first paint of the window, launch → first frames out with
-  Space pressed at first paint (`--audio null`, offscreen), timed from inside by the probe `lmd bench gui`
-  uses (the app runs it when LMD_STUDIO_PROBE is set: packaging/app_entry.py).
+  Space pressed at first paint (`--audio null`, offscreen; medians of `--runs` launches, each with its own
+  fresh HOME), timed from inside by the probe `lmd bench gui` uses (the app runs it when
+  LMD_STUDIO_PROBE is set: packaging/app_entry.py).
 - app_smoke_ok: the app renders 5 s through the real model (`lmd render` run by the app's own interpreter
   stand-in, `-c`) into a WAV of the right length that is not silent, and the studio plays the real model for
   5 s and quits with exit code 0.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,7 +211,12 @@ def check_jack(program: Path, home: Path, cwd: Path) -> dict[str, Any]:
             **({"app_jack_stderr_tail": result["stderr_tail"]} if "stderr_tail" in result else {})}
 
 
-def check_app(app_dir: Path, work: Path, jack: bool) -> dict[str, Any]:
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [float(r[key]) for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def check_app(app_dir: Path, work: Path, jack: bool, runs: int = 3) -> dict[str, Any]:
     program = app_dir / bundle.APP_NAME
     found: dict[str, Any] = check_folder(app_dir)
     cwd = work / "run"
@@ -217,11 +224,12 @@ def check_app(app_dir: Path, work: Path, jack: bool) -> dict[str, Any]:
     found |= check_no_unpack(program, clean_env(work / "home-unpack"), cwd)
     found["app_folder_ok"] = not found["app_missing_files"] and not found["app_cuda_libs"] and found["app_runs_in_place"]
 
-    startup = run_probe(program, clean_env(work / "home-startup"), cwd, ["--scenario", "startup", "--press", "show"],
-                        ["--audio", "null"])
-    found |= {"app_window_s": startup.get("shown_s"), "app_ready_s": startup.get("ready_s"),
-              "app_first_audio_s": startup.get("sound_s"), "app_model": startup.get("model"),
-              "app_startup_rc": startup["rc"]}
+    startups = [run_probe(program, clean_env(work / f"home-startup-{i}"), cwd,
+                          ["--scenario", "startup", "--press", "show"], ["--audio", "null"]) for i in range(runs)]
+    startup = startups[-1]
+    found |= {"app_window_s": _median(startups, "shown_s"), "app_ready_s": _median(startups, "ready_s"),
+              "app_first_audio_s": _median(startups, "sound_s"), "app_startup_runs": runs,
+              "app_model": startup.get("model"), "app_startup_rc": max(r["rc"] for r in startups)}
     if "stderr_tail" in startup:
         found["app_startup_stderr_tail"] = startup["stderr_tail"]
 
@@ -232,7 +240,7 @@ def check_app(app_dir: Path, work: Path, jack: bool) -> dict[str, Any]:
     found |= {"app_render": render, "app_play": {k: play.get(k) for k in ("rc", "model", "played_s", "ready_s",
                                                                           "stderr_tail") if k in play}}
     found["app_smoke_ok"] = bool(render["ok"] and play_ok(play, RENDER_SECONDS)
-                                 and startup["rc"] == 0 and found["app_model"]
+                                 and found["app_startup_rc"] == 0 and found["app_model"]
                                  and not is_fallback(str(found["app_model"])))
     if jack:
         found |= check_jack(program, work / "home-jack", cwd)
@@ -257,9 +265,10 @@ def check_wheel(work: Path, wheel_cache: Path) -> dict[str, Any]:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    # no index, no pip configuration (it names this machine's package mirrors): only the two folders
-    pip_env = dict(os.environ, PIP_CONFIG_FILE=os.devnull)
-    pip_env.pop("PIP_CONSTRAINT", None)
+    # no index, no pip configuration (it names this machine's package mirrors): only the two folders; and
+    # no PYTHONPATH, through which pip would find the checkout's lmd_studio "already installed"
+    pip_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("PIP_")}
+    pip_env["PIP_CONFIG_FILE"] = os.devnull
     install = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(dist),
                               "--find-links", str(deps), str(code_wheel), str(assets_wheel)],
                              env=pip_env, capture_output=True, text=True)
@@ -331,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-jack", action="store_true", help="leave out the JACK run")
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "app-check.json")
     p.add_argument("--wheelhouse", type=Path, default=ROOT / "build" / "wheelhouse")
+    p.add_argument("--runs", type=int, default=3, help="start-up runs (the medians are reported)")
     args = p.parse_args(argv)
 
     found: dict[str, Any] = {}
@@ -343,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="lmd-app-check-") as tmp:
         work = Path(tmp)
-        found |= check_app(build_app.APP_DIR, work / "app", jack=not args.skip_jack)
+        found |= check_app(build_app.APP_DIR, work / "app", jack=not args.skip_jack, runs=args.runs)
         if not args.skip_wheel:
             found |= check_wheel(work / "wheel", args.wheelhouse)
     skipped = {"wheel_offline_ok"} if args.skip_wheel else set()

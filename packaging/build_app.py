@@ -76,6 +76,21 @@ def run_pyinstaller() -> None:
     subprocess.run(cmd, env=env, cwd=ROOT, check=True)
 
 
+def strip_libraries(app_dir: Path = APP_DIR) -> list[str]:
+    """`strip --strip-unneeded` the libraries bundle.STRIPPED_LIBRARIES names (where strip exists)."""
+    tool = shutil.which("strip")
+    if tool is None:
+        print("build_app: no strip on PATH: libraries keep their symbol tables (a bigger folder)")
+        return []
+    done = []
+    for rel in bundle.STRIPPED_LIBRARIES:
+        lib = app_dir / "_internal" / rel
+        if lib.is_file():
+            subprocess.run([tool, "--strip-unneeded", str(lib)], check=True)
+            done.append(rel)
+    return done
+
+
 def add_folder_extras(app_dir: Path = APP_DIR) -> None:
     """What a person unpacking the folder needs beside the program."""
     for src, name in ((bundle.LAUNCHER, bundle.LAUNCHER.name), (bundle.INSTALL_DESKTOP, bundle.INSTALL_DESKTOP.name),
@@ -116,6 +131,7 @@ def make_appimage(app_dir: Path = APP_DIR) -> Path | None:
 def build(tar: bool = True) -> dict:
     t0 = time.perf_counter()
     run_pyinstaller()
+    strip_libraries()
     add_folder_extras()
     build_s = time.perf_counter() - t0
     info: dict = {"build_s": round(build_s, 1), "app_dir": str(APP_DIR),

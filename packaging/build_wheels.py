@@ -65,9 +65,11 @@ namespaces = true
 def _pip_wheel(source: Path, out: Path) -> Path:
     """Build one wheel from `source` with this venv's setuptools (no build isolation: nothing to fetch)."""
     with tempfile.TemporaryDirectory(prefix="lmd-wheel-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "--wheel-dir", tmp, str(source)], check=True, cwd=source,
-                       env=dict(os.environ, PIP_NO_INDEX="1"))
+        built_by = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                                   "--wheel-dir", tmp, str(source)], cwd=source, capture_output=True, text=True,
+                                  env=dict(os.environ, PIP_NO_INDEX="1"))
+        if built_by.returncode != 0:  # setuptools' deprecation notices are noise unless the build failed
+            raise RuntimeError(f"pip wheel {source} failed:\n{built_by.stderr[-3000:]}")
         built = list(Path(tmp).glob("*.whl"))
         if len(built) != 1:
             raise RuntimeError(f"pip wheel {source} made {len(built)} wheels, expected one")
@@ -78,9 +80,15 @@ def _pip_wheel(source: Path, out: Path) -> Path:
 
 
 def build_code_wheel(out: Path) -> Path:
-    # a stale build/lib from an earlier wheel could smuggle deleted modules into the new one
-    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
-    return _pip_wheel(ROOT, out)
+    # a stale build/lib from an earlier wheel could smuggle deleted modules into the new one; the
+    # egg-info setuptools leaves in the checkout would pass for an installed lmd-studio on PYTHONPATH
+    leftovers = (ROOT / "build" / "lib", ROOT / "lmd_studio.egg-info")
+    for folder in leftovers:
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        return _pip_wheel(ROOT, out)
+    finally:
+        shutil.rmtree(ROOT / "lmd_studio.egg-info", ignore_errors=True)
 
 
 def build_assets_wheel(out: Path) -> Path:

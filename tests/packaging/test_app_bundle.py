@@ -178,3 +178,13 @@ def test_dash_m_runs_a_module_as_main_after_interpreter_flags() -> None:
 def test_ordinary_arguments_are_not_taken_for_an_interpreter_call() -> None:
     assert not entry.run_as_interpreter(["lmd-studio", "--audio", "null"])
     assert not entry.run_as_interpreter(["lmd-studio", "-m"])  # no module named: the studio reports it
+
+
+def test_the_dropped_files_are_torch_tests_and_cuda_but_not_what_torch_opens_at_import() -> None:
+    for dropped in ("torch/bin/test_api", "torch/bin/TCPStoreTest", "torch/bin/protoc", "torch/test/x/y.so",
+                    "torch/lib/libtorchbind_test.so", "libcudart.so", "libcudart.so.13", "torch/include/c10/a.h"):
+        assert not bundle.kept(dropped), dropped
+    # torch checks for torch_shm_manager when it imports (torch.multiprocessing), and needs its libraries
+    for needed in ("torch/bin/torch_shm_manager", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
+                   "torch/lib/libgomp.so.1", "torch/lib/libshm.so", "models/default/dit.safetensors"):
+        assert bundle.kept(needed), needed
