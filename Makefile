@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint screenshots bench clean lock
+.PHONY: run test setup lint screenshots bench clean lock app app-check wheel
 
 $(STAMP): pyproject.toml packaging/setup.sh packaging/apt-packages.txt packaging/constraints.txt
 	bash packaging/setup.sh
@@ -30,6 +30,18 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/lmd bench engine
 	$(BIN)/lmd bench model
+
+# The one-folder app (dist/lmd-studio/ and its tar.gz) and the offline wheels: packaging/build_app.py,
+# packaging/build_wheels.py. app-check builds the app if it is stale, then measures it and the wheel
+# install (table + runs/app-check.json; packaging/app_check.py).
+app: $(STAMP)
+	$(BIN)/python packaging/build_app.py
+
+app-check: $(STAMP)
+	$(BIN)/python packaging/app_check.py
+
+wheel: $(STAMP)
+	$(BIN)/python packaging/build_wheels.py
 
 lock:
 	bash packaging/lock.sh

@@ -64,6 +64,6 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
     "$VENV/bin/pip" install -q "$TORCH_SPEC"
 fi
 echo "setup: installing lmd-studio and its dependencies (${CONSTRAINTS[*]:-no lock})"
-"$VENV/bin/pip" install -q "${CONSTRAINTS[@]}" -e ".[dev]"
+"$VENV/bin/pip" install -q "${CONSTRAINTS[@]}" -e ".[dev,app]"
 touch "$VENV/.installed"
 echo "setup: done"

@@ -33,7 +33,8 @@ def _lock() -> dict[str, Version]:
 def _declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = [Requirement(r) for r in project["dependencies"]]
-    reqs += [Requirement(r) for r in project["optional-dependencies"]["dev"]]
+    for extra in ("dev", "app"):  # setup.sh installs both into the checkout's venv
+        reqs += [Requirement(r) for r in project["optional-dependencies"][extra]]
     return reqs
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lmd_studio.audio.backend import AudioBackend, NullAudioBackend
+from lmd_studio.core.assets import asset_root
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockGenerator, PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
@@ -23,7 +24,7 @@ from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.schema import AudioSettings
 
-REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+REPO_MODELS_DIR = asset_root() / "models"  # the checkout's, the app bundle's or the installed wheel's
 DEFAULT_PROMPT = "warm lo-fi piano chords with soft drums"
 
 

@@ -55,13 +55,14 @@ def _probe_run(args: argparse.Namespace, probe_args: list[str], studio_args: lis
         cores = args.cores
 
         def pin() -> None:
-            if cores > 0:
-                os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
+            os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
 
         env["LMD_BENCH_T0"] = repr(time.time())
         proc = subprocess.run([sys.executable, str(_PROBE), *probe_args, "--out", str(out), "--", *studio_args,
                                "--audio", "null"], env=env, cwd=args.code or _ROOT, capture_output=True, text=True,
-                              timeout=600, preexec_fn=pin)
+                              timeout=600,
+                              # pinning is Linux-only (sched_setaffinity), and Windows has no preexec_fn at all
+                              preexec_fn=pin if cores > 0 else None)
         result = json.loads(out.read_text()) if out.exists() else {}
         result["rc"] = proc.returncode
         if proc.returncode != 0 or not out.exists():

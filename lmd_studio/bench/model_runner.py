@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from lmd_studio.core.assets import asset_root
 from lmd_studio.core.generator import BlockControls, PromptSlot
 from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, probe_cpu_features
 from lmd_studio.model.dit import DiT
@@ -126,7 +127,16 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args, out_shape=None, 
     return 2 * b * h * q * k * d + 2 * b * h * q * k * value_shape[-1]
 
 
-REPO_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+REPO_DEFAULT_MODEL = asset_root() / "models" / "default"
+
+
+def _max_rss_mb() -> float | None:
+    """Peak resident memory of this process; None where the `resource` module is missing (Windows)."""
+    if sys.platform == "win32":
+        return None
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
 def build_dit(settings: BenchSettings, device: torch.device) -> tuple[DiT, str]:
@@ -400,7 +410,7 @@ def run_benchmark(settings: BenchSettings, probe: CpuProbe = probe_cpu_features,
     if "peak_gflops_bf16" in result["bf16"]:
         result["peak_gflops_bf16"] = result["bf16"]["peak_gflops_bf16"]
     on_section(result)
-    result["memory"] = {"max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    result["memory"] = {"max_rss_mb": _max_rss_mb(),
                         "params_mb_fp32": round(sum(p.numel() for p in dit.parameters()) * 4 / 2**20, 1),
                         "kv_cache_kb": first["kv_cache_kb"]}
     if load_before is not None:  # other processes on the machine skew wall clock: say how busy it was

