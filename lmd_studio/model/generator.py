@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from lmd_studio.model.conditioning import TextCondition, frame_conditioning, pro
 from lmd_studio.model.cpu_features import CpuProbe, bf16_fallback_note, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import CodecLoader, GeneratorConfig, load_model_folder
+from lmd_studio.model.partner_track import PartnerEncoder, PartnerTrack, stale_chunks
 from lmd_studio.model.samplers import SamplerSpec
 from lmd_studio.model.streaming import BlockCausalBlock, LatentStreamState, make_block_denoiser
 from lmd_studio.model.text_encoder import MiniLMTextEncoder, TextEncoder
@@ -58,10 +59,20 @@ class TorchGeneratorState:
     stream: LatentStreamState
     decode_state: Any
     clock_beats: float = 0.0  # beat count at the next block's first frame (models with a musical clock)
+    partner: PartnerTrack | None = None  # jam mode: the partner's latents heard so far (partner_track.py)
+    # block-causal: the partner cut-off each cached chunk was encoded under (None: no partner then)
+    chunk_cut_offs: tuple[int | None, ...] = ()
 
     @property
     def block_index(self) -> int:
         return self.stream.blocks_done
+
+
+def _aligned(cut_offs: tuple[int | None, ...], cache: Any) -> tuple[int | None, ...]:
+    """One cut-off per cached chunk, oldest first; chunks cached without a record count as partner-less."""
+    n = 0 if cache is None else int(cache.n_chunks)
+    known = cut_offs[max(0, len(cut_offs) - n):] if n else ()
+    return (None,) * (n - len(known)) + known
 
 
 class TorchBlockGenerator:
@@ -194,11 +205,68 @@ class TorchBlockGenerator:
                                                           controls.beats_per_bar)
             clock = torch.from_numpy(channels)
         target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None].to(self.device)
-        denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen)
+        context_cond, refresh, cut_off = self._partner_context(state)
+        # with a partner, older chunks stay cached so re-encoded ones still see their W - 1 predecessors
+        keep = 2 * cfg.cached_chunks if state.partner is not None else None
+        denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen,
+                                       context_cond=context_cond, refresh_chunks=refresh, keep_chunks=keep)
         latents = spec.run(denoiser, (1, cfg.block_frames, cfg.latent_channels), gen, device=self.device)
-        cache = denoiser.new_cache if isinstance(denoiser, BlockCausalBlock) else state.stream.cache
+        cuts = state.chunk_cut_offs
+        if isinstance(denoiser, BlockCausalBlock):
+            cache = denoiser.new_cache
+            encoded = denoiser.pending_chunks  # the pending chunk and any re-encoded ones, under `cut_off`
+            if encoded:
+                joined = _aligned(cuts, state.stream.cache)[:-(encoded - 1) or None] + (cut_off,) * encoded
+                cuts = joined[max(0, len(joined) - denoiser.keep_chunks):] if denoiser.keep_chunks else ()
+        else:
+            cache = state.stream.cache
         stream = state.stream.advanced(latents, target_cond, cfg.context_frames, cache)
-        return latents, TorchGeneratorState(state.seed, stream, state.decode_state, clock_beats)
+        return latents, TorchGeneratorState(state.seed, stream, state.decode_state, clock_beats, state.partner,
+                                            cuts)
+
+    # --- jam mode -------------------------------------------------------------------------------------
+    @property
+    def jam_trained(self) -> bool:
+        """Whether this model's accompaniment channels were trained (else partner audio means nothing)."""
+        return bool(self.dit.cfg.accomp_channels) and self.config.jam_trained
+
+    def partner_encoder(self) -> PartnerEncoder:
+        """Turns partner audio (the codec's rate and channels) into latent frames as it arrives."""
+        return PartnerEncoder(self.codec)
+
+    def hear_partner(self, state: TorchGeneratorState, latents: torch.Tensor, start_frame: int | None = None
+                     ) -> TorchGeneratorState:
+        """The state with partner latents [m, C] heard; the first call places them at stream latent frame
+        `start_frame` (default 0), later calls append. A new state: the old one is unchanged."""
+        cfg = self.dit.cfg
+        keep = cfg.context_frames + 8 * cfg.block_frames  # the context and what may arrive ahead of it
+        track = state.partner
+        if track is None:
+            track = PartnerTrack.empty(cfg.latent_channels, 0 if start_frame is None else int(start_frame))
+        elif start_frame is not None and start_frame != track.end_frame:
+            raise ValueError(f"partner latents must continue at frame {track.end_frame}, got {start_frame}")
+        return replace(state, partner=track.heard(latents.detach().cpu(), keep))
+
+    def _partner_context(self, state: TorchGeneratorState) -> tuple[torch.Tensor | None, int, int | None]:
+        """The context's conditioning with the partner features visible now, how many cached chunks to
+        re-encode because of them, and the cut-off (None: no partner, nothing changes)."""
+        cfg, track = self.dit.cfg, state.partner
+        if track is None or not cfg.accomp_channels:
+            return None, 0, None
+        o = cfg.block_frames
+        start = state.block_index * o
+        cut_off = track.cut_off(start)
+        ctx = state.stream.context_cond
+        n_ctx = int(ctx.shape[1])
+        a0 = cfg.control_channels
+        context_cond = ctx.clone()
+        context_cond[0, :, a0:a0 + cfg.accomp_channels] = track.features(start - n_ctx, n_ctx, cut_off).to(ctx)
+        refresh = 0
+        cache = state.stream.cache
+        if self.config.mode == "blockcausal" and cache is not None and state.block_index > 0:
+            first_cached = start - o - cache.n_chunks * o  # cached chunks end where the pending block starts
+            refresh = stale_chunks(track, _aligned(state.chunk_cut_offs, cache), first_cached, o, cut_off)
+        return context_cond, refresh, cut_off
 
     def generate_block(self, state: TorchGeneratorState, controls: BlockControls
                        ) -> tuple[np.ndarray, TorchGeneratorState]:
@@ -211,7 +279,7 @@ class TorchBlockGenerator:
         out = np.ascontiguousarray(out)
         if out.shape != (self.block_frames, self.channels):
             raise RuntimeError(f"codec decoded {out.shape}, expected {(self.block_frames, self.channels)}")
-        return out, TorchGeneratorState(nxt.seed, nxt.stream, decode_state, nxt.clock_beats)
+        return out, replace(nxt, decode_state=decode_state)
 
     def set_adapter(self, path: str | Path | None, strength: float = 1.0) -> None:
         """Mix a LoRA adapter file (model/lora.py) into the network at `strength` (0 = off, 1 = as trained);

@@ -44,8 +44,12 @@ class PrefixKV:
         return self.k[i], self.v[i]
 
     def drop_front_and_append(self, drop_frames: int, other: PrefixKV) -> PrefixKV:
-        return PrefixKV(torch.cat([self.k[..., drop_frames:, :], other.k], dim=-2),
-                        torch.cat([self.v[..., drop_frames:, :], other.v], dim=-2))
+        """`other` appended, then the oldest `drop_frames` of the whole let go (they may reach into `other`)."""
+        if drop_frames <= self.n_frames:
+            return PrefixKV(torch.cat([self.k[..., drop_frames:, :], other.k], dim=-2),
+                            torch.cat([self.v[..., drop_frames:, :], other.v], dim=-2))
+        rest = drop_frames - self.n_frames
+        return PrefixKV(other.k[..., rest:, :], other.v[..., rest:, :])
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +93,25 @@ class BlockCausalCache:
         return PrefixKV(apply_rope(self.k_raw, cos, sin), self.v)
 
     def slid(self, fresh: Sequence[FreshKV], rows: slice, max_chunks: int) -> BlockCausalCache:
-        """A new cache: append the chunk at `rows` of each layer's fresh K/V (batch row 0), keep the newest
-        `max_chunks` chunks."""
-        k_new = torch.stack([f.k_raw[:1, :, rows] for f in fresh])  # [L, 1, H, c, dh]
+        """A new cache: append the whole chunks at `rows` of each layer's fresh K/V (batch row 0), keep the
+        newest `max_chunks` chunks."""
+        k_new = torch.stack([f.k_raw[:1, :, rows] for f in fresh])  # [L, 1, H, n·c, dh]
         v_new = torch.stack([f.v[:1, :, rows] for f in fresh])
-        if k_new.shape[-2] != self.chunk_frames:
-            raise ValueError(f"slid: appended {k_new.shape[-2]} frames, chunks are {self.chunk_frames}")
-        keep = max(0, max_chunks - 1) * self.chunk_frames
-        k_old = self.k_raw[..., max(0, self.n_frames - keep):, :] if max_chunks > 0 else self.k_raw[..., :0, :]
-        v_old = self.v[..., max(0, self.n_frames - keep):, :] if max_chunks > 0 else self.v[..., :0, :]
+        new_frames = int(k_new.shape[-2])
+        if new_frames == 0 or new_frames % self.chunk_frames:
+            raise ValueError(f"slid: appended {new_frames} frames, not whole chunks of {self.chunk_frames}")
         if max_chunks == 0:
-            return BlockCausalCache(k_old, v_old, self.chunk_frames)
-        return BlockCausalCache(torch.cat([k_old, k_new], dim=-2), torch.cat([v_old, v_new], dim=-2),
-                                self.chunk_frames)
+            return BlockCausalCache(self.k_raw[..., :0, :], self.v[..., :0, :], self.chunk_frames)
+        keep = max(0, max_chunks * self.chunk_frames - new_frames)
+        k_old = self.k_raw[..., max(0, self.n_frames - keep):, :]
+        v_old = self.v[..., max(0, self.n_frames - keep):, :]
+        k_all, v_all = torch.cat([k_old, k_new], dim=-2), torch.cat([v_old, v_new], dim=-2)
+        limit = max_chunks * self.chunk_frames
+        return BlockCausalCache(k_all[..., -limit:, :], v_all[..., -limit:, :], self.chunk_frames)
+
+    def without_newest(self, n_chunks: int) -> BlockCausalCache:
+        """The cache minus its newest `n_chunks` chunks (they are about to be re-encoded)."""
+        if not 0 <= n_chunks <= self.n_chunks:
+            raise ValueError(f"without_newest: {n_chunks} of {self.n_chunks} chunks")
+        keep = self.n_frames - n_chunks * self.chunk_frames
+        return BlockCausalCache(self.k_raw[..., :keep, :], self.v[..., :keep, :], self.chunk_frames)

@@ -90,12 +90,16 @@ def drop_keys(mask: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
     return mask & (~dropped[..., None, :] | eye)
 
 
-def fused_step_mask(cached_chunks: int, chunk_frames: int, window_chunks: int) -> torch.Tensor:
-    """Rows [pending chunk | target chunk | global] × keys [cache | pending | target | global].
+def fused_step_mask(cached_chunks: int, chunk_frames: int, window_chunks: int,
+                    pending_chunks: int = 1) -> torch.Tensor:
+    """Rows [pending chunks | target chunk | global] × keys [cache | pending | target | global].
 
-    Exactly the last `2c + 1` rows of the block-causal mask over `cached + 2` chunks, so the fused first step
-    computes what the uncached window would.
+    Exactly the last `(p + 1)c + 1` rows of the block-causal mask over `cached + p + 1` chunks, so the fused
+    first step computes what the uncached window would. `p > 1` re-encodes the newest cached chunks with
+    the pending one (jam mode: partner audio that arrived since they were cached, model/partner_track.py).
     """
-    n_frames = (cached_chunks + 2) * chunk_frames
+    if pending_chunks < 1:
+        raise ValueError(f"pending_chunks must be >= 1, got {pending_chunks}")
+    n_frames = (cached_chunks + pending_chunks + 1) * chunk_frames
     full = block_causal_mask(n_frames, chunk_frames, window_chunks)
     return full[cached_chunks * chunk_frames:]

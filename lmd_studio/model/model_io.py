@@ -37,6 +37,7 @@ class GeneratorConfig:
     mode: str = "blockcausal"
     sampler: str = "pingpong"
     default_steps: int = 4
+    jam_trained: bool = False  # the accompaniment channels were trained on partner stems (training/partner.py)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

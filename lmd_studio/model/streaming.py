@@ -50,6 +50,7 @@ class _BlockBase:
         self.text = text
         self.batch = text.batch
         self.target_cond = dit.frame_cond_embedding(target_cond)  # [1, o, D] or None, fixed within a block
+        self._position_shift = 0  # RoPE is relative: a window may sit further right when its prefix is long
 
     def _targets(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Embedded target rows [B, o, D] and the global token [B, 1, D]."""
@@ -74,7 +75,7 @@ class _BlockBase:
         o = self.cfg.block_frames
         h, g = self._targets(x, t)
         h = torch.cat([h, g], dim=1)  # [B, o+1, D]
-        cos, sin = self.dit.rope.tables(self.cfg.context_frames, o + 1)
+        cos, sin = self.dit.rope.tables(self.cfg.context_frames + self._position_shift, o + 1)
         kbuf, vbuf = self._kbuf, self._vbuf
         for i, block in enumerate(self.dit.blocks):
             h, _ = block.forward(h, cos, sin, self.text, i, kv_buffer=(kbuf[i], vbuf[i]))
@@ -128,52 +129,72 @@ class BlockCausalBlock(_BlockBase):
     """Block-causal: the fused first step adds the pending chunk to the persistent cache; steps 2..K reuse it.
 
     After the first call `new_cache` holds the slid cache (W - 1 chunks at most) for the next block.
+    `pending` is normally the previous block (one chunk); it may also be the newest few chunks of the
+    context, re-encoded together with the `cache` they were dropped from (`without_newest`) when their
+    conditioning changed after they were cached (jam mode: partner audio arrives late).
     """
 
     def __init__(self, dit: DiT, text: TextKV, cache: BlockCausalCache, pending: torch.Tensor | None,
-                 pending_cond: torch.Tensor | None, target_cond: torch.Tensor | None) -> None:
+                 pending_cond: torch.Tensor | None, target_cond: torch.Tensor | None,
+                 keep_chunks: int | None = None) -> None:
         super().__init__(dit, text, target_cond)
         o, max_chunks = self.cfg.block_frames, self.cfg.cached_chunks
-        if pending is not None and pending.shape[1] != o:
-            raise ValueError(f"pending chunk has {pending.shape[1]} frames, blocks are {o}")
-        if cache.n_chunks > max_chunks:
-            raise ValueError(f"cache holds {cache.n_chunks} chunks, the window allows {max_chunks}")
+        # jam mode keeps older chunks too, so that a re-encoded chunk still sees its W - 1 predecessors
+        self.keep_chunks = max_chunks if keep_chunks is None else keep_chunks
+        if self.keep_chunks < max_chunks:
+            raise ValueError(f"keep_chunks must be >= {max_chunks}, got {self.keep_chunks}")
+        if pending is not None and (pending.shape[1] == 0 or pending.shape[1] % o):
+            raise ValueError(f"pending chunks have {pending.shape[1]} frames, not whole blocks of {o}")
+        n_pending = 0 if pending is None else pending.shape[1] // o
+        if cache.n_chunks + max(0, n_pending - 1) > self.keep_chunks:
+            raise ValueError(f"cache holds {cache.n_chunks} chunks and {n_pending} are pending, at most "
+                             f"{self.keep_chunks} + 1 are kept")
         self.cache = cache
         self.pending = pending if max_chunks > 0 else None  # W = 1: targets see no earlier chunk at all
         self.pending_cond = pending_cond
         self.new_cache: BlockCausalCache | None = None
         self._prefix: PrefixKV | None = None
 
+    @property
+    def pending_chunks(self) -> int:
+        """Chunks the first step encodes into the cache: 0 (first block), 1, or more when re-encoding."""
+        return 0 if self.pending is None else self.pending.shape[1] // self.cfg.block_frames
+
     def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._prefix is not None:
             return self._target_pass(x, t)
         if self.pending is None:
-            self.new_cache = self.cache
+            self.new_cache = self.cache  # the first block of a stream: nothing cached yet
             self._set_prefix(self.cache.rotated(self.dit.rope, self.cfg.context_frames))
             return self._target_pass(x, t)
         return self._fused(x, t)
 
     def _fused(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         cfg, dit = self.cfg, self.dit
+        assert self.pending is not None
         s, o, n_c = cfg.context_frames, cfg.block_frames, self.cache.n_chunks
-        old = self.cache.rotated(dit.rope, s - o)  # cached chunks end just before the pending chunk
+        p = self.pending.shape[1]  # o, or a multiple when cached chunks are re-encoded
+        # the window's positions end at s + o as always, unless the kept chunks reach past position 0
+        shift = self._position_shift = max(0, n_c * o + p - s)
+        old = self.cache.rotated(dit.rope, s - p + shift)  # cached chunks end just before the pending chunks
         h_t, g = self._targets(x, t)
         h_p = encode_context(dit, self.pending, self.pending_cond).expand(self.batch, -1, -1)
-        h = torch.cat([h_p, h_t, g], dim=1)  # [B, 2o+1, D]: pending | target | global
-        cos, sin = dit.rope.tables(s - o, 2 * o + 1)
-        mask = fused_step_mask(n_c, o, cfg.window_chunks).to(h.device)
+        h = torch.cat([h_p, h_t, g], dim=1)  # [B, p+o+1, D]: pending | target | global
+        cos, sin = dit.rope.tables(s - p + shift, p + o + 1)
+        mask = fused_step_mask(n_c, o, cfg.window_chunks, p // o).to(h.device)
         fresh = []
         last = len(dit.blocks) - 1
         for i, block in enumerate(dit.blocks):
             pk, pv = old.layer(i)
-            h, kv = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv, mask=mask, cross_from=o,
-                                  query_start=o if i == last else 0)
+            h, kv = block.forward(h, cos, sin, self.text, i, prefix_k=pk, prefix_v=pv, mask=mask, cross_from=p,
+                                  query_start=p if i == last else 0)
             fresh.append(kv)
-        pending_kv = PrefixKV.from_fresh(fresh, slice(0, o))
-        drop = o if n_c == cfg.cached_chunks else 0  # a full cache lets its oldest chunk go
+        pending_kv = PrefixKV.from_fresh(fresh, slice(0, p))
+        # the target sees W - 1 earlier chunks: what the cache and the pending chunks hold beyond that goes
+        drop = max(0, (n_c + p // o - cfg.cached_chunks)) * o
         self._set_prefix(old.drop_front_and_append(drop, pending_kv))
-        self.new_cache = self.cache.slid(fresh, slice(0, o), cfg.cached_chunks)
-        dit.counter.frame_tokens += 2 * o
+        self.new_cache = self.cache.slid(fresh, slice(0, p), self.keep_chunks)
+        dit.counter.frame_tokens += p + o
         dit.counter.passes += 1
         return _split(dit.head(h[:, :o]))  # after the last layer, rows are [target | global]
 
@@ -269,22 +290,38 @@ class LatentStreamState:
 
 
 def make_block_denoiser(dit: DiT, mode: str, state: LatentStreamState, text: TextKV,
-                        target_cond: torch.Tensor, generator: torch.Generator
-                        ) -> EncDecBlock | BlockCausalBlock | NaiveBlock:
-    """The denoiser for the next block of a stream in `mode`."""
+                        target_cond: torch.Tensor, generator: torch.Generator, *,
+                        context_cond: torch.Tensor | None = None, refresh_chunks: int = 0,
+                        keep_chunks: int | None = None) -> EncDecBlock | BlockCausalBlock | NaiveBlock:
+    """The denoiser for the next block of a stream in `mode`.
+
+    `context_cond` replaces the conditioning the context frames were generated with (jam mode: partner audio
+    heard since); block-causal then re-encodes the newest `refresh_chunks` cached chunks with it, so the
+    cache holds what an uncached window with that conditioning would (the older chunks must not have
+    changed — the caller decides how many did). `keep_chunks` (≥ W - 1) chunks stay cached, so a chunk
+    re-encoded later still has its W - 1 predecessors.
+    """
     cfg = dit.cfg
     cond = target_cond if dit.frame_cond_in is not None else None
-    ctx_cond = state.context_cond if dit.frame_cond_in is not None else None
+    if context_cond is not None and context_cond.shape != state.context_cond.shape:
+        raise ValueError(f"context_cond must be {tuple(state.context_cond.shape)}, got {tuple(context_cond.shape)}")
+    ctx_cond = (state.context_cond if context_cond is None else context_cond) if dit.frame_cond_in is not None \
+        else None
     if mode == "encdec":
         return EncDecBlock(dit, text, state.context, ctx_cond, cond)
     if mode == "naive":
         return NaiveBlock(dit, text, state.context, ctx_cond, cond, generator)
     if mode == "blockcausal":
         o = cfg.block_frames
-        has_pending = state.blocks_done > 0 and state.context.shape[1] >= o
-        pending = state.context[:, -o:] if has_pending else None
-        pending_cond = ctx_cond[:, -o:] if has_pending and ctx_cond is not None else None
         if state.cache is None:
             raise ValueError("block-causal stream state has no cache")
-        return BlockCausalBlock(dit, text, state.cache, pending, pending_cond, cond)
+        has_pending = state.blocks_done > 0 and state.context.shape[1] >= o
+        if not has_pending:
+            return BlockCausalBlock(dit, text, state.cache, None, None, cond, keep_chunks)
+        refresh = max(0, min(refresh_chunks, state.cache.n_chunks, state.context.shape[1] // o - 1))
+        n = (1 + refresh) * o
+        pending = state.context[:, -n:]
+        pending_cond = ctx_cond[:, -n:] if ctx_cond is not None else None
+        return BlockCausalBlock(dit, text, state.cache.without_newest(refresh), pending, pending_cond, cond,
+                                keep_chunks)
     raise ValueError(f"unknown streaming mode {mode!r}; expected one of {MODES}")

@@ -95,7 +95,7 @@ def eval_metrics(fds: dict[str, float], step: int, g_start: int) -> dict[str, fl
 def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     cfg: ArcConfig = run.cfg  # type: ignore[assignment]
     device = run.device
-    gen_dit, _, init_path = load_init(init, device)
+    gen_dit, init_gen, init_path = load_init(init, device)
     base_dit, _, base_path = load_init(_base_path(Path(init), base), device)
     mc = gen_dit.cfg
     if not mc.routing:
@@ -215,7 +215,8 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     run.restore_best(pair)
     # the summary keeps the stage-1 baseline next to best_val, so "did ARC help?" is answered in one file
     return run.finish(pair.shipped, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler,
-                                                    default_steps=cfg.default_steps),
+                                                    default_steps=cfg.default_steps,
+                                                    jam_trained=init_gen.jam_trained),
                       {"init": str(init_path), "base": str(base_path), "latents": str(latents), **baseline})
 
 

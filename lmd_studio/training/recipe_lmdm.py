@@ -98,7 +98,8 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     long_cfg = long_rollout_config(cfg)
     run.loop(dit, opt, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_loss")
     run.restore_best(dit)
-    return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8),
+    return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8,
+                                                 jam_trained=cfg.p_partner > 0),
                       {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern,
                        "jam_trained": cfg.p_partner > 0})
 
