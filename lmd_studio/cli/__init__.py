@@ -14,6 +14,7 @@ from lmd_studio.cli.registry import Command, CommandTable
 
 COMMANDS = CommandTable("lmd", "command", "COMMAND", {
     "render": Command("lmd_studio.cli.cmd_render", "render audio offline through the engine to a WAV/FLAC file"),
+    "jam": Command("lmd_studio.cli.cmd_jam", "play along with a recorded part offline (jam mode from a file)"),
     "devices": Command("lmd_studio.cli.cmd_devices", "list audio and MIDI devices"),
     "bench": Command("lmd_studio.cli.cmd_bench", "benchmarks: engine, model, midi (table + --json)"),
     "data": Command("lmd_studio.cli.cmd_data", "build the training corpus (lmd data build)"),

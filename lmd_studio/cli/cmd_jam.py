@@ -1,0 +1,146 @@
+"""`lmd jam --input FILE --out FILE`: the model plays along with a recorded part, offline.
+
+The partner file is encoded once; each block then hears it only up to `--lookahead-s` before the block,
+as a live input would arrive (model/jam.py). The generated part goes to `--out` through the same engine,
+limiter and safe file writer as `lmd render`; `--mix-out` also writes partner + generated part together.
+Every flag is checked before anything loads; failures end with one line naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from pathlib import Path
+
+from lmd_studio.app.engine_parts import make_generator, make_mailbox
+from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
+from lmd_studio.cli import arg_types
+from lmd_studio.cli.cmd_render import apply_musical_args
+from lmd_studio.core.generator import PromptSlot
+from lmd_studio.core.params import STANDARD_PARAMS
+
+JAM_PROMPT = "add bass and drums that follow the part"
+
+
+def _input_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{path}: no such file (give a WAV or FLAC recording of your part)")
+    return path
+
+
+def _lookahead(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lookahead-s must be a number of seconds, got {text!r}") from None
+    if not 0.0 <= value <= 3.0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"--lookahead-s must be between 0 and 3 s (training covered 0–3), got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", type=_input_file, required=True, help="your part: a WAV or FLAC file")
+    p.add_argument("--out", type=arg_types.audio_out_path, required=True, help="the generated part (.wav/.flac)")
+    p.add_argument("--mix-out", type=arg_types.audio_out_path, default=None,
+                   help="also write your part and the generated part mixed")
+    p.add_argument("--mode", choices=("accompany",), default="accompany",
+                   help="accompany: play along with the part (the only mode trained so far)")
+    p.add_argument("--model", default=None, help="a model folder (default: models/default)")
+    p.add_argument("--prompt", type=arg_types.prompt, action="append", default=None,
+                   help=f"the style of the part to add (default: {JAM_PROMPT!r}); TEXT@WEIGHT to mix several")
+    p.add_argument("--seconds", type=arg_types.render_seconds, default=None,
+                   help="length (s; default: the input's length)")
+    p.add_argument("--lookahead-s", type=_lookahead, default=1.0,
+                   help="how late the model hears your part, as a live input would arrive (s, 0–3)")
+    p.add_argument("--set", type=arg_types.param_assignment(STANDARD_PARAMS), action="append", default=[],
+                   metavar="NAME=VALUE", help="set a parameter (e.g. steps=6)")
+    p.add_argument("--seed", type=arg_types.seed, default=0)
+    p.add_argument("--bpm", type=arg_types.tempo_bpm, default=None, help="tempo of your part (clocked models)")
+    p.add_argument("--meter", type=arg_types.meter_beats, default=4, metavar="4/4")
+    p.add_argument("--key", type=arg_types.musical_key, default=None, metavar='"A minor"')
+    p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from lmd_studio.engine.audio_file import AudioFileError
+    from lmd_studio.engine.render import RenderError, render_to_file
+    from lmd_studio.model.generator import TorchBlockGenerator
+    from lmd_studio.model.jam import JamGenerator, partner_latents_from_audio
+
+    try:
+        part, part_rate = sf.read(str(args.input), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        print(f"lmd jam: {args.input}: cannot read it as audio ({exc}); give a WAV or FLAC file", file=sys.stderr)
+        return 1
+    if len(part) == 0 or not np.isfinite(part).all():
+        print(f"lmd jam: {args.input}: the file is empty or holds NaN/inf samples", file=sys.stderr)
+        return 1
+    try:
+        inner = load_generator(make_generator, args.model, threads=args.threads)
+    except ModelLoadError as exc:
+        print(f"lmd jam: {exc}\n  what to do: {MODEL_HINT}", file=sys.stderr)
+        return 1
+    if not isinstance(inner, TorchBlockGenerator) or not inner.dit.cfg.accomp_channels:
+        print(f"lmd jam: model {inner.name} cannot hear a partner (no accompaniment channels); "
+              "use a jam-trained model folder with --model", file=sys.stderr)
+        return 1
+    if not inner.jam_trained:
+        print(f"lmd jam: note: model {inner.name} was not jam-trained, so it plays but does not listen yet",
+              file=sys.stderr)
+    partner = partner_latents_from_audio(inner, part, int(part_rate))
+    generator = JamGenerator(inner, partner, args.lookahead_s)
+    seconds = args.seconds if args.seconds is not None else len(part) / float(part_rate)
+    mailbox = make_mailbox(generator, prompt=None)
+    mailbox.set_prompts(tuple(args.prompt or (PromptSlot(JAM_PROMPT, 1.0),)))
+    for name, value in args.set:
+        mailbox.set(name, value)
+    apply_musical_args(mailbox, args)
+    try:
+        result = render_to_file(generator, mailbox, seconds, args.out, seed=args.seed)
+        if args.mix_out is not None:
+            _write_mix(args.out, part, int(part_rate), args.mix_out)
+    except (RenderError, AudioFileError) as exc:
+        print(f"lmd jam: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"lmd jam: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
+    mixed = f"; mix in {args.mix_out}" if args.mix_out is not None else ""
+    print(f"wrote {result.path} ({result.seconds:.1f} s, {result.speed_x_realtime:.1f}× real time, hearing "
+          f"{args.input.name} {args.lookahead_s:.2f} s late) with model {inner.name}{mixed}")
+    return 0
+
+
+def _write_mix(generated_path: Path, part, part_rate: int, out: Path) -> None:  # noqa: ANN001 — numpy array
+    """Partner + generated part at the generated file's rate, through the studio's limiter, written safely."""
+    import numpy as np
+    import soundfile as sf
+
+    from lmd_studio.dsp.limiter import LimiterConfig, PeakLimiter
+    from lmd_studio.dsp.resample import resample
+    from lmd_studio.engine.audio_file import AudioFileWriter
+
+    gen, rate = sf.read(str(generated_path), dtype="float32", always_2d=True)
+    x = part if part_rate == rate else resample(part, part_rate, rate)
+    if x.shape[1] != gen.shape[1]:
+        x = np.repeat(x.mean(axis=1, keepdims=True), gen.shape[1], axis=1)
+    n = len(gen)
+    x = np.pad(x[:n], ((0, max(0, n - len(x))), (0, 0)))
+    mix = np.ascontiguousarray(gen + x, dtype=np.float32)
+    PeakLimiter(LimiterConfig(), rate, mix.shape[1]).process(mix)
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial{out.suffix}")
+    try:  # written beside and renamed over `out` only when complete, like every render
+        writer = AudioFileWriter(tmp, rate, mix.shape[1], fmt=out.suffix.lstrip(".").lower())
+        try:
+            writer.write(mix)
+        finally:
+            writer.close()
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,98 @@
+"""Jam mode from a recording: the model plays along with a partner part it hears `lookahead_s` late.
+
+`JamGenerator` wraps a `TorchBlockGenerator` as a plain BlockGenerator (so the engine, the limiter and the
+file writer of `lmd render` work unchanged): before each block it lets the model hear the partner's
+latents up to `block start - lookahead`, exactly what a live partner would have delivered by then. What
+was heard is part of the generator state, so the engine's splices and rewinds replay it identically.
+
+`lmd jam` (cli/cmd_jam.py) uses it with the partner encoded from a file; the studio's live input will feed
+the same generator method (`hear_partner`) from the audio input instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.params import ParamSpec
+from lmd_studio.dsp.resample import resample
+from lmd_studio.model.generator import TorchBlockGenerator, TorchGeneratorState
+
+
+def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray, sample_rate_hz: int
+                               ) -> torch.Tensor:
+    """A partner recording [frames, channels] at any rate → the codec's latent frames [T, C] (offline)."""
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    codec = generator.codec
+    x = audio.astype(np.float32, copy=False)
+    if x.shape[1] != codec.audio_channels:  # mono ↔ stereo: average down, or copy up
+        x = x.mean(axis=1, keepdims=True)
+        x = np.repeat(x, codec.audio_channels, axis=1)
+    if sample_rate_hz != codec.sample_rate:
+        x = resample(x, sample_rate_hz, codec.sample_rate)
+    with torch.inference_mode():
+        return codec.encode(torch.from_numpy(np.ascontiguousarray(x.T))[None])[0].float().clone()
+
+
+class JamGenerator:
+    """A BlockGenerator that plays along with `partner` (latent frames from stream frame 0 on)."""
+
+    def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor, lookahead_s: float) -> None:
+        if not inner.dit.cfg.accomp_channels:
+            raise ValueError(f"model {inner.name} has no accompaniment channels: it cannot hear a partner")
+        if lookahead_s < 0:
+            raise ValueError(f"lookahead_s must be >= 0, got {lookahead_s}")
+        self.inner = inner
+        self.partner = partner
+        rate_hz = inner.codec.sample_rate / inner.codec.hop_frames
+        self.lookahead_frames = int(math.ceil(lookahead_s * rate_hz))
+
+    # --- the BlockGenerator protocol, delegated -------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self.inner.channels
+
+    @property
+    def block_frames(self) -> int:
+        return self.inner.block_frames
+
+    @property
+    def context_frames(self) -> int:
+        return self.inner.context_frames
+
+    @property
+    def name(self) -> str:
+        return f"{self.inner.name} (jam)"
+
+    @property
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return self.inner.param_specs
+
+    def init_state(self, seed: int) -> TorchGeneratorState:
+        return self.inner.init_state(seed)
+
+    def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
+        return self.inner.generate_block(self.heard_by(state), controls)
+
+    # --- the partner ----------------------------------------------------------------------------------
+    def heard_frames(self, block_index: int) -> int:
+        """Partner frames delivered when block `block_index` is generated (a live input is late)."""
+        o = self.inner.dit.cfg.block_frames
+        return max(0, min(int(self.partner.shape[0]), block_index * o - self.lookahead_frames))
+
+    def heard_by(self, state: TorchGeneratorState) -> TorchGeneratorState:
+        """`state` with the partner heard up to what block `state.block_index` may know."""
+        done = 0 if state.partner is None else state.partner.end_frame
+        upto = self.heard_frames(state.block_index)
+        if upto <= done:
+            return state
+        return self.inner.hear_partner(state, self.partner[done:upto], start_frame=done)
