@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="musical meters: ask every render for this tempo (models with a musical clock)")
     p.add_argument("--meter", default=None, help="with --bpm: the time signature (4/4, 3/4, 6/8 …)")
     p.add_argument("--key", default=None, help='musical meters: ask every tonal render for this key ("A minor")')
+    p.add_argument("--jam", action="store_true",
+                   help="also the jam meters: play along with held-out partner stems heard --jam-lookahead-s late")
+    p.add_argument("--jam-items", type=int, default=None, help="drum and melody partners for --jam (default 12)")
+    p.add_argument("--jam-lookahead-s", type=float, default=1.0, help="how late the model hears the partner (0–3 s)")
 
 
 def _fail(msg: str) -> int:
@@ -120,6 +124,8 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
     result = evaluate(generator, spaces, clips, cfg, sampling, log=log)
     if not args.no_music:
         result.update(_music(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
+    if args.jam:
+        result.update(_jam(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
     result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=bf16,
                           command=_command(args, model))
     if bf16_note:
@@ -142,7 +148,33 @@ def _music_arg_error(args: argparse.Namespace) -> str | None:
             parse_key(args.key)
         except ValueError as exc:
             return f"--key: {exc}"
+    if not (math.isfinite(args.jam_lookahead_s) and 0.0 <= args.jam_lookahead_s <= 3.0):
+        return f"--jam-lookahead-s must be between 0 and 3 s (what training covered), got {args.jam_lookahead_s}"
+    if args.jam_items is not None and args.jam_items < 1:
+        return f"--jam-items must be >= 1, got {args.jam_items}"
     return None
+
+
+def _jam(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
+         sample_rate_hz: int, log) -> dict:  # noqa: ANN001
+    """The jam meters (training/eval/jam.py): the model playing along with partner stems vs partner zeroed."""
+    from lmd_studio.training.eval.jam import JamEvalConfig, ModelAccompanist, evaluate_jam
+    from lmd_studio.training.eval.music import clock_request, prompt_request
+
+    if not generator.dit.cfg.accomp_channels:
+        log("lmd eval: --jam skipped: this model has no accompaniment channels")
+        return {}
+    if not generator.jam_trained:
+        log("lmd eval: note: this model was not jam-trained; the jam meters measure a model that cannot listen yet")
+    n = args.jam_items if args.jam_items is not None else (2 if args.quick else 12)
+    cfg = JamEvalConfig(drum_items=n, key_items=n, lookahead_s=args.jam_lookahead_s)
+    request = clock_request if generator.dit.cfg.clock_channels else prompt_request
+    splits = ("train", "val", "test") if split == "all" else (split,)
+    result = evaluate_jam(ModelAccompanist(generator, sampling, cfg.lookahead_s),
+                          ModelAccompanist(generator, sampling, cfg.lookahead_s, listen=False), str(corpus), cfg,
+                          sample_rate_hz, splits=splits, request=request, log=log)
+    result["jam_trained"] = bool(generator.jam_trained)
+    return result
 
 
 def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
@@ -185,6 +217,9 @@ def _command(args: argparse.Namespace, model: Path) -> str:
                         ("--key", f'"{args.key}"' if args.key else None)):
         if value is not None:
             parts += [flag, str(value)]
+    if args.jam:
+        parts += ["--jam", "--jam-lookahead-s", str(args.jam_lookahead_s)]
+        parts += ["--jam-items", str(args.jam_items)] if args.jam_items is not None else []
     parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16), ("--no-music", args.no_music)) if on]
     return " ".join(parts)
 
@@ -279,4 +314,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _strip(result: dict) -> dict:
     """The result without the plotted series (what --json prints)."""
-    return {k: v for k, v in result.items() if k not in ("series", "music_series")}
+    return {k: v for k, v in result.items() if k not in ("series", "music_series", "jam_series")}

@@ -55,6 +55,14 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("key_relative_rate", "  relative key instead", None),
     ("harmony_change_rate", "harmony change per bar (chroma)", None),
     ("harmony_change_rate_real", "  real clips", None),
+    ("jam_tempo_within_2pct", "jam: tempo within ±2 % over a drum partner", "high"),
+    ("jam_tempo_within_2pct_partner_zeroed", "  partner zeroed", None),
+    ("jam_beat_offset_ms", "jam: onsets to the partner's 16th grid, ms", "low"),
+    ("jam_beat_offset_ms_partner_zeroed", "  partner zeroed", None),
+    ("jam_beat_offset_ms_real", "  real other stem", None),
+    ("jam_key_accuracy", "jam: key over a melody partner", "high"),
+    ("jam_key_accuracy_partner_zeroed", "  partner zeroed", None),
+    ("jam_key_accuracy_real", "  real other stem", None),
 )
 
 
@@ -149,6 +157,13 @@ def target_checks(r: dict) -> list[str]:
                      f"{mark(key >= 0.8)}")
         within = abs(rate / rate_real - 1.0) <= 0.25 if rate_real > 0 else False
         lines.append(f"- harmony change rate within 25 % of real: {rate:.4f} vs {rate_real:.4f} → {mark(within)}")
+    if "jam_tempo_within_2pct" in r:
+        jt, jo, jz, jk = (num("jam_tempo_within_2pct"), num("jam_beat_offset_ms"),
+                          num("jam_beat_offset_ms_partner_zeroed"), num("jam_key_accuracy"))
+        lines.append(f"- jam: tempo within ±2 % over a drum partner in ≥ 85 %: {100 * jt:.0f} % → {mark(jt >= 0.85)}")
+        lines.append(f"- jam: onsets to the partner's grid ≤ 30 ms and clearly worse zeroed: {jo:.1f} ms vs "
+                     f"{jz:.1f} ms zeroed → {mark(jo <= 30.0 and jz > 1.5 * jo)}")
+        lines.append(f"- jam: key over a melody partner ≥ 75 %: {100 * jk:.0f} % → {mark(jk >= 0.75)}")
     return lines
 
 

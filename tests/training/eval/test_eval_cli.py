@@ -189,7 +189,10 @@ def test_clear_errors_for_missing_model_corpus_and_encoder(setup, tmp_path, caps
 
 
 @pytest.mark.parametrize(("flag", "value", "says"), [("--bpm", "5", "--bpm"), ("--meter", "7/5", "--meter"),
-                                                     ("--key", "H dorian", "--key"), ("--music-items", "0", "items")])
+                                                     ("--key", "H dorian", "--key"), ("--music-items", "0", "items"),
+                                                     ("--jam-lookahead-s", "9", "--jam-lookahead-s"),
+                                                     ("--jam-lookahead-s", "nan", "--jam-lookahead-s"),
+                                                     ("--jam-items", "0", "--jam-items")])
 def test_bad_music_flags_fail_before_anything_loads(flag, value, says, capsys, tmp_path):
     assert lmd_main(["eval", "--model", str(tmp_path / "missing"), flag, value]) == 2
     assert says in capsys.readouterr().err
