@@ -5,14 +5,17 @@ file writer of `lmd render` work unchanged): before each block it lets the model
 latents up to `block start - lookahead`, exactly what a live partner would have delivered by then. What
 was heard is part of the generator state, so the engine's splices and rewinds replay it identically.
 
-`lmd jam` (cli/cmd_jam.py) uses it with the partner encoded from a file; the studio's live input will feed
-the same generator method (`hear_partner`) from the audio input instead.
+Where the partner comes from is a `PartnerSource`: `FramesSource` holds a recording encoded offline
+(`lmd jam`, cli/cmd_jam.py; the jam meters); `LivePartnerSource` encodes audio as it arrives (the studio's
+audio input), pulled on the generation thread right before each block, so nothing here is shared between
+threads.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,6 +24,7 @@ from lmd_studio.core.generator import BlockControls
 from lmd_studio.core.params import ParamSpec
 from lmd_studio.dsp.resample import resample
 from lmd_studio.model.generator import TorchBlockGenerator, TorchGeneratorState
+from lmd_studio.model.partner_track import PartnerEncoder
 
 
 def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray, sample_rate_hz: int
@@ -39,16 +43,68 @@ def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray
         return codec.encode(torch.from_numpy(np.ascontiguousarray(x.T))[None])[0].float().clone()
 
 
-class JamGenerator:
-    """A BlockGenerator that plays along with `partner` (latent frames from stream frame 0 on)."""
+class PartnerSource(Protocol):
+    def available_frames(self) -> int:
+        """Partner latent frames known so far, counted from the stream's first frame."""
+        ...
 
-    def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor, lookahead_s: float) -> None:
+    def latents(self, start_frame: int, end_frame: int) -> torch.Tensor:
+        """Frames [start_frame, end_frame) → [end - start, C] (end ≤ available_frames())."""
+        ...
+
+
+class FramesSource:
+    """A whole partner recording, encoded beforehand."""
+
+    def __init__(self, latents: torch.Tensor) -> None:
+        self._latents = latents
+
+    def available_frames(self) -> int:
+        return int(self._latents.shape[0])
+
+    def latents(self, start_frame: int, end_frame: int) -> torch.Tensor:
+        return self._latents[start_frame:end_frame]
+
+
+class LivePartnerSource:
+    """Partner audio as it arrives: `pull()` returns the audio [samples, channels] (the codec's rate) that came
+    in since the last call; `refresh` encodes it. Keeps the newest `keep_frames` latent frames."""
+
+    def __init__(self, encoder: PartnerEncoder, pull: Callable[[], np.ndarray], keep_frames: int = 4096) -> None:
+        self.encoder = encoder
+        self.pull = pull
+        self.keep_frames = keep_frames
+        self._latents = torch.zeros(0, encoder.codec.latent_channels)
+        self._first_frame = 0
+
+    def refresh(self) -> None:
+        audio = self.pull()
+        if len(audio):
+            new = self.encoder.push(audio)
+            joined = torch.cat([self._latents, new])
+            drop = max(0, joined.shape[0] - self.keep_frames)
+            self._latents, self._first_frame = joined[drop:], self._first_frame + drop
+
+    def available_frames(self) -> int:
+        return self._first_frame + int(self._latents.shape[0])
+
+    def latents(self, start_frame: int, end_frame: int) -> torch.Tensor:
+        if start_frame < self._first_frame:
+            raise ValueError(f"partner frames before {self._first_frame} are no longer kept (asked {start_frame})")
+        return self._latents[start_frame - self._first_frame:end_frame - self._first_frame]
+
+
+class JamGenerator:
+    """A BlockGenerator that plays along with a partner (latent frames from stream frame 0 on). Offline,
+    `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does."""
+
+    def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor | PartnerSource, lookahead_s: float) -> None:
         if not inner.dit.cfg.accomp_channels:
             raise ValueError(f"model {inner.name} has no accompaniment channels: it cannot hear a partner")
         if lookahead_s < 0:
             raise ValueError(f"lookahead_s must be >= 0, got {lookahead_s}")
         self.inner = inner
-        self.partner = partner
+        self.source: PartnerSource = FramesSource(partner) if isinstance(partner, torch.Tensor) else partner
         rate_hz = inner.codec.sample_rate / inner.codec.hop_frames
         self.lookahead_frames = int(math.ceil(lookahead_s * rate_hz))
 
@@ -81,13 +137,16 @@ class JamGenerator:
         return self.inner.init_state(seed)
 
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
+        refresh = getattr(self.source, "refresh", None)
+        if refresh is not None:
+            refresh()  # a live source encodes what arrived since the last block
         return self.inner.generate_block(self.heard_by(state), controls)
 
     # --- the partner ----------------------------------------------------------------------------------
     def heard_frames(self, block_index: int) -> int:
         """Partner frames delivered when block `block_index` is generated (a live input is late)."""
         o = self.inner.dit.cfg.block_frames
-        return max(0, min(int(self.partner.shape[0]), block_index * o - self.lookahead_frames))
+        return max(0, min(self.source.available_frames(), block_index * o - self.lookahead_frames))
 
     def heard_by(self, state: TorchGeneratorState) -> TorchGeneratorState:
         """`state` with the partner heard up to what block `state.block_index` may know."""
@@ -95,4 +154,4 @@ class JamGenerator:
         upto = self.heard_frames(state.block_index)
         if upto <= done:
             return state
-        return self.inner.hear_partner(state, self.partner[done:upto], start_frame=done)
+        return self.inner.hear_partner(state, self.source.latents(done, upto), start_frame=done)

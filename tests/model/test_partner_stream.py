@@ -139,3 +139,23 @@ def test_partner_encoder_gives_the_offline_latents_in_pieces() -> None:
     got = torch.cat(pieces)
     assert got.shape[0] == 40 - 2  # the last `margin` frames wait for the audio after them
     torch.testing.assert_close(got, offline[:38], atol=1e-5, rtol=1e-5)
+
+
+def test_live_source_hears_what_has_arrived_by_each_block() -> None:
+    from lmd_studio.model.jam import JamGenerator, LivePartnerSource
+
+    gen = make("blockcausal")
+    codec, o = gen.codec, gen.dit.cfg.block_frames
+    audio = np.random.default_rng(1).standard_normal((codec.hop_frames * o * 8, 1)).astype(np.float32)
+    chunks = iter(np.array_split(audio, 8))  # one block of partner audio arrives per generated block
+    source = LivePartnerSource(PartnerEncoder(codec, margin_frames=1, window_frames=8), lambda: next(chunks))
+    jam = JamGenerator(gen, source, lookahead_s=0.0)
+    offline = codec.encode(torch.from_numpy(audio.T)[None])[0]
+    state = jam.init_state(3)
+    for n in range(8):
+        _, state = jam.generate_block(state, CONTROLS)
+        arrived = (n + 1) * o - 1  # frames final after n + 1 chunks (one waits for the audio after it)
+        assert source.available_frames() == arrived
+        heard = jam.heard_by(state).partner
+        assert heard is not None and heard.end_frame == min(arrived, (n + 1) * o)
+    torch.testing.assert_close(source.latents(0, 8 * o - 1), offline[: 8 * o - 1], atol=1e-5, rtol=1e-5)
