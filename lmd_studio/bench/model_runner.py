@@ -303,6 +303,49 @@ def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  #
             "rtf_full_step": round(med / block_ms, 4)}
 
 
+def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # noqa: ANN001
+             probe: CpuProbe = probe_cpu_features) -> dict[str, float]:
+    """The full step in jam mode, side by side with the solo step in the same run: a live partner delivers
+    one block of audio per block (encoded by the codec on the generation thread), so each block re-encodes
+    the cached chunks whose partner frames arrived since (model/partner_track.py)."""
+    import numpy as np
+
+    from lmd_studio.model.generator import TorchBlockGenerator
+    from lmd_studio.model.jam import JamGenerator, LivePartnerSource
+    from lmd_studio.model.model_io import GeneratorConfig
+
+    gen = TorchBlockGenerator(dit, codec, FakeTextEncoder(dit.cfg.text_dim), device=device,
+                              config=GeneratorConfig("blockcausal", settings.sampler, settings.steps, jam_trained=True),
+                              cpu_probe=probe)
+    rng = np.random.default_rng(0)
+    block = gen.block_frames
+
+    def pull() -> np.ndarray:
+        return (0.1 * rng.standard_normal((block, codec.audio_channels))).astype(np.float32)
+
+    source = LivePartnerSource(gen.partner_encoder(), pull)
+    jam = JamGenerator(gen, source, lookahead_s=0.0)
+    controls = BlockControls(values={"steps": settings.steps}, prompts=(PromptSlot(PROMPT, 1.0),))
+    solo_state, jam_state = gen.init_state(0), jam.init_state(0)
+    for _ in range(dit.cfg.window_chunks + settings.warmup):
+        _, solo_state = gen.generate_block(solo_state, controls)
+        _, jam_state = jam.generate_block(jam_state, controls)
+    solo, jammed = [], []
+    clock = settings.timer
+    for _ in range(settings.blocks):  # interleaved, so both see the same machine load
+        t0 = clock()
+        _, solo_state = gen.generate_block(solo_state, controls)
+        t1 = clock()
+        _, jam_state = jam.generate_block(jam_state, controls)
+        t2 = clock()
+        solo.append((t1 - t0) * 1000.0)
+        jammed.append((t2 - t1) * 1000.0)
+    block_ms = block / gen.sample_rate * 1000.0
+    solo_ms, jam_ms = statistics.median(solo), statistics.median(jammed)
+    return {"ms_solo_step": round(solo_ms, 3), "ms_jam_step": round(jam_ms, 3),
+            "rtf_jam_step": round(jam_ms / block_ms, 4), "jam_cost_ratio": round(jam_ms / solo_ms, 3)}
+
+
 def _speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
     ms = {r["mode"]: r["ms_per_block"] for r in rows}
     best = {r["mode"]: r["ms_min"] for r in rows}
@@ -405,6 +448,9 @@ def run_benchmark(settings: BenchSettings, probe: CpuProbe = probe_cpu_features,
     result["codec"] = codec_name
     if codec is not None:
         result.update(full_step(dit, codec, settings, device, torch.float32, probe))
+        on_section(result)
+        if cfg.accomp_channels:
+            result["jam"] = jam_step(dit, codec, settings, device, probe)
     on_section(result)
     result["bf16"] = _bf16_section(dit, codec, settings, device, features, probe, sizes[0], rows)
     if "peak_gflops_bf16" in result["bf16"]:
@@ -483,6 +529,10 @@ def print_table(r: dict[str, Any]) -> None:
     if "rtf_full_step" in r:
         print(f"full step (diffusion + decode, codec: {r['codec']}): {r['ms_full_step']:.1f} ms per "
               f"{r['block_ms']:.0f} ms block → RTF {r['rtf_full_step']:.3f} (decode {r['ms_decode']:.1f} ms)")
+    if "jam" in r:
+        j = r["jam"]
+        print(f"jam mode (a live partner, encoded per block): {j['ms_jam_step']:.1f} ms vs solo {j['ms_solo_step']:.1f} "
+              f"ms → RTF {j['rtf_jam_step']:.3f}, {j['jam_cost_ratio']:.2f}× solo")
     else:
         print(f"full step: no codec ({r['codec']})")
     b = r.get("bf16")

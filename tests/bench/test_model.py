@@ -131,3 +131,16 @@ def test_a_late_failure_keeps_the_sections_measured_before(tmp_path: Path, monke
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert not saved["complete"] and len(saved["rows"]) == 6 and saved["peak_gflops_fp32"] > 0
     assert f"the sections measured before are in {tmp_path / 'bench.json'}" in capsys.readouterr().err
+
+
+def test_jam_step_is_timed_beside_the_solo_step() -> None:
+    import torch
+
+    from lmd_studio.bench.model_runner import BenchSettings, jam_step
+    from tests.model.lmdm_support import LinearTestCodec, tiny_dit
+
+    dit = tiny_dit(seed=1)
+    codec = LinearTestCodec(latent_channels=dit.cfg.latent_channels)
+    jam = jam_step(dit, codec, BenchSettings(steps=2, blocks=3, warmup=0), torch.device("cpu"))
+    assert jam["ms_jam_step"] > 0 and jam["ms_solo_step"] > 0 and jam["rtf_jam_step"] > 0
+    assert jam["jam_cost_ratio"] == pytest.approx(jam["ms_jam_step"] / jam["ms_solo_step"], rel=0.01)
