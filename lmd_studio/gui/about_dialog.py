@@ -78,7 +78,8 @@ class AboutDialog(QtWidgets.QDialog):
         """As tall as the facts need, up to 90 % of the screen (the rest scrolls)."""
         width = max(self.minimumWidth(), 720)
         # word-wrapped labels need their height at the width they will get, not at their own size hint
-        wanted = max(body.heightForWidth(width - 40), body.sizeHint().height()) + 70
+        at_width = body.heightForWidth(width - 40)
+        wanted = (at_width if at_width > 0 else body.sizeHint().height()) + 70
         screen = self.screen() or QtGui.QGuiApplication.primaryScreen()
         limit = int(screen.availableGeometry().height() * 0.9) if screen is not None else wanted
         self.resize(width, min(wanted, limit))
