@@ -13,13 +13,19 @@ from collections.abc import Callable
 from lmd_studio.app.engine_parts import (
     REPO_MODELS_DIR,
     audio_override,
+    default_model_dir,
     loads_torch,
     make_generator,
     studio_parts,
 )
 from lmd_studio.app.midi_link import MidiLink
 from lmd_studio.app.midi_route import AudioRoute
-from lmd_studio.app.model_errors import ModelLoadError, load_generator, studio_fallback
+from lmd_studio.app.model_errors import (
+    ModelLoadError,
+    load_generator,
+    missing_default_message,
+    studio_fallback,
+)
 from lmd_studio.app.session import Session
 from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import LoadingGenerator, ModelStartup
@@ -60,11 +66,15 @@ def build_studio(paths: StudioPaths | None = None, *, model: str | None = None, 
             spec, generator, message = studio_fallback(exc, make_generator, settings.torch_threads,
                                                        try_default=model is None)
             messages.append(message)
+        if not spec:  # "Default model" with none installed plays the test tones: say so
+            messages.append(missing_default_message(default_model_dir()))
     deps = SessionDeps(paths=paths, settings_store=store,
                        make_generator=lambda s, threads: make_generator(s or None, threads=threads),
-                       make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), retro_s=retro_s, clock=clock)
+                       make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), default_model_dir=default_model_dir(),
+                       retro_s=retro_s, clock=clock)
     session = Session(deps, settings, generator, model_spec=spec, audio=audio_override(settings.audio, audio),
-                      first_run=load.first_run, startup_message=" ".join(messages), startup=startup)
+                      first_run=load.first_run or (not settings.first_run_done and not load.message),
+                      startup_message=" ".join(m for m in messages if m), startup=startup)
     if midi:
         attach_midi(session)
     return session

@@ -19,13 +19,16 @@ from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.jobs import BackgroundJob, JobList
 from lmd_studio.app.live_settings import LiveSettings
 from lmd_studio.app.midi_seam import MidiLinkApi
-from lmd_studio.app.model_catalog import discover_adapters, discover_models, model_label
+from lmd_studio.app.model_card import read_model_card
+from lmd_studio.app.model_catalog import MODEL_MARKER, discover_adapters, discover_models, model_label
+from lmd_studio.app.model_errors import missing_default_message
 from lmd_studio.app.model_jobs import load_model_work, mailbox_like, render_work
 from lmd_studio.app.prompt_mixer import PromptMixer
 from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import ModelStartup
 from lmd_studio.app.transport import Transport
-from lmd_studio.app.values import ModelChoice
+from lmd_studio.app.values import ModelChoice, ModelInfo
+from lmd_studio.core.compute import ReportsCompute
 from lmd_studio.core.generator import BlockGenerator
 
 
@@ -70,7 +73,18 @@ class ModelDesk:
         return self._startup
 
     def choices(self) -> list[ModelChoice]:
-        return discover_models((*self._deps.model_folders, self._deps.paths.models_dir))
+        return discover_models((*self._deps.model_folders, self._deps.paths.models_dir), self._deps.default_model_dir)
+
+    def info(self) -> ModelInfo:
+        """The model playing as plain values: its folder's card and what it computes on."""
+        generator = self._engine.runtime.generator
+        loading = self._startup is not None and self._startup.loading
+        folder = None if self._spec == "fake" else (Path(self._spec) if self._spec else self._deps.default_model_dir)
+        if folder is not None and not (folder / MODEL_MARKER).is_file():
+            folder = None  # a default model that is not installed: the test tones play
+        return ModelInfo(self.name, self._spec, folder, read_model_card(folder) if folder is not None else None,
+                         generator.compute_info() if isinstance(generator, ReportsCompute) else None,
+                         loading)
 
     # --- switching ------------------------------------------------------------------------------------
     def load(self, spec: str) -> BackgroundJob:
@@ -89,7 +103,11 @@ class ModelDesk:
         self.install(job.result)
         self._settings.update(model=spec)
         self._settings.save()
-        self._notify("info", f"Model ready: {self.name}")
+        missing = missing_default_message(self._deps.default_model_dir) if not spec else ""
+        if missing:
+            self._notify("warning", missing)
+        else:
+            self._notify("info", f"Model ready: {self.name}")
         self._adapter_loaded = ""
         self.restore_adapter()
 

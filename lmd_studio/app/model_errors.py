@@ -10,11 +10,15 @@ traceback for a broken model.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from lmd_studio.core.generator import BlockGenerator
 
 REPAIR_HINT = "re-export the model (lmd model export) or copy the folder again"
 MODEL_HINT = f"{REPAIR_HINT}, or choose another model ('fake' plays test tones)"
+# the default model ships with the app (or the lmd-studio-assets wheel): a player repairs it by reinstalling
+REINSTALL_HINT = "reinstall LMD Studio (the app, or the lmd-studio-assets wheel beside lmd-studio)"
+DEFAULT_MARKER = "dit.safetensors"
 
 
 class ModelLoadError(ValueError):
@@ -65,8 +69,18 @@ def studio_fallback(error: ModelLoadError, make_generator: Callable[..., BlockGe
             return "", generator, f"{_sentence(error)} (the model in your settings). Using the default model."
     from lmd_studio.core.fake import FakeBlockGenerator
 
+    repair = REPAIR_HINT if error.spec else f"{REINSTALL_HINT} to repair the default model"
     return "fake", FakeBlockGenerator(), (f"{_sentence(error)}. Playing test tones instead: pick another model "
-                                          f"from the list, or {REPAIR_HINT}.")
+                                          f"from the list, or {repair}.")
+
+
+def missing_default_message(default_dir: Path | None) -> str:
+    """What to tell the player when "Default model" plays test tones because the default model is not
+    there ("" when it is): which file is missing, what plays instead, what to do."""
+    if default_dir is None or (default_dir / DEFAULT_MARKER).is_file():
+        return ""
+    return (f"The default model is not installed ({default_dir / DEFAULT_MARKER} is missing). Playing test "
+            f"tones instead: {REINSTALL_HINT}, or open a model folder with File → Open a model folder….")
 
 
 def _sentence(error: ModelLoadError) -> str:

@@ -7,6 +7,7 @@ parts do the work, and the GUI calls them directly through their Protocols (sess
 - `recording` (recording.py): takes and capture-last-N; `timeline` (timeline_view.py): what to draw and
   saving a selection.
 - `model` (model_desk.py): model switching, adapters, offline render.
+- `about` (about.py): Help → About's facts and the problem report's text.
 - `midi`: the MIDI link the composition root attaches (midi_link.py), else `NullMidiLink` (midi_seam.py).
 - `engine` (engine_host.py): the running engine, replaced on a model switch or an audio change; the
   read-only seam for diagnostics and tests.
@@ -24,7 +25,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lmd_studio.app.about import AboutDesk
 from lmd_studio.app.actions_router import ActionRouter
+from lmd_studio.app.audio_notice import NoSoundNotice
 from lmd_studio.app.capture_chain import CaptureFanout
 from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
@@ -85,11 +88,14 @@ class Session:
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
         self.timeline = TimelineView(self.engine, self.recording)
+        self.about = AboutDesk(deps.paths, self._recordings_folder, lambda: self.engine.runtime.audio_status(),
+                               self.model.info, deps.default_model_dir)
         self.actions = self._action_router()
         self._status = StatusBuilder(self.engine, self.transport, self.recording, self.model, mixer, morph, marks,
                                      self._jobs, self._midi, self._settings)
         self._marks = marks
         self._clock = clock
+        self._no_sound = NoSoundNotice(self.notify)
         self.engine.on_build(self._fit_to_engine)
         self.engine.open(generator)
         self.prompts.restore(settings, DEFAULT_PROMPT)
@@ -155,11 +161,14 @@ class Session:
         self.engine.sample_positions()
         self.recording.poll()
         self._jobs.finish_done()
-        return self._status.build(now)
+        status = self._status.build(now)
+        self._no_sound.check(status.audio_message)
+        return status
 
     # ================================================================ notices
-    def notify(self, level: str, text: str, path: Path | None = None) -> None:
-        self._notices.append(Notice(level, text, path))
+    def notify(self, level: str, text: str, path: Path | None = None, action: str = "") -> None:
+        """A banner for the player; `action` names a fix the banner offers as a button (values.Notice)."""
+        self._notices.append(Notice(level, text, path, action))
 
     def take_notices(self) -> list[Notice]:
         out, self._notices = self._notices, []

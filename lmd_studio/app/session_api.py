@@ -5,9 +5,9 @@ The GUI imports this module, never `session.py`: the Session is built by the ent
 the window, so the GUI package depends on no engine, model, audio or MIDI module, not even indirectly
 (the import-linter contract checks that). Each sub-API is one feature of the window: `transport` (play,
 stop, panic, volume), `performance` (the knobs), `prompts`, `scenes`, `recording` (takes, capture-last-N),
-`timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render) and `midi`
-(learn and the map editor). The classes behind them satisfy these Protocols; tests check it, signatures
-and return types included (tests/app/test_session_api.py).
+`timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render), `midi`
+(learn and the map editor) and `about` (Help → About, the problem report). The classes behind them satisfy
+these Protocols; tests check it, signatures and return types included (tests/app/test_session_api.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from lmd_studio.app.about import AboutInfo
 from lmd_studio.app.jobs import BackgroundJob
-from lmd_studio.app.values import BindingRow, ControlInfo, ModelChoice, Notice, StudioStatus, TimelineFrame
+from lmd_studio.app.values import (
+    BindingRow,
+    ControlInfo,
+    ModelChoice,
+    ModelInfo,
+    Notice,
+    StudioStatus,
+    TimelineFrame,
+)
 from lmd_studio.settings.paths import StudioPaths
 from lmd_studio.settings.scenes import Scene
 from lmd_studio.settings.schema import PromptEntry, StudioSettings
@@ -107,6 +116,7 @@ class ModelApi(Protocol):
     @property
     def name(self) -> str: ...
     def choices(self) -> list[ModelChoice]: ...
+    def info(self) -> ModelInfo: ...
     def load(self, spec: str) -> BackgroundJob: ...
     @property
     def adapter_supported(self) -> bool: ...
@@ -138,6 +148,14 @@ class MidiApi(Protocol):
 
 
 @runtime_checkable
+class AboutApi(Protocol):
+    """Help → About's facts (version, model, compute, audio, folders, licences) and the same as plain text."""
+
+    def info(self) -> AboutInfo: ...
+    def report(self, extra: tuple[tuple[str, str], ...] = ()) -> str: ...
+
+
+@runtime_checkable
 class StudioApi(Protocol):
     """The Session as the window sees it: its lifecycle, the timer, notices, settings and the sub-APIs."""
 
@@ -160,6 +178,8 @@ class StudioApi(Protocol):
     def model(self) -> ModelApi: ...
     @property
     def midi(self) -> MidiApi: ...
+    @property
+    def about(self) -> AboutApi: ...
 
     # lifecycle and the timer
     def start(self) -> None: ...

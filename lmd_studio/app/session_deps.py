@@ -22,5 +22,6 @@ class SessionDeps:
     make_generator: Callable[[str, int], BlockGenerator]  # (model spec, torch threads)
     make_parts: Callable[[BlockGenerator, ParamMailbox, AudioSettings], EngineParts]
     model_folders: tuple[Path, ...] = ()
+    default_model_dir: Path | None = None  # the folder "Default model" loads (None: the test tones)
     retro_s: float = 300.0
     clock: Callable[[], float] = time.perf_counter

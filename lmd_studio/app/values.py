@@ -7,7 +7,9 @@ from pathlib import Path
 
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.jobs import JobView
+from lmd_studio.app.model_card import ModelCardInfo
 from lmd_studio.app.timeline_model import Marker, SpecSlice, WaveSlice
+from lmd_studio.core.compute import ComputeInfo
 from lmd_studio.core.params import ParamSpec
 
 
@@ -24,6 +26,18 @@ class ModelChoice:
     label: str
     spec: str  # what make_generator takes: "fake", "" (default), or a folder
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """The model playing, for the About box and a problem report."""
+
+    label: str
+    spec: str  # "" default, "fake", or a folder
+    folder: Path | None  # None: the test tones (or a default model that is not installed)
+    card: ModelCardInfo | None  # what its folder says (model_card.py); None without a folder
+    compute: ComputeInfo | None  # what it runs on; None for the test tones and while it loads
+    loading: bool = False  # the model is still loading (a silent stand-in holds its place)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtWidgets
 
+from lmd_studio.app.about import studio_version
 from lmd_studio.app.session_api import StudioApi
+from lmd_studio.gui.app_icon import APP_NAME, set_identity
 from lmd_studio.gui.main_window import StudioWindow
 from lmd_studio.gui.theme import apply_theme
 
@@ -21,11 +23,13 @@ SessionBuilder = Callable[..., StudioApi]
 
 
 def make_application(argv: list[str] | None = None) -> QtWidgets.QApplication:
+    """The one QApplication, named, versioned and with its icon (the names before it exists, as Qt asks)."""
     app = QtWidgets.QApplication.instance()
     if app is None:
-        QtWidgets.QApplication.setApplicationName("LMD Studio")
-        QtWidgets.QApplication.setOrganizationName("LMD Studio")
+        QtWidgets.QApplication.setApplicationName(APP_NAME)
+        QtWidgets.QApplication.setOrganizationName(APP_NAME)
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
+        set_identity(app, studio_version())
     return app
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import PySide6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from lmd_studio.app.session_api import StudioApi
 from lmd_studio.app.values import Notice, StudioStatus
+from lmd_studio.gui.app_icon import application_icon
 from lmd_studio.gui.controls import PerformancePanel
 from lmd_studio.gui.meters import MetersPanel
-from lmd_studio.gui.notices import NoticeBar
+from lmd_studio.gui.notices import TIP, NoticeBar
 from lmd_studio.gui.prompts import PromptMixerPanel
 from lmd_studio.gui.scenes import VISIBLE_SCENES, ScenePanel
 from lmd_studio.gui.settings_dialog import SettingsDialog
@@ -22,6 +24,11 @@ from lmd_studio.gui.timeline import TimelineWidget
 from lmd_studio.gui.transport import HeaderBar, TransportBar
 
 TICK_MS = 33  # ≈30 frames per second for meters and the timeline
+WELCOME_TEXT = ("Welcome to LMD Studio! Press Space to play. Type what you want to hear in a prompt box "
+                "(bottom left) and the music follows; turn the knobs as it plays. Press R to record a take, "
+                "C to keep the last 30 s. F1 lists every key.")
+REPORT_COPIED_TEXT = ("Copied a system summary to the clipboard (version, model, CPU, audio device, your "
+                      "folders): paste it into your problem report")
 
 
 class StudioWindow(QtWidgets.QMainWindow):
@@ -31,6 +38,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.c = colors
         self.setWindowTitle("LMD Studio")
         self.setObjectName("StudioWindow")
+        self.setWindowIcon(application_icon())
         self._shown_entries = None
         self._shown_model = None
         self._shown_learning = ""
@@ -157,10 +165,21 @@ class StudioWindow(QtWidgets.QMainWindow):
                    + tuple(f"save_scene_{i}" for i in range(VISIBLE_SCENES))),
                   ("&View", ("zoom_in", "zoom_out", "spectrogram", "focus_prompt")),
                   ("&MIDI", ("midi_map",)), ("&Help", ("help",)))
+        menus: dict[str, QtWidgets.QMenu] = {}
         for title, names in groups:
-            m = menu.addMenu(title)
+            menus[title] = m = menu.addMenu(title)
             for name in names:
                 m.addAction(self.actions_by_name[name])
+        help_menu = menus["&Help"]
+        help_menu.addSeparator()
+        for name, text, handler, role in (
+                ("report_problem", "Report a problem…", self.report_problem, QtGui.QAction.MenuRole.NoRole),
+                ("about", "About LMD Studio", self.show_about, QtGui.QAction.MenuRole.AboutRole)):
+            action = QtGui.QAction(text, self)
+            action.setMenuRole(role)
+            action.triggered.connect(handler)
+            help_menu.addAction(action)
+            self.actions_by_name[name] = action
 
     # ================================================================ timer
     @property
@@ -171,6 +190,8 @@ class StudioWindow(QtWidgets.QMainWindow):
     def start(self) -> None:
         self.timer.start()
         self.tick()
+        if self.session.first_run:  # after the first tick's notices: a tip waits behind any of them
+            self.show_notice(Notice(TIP, WELCOME_TEXT))
         self.transport.play.setFocus()
 
     def tick(self) -> None:
@@ -345,6 +366,8 @@ class StudioWindow(QtWidgets.QMainWindow):
     def _notice_action(self, action: str) -> None:
         if action == "midi_settings":
             self.open_settings(tab="MIDI")
+        elif action == "audio_settings":
+            self.open_settings(tab="Audio")
 
     def open_settings(self, *, tab: str = "") -> None:
         s = self.session
@@ -380,6 +403,25 @@ class StudioWindow(QtWidgets.QMainWindow):
         box.setText(shortcuts_html())
         box.exec()
         box.deleteLater()
+
+    def show_about(self) -> None:
+        from lmd_studio.gui.about_dialog import AboutDialog
+
+        dialog = AboutDialog(self.session.about.info(), parent=self)
+        dialog.sig_copy_summary.connect(self.report_problem)
+        dialog.exec()
+        dialog.deleteLater()
+
+    def report_problem(self) -> None:
+        """Help → Report a problem: the About box's facts as plain text on the clipboard."""
+        QtGui.QGuiApplication.clipboard().setText(self.session.about.report(self.qt_facts()))
+        self.show_notice(Notice("info", REPORT_COPIED_TEXT))
+
+    @staticmethod
+    def qt_facts() -> tuple[tuple[str, str], ...]:
+        """What only the GUI knows, for the problem report: Qt and its display platform."""
+        return (("Qt", f"{QtCore.qVersion()} (PySide6 {PySide6.__version__}, "
+                       f"{QtGui.QGuiApplication.platformName()} platform)"),)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
         self.timer.stop()

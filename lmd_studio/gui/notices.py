@@ -6,7 +6,9 @@ Notices queue, so none is replaced before it can be read: each stays at least MI
 next one takes its place ("+N more" says how many wait). Info goes away after INFO_VISIBLE_MS when nothing
 waits; a warning stays until dismissed or until a queued notice follows it; an error stays until
 dismissed, with the others waiting behind it. A prompt (MIDI learn: "move a control…") is shown at once
-and the notice it covered comes back when the prompt is cleared.
+and the notice it covered comes back when the prompt is cleared. A tip (the first-run welcome) is the
+other way round: it gives way at once to any other notice and comes back when the bar is free again, and
+stays until dismissed.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from lmd_studio.gui.theme import Colors
 
 MIN_VISIBLE_MS = 4000
 INFO_VISIBLE_MS = 6000
-ACTION_LABELS = {"midi_settings": "MIDI settings…"}  # Notice.action → its button
-_ICONS = {"error": "✖", "warning": "⚠"}
+ACTION_LABELS = {"midi_settings": "MIDI settings…", "audio_settings": "Audio settings…"}  # Notice.action → button
+TIP = "tip"  # a level for hints that wait for a free bar (the welcome)
+_ICONS = {"error": "✖", "warning": "⚠", TIP: "♪"}
 
 
 class NoticeBar(QtWidgets.QFrame):
@@ -35,7 +38,8 @@ class NoticeBar(QtWidgets.QFrame):
         self.c = colors
         # one style sheet for every level (a style sheet set per notice is parsed again each time)
         rules = [f"QFrame#NoticeBar {{ background: {colors.panel}; border-radius: 6px; }}"]
-        for level, color in (("info", colors.accent), ("warning", colors.warn), ("error", colors.danger)):
+        for level, color in (("info", colors.accent), (TIP, colors.accent), ("warning", colors.warn),
+                             ("error", colors.danger)):
             rules.append(f'QFrame#NoticeBar[level="{level}"] {{ border: 1px solid {color}; '
                          f"border-left: 5px solid {color}; }}")
         self.setStyleSheet("\n".join(rules))
@@ -67,6 +71,7 @@ class NoticeBar(QtWidgets.QFrame):
         self._timer.timeout.connect(self._timeout)
         self.current: Notice | None = None
         self._queue: deque[Notice] = deque()
+        self._tips: deque[Notice] = deque()  # tips wait behind every other notice
         self._shown_at = 0.0
         self._prompt: Notice | None = None
         self.hide()
@@ -74,9 +79,14 @@ class NoticeBar(QtWidgets.QFrame):
     # --- what the window calls --------------------------------------------------------------------------
     def show_notice(self, notice: Notice) -> None:
         """Show `notice` now if the bar is free, else after what is shown (and queued) before it."""
-        if notice == self.current or notice in self._queue:
+        if notice == self.current or notice in self._queue or notice in self._tips:
             return  # the same message twice in a row says nothing new
-        if self.current is None:
+        if notice.level == TIP and self.current is not None:
+            self._tips.append(notice)
+        elif self.current is None:
+            self._display(notice)
+        elif self.current.level == TIP and self.current is not self._prompt:
+            self._tips.appendleft(self.current)  # a tip makes way at once, and comes back later
             self._display(notice)
         else:
             self._queue.append(notice)
@@ -89,6 +99,8 @@ class NoticeBar(QtWidgets.QFrame):
             self._prompt = None
         if self._queue:
             self._display(self._queue.popleft())
+        elif self._tips:
+            self._display(self._tips.popleft())
         else:
             self.current = None
             self._timer.stop()
@@ -98,7 +110,7 @@ class NoticeBar(QtWidgets.QFrame):
     def show_prompt(self, notice: Notice) -> None:
         """Show `notice` at once (a mode the player is in); what it covers waits at the front."""
         if self.current is not None and self.current is not self._prompt:
-            self._queue.appendleft(self.current)
+            (self._tips if self.current.level == TIP else self._queue).appendleft(self.current)
         self._prompt = notice
         self._display(notice)
         self._show_count()
@@ -110,7 +122,7 @@ class NoticeBar(QtWidgets.QFrame):
 
     @property
     def waiting(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._tips)
 
     # --- internals -------------------------------------------------------------------------------------
     def _display(self, notice: Notice) -> None:
@@ -128,10 +140,11 @@ class NoticeBar(QtWidgets.QFrame):
         self._arm()
 
     def _arm(self) -> None:
-        """When the shown notice gives way: errors and prompts never by themselves; others after
-        MIN_VISIBLE_MS if something waits, info after INFO_VISIBLE_MS anyway, warnings only for a successor."""
+        """When the shown notice gives way: errors, tips and prompts never by themselves; others after
+        MIN_VISIBLE_MS if something waits, info after INFO_VISIBLE_MS anyway, warnings only for a successor
+        (a waiting tip is no successor: it waits for a free bar)."""
         cur = self.current
-        if cur is None or cur.level == "error" or cur is self._prompt:
+        if cur is None or cur.level in ("error", TIP) or cur is self._prompt:
             self._timer.stop()
             return
         if self._queue:
@@ -148,7 +161,7 @@ class NoticeBar(QtWidgets.QFrame):
         self.dismiss()
 
     def _show_count(self) -> None:
-        n = len(self._queue)
+        n = self.waiting
         self.more.setText(f"+{n} more" if n else "")
         self.more.setVisible(bool(n))
 

@@ -2,8 +2,9 @@
 window to `run_tour`, which drives it through a scripted evening and saves PNGs.
 
 The launcher (bench/screenshots.py) starts the real entry point with these variables set. Shots:
-studio-idle (first run), studio-playing (a full timeline with markers, a selection, recording),
-studio-spectrogram, studio-settings (the dialog), studio-stage (the stage theme).
+studio-idle (first run, with the welcome), studio-playing (a full timeline with markers, a selection,
+recording), studio-spectrogram, studio-settings (the dialog), studio-about (Help → About), studio-stage (the
+stage theme).
 """
 
 from __future__ import annotations
@@ -94,5 +95,13 @@ def run_tour(name: str, window: StudioWindow, session: StudioApi, out: Path) -> 
     _save(dialog, out / "studio-settings.png")
     dialog.close()
     dialog.deleteLater()
+    from lmd_studio.gui.about_dialog import AboutDialog
+
+    about = AboutDialog(session.about.info(), parent=window)
+    about.show()
+    _pump(0.6)
+    _save(about, out / "studio-about.png")
+    about.close()
+    about.deleteLater()
     session.recording.toggle_take()
     session.set_view(theme="stage")  # the next run opens with the stage theme

@@ -20,9 +20,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+# the header checks are torch-free, so the app can describe a model folder without torch; re-exported here
+from lmd_studio.core.model_files import CheckpointError, read_metadata
 
-class CheckpointError(ValueError):
-    """A model file that cannot be used, with a message fit for the user."""
+__all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint"]
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], *, fmt: str, format_version: int,
@@ -50,35 +51,6 @@ def _new_file_mode(folder: Path) -> int:
     finally:
         os.close(fd)
         probe.unlink()
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """The header metadata of a safetensors file, or CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: model file not found")
-    size = path.stat().st_size
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise CheckpointError(f"{path}: file is truncated ({size} bytes), not a safetensors model")
-            # torch.save's zip or a bare pickle (a safetensors header is JSON: byte 8 is "{")
-            if head.startswith((b"PK\x03\x04", b"\x80")) and fh.read(1) != b"{":
-                raise CheckpointError(f"{path}: not a safetensors file but a pickle (e.g. from torch.save); "
-                                      f"pickles can run code, so they are never loaded. Export the model "
-                                      f"with lmd model export")
-            header_len = int.from_bytes(head, "little")
-            if header_len <= 0 or header_len > min(size - 8, 100_000_000):
-                raise CheckpointError(f"{path}: not a safetensors file (bad header length {header_len})")
-            fh.seek(8)
-            header = json.loads(fh.read(header_len).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a safetensors file (unreadable header: {exc})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: not a safetensors file (header is not a JSON object)")
-    meta = header.get("__metadata__") or {}
-    return {str(k): str(v) for k, v in meta.items()}
 
 
 def load_checkpoint(path: str | Path, *, fmt: str, supported_versions: tuple[int, ...],

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lmd_studio.core.compute import ComputeInfo
 from lmd_studio.core.generator import BlockControls
 from lmd_studio.core.musical_clock import stream_clock_channels
 from lmd_studio.core.params import (
@@ -34,7 +35,7 @@ from lmd_studio.core.params import (
 from lmd_studio.model.attention import TextKV
 from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.model.conditioning import TextCondition, frame_conditioning, prompt_mix_condition
-from lmd_studio.model.cpu_features import CpuProbe, bf16_fallback_note, probe_cpu_features
+from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, bf16_fallback_note, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import CodecLoader, GeneratorConfig, load_model_folder
 from lmd_studio.model.partner_track import PartnerEncoder, PartnerTrack, stale_chunks
@@ -98,8 +99,9 @@ class TorchBlockGenerator:
         # CPU: bf16 means oneDNN-packed bf16 weights where the CPU runs them, else fp32 and `dtype_note`
         # says so (one line for the caller to show); GPU: the same request is served by autocast
         self.dtype_note: str | None = None
+        self._features: CpuFeatures | None = None
         if on_cpu:
-            features = cpu_probe()
+            features = self._features = cpu_probe()
             self.dtype_note = bf16_fallback_note(inference_dtype, features)
             self.dit = dit.to(self.device).for_inference(inference_dtype, probe=lambda: features)
         else:
@@ -123,6 +125,15 @@ class TorchBlockGenerator:
         encoder = text_encoder or MiniLMTextEncoder(max_tokens=dit.cfg.max_text_tokens)
         return cls(dit, codec, encoder, config=gen_cfg, name=Path(folder).name, device=device,
                    inference_dtype=inference_dtype, threads=threads, cpu_probe=cpu_probe)
+
+    def compute_info(self) -> ComputeInfo:
+        """What this model computes on, as plain values (core/compute.py): the CPU features it was set up
+        with (the probe it was given), the dtype its network really runs in and torch's threads now."""
+        f = self._features
+        return ComputeInfo(device=self.device.type, isa=f.isa if f else "", onednn=bool(f and f.onednn),
+                           bf16_supported=bool(f and f.bf16_matmul),
+                           dtype=str(self.dit.compute_dtype).removeprefix("torch."),
+                           threads=max(1, torch.get_num_threads()), torch_version=str(torch.__version__))
 
     @property
     def cached_text_mixes(self) -> int:

@@ -7,7 +7,7 @@ from PySide6 import QtCore
 
 from lmd_studio.app.values import Notice
 from lmd_studio.gui import notices
-from lmd_studio.gui.notices import NoticeBar
+from lmd_studio.gui.notices import TIP, NoticeBar
 from lmd_studio.gui.theme import THEMES
 
 
@@ -69,3 +69,33 @@ def test_a_broken_settings_message_survives_the_next_notice_in_the_window(qtbot,
     session.notify("info", "Saved lmd-last-30s.wav")
     qtbot.wait(200)  # several ticks
     assert w.notice_bar.label.text() == first and w.notice_bar.isVisible()
+
+
+def test_a_tip_waits_for_a_free_bar_and_pushes_nothing_away(qtbot, bar) -> None:
+    bar.show_notice(Notice("warning", "No sound: no audio output device"))
+    bar.show_notice(Notice(TIP, "Welcome! Press Space to play"))
+    assert bar.more.text() == "+1 more"
+    qtbot.wait(700)  # past the minimum time: a waiting tip is no successor
+    assert "No sound" in _text(bar)
+    qtbot.mouseClick(bar.close_button, QtCore.Qt.MouseButton.LeftButton)
+    assert "Welcome" in _text(bar) and _text(bar).startswith("♪")
+    qtbot.wait(900)
+    assert "Welcome" in _text(bar)  # a tip stays until dismissed
+
+
+def test_a_tip_gives_way_at_once_and_comes_back(qtbot, bar) -> None:
+    bar.show_notice(Notice(TIP, "Welcome! Press Space to play"))
+    bar.show_notice(Notice("info", "Saved take-1.wav"))
+    assert "Saved take-1.wav" in _text(bar) and bar.waiting == 1
+    qtbot.waitUntil(lambda: "Welcome" in _text(bar), timeout=2000)  # the info faded: the tip is back
+    bar.show_prompt(Notice("warning", "MIDI learn: move a control for Brightness"))
+    bar.clear_prompt()
+    assert "Welcome" in _text(bar)
+    qtbot.mouseClick(bar.close_button, QtCore.Qt.MouseButton.LeftButton)
+    assert not bar.isVisible() and bar.waiting == 0
+
+
+def test_the_audio_fix_has_its_button(bar) -> None:
+    bar.show()
+    bar.show_notice(Notice("warning", "No sound: no audio output device", action="audio_settings"))
+    assert bar.action_button.isVisible() and bar.action_button.text() == "Audio settings…"

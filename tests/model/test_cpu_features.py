@@ -108,3 +108,24 @@ def test_generator_bf16_on_avx2_says_so_once_and_equals_fp32() -> None:
     assert bf16.dit.compute_dtype == torch.float32
     for a, b in zip(_blocks(bf16), _blocks(fp32), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_generator_reports_the_cpu_features_it_runs_with() -> None:
+    """What the About box shows is what the model was set up with: the probed CPU, the dtype its network
+    really computes in (bf16 asked for on an AVX2 laptop → float32) and torch's threads."""
+
+    def make(dtype: torch.dtype, probe) -> TorchBlockGenerator:
+        dit = tiny_dit(seed=4)
+        return TorchBlockGenerator(dit, LinearTestCodec(), FakeTextEncoder(dit.cfg.text_dim),
+                                   config=GeneratorConfig("blockcausal", "pingpong"), inference_dtype=dtype,
+                                   cpu_probe=probe, threads=1)
+
+    laptop = make(torch.bfloat16, _avx2).compute_info()
+    assert (laptop.device, laptop.isa, laptop.bf16_supported, laptop.dtype) == ("cpu", "AVX2", False, "float32")
+    assert laptop.avx2 and not laptop.avx512 and not laptop.bf16_in_use and laptop.threads == 1
+    assert "bf16 not supported" in laptop.summary() and "AVX-512 no" in laptop.summary()
+    plain = make(torch.float32, lambda: NO_ONEDNN).compute_info()
+    assert not plain.avx2 and not plain.onednn and "oneDNN no" in plain.summary()
+    if HOST.bf16_matmul:  # a CPU that runs bf16: asked for, it is what the network computes in
+        server = make(torch.bfloat16, probe_cpu_features).compute_info()
+        assert server.bf16_in_use and "bf16 in use" in server.summary()
