@@ -81,8 +81,9 @@ def package_licence(name: str) -> LicenceEntry:
         version = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return LicenceEntry(name, "")
-    licence = (meta.get("License-Expression") or "").strip()
-    field = (meta.get("License") or "").strip()
+    # PackageMetadata promises get_all (not get): the first value of a field, or ""
+    licence = ((meta.get_all("License-Expression") or [""])[0] or "").strip()
+    field = ((meta.get_all("License") or [""])[0] or "").strip()
     if not licence and field and "\n" not in field and len(field) <= 60:
         licence = field
     if not licence:
