@@ -38,7 +38,8 @@ def discover_models(folders: Iterable[Path], default_dir: Path | None = None) ->
     """The default entry first (described from `default_dir`), then every model folder found (sorted by
     name), then the test tones."""
     choices = [ModelChoice("Default model", "", default_detail(default_dir))]
-    seen: set[Path] = set()
+    # the default's own folder is already the first entry: listing it again by name only confused people
+    seen: set[Path] = {default_dir.resolve()} if default_dir is not None else set()
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
@@ -65,4 +66,6 @@ def discover_adapters(folders: Iterable[Path]) -> list[Path]:
 def model_label(spec: str, generator_name: str) -> str:
     if spec == "fake":
         return FAKE_LABEL
-    return Path(spec).name if spec else f"Default model ({generator_name})"
+    if spec:
+        return Path(spec).name
+    return "Default model" if generator_name in ("", "default") else f"Default model ({generator_name})"

@@ -139,11 +139,13 @@ def test_the_model_list_describes_every_model(tmp_path: Path) -> None:
     tiny = tiny_model_folder(models / "tiny")
     (tiny / "MODEL_CARD.md").write_text(CARD)
     (models / "not-a-model").mkdir()
+    other = tiny_model_folder(models / "other")
     choices = discover_models([models], default_dir=tiny)
-    assert [c.label for c in choices] == ["Default model", "tiny", FAKE_LABEL]
+    # the default's folder is listed once, as the default; every other model by name
+    assert [c.label for c in choices] == ["Default model", "other", FAKE_LABEL]
     default, listed, fake = choices
-    assert default.detail == listed.detail  # the default entry describes the default folder
-    description, facts, where = listed.detail.split("\n")
+    assert listed.spec == str(other)
+    description, facts, where = default.detail.split("\n")
     assert description == "A tiny streaming model for tests." and where == str(tiny)
     assert "MB" in facts and "jam-trained: unknown" in facts and "tempo-aware: no" in facts
     assert "no model" in fake.detail
