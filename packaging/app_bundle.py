@@ -91,6 +91,20 @@ def datas(root: Path = ROOT) -> list[tuple[str, str]]:
     return asset_datas(root) + text_encoder_datas()
 
 
+def licence_metadata(copy_metadata: Callable[[str], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The installed metadata of every run-time requirement (PyInstaller's copy_metadata), so Help → About
+    can name each one's licence inside the app too; one that is not installed is left out."""
+    from lmd_studio.app.about import runtime_requirements
+
+    found: list[tuple[str, str]] = []
+    for name in runtime_requirements():
+        try:
+            found += copy_metadata(name)
+        except Exception:  # noqa: BLE001 — PyInstaller raises its own error for a missing distribution
+            continue
+    return found
+
+
 def hidden_imports(collect_submodules: Callable[..., list[str]]) -> list[str]:
     """Every submodule of HIDDEN_IMPORT_PACKAGES but the excluded ones (PyInstaller's collect_submodules)."""
     def wanted(name: str) -> bool:

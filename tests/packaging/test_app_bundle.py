@@ -188,3 +188,20 @@ def test_the_dropped_files_are_torch_tests_and_cuda_but_not_what_torch_opens_at_
     for needed in ("torch/bin/torch_shm_manager", "torch/lib/libtorch_cpu.so", "torch/lib/libc10.so",
                    "torch/lib/libgomp.so.1", "torch/lib/libshm.so", "models/default/dit.safetensors"):
         assert bundle.kept(needed), needed
+
+
+def test_every_run_time_requirement_has_its_metadata_in_the_app() -> None:
+    from lmd_studio.app.about import runtime_requirements
+
+    asked: list[str] = []
+
+    def copy_metadata(name: str) -> list[tuple[str, str]]:
+        asked.append(name)
+        if name == "mido":
+            raise RuntimeError("not installed")  # PyInstaller's error for a missing distribution
+        return [(f"/site/{name}.dist-info", f"{name}.dist-info")]
+
+    found = bundle.licence_metadata(copy_metadata)
+    assert asked == list(runtime_requirements()) and {"torch", "numpy", "sounddevice"} <= set(asked)
+    assert ("/site/torch.dist-info", "torch.dist-info") in found
+    assert all("mido" not in dest for _, dest in found)
