@@ -37,6 +37,12 @@ class EngineMetrics:
     # the output limiter (dsp/limiter.py), counted in samples (one channel value) since the engine started:
     clipped_samples_pre_limiter: int = 0  # |x| > 1.0 after the volume: would have clipped without it
     over_full_scale_samples: int = 0  # |y| >= 1.0 leaving the engine (device, capture, render): always 0
+    # quantised changes (engine/quantise.py): the setting, and the change waiting for its grid line
+    quantise: str = "off"
+    landing_position: int = -1  # ring position of the line it lands on (-1: none waiting)
+    landing_per_bar: bool = False  # on a bar line (else a beat line)
+    landing_skipped: int = 0  # nearer lines it had to let pass (too close to the playhead to regenerate)
+    landings: int = 0  # quantised changes spliced in on their line so far
 
     @property
     def warning(self) -> str:
