@@ -109,9 +109,9 @@ class ClockMap:
             hi = min(end, self.pieces[k + 1].start if k + 1 < len(self.pieces) else end)
             if piece.tempo is None or lo >= hi:
                 continue
-            # lines whose sample is in [lo, hi): exact times in ((lo - 1) / rate, (hi - 1) / rate]
-            times = piece.tempo.grid_s((lo - 1 + 2 * _SAMPLE_EPS) / self.rate_hz,
-                                       (hi - 1 + 2 * _SAMPLE_EPS) / self.rate_hz, per_bar)
+            # the lines whose sample is in [lo, hi) have exact times in ((lo - 1) / rate, (hi - 1) / rate]:
+            # ask for a little more either side and keep those by their samples
+            times = piece.tempo.grid_s((lo - 1.5) / self.rate_hz, (hi - 0.5) / self.rate_hz, per_bar)
             samples = np.ceil(times * self.rate_hz - _SAMPLE_EPS).astype(np.int64)
             out.append(samples[(samples >= lo) & (samples < hi)])
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)

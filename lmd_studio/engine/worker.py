@@ -246,7 +246,8 @@ class GenerationEngine:
     # --- snapshot and controls ----------------------------------------------------------------------
     def _take_changes(self) -> bool:
         """Read the mailbox if it changed. A change to the model's inputs lands at once (spliced in just
-        past the playhead) or, quantised, waits for its grid line (`_land`). Returns whether it spliced."""
+        past the playhead) or, quantised, waits for its grid line (`_land`). Returns whether it spliced or
+        planned a landing (both worth publishing at once)."""
         if self.mailbox.version == self._latest.version:
             return False
         snap = self.mailbox.snapshot()
@@ -268,7 +269,7 @@ class GenerationEngine:
             plan = plan_landing(self.clock.map, read, read + self.splice_margin_frames + xf // 2, self._quantise)
         if plan is not None:
             self._landing = Landing(snap, plan)  # a change that lands on the same line again re-splices it
-            return False
+            return True
         self._landing = None
         self._snapshot = snap
         return self._can_splice() and self._splice()
