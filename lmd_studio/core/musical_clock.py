@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -27,6 +28,9 @@ CLOCK_CHANNELS = 6
 TEMPO_REFERENCE_BPM = 120.0
 MIN_BPM, MAX_BPM = 20.0, 400.0
 _GRID_EPS = 1e-9  # beats: a time computed back from a grid line may land a hair before it
+# where a change lands while a tempo is set (engine/quantise.py; the setting in settings/schema.py)
+Quantise = Literal["off", "beat", "bar"]
+QUANTISE_CHOICES: tuple[Quantise, ...] = ("off", "beat", "bar")
 
 
 @dataclass(frozen=True, slots=True)

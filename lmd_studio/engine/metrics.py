@@ -22,7 +22,8 @@ class EngineMetrics:
     callback_lateness_max_ms: float = 0.0
     buffer_period_ms: float = 0.0
     control_latency_ms_last: float = 0.0  # parameter set → first changed sample out of the device
-    pending_change_s: float = 0.0  # how long until a change made now is heard (countdown)
+    pending_change_s: float = 0.0  # how long until a change made now is heard (countdown; quantised: its line)
+    now_change_s: float = 0.0  # how long until a change landing at once is heard (the "now" modifier)
     blocks_generated: int = 0
     steps_blocks: tuple[tuple[int, int], ...] = ()  # (sampling steps, blocks generated with them), ascending
     splices: int = 0  # queued audio regenerated after a control change

@@ -10,13 +10,10 @@ cannot be met: the change then lands on the following line, and the plan says ho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from lmd_studio.core.musical_clock import QUANTISE_CHOICES, Quantise
 from lmd_studio.engine.beat_clock import ClockMap
 from lmd_studio.rt.mailbox import MailboxSnapshot
-
-Quantise = Literal["off", "beat", "bar"]
-QUANTISE_CHOICES: tuple[Quantise, ...] = ("off", "beat", "bar")
 
 
 def check_quantise(grid: str) -> Quantise:

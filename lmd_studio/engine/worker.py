@@ -537,6 +537,7 @@ class GenerationEngine:
         s = self.stats
         pending_change_s = (self.splice_margin_frames / rate if self._can_splice()
                             else self.ring.readable_frames / rate)
+        now_change_s = pending_change_s
         plan = None
         if self._can_splice():  # quantised: the line a change made now would land on
             plan = plan_landing(self.clock.map, read, read + self.splice_margin_frames + self.crossfade_frames // 2,
@@ -560,6 +561,7 @@ class GenerationEngine:
             buffer_period_ms=1000.0 * self.ring.max_read_frames / rate,
             control_latency_ms_last=s.control_latency_ms[-1] if s.control_latency_ms else 0.0,
             pending_change_s=pending_change_s,
+            now_change_s=now_change_s,
             blocks_generated=s.blocks_generated,
             steps_blocks=tuple(sorted(s.steps_blocks.items())),
             splices=s.splices,

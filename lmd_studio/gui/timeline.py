@@ -1,5 +1,6 @@
 """The timeline: a scrolling waveform (or spectrogram) of what was played and what is generated ahead,
-the playhead, block boundaries, change markers and the shaded context window the model listens to.
+the playhead, block boundaries, change markers, the shaded context window the model listens to and, with a
+tempo set, the beat grid (bar lines stronger than beats), past and ahead.
 Click a past block or drag across the past to select it for saving; the wheel or −/+ zoom."""
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class TimelineWidget(QtWidgets.QFrame):
         self._wave = WaveRaster(self.WAVE_ROWS, np.array(bgra(c.played), np.uint8), np.array(bgra(c.ahead), np.uint8))
         self.boundary_lines = path_item(cosmetic_pen(qcolor(c.dim_text, 45)))  # dashes cost ~5 % of a core
         self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
+        self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 30)))
+        self.bar_lines = path_item(cosmetic_pen(qcolor(c.text, 110), 1.5))
         self.marker_labels: list[pg.TextItem] = []  # made as markers need them, at most _MARKER_POOL
         self.selection_region = pg.LinearRegionItem(brush=qcolor(c.text, 34),
                                                     pen=pg.mkPen(qcolor(c.text, 220), width=2,
@@ -129,7 +132,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
         self.hint.setVisible(False)
         for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image,
-                     self.boundary_lines, self.marker_lines, self.selection_region, self.playhead,
+                     self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines, self.selection_region, self.playhead,
                      self.context_label, self.hint):
             self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
@@ -193,6 +196,9 @@ class TimelineWidget(QtWidgets.QFrame):
         self.playhead.setPos(frame.play_s, 0.0)
         if self._changed("boundaries", frame.boundaries_s):
             self._draw_boundaries(frame.boundaries_s)
+        if self._changed("grid", (frame.beat_lines_s, frame.bar_lines_s)):
+            self.beat_lines.setPath(vertical_lines(frame.beat_lines_s, -1.0, 1.0))
+            self.bar_lines.setPath(vertical_lines(frame.bar_lines_s, -1.0, 1.0))
         if self._changed("markers", frame.markers):
             self._draw_markers(frame, rate)
         left, right = self._x_range(frame.play_s)
