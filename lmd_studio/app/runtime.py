@@ -139,15 +139,18 @@ class EngineRuntime:
         """Bar, beat and tempo where the music is now (None: no tempo)."""
         return self.clock_map.reading(self.parts.engine.ring.read_position)
 
-    def grid_lines(self, start: int, end: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """(beat lines that are not bar lines, bar lines) in stream positions [start, end)."""
+    def grid_lines(self, start: int, end: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(beat lines that are not bar lines, bar lines, the bar number each bar line starts) in stream
+        positions [start, end)."""
         base = self._timeline.base
         clock = self.clock_map
         a, b = max(0, start - base), max(0, end - base)
         bars = clock.lines(a, b, per_bar=True)
         beats = clock.lines(a, b)
         beats = beats[~np.isin(beats, bars)]
-        return tuple(int(p) + base for p in beats), tuple(int(p) + base for p in bars)
+        readings = [clock.reading(int(p)) for p in bars]
+        numbers = tuple(r.bar if r is not None else 0 for r in readings)
+        return tuple(int(p) + base for p in beats), tuple(int(p) + base for p in bars), numbers
 
     def carry_clock_from(self, reading: BeatReading | None) -> None:
         """This (new, not yet started) engine's bar count carries on where the one it replaces stopped."""

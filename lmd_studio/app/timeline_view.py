@@ -37,14 +37,15 @@ class TimelineView:
             return self._cache[1]  # nothing changed: the same object, so the view can skip redrawing
         start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
         end = start + int(span_s * rate)
-        beats, bars = runtime.grid_lines(start, end)
+        beats, bars, bar_numbers = runtime.grid_lines(start, end)
         frame = TimelineFrame(
             sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
             context_start_s=max(0, ahead - runtime.context_frames) / rate,
             wave=tl.waveform(start, end, columns), spec=tl.spectrogram(start, end, columns) if spectrogram else None,
             boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
             markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate,
-            beat_lines_s=tuple(p / rate for p in beats), bar_lines_s=tuple(p / rate for p in bars))
+            beat_lines_s=tuple(p / rate for p in beats), bar_lines_s=tuple(p / rate for p in bars),
+            bar_numbers=bar_numbers)
         self._cache = (key, frame)
         return frame
 

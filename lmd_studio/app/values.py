@@ -100,6 +100,7 @@ class TimelineFrame:
     oldest_s: float  # the history does not reach further back
     beat_lines_s: tuple[float, ...] = ()  # the musical clock's beats (bar lines excluded), past and ahead
     bar_lines_s: tuple[float, ...] = ()  # its bar lines (downbeats)
+    bar_numbers: tuple[int, ...] = ()  # the bar each bar line starts (from 1)
 
 
 @dataclass(frozen=True, slots=True)

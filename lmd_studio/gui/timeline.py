@@ -29,6 +29,7 @@ from lmd_studio.gui.wave_raster import WaveRaster
 
 MIN_SPAN_S, MAX_SPAN_S = 2.0, 600.0
 _MARKER_POOL = 24
+_BAR_LABEL_POOL = 24  # bar numbers drawn; zoomed out further, every n-th bar is numbered
 
 
 class TimelineWidget(QtWidgets.QFrame):
@@ -119,8 +120,9 @@ class TimelineWidget(QtWidgets.QFrame):
         self._wave = WaveRaster(self.WAVE_ROWS, np.array(bgra(c.played), np.uint8), np.array(bgra(c.ahead), np.uint8))
         self.boundary_lines = path_item(cosmetic_pen(qcolor(c.dim_text, 45)))  # dashes cost ~5 % of a core
         self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
-        self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 30)))
-        self.bar_lines = path_item(cosmetic_pen(qcolor(c.text, 110), 1.5))
+        self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 45)))
+        self.bar_lines = path_item(cosmetic_pen(qcolor(c.text, 170), 1.5))
+        self.bar_labels: list[pg.TextItem] = []  # made as bar numbers need them, at most _BAR_LABEL_POOL
         self.marker_labels: list[pg.TextItem] = []  # made as markers need them, at most _MARKER_POOL
         self.selection_region = pg.LinearRegionItem(brush=qcolor(c.text, 34),
                                                     pen=pg.mkPen(qcolor(c.text, 220), width=2,
@@ -199,6 +201,7 @@ class TimelineWidget(QtWidgets.QFrame):
         if self._changed("grid", (frame.beat_lines_s, frame.bar_lines_s)):
             self.beat_lines.setPath(vertical_lines(frame.beat_lines_s, -1.0, 1.0))
             self.bar_lines.setPath(vertical_lines(frame.bar_lines_s, -1.0, 1.0))
+            self._draw_bar_numbers(frame)
         if self._changed("markers", frame.markers):
             self._draw_markers(frame, rate)
         left, right = self._x_range(frame.play_s)
@@ -244,6 +247,22 @@ class TimelineWidget(QtWidgets.QFrame):
 
     def _draw_boundaries(self, boundaries: tuple[float, ...]) -> None:
         self.boundary_lines.setPath(vertical_lines(boundaries, -1.0, 1.0))
+
+    def _draw_bar_numbers(self, frame: TimelineFrame) -> None:
+        every = max(1, -(-len(frame.bar_lines_s) // _BAR_LABEL_POOL))
+        shown = [(x, n) for x, n in zip(frame.bar_lines_s, frame.bar_numbers) if n and (n - 1) % every == 0]
+        while len(self.bar_labels) < len(shown):
+            label = pg.TextItem("", color=qcolor(self.c.text, 200), anchor=(0, 1))
+            self.bar_labels.append(label)
+            self.plot.addItem(label, ignoreBounds=True)
+        for i, label in enumerate(self.bar_labels):
+            if i < len(shown):
+                x, n = shown[i]
+                label.setText(str(n))
+                label.setPos(x, -1.0)
+                label.setVisible(True)
+            elif label.isVisible():
+                label.setVisible(False)
 
     def _draw_markers(self, frame: TimelineFrame, rate: int) -> None:
         markers = frame.markers[-_MARKER_POOL:]
