@@ -291,9 +291,11 @@ class GenerationEngine:
         assert landing is not None
         xf = self.crossfade_frames
         splice_at = splice_start(landing.plan.position, xf)
-        if splice_at + xf >= self.ring.write_position:
-            return False  # the block holding the line is not generated yet
-        i = next((k for k, b in enumerate(self._queued) if b.dev_start <= splice_at < b.dev_end), None)
+        queued = splice_at + xf < self.ring.write_position
+        if not queued and splice_at >= self.ring.read_position + self.splice_margin_frames:
+            return False  # the block holding the line is not generated yet, and there is still time
+        i = (next((k for k, b in enumerate(self._queued) if b.dev_start <= splice_at < b.dev_end), None)
+             if queued else None)
         # after the splice the queue ends with that block: regenerating it and then the next block must
         # both fit before the playhead gets there
         room = i is not None and (self._queued[i].dev_end - self.ring.read_position

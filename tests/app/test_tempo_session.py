@@ -121,3 +121,16 @@ def test_the_tempo_is_remembered_but_not_in_scenes(tmp_path: Path) -> None:
         assert again.engine.mailbox.bpm == 140.0 and not again.performance.is_auto(TEMPO.name)
     finally:
         again.engine.runtime.shutdown()
+
+
+def test_the_bar_count_runs_on_across_an_engine_rebuild(session) -> None:
+    import dataclasses
+
+    set_tempo(session, 120.0)
+    session.transport.play()
+    wait_for(session, lambda: session.tick().bar >= 2)
+    before = session.tick().bar
+    audio = dataclasses.replace(session.settings.audio, buffer_frames=512)
+    session.apply_settings(dataclasses.replace(session.settings, audio=audio))  # a new engine
+    wait_for(session, lambda: session.tick().playing and session.tick().bar > 0)
+    assert session.tick().bar >= before  # not back to bar 1
