@@ -62,11 +62,13 @@ class EngineHost:
         continuing the stream position, the timeline and the controls."""
         old = self.runtime
         position = old.shutdown()
+        beat = old.beat_at_playhead()  # the bar count runs on into the new engine
         self.underruns_before += old.metrics.underruns
         self.underflows_before += old.metrics.device_underflows
         self.timeline.rebase(position)
         runtime = self._build(generator, mailbox_like(generator, old.mailbox.snapshot().controls, old.mailbox.prompts))
         self._runtime = runtime
+        runtime.carry_clock_from(beat)
         runtime.start()
         runtime.set_safe_mode(self._settings.current.safe_mode)
         return runtime
@@ -82,6 +84,7 @@ class EngineHost:
             listener(runtime, generator)
         if STEPS.name in mailbox.registry and self._settings.current.safe_mode:
             runtime.set_safe_mode(True)
+        runtime.set_quantise(self._settings.current.quantise)
         return runtime
 
     # --- the running engine --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.scenes import ParamMorph
 from lmd_studio.app.values import ControlInfo
-from lmd_studio.core.params import MASTER_GAIN, SEED
+from lmd_studio.core.params import MASTER_GAIN, SEED, STUDIO_PARAMS
 from lmd_studio.settings.schema import StudioSettings
 
 
@@ -27,8 +27,9 @@ class PerformanceDesk:
         self.last_touched = ""  # the control moved last on screen (MIDI "learn_toggle" binds it)
 
     def controls(self) -> list[ControlInfo]:
-        """Every performance control (volume excluded) with whether this model listens to it."""
-        heard = {s.name for s in self._engine.runtime.generator.param_specs}
+        """Every performance control (volume excluded) with whether this model listens to it (the tempo and
+        meter always count: the studio's clock, bar lines and quantised changes follow them)."""
+        heard = {s.name for s in self._engine.runtime.generator.param_specs} | STUDIO_PARAMS
         return [ControlInfo(spec, spec.name in heard) for spec in self._engine.mailbox.registry
                 if spec.name != MASTER_GAIN.name]
 
@@ -79,6 +80,10 @@ class PerformanceDesk:
         for name in settings.auto_params:
             if name in registry and registry.spec(name).can_auto:
                 mailbox.set_auto(name, True)
+        saved = {name for name, _ in settings.params}
+        for name in STUDIO_PARAMS & saved:  # a tempo chosen last time (these start on auto)
+            if registry.spec(name).can_auto and name not in settings.auto_params:
+                mailbox.set_auto(name, False)
 
     def remembered(self, settings: StudioSettings) -> dict[str, Any]:
         """Settings fields that bring these knobs back next time (another model's knobs are kept too)."""

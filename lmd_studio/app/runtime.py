@@ -7,12 +7,16 @@ and meters, so the Session reads plain numbers.
 
 from __future__ import annotations
 
+import numpy as np
+
 from lmd_studio.app.capture_chain import CaptureFanout
+from lmd_studio.app.countdown import Landing
 from lmd_studio.app.engine_parts import EngineParts
 from lmd_studio.app.timeline_model import TimelineModel
 from lmd_studio.audio.backend import AudioStatus
 from lmd_studio.core.generator import BlockControls, BlockGenerator
 from lmd_studio.engine import commands as cmd
+from lmd_studio.engine.beat_clock import BeatReading, ClockMap
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.rt.mailbox import ParamMailbox
 
@@ -77,6 +81,14 @@ class EngineRuntime:
     def set_safe_mode(self, enabled: bool) -> None:
         self.parts.engine.send(cmd.SetSafeMode(enabled))
 
+    def set_quantise(self, grid: str) -> None:
+        """Where model changes land while a tempo is set: "off", "beat" or "bar"."""
+        self.parts.engine.send(cmd.SetQuantise(grid))
+
+    def land_now(self) -> None:
+        """The changes written to the mailbox so far land at once, whatever the quantise setting."""
+        self.parts.engine.send(cmd.LandNow(self.mailbox.model_version))
+
     def wake(self) -> None:
         self.parts.engine.wake()
 
@@ -117,6 +129,43 @@ class EngineRuntime:
         """Continuous capture position of the newest frame the device has played."""
         ring = self.parts.engine.capture_ring
         return self._fanout.offset + (ring.write_position if ring is not None else 0)
+
+    # --- the musical clock (positions here are stream positions, like the timeline's) ---------------------
+    @property
+    def clock_map(self) -> ClockMap:
+        return self.parts.engine.clock_map
+
+    def beat_at_playhead(self) -> BeatReading | None:
+        """Bar, beat and tempo where the music is now (None: no tempo)."""
+        return self.clock_map.reading(self.parts.engine.ring.read_position)
+
+    def grid_lines(self, start: int, end: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(beat lines that are not bar lines, bar lines, the bar number each bar line starts) in stream
+        positions [start, end)."""
+        base = self._timeline.base
+        clock = self.clock_map
+        a, b = max(0, start - base), max(0, end - base)
+        bars = clock.lines(a, b, per_bar=True)
+        beats = clock.lines(a, b)
+        beats = beats[~np.isin(beats, bars)]
+        readings = [clock.reading(int(p)) for p in bars]
+        numbers = tuple(r.bar if r is not None else 0 for r in readings)
+        return tuple(int(p) + base for p in beats), tuple(int(p) + base for p in bars), numbers
+
+    def carry_clock_from(self, reading: BeatReading | None) -> None:
+        """This (new, not yet started) engine's bar count carries on where the one it replaces stopped."""
+        if reading is not None:
+            self.parts.engine.clock.carry_on(reading.bar, reading.beat_in_bar)
+
+    def waiting_change(self) -> Landing | None:
+        """The change waiting in the engine for its grid line (None: none waits)."""
+        m = self.parts.engine.metrics
+        read = self.parts.engine.ring.read_position
+        if m.landing_position < 0 or m.landing_position <= read:
+            return None
+        beats = self.clock_map.beats_between(read, m.landing_position)
+        return Landing((m.landing_position - read) / self.sample_rate_hz, beats, m.landing_skipped,
+                       m.landing_per_bar)
 
     @property
     def context_frames(self) -> int:

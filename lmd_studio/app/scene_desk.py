@@ -14,7 +14,7 @@ from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.midi_seam import MidiLinkApi
 from lmd_studio.app.prompt_mixer import PromptMixer
 from lmd_studio.app.scenes import ParamMorph, capture_scene
-from lmd_studio.core.params import MASTER_GAIN
+from lmd_studio.core.params import MASTER_GAIN, STUDIO_PARAMS
 from lmd_studio.settings.paths import StudioPaths
 from lmd_studio.settings.scenes import SCENE_SLOTS, Scene, SceneStore
 
@@ -45,7 +45,7 @@ class SceneDesk:
         _check_slot(index)
         snap = self._engine.mailbox.snapshot().controls
         scene = capture_scene(name or f"Scene {index + 1}", self._mixer.entries(), snap.values, snap.auto,
-                              self._mixer.morph_s, skip=lambda n: n == MASTER_GAIN.name)
+                              self._mixer.morph_s, skip=_not_in_scenes)
         self._scenes[index] = scene
         self._save()
         self._notify("info", f"Saved scene {index + 1}: {scene.name}")
@@ -66,7 +66,7 @@ class SceneDesk:
         mailbox = self._engine.mailbox
         registry = mailbox.registry
         for spec in registry:
-            if spec.can_auto:
+            if spec.can_auto and not _not_in_scenes(spec.name):
                 mailbox.set_auto(spec.name, spec.name in scene.auto)
         current = {n: mailbox.get(n) for n in registry.names}
         self.morph.start(registry, current, scene.param_values, now, duration)
@@ -90,6 +90,11 @@ class SceneDesk:
             self.store.save(tuple(self._scenes))
         except OSError as exc:
             self._notify("error", f"Scenes not saved: {exc.strerror or exc}")
+
+
+def _not_in_scenes(name: str) -> bool:
+    """A scene is the mix: not the volume, nor the tempo and meter (a recall must not move the song's clock)."""
+    return name == MASTER_GAIN.name or name in STUDIO_PARAMS
 
 
 def _check_slot(index: int) -> None:

@@ -83,7 +83,8 @@ class Session:
         self.prompts = PromptDesk(mixer, self.engine, marks, self._settings, deps.paths, self._midi, self.notify,
                                   clock)
         self.performance = PerformanceDesk(self.engine, marks, morph)
-        self.transport = Transport(self.engine, self._settings, marks, morph, self._midi, clock, startup)
+        self.transport = Transport(self.engine, self._settings, marks, morph, self._midi, clock, startup,
+                                   gliding=lambda: mixer.morphing or morph.active)
         self._jobs = JobList()
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
@@ -157,6 +158,7 @@ class Session:
         self._apply_midi(self.midi.poll())
         self.prompts.tick(now)
         self.scenes.tick(now)
+        self.transport.keep_landing_now()
         self._marks.flush(now)
         self.engine.sample_positions()
         self.recording.poll()
@@ -186,6 +188,8 @@ class Session:
         self.prompts.mixer.morph_s = new.morph_s
         if new.safe_mode != old.safe_mode:
             self.engine.runtime.set_safe_mode(new.safe_mode)
+        if new.quantise != old.quantise:
+            self.engine.runtime.set_quantise(new.quantise)
         if new.audio != old.audio:
             self.engine.audio = new.audio
             self.model.install(self.engine.runtime.generator)

@@ -54,6 +54,9 @@ class StatusBuilder:
         mailbox = runtime.mailbox
         settings = self._settings.current
         underflows = m.device_underflows + self._engine.underflows_before - self._transport.underflows_at_play
+        beat = runtime.beat_at_playhead()
+        beats_per_s = beat.bpm / 60.0 if beat is not None else None
+        countdowns = self._marks.countdowns.current(now_s, runtime.waiting_change(), beats_per_s)
         return StudioStatus(
             playing=m.playing, primed=m.primed, recording=desk.recording,
             record_elapsed_s=recorder.elapsed_s, record_path=str(recorder.path or ""),
@@ -67,10 +70,12 @@ class StatusBuilder:
             audio_device=audio.device_name, audio_message=audio.message, sample_rate_hz=audio.sample_rate_hz,
             buffer_frames=audio.buffer_frames, bpm=mailbox.bpm, held_notes=mailbox.snapshot().controls.held_notes,
             retro_available_s=retro.available_s if retro is not None else 0.0, engine_error=m.last_error,
-            countdowns=self._marks.countdowns.current(now_s), prompt_shares=self._mixer.shares(now_s),
+            countdowns=countdowns, prompt_shares=self._mixer.shares(now_s),
             morphing=self._mixer.morphing or self._morph.active,
             jobs=self._jobs.views() + tuple(j.view() for j in desk.jobs()),
             midi_learning=self._midi().learning_target, controls_version=mailbox.version, startup=startup,
             model_loading=startup_load is not None and startup_load.loading,
             play_pending=self._transport.playing and startup not in ("", READY_TEXT),
-            adapter=settings.adapter)
+            adapter=settings.adapter, bar=beat.bar if beat is not None else 0,
+            beat=beat.beat if beat is not None else 0, beats_per_bar=beat.beats_per_bar if beat is not None else 4,
+            quantise=settings.quantise)

@@ -30,18 +30,22 @@ class TimelineView:
         rate = runtime.sample_rate_hz
         play = runtime.stream_play_position
         ahead = max(runtime.stream_write_position, play)
+        clock = runtime.clock_map  # replaced whole on every tempo change
         key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, runtime.context_frames,
-               id(tl), tl.version)
+               id(tl), tl.version, id(clock))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]  # nothing changed: the same object, so the view can skip redrawing
         start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
         end = start + int(span_s * rate)
+        beats, bars, bar_numbers = runtime.grid_lines(start, end)
         frame = TimelineFrame(
             sample_rate_hz=rate, play_s=play / rate, ahead_s=ahead / rate,
             context_start_s=max(0, ahead - runtime.context_frames) / rate,
             wave=tl.waveform(start, end, columns), spec=tl.spectrogram(start, end, columns) if spectrogram else None,
             boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
-            markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate)
+            markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate,
+            beat_lines_s=tuple(p / rate for p in beats), bar_lines_s=tuple(p / rate for p in bars),
+            bar_numbers=bar_numbers)
         self._cache = (key, frame)
         return frame
 

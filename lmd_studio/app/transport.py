@@ -1,5 +1,5 @@
 """The transport (`session.transport`): play, stop, a fresh start, panic; the output volume, safe mode,
-and tap tempo (a MIDI button).
+tap tempo (a MIDI button), and where changes land while a tempo is set (quantise, and "now").
 
 `playing` is the transport as the player set it; the engine follows within milliseconds. A play pressed
 while the start-up model still loads is remembered (the status shows it pending) and the music starts
@@ -26,7 +26,7 @@ PANIC_FADE_S = 0.15
 class Transport:
     def __init__(self, engine: EngineHost, settings: LiveSettings, marks: ChangeMarks, morph: ParamMorph,
                  midi: Callable[[], MidiLinkApi], clock: Callable[[], float],
-                 startup: ModelStartup | None = None) -> None:
+                 startup: ModelStartup | None = None, gliding: Callable[[], bool] = lambda: False) -> None:
         self._engine = engine
         self._settings = settings
         self._marks = marks
@@ -36,6 +36,8 @@ class Transport:
         self._startup = startup  # the model still loading at start-up (startup.py), or None
         self._playing = False
         self._panic_until_s: float | None = None
+        self._gliding = gliding  # a scene or prompt morph is under way (its steps are changes too)
+        self._landing_now = False  # a change made with "now" glides on: its steps land at once as well
         self.underflows_at_play = 0  # device glitches counted before the last play (start-up is not playing)
         self.taps = TapTempo(clock)
 
@@ -114,6 +116,29 @@ class Transport:
     def set_safe_mode(self, enabled: bool) -> None:
         self._engine.runtime.set_safe_mode(enabled)
         self._settings.update(safe_mode=bool(enabled))
+
+    @property
+    def quantise(self) -> str:
+        """Where changes land while a tempo is set: "off" (at once), "beat" or "bar"."""
+        return self._settings.current.quantise
+
+    def set_quantise(self, grid: str) -> None:
+        self._settings.update(quantise=grid)  # validated there: a bad name raises before the engine hears it
+        self._engine.runtime.set_quantise(grid)
+
+    def land_now(self) -> None:
+        """The changes made so far land at once, whatever the quantise setting (made with Shift held); a
+        scene or prompt morph it started lands each of its steps at once too (`keep_landing_now`)."""
+        runtime = self._engine.runtime
+        runtime.land_now()
+        self._landing_now = True
+        self._marks.countdowns.hurry(self._clock(), runtime.metrics.now_change_s)
+
+    def keep_landing_now(self) -> None:
+        """From the GUI timer, after the morphs stepped: while a morph started "now" runs, land its steps."""
+        if self._landing_now:
+            self._engine.runtime.land_now()
+            self._landing_now = self._gliding()
 
     def tap_tempo(self) -> None:
         """One tap of the tempo button: from the second tap on, the tempo follows the taps."""

@@ -92,6 +92,11 @@ class StudioStatus:
     model_loading: bool = False  # no model in the engine yet (a silent stand-in; play waits for the model)
     play_pending: bool = False  # play was pressed and waits for the model to be ready
     adapter: str = ""  # the LoRA adapter in the model ("" none)
+    # the musical clock at the playhead (engine/beat_clock.py): bar and beat from 1; 0 = no tempo set
+    bar: int = 0
+    beat: int = 0
+    beats_per_bar: int = 4
+    quantise: str = "off"  # where changes land while a tempo is set: "off", "beat", "bar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,9 @@ class TimelineFrame:
     boundaries_s: tuple[float, ...]
     markers: tuple[Marker, ...]
     oldest_s: float  # the history does not reach further back
+    beat_lines_s: tuple[float, ...] = ()  # the musical clock's beats (bar lines excluded), past and ahead
+    bar_lines_s: tuple[float, ...] = ()  # its bar lines (downbeats)
+    bar_numbers: tuple[int, ...] = ()  # the bar each bar line starts (from 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,17 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 CLOCK_CHANNELS = 6
 TEMPO_REFERENCE_BPM = 120.0
 MIN_BPM, MAX_BPM = 20.0, 400.0
+_GRID_EPS = 1e-9  # beats: a time computed back from a grid line may land a hair before it
+# where a change lands while a tempo is set (engine/quantise.py; the setting in settings/schema.py)
+Quantise = Literal["off", "beat", "bar"]
+QUANTISE_CHOICES: tuple[Quantise, ...] = ("off", "beat", "bar")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,52 @@ class TempoMap:
         starts = [s.start_s for s in self.segments]
         seg = self.segments[max(0, bisect.bisect_right(starts, t_s) - 1)]
         return seg.beats_per_bar * 60.0 / seg.bpm
+
+    def segment_at(self, t_s: float) -> TempoSegment:
+        starts = [s.start_s for s in self.segments]
+        return self.segments[max(0, bisect.bisect_right(starts, t_s) - 1)]
+
+    def time_at_beats(self, beats: float) -> float:
+        """The time at which the beat count reaches `beats` (the inverse of beats_at; the first tempo is
+        extended backwards, the last forwards)."""
+        starts, seg_beats, _ = self._segment_starts()
+        i = max(0, bisect.bisect_right(seg_beats, beats) - 1)
+        return starts[i] + (beats - seg_beats[i]) * 60.0 / self.segments[i].bpm
+
+    def grid_s(self, start_s: float, end_s: float, per_bar: bool = False) -> np.ndarray:
+        """Exact times of the beat lines (or only the bar lines) in [start_s, end_s), ascending.
+
+        Beat lines are whole beats counted from the bar anchor of the meter in force, so they run on
+        across a tempo change and a meter change starts a new bar (and beat) there. Computed per segment
+        from its own tempo, not sampled: the engine lands changes on these lines to the sample."""
+        starts, seg_beats, anchors = self._segment_starts()
+        out: list[np.ndarray] = []
+        for i, seg in enumerate(self.segments):
+            lo = start_s if i == 0 else max(start_s, starts[i])
+            hi = end_s if i + 1 == len(starts) else min(end_s, starts[i + 1])
+            if lo >= hi:
+                continue
+            step = float(seg.beats_per_bar if per_bar else 1)
+            beats_per_s = seg.bpm / 60.0
+            b_lo = seg_beats[i] + (lo - starts[i]) * beats_per_s - anchors[i]  # beats since the bar anchor
+            b_hi = seg_beats[i] + (hi - starts[i]) * beats_per_s - anchors[i]
+            k = np.arange(math.ceil(b_lo / step - _GRID_EPS), math.ceil(b_hi / step - _GRID_EPS), dtype=np.float64)
+            out.append(starts[i] + (anchors[i] + k * step - seg_beats[i]) / beats_per_s)
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float64)
+
+    def bar_beat_at(self, t_s: float) -> tuple[int, float]:
+        """(bar index, beats into that bar) at `t_s`: bars are counted from the bar that holds the map's
+        beat 0 (index 0), across meter changes (a bar cut short by a meter change still counts)."""
+        starts, seg_beats, anchors = self._segment_starts()
+        i = max(0, bisect.bisect_right(starts, t_s) - 1)
+        bars = 0
+        for j in range(1, i + 1):
+            if anchors[j] != anchors[j - 1]:  # a meter change: the bar it cuts counts, then a new one starts
+                bars += math.ceil((anchors[j] - anchors[j - 1]) / self.segments[j - 1].beats_per_bar - _GRID_EPS)
+        seg = self.segments[i]
+        since_anchor = seg_beats[i] + (t_s - starts[i]) * seg.bpm / 60.0 - anchors[i]
+        in_bar = math.floor(since_anchor / seg.beats_per_bar + _GRID_EPS)
+        return bars + in_bar, max(0.0, since_anchor - in_bar * seg.beats_per_bar)
 
 
 def channels_from_beats(beats: np.ndarray, bar_phase: np.ndarray, bpm: np.ndarray | float) -> np.ndarray:

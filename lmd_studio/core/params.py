@@ -136,9 +136,17 @@ BRIGHTNESS = ParamSpec("brightness", "Brightness", 0.0, 1.0, 0.5, "",
 DENSITY = ParamSpec("density", "Density", 0.0, 1.0, 0.5, "", "Onsets per second: sparse to busy.", can_auto=True)
 PITCH = ParamSpec("pitch", "Key / pitch", 0.0, 11.0, 0.0, "semitone",
                   "Tonal centre (0 = C … 11 = B) when not played from a keyboard.", integer=True, can_auto=True)
+# The studio's tempo and meter: the engine's musical clock (bar lines, quantised changes) and a model with a
+# musical clock follow them. "Auto" on the tempo = none chosen: the model decides (BlockControls.bpm None).
+TEMPO = ParamSpec("tempo_bpm", "Tempo", 20.0, 400.0, 120.0, "BPM",
+                  "The studio's tempo: bars and beats on the timeline, changes landing on the beat, MIDI clock "
+                  "out and Link follow it. Tap tempo, MIDI clock in and Link set it too.", can_auto=True, scale="log")
+METER = ParamSpec("beats_per_bar", "Meter", 1.0, 16.0, 4.0, "/4", "Beats per bar (4 → 4/4, 3 → 3/4).",
+                  integer=True)
 MASTER_GAIN = ParamSpec("master_gain_db", "Volume", -60.0, 6.0, -6.0, "dB", "Master output level.",
                         block_boundary=False)
 
 STANDARD_PARAMS = ParamRegistry(
-    [GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, MASTER_GAIN]
+    [GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, TEMPO, METER, MASTER_GAIN]
 )
+STUDIO_PARAMS = frozenset({TEMPO.name, METER.name})  # the studio's, heard whatever the model (its clock)

@@ -38,8 +38,24 @@ class SetSafeMode:
 
 
 @dataclass(frozen=True, slots=True)
+class SetQuantise:
+    """Where changes to the model's inputs land from now on: "off" (at once), "beat" or "bar" (the next
+    line of the engine's clock that a splice can still be centred on)."""
+
+    grid: str
+
+
+@dataclass(frozen=True, slots=True)
+class LandNow:
+    """The changes written to the mailbox up to its `model_version` land at once, whatever the quantise
+    setting (a change made with the "now" modifier held); one waiting for its grid line goes now too."""
+
+    model_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
     pass
 
 
-Command = Play | Stop | Reset | Seek | SetSafeMode | Shutdown
+Command = Play | Stop | Reset | Seek | SetSafeMode | SetQuantise | LandNow | Shutdown

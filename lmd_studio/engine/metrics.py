@@ -22,7 +22,8 @@ class EngineMetrics:
     callback_lateness_max_ms: float = 0.0
     buffer_period_ms: float = 0.0
     control_latency_ms_last: float = 0.0  # parameter set → first changed sample out of the device
-    pending_change_s: float = 0.0  # how long until a change made now is heard (countdown)
+    pending_change_s: float = 0.0  # how long until a change made now is heard (countdown; quantised: its line)
+    now_change_s: float = 0.0  # how long until a change landing at once is heard (the "now" modifier)
     blocks_generated: int = 0
     steps_blocks: tuple[tuple[int, int], ...] = ()  # (sampling steps, blocks generated with them), ascending
     splices: int = 0  # queued audio regenerated after a control change
@@ -37,6 +38,12 @@ class EngineMetrics:
     # the output limiter (dsp/limiter.py), counted in samples (one channel value) since the engine started:
     clipped_samples_pre_limiter: int = 0  # |x| > 1.0 after the volume: would have clipped without it
     over_full_scale_samples: int = 0  # |y| >= 1.0 leaving the engine (device, capture, render): always 0
+    # quantised changes (engine/quantise.py): the setting, and the change waiting for its grid line
+    quantise: str = "off"
+    landing_position: int = -1  # ring position of the line it lands on (-1: none waiting)
+    landing_per_bar: bool = False  # on a bar line (else a beat line)
+    landing_skipped: int = 0  # nearer lines it had to let pass (too close to the playhead to regenerate)
+    landings: int = 0  # quantised changes spliced in on their line so far
 
     @property
     def warning(self) -> str:

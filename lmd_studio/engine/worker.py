@@ -11,6 +11,11 @@ that contains the splice point (states are immutable, so every queued block's st
 regenerates that block with the new controls and crossfades into it at the splice point. The change is
 then heard after ≈ margin, not after the whole queue.
 
+Quantised changes (quantise.py): with a tempo and quantise on "beat" or "bar", a change waits for the next
+line of the musical clock (beat_clock.py) that a splice can still be centred on; the block holding that
+line is generated with the old controls, then spliced with the new ones so that the crossfade's centre
+sits on the line's sample. The clock follows the audio: its tempo changes where the new audio is heard.
+
 `step()` does one unit of work and is what tests and the offline renderer call synchronously; `start()`
 runs it on a thread.
 """
@@ -21,98 +26,32 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from lmd_studio.core.generator import BlockControls, BlockGenerator
-from lmd_studio.core.params import MASTER_GAIN, STEPS
+from lmd_studio.core.params import MASTER_GAIN
 from lmd_studio.core.units import db_to_gain
-from lmd_studio.dsp.limiter import LimiterConfig, PeakLimiter
+from lmd_studio.dsp.limiter import PeakLimiter
 from lmd_studio.engine import commands as cmd
+from lmd_studio.engine.beat_clock import ClockMap, EngineClock
+from lmd_studio.engine.block_runner import BlockRunner
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.output import OutputStage
+from lmd_studio.engine.quantise import Landing, check_quantise, plan_landing, splice_start
 from lmd_studio.engine.resample import StreamConverter
+from lmd_studio.engine.worker_types import (
+    REGEN_HEADROOM,
+    BlockListener,
+    EngineConfig,
+    Probe,
+    QueuedBlock,
+    WorkerStats,
+)
 from lmd_studio.rt.mailbox import MailboxSnapshot, ParamMailbox
 from lmd_studio.rt.ring import SpscRing
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    device_sample_rate_hz: int
-    device_channels: int = 2
-    prime_blocks: int = 2  # blocks queued before the first sample plays
-    ahead_s: float = 1.5  # keep generating while less than this is queued
-    ring_s: float = 8.0  # playback ring capacity
-    min_splice_margin_s: float = 0.03  # kept ahead of the playhead on a splice, beyond regeneration time
-    crossfade_s: float = 0.012
-    low_latency: bool = True
-    # generator states kept for Seek (64 ≈ 47 s of 0.74 s blocks; a real model's state — KV cache + codec
-    # decoder state — is ~1 MB each, so 512 would hold ~0.5 GB). With 64, and process_tuning's malloc
-    # settings, the 10-minute real-model soak's RSS stays flat.
-    history_blocks: int = 64
-    seed: int = 0
-    safe_mode: bool = True
-    idle_wait_s: float = 0.004  # worker sleep when there is nothing to do
-    capture: bool = True  # feed the capture ring (recording, retro-capture, timeline); off for offline renders
-    limiter: LimiterConfig | None = LimiterConfig()  # after the volume, in every output; None = off (tests)
-
-    def __post_init__(self) -> None:
-        if self.device_sample_rate_hz <= 0 or self.device_channels < 1:
-            raise ValueError(f"bad device format: {self.device_sample_rate_hz} Hz × {self.device_channels} ch")
-        if self.prime_blocks < 1:
-            raise ValueError(f"prime_blocks must be >= 1, got {self.prime_blocks}")
-        if not 0 < self.ahead_s < self.ring_s:
-            raise ValueError(f"need 0 < ahead_s ({self.ahead_s}) < ring_s ({self.ring_s})")
-        if self.crossfade_s < 0 or self.min_splice_margin_s < 0:
-            raise ValueError("crossfade_s and min_splice_margin_s must be >= 0")
-
-
-@dataclass(slots=True)
-class QueuedBlock:
-    """A generated block in the ring: where it sits and the state it was generated from (a splice
-    regenerates it from that state)."""
-
-    index: int
-    state_before: Any
-    model_version: int
-    dev_start: int  # ring position of the block's first frame
-    dev_end: int
-
-
-@dataclass(slots=True)
-class _Probe:
-    """A control change waiting to be heard: measures change → first changed sample out."""
-
-    position: int
-    changed_at_s: float
-
-
-# `listener(position, frames, block_index, spliced)`: see GenerationEngine.add_block_listener
-BlockListener = Callable[[int, np.ndarray, int, bool], None]
-
-_RECENT_BLOCKS = 16
-# The splice budgets this much over the slowest of the recent generation times: enough for the jitter
-# seen in the soak (the real model's block times vary ≈ ±10 % between blocks), far less than the 1.5 × mean
-# used before, which made every knob move wait ≈ half a generation time longer than needed.
-_REGEN_HEADROOM = 1.2
-
-
-@dataclass(slots=True)
-class _Stats:
-    block_ms_last: float = 0.0
-    block_ms_mean: float = 0.0
-    # the last few generation times, for the splice's regeneration estimate (a worst-case, not a mean)
-    block_ms_recent: deque[float] = field(default_factory=lambda: deque(maxlen=_RECENT_BLOCKS))
-    blocks_generated: int = 0
-    splices: int = 0
-    splice_misses: int = 0
-    last_splice_position: int | None = None  # ring position where the newest splice cut in
-    steps_blocks: dict[int, int] = field(default_factory=dict)  # sampling steps → blocks generated with them
-    control_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=4096))
-    last_error: str = ""
 
 
 class GenerationEngine:
@@ -132,16 +71,20 @@ class GenerationEngine:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = False
-        self.stats = _Stats()
+        self.stats = WorkerStats()
         self._history: OrderedDict[int, Any] = OrderedDict()
-        self._probes: list[_Probe] = []
-        self._safe_mode = config.safe_mode
-        self._steps_override = 0
+        self._probes: list[Probe] = []
+        self._runner = BlockRunner(generator, self.stats, config.safe_mode)
         self.metrics = EngineMetrics(generator_name=generator.name)
         self._published_at_s = 0.0
         self._block_listeners: tuple[BlockListener, ...] = ()
+        self.clock = EngineClock(rate)
+        self._quantise = config.quantise
+        self._landing: Landing | None = None  # a change waiting for its grid line
+        self._now_up_to = -1  # mailbox model versions up to this one land at once (cmd.LandNow)
         self._reset_stream(config.seed)
-        self._snapshot: MailboxSnapshot = mailbox.snapshot()
+        self._snapshot: MailboxSnapshot = mailbox.snapshot()  # what blocks are generated with
+        self._latest = self._snapshot  # the newest snapshot read (ahead of _snapshot while a change waits)
 
     # --- derived sizes --------------------------------------------------------------------------
     @property
@@ -151,6 +94,15 @@ class GenerationEngine:
     @property
     def block_device_frames(self) -> int:
         return int(round(self.block_s * self.config.device_sample_rate_hz))
+
+    @property
+    def crossfade_frames(self) -> int:
+        return int(self.config.crossfade_s * self.config.device_sample_rate_hz)
+
+    @property
+    def clock_map(self) -> ClockMap:
+        """The musical clock as of now (immutable; read from any thread)."""
+        return self.clock.map
 
     def _dev_pos_of_block(self, block_index: int) -> int:
         """Ring position of block `block_index`'s first frame within the current epoch."""
@@ -214,12 +166,12 @@ class GenerationEngine:
         """One unit of work: commands, snapshot, splice or one block. Returns whether it did work."""
         did = self._drain_commands()
         self._check_probes()
-        changed = self._refresh_snapshot()
-        if changed and self._can_splice():
-            did = self._splice() or did
+        did = self._take_changes() or did
         if self._needs_block():
             self._generate_next()
             did = True
+        if self._landing is not None and not self._landing.spliced:
+            did = self._land() or did
         self._update_priming()
         now = time.perf_counter()
         if did or now - self._published_at_s > 0.02:
@@ -240,15 +192,24 @@ class GenerationEngine:
                 self.output.playing = True
             elif isinstance(c, cmd.Stop):
                 self.output.playing = False
+                self._land_at_once()
             elif isinstance(c, cmd.Reset):
+                self._land_at_once()
                 self.ring.flush()
                 self._reset_stream(c.seed)
             elif isinstance(c, cmd.Seek):
+                self._land_at_once()
                 self._seek(c.block_index)
             elif isinstance(c, cmd.SetSafeMode):
-                self._safe_mode = c.enabled
-                if not c.enabled:
-                    self._steps_override = 0
+                self._runner.set_safe_mode(c.enabled)
+            elif isinstance(c, cmd.SetQuantise):
+                self._quantise = check_quantise(c.grid)
+                if c.grid == "off" and self._land_at_once() and self._can_splice():
+                    self._splice()
+            elif isinstance(c, cmd.LandNow):
+                self._now_up_to = max(self._now_up_to, c.model_version)
+                if self._land_at_once() and self._can_splice():
+                    self._splice()
             elif isinstance(c, cmd.Shutdown):
                 self._running = False
 
@@ -260,6 +221,7 @@ class GenerationEngine:
         self._history.clear()
         self._probes.clear()
         self.output.primed = False
+        self.clock.truncate(self.ring.write_position)  # the beat count runs on from where the audio resumes
 
     def _new_epoch(self, block_index: int, dev_start: int | None = None) -> None:
         self._converter = StreamConverter(self.generator.sample_rate, self.config.device_sample_rate_hz,
@@ -279,25 +241,84 @@ class GenerationEngine:
         self._state = state
         self._block_index = block_index
         self._new_epoch(block_index)
+        self.clock.truncate(self.ring.write_position)
 
     # --- snapshot and controls ----------------------------------------------------------------------
-    def _refresh_snapshot(self) -> bool:
-        """Take a new snapshot if the mailbox changed; True when the model's inputs changed."""
-        if self.mailbox.version == self._snapshot.version:
+    def _take_changes(self) -> bool:
+        """Read the mailbox if it changed. A change to the model's inputs lands at once (spliced in just
+        past the playhead) or, quantised, waits for its grid line (`_land`). Returns whether it spliced or
+        planned a landing (both worth publishing at once)."""
+        if self.mailbox.version == self._latest.version:
             return False
-        old = self._snapshot
-        self._snapshot = self.mailbox.snapshot()
-        self.output.gain.target_gain = db_to_gain(self._snapshot.controls.value(MASTER_GAIN))
-        return self._snapshot.model_version != old.model_version
+        snap = self.mailbox.snapshot()
+        self.output.gain.target_gain = db_to_gain(snap.controls.value(MASTER_GAIN))
+        model_changed = snap.model_version != self._latest.model_version
+        self._latest = snap
+        waiting = self._landing is not None and not self._landing.spliced
+        if not model_changed:
+            if waiting:
+                assert self._landing is not None
+                self._landing.snapshot = snap
+            else:
+                self._snapshot = snap
+            return False
+        plan = None
+        if self._can_splice() and snap.model_version > self._now_up_to:
+            xf = self.crossfade_frames
+            read = self.ring.read_position
+            plan = plan_landing(self.clock.map, read, read + self.splice_margin_frames + xf // 2, self._quantise)
+        if plan is not None:
+            self._landing = Landing(snap, plan)  # a change that lands on the same line again re-splices it
+            return True
+        self._landing = None
+        self._snapshot = snap
+        return self._can_splice() and self._splice()
 
-    def block_controls(self) -> BlockControls:
-        """The controls the next block is generated with: the mailbox's, with the steps override applied."""
-        controls = self._snapshot.controls
-        if self._steps_override > 0 and STEPS.name in controls.values:
-            values = dict(controls.values)
-            values[STEPS.name] = min(values[STEPS.name], float(self._steps_override))
-            controls = replace(controls, values=values)
-        return controls
+    def _land_at_once(self) -> bool:
+        """A change waiting for its grid line is taken now (stop, seek, "now", quantise off). Returns
+        whether there was one still to be heard."""
+        landing, self._landing = self._landing, None
+        if landing is None:
+            return False
+        if not landing.spliced:
+            self._snapshot = landing.snapshot
+        return landing.plan.position > self.ring.read_position
+
+    def _land(self) -> bool:
+        """Splice the waiting change in on its line once the block holding the line is queued; when the
+        line can no longer be met, plan the following one. Returns whether it spliced."""
+        landing = self._landing
+        assert landing is not None
+        xf = self.crossfade_frames
+        splice_at = splice_start(landing.plan.position, xf)
+        queued = splice_at + xf < self.ring.write_position
+        if not queued and splice_at >= self.ring.read_position + self.splice_margin_frames:
+            return False  # the block holding the line is not generated yet, and there is still time
+        i = (next((k for k, b in enumerate(self._queued) if b.dev_start <= splice_at < b.dev_end), None)
+             if queued else None)
+        # after the splice the queue ends with that block: regenerating it and then the next block must
+        # both fit before the playhead gets there
+        room = i is not None and (self._queued[i].dev_end - self.ring.read_position
+                                  >= self.splice_margin_frames + self.regen_frames + xf)
+        if room and i is not None and self._splice_block(i, splice_at, landing.snapshot, exact=True):
+            landing.spliced = True
+            self._snapshot = landing.snapshot
+            self.stats.landings += 1
+            return True
+        read = self.ring.read_position
+        earliest = max(read + self.splice_margin_frames + xf // 2, landing.plan.position + 1)
+        plan = plan_landing(self.clock.map, read, earliest, self._quantise)
+        if plan is None:  # the tempo went away meanwhile: now, then
+            self._landing = None
+            self._snapshot = landing.snapshot
+            return self._can_splice() and self._splice()
+        landing.plan = plan
+        return False
+
+    def block_controls(self, snapshot: MailboxSnapshot | None = None) -> BlockControls:
+        """The controls the next block is generated with (or `snapshot`'s): the mailbox's as last taken,
+        with the steps override applied."""
+        return self._runner.controls((snapshot or self._snapshot).controls)
 
     # --- generation ---------------------------------------------------------------------------------
     def _needs_block(self) -> bool:
@@ -310,41 +331,17 @@ class GenerationEngine:
         room = self.ring.writable_frames - self._pending.shape[0] >= 2 * self.block_device_frames
         return queued < ahead_frames and room
 
-    def _run_generator(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any, float]:
-        """Generate one block; a failing generator yields silence and keeps its state (logged in metrics)."""
-        self._count_steps(controls)
-        t0 = time.perf_counter()
-        try:
-            audio, next_state = self.generator.generate_block(state, controls)
-            audio = np.asarray(audio, dtype=np.float32)
-            expected = (self.generator.block_frames, self.generator.channels)
-            if audio.shape != expected:
-                raise ValueError(f"generator returned shape {audio.shape}, expected {expected}")
-            if not np.isfinite(audio).all():
-                audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-                self.stats.last_error = "generator produced non-finite samples (replaced by silence)"
-        except Exception as exc:  # noqa: BLE001 — a broken block must not stop the instrument
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            audio = np.zeros((self.generator.block_frames, self.generator.channels), dtype=np.float32)
-            next_state = state
-        elapsed_ms = (time.perf_counter() - t0) * 1000.0
-        s = self.stats
-        s.block_ms_last = elapsed_ms
-        s.block_ms_mean = elapsed_ms if s.blocks_generated == 0 else 0.8 * s.block_ms_mean + 0.2 * elapsed_ms
-        s.block_ms_recent.append(elapsed_ms)
-        s.blocks_generated += 1
-        return audio, next_state, elapsed_ms
-
     def _generate_next(self) -> None:
         controls = self.block_controls()
         version = self._snapshot.model_version
         state_before = self._state
-        audio, next_state, _ = self._run_generator(state_before, controls)
+        audio, next_state, _ = self._runner.run(state_before, controls)
         dev_start = self._dev_pos_of_block(self._block_index)
+        self.clock.set_tempo(dev_start, controls.bpm, controls.beats_per_bar)
         block = QueuedBlock(self._block_index, state_before, version, dev_start,
                              self._dev_pos_of_block(self._block_index + 1))
         if self._queued and self._queued[-1].model_version != version:
-            self._probes.append(_Probe(dev_start, self._snapshot.changed_at_s))
+            self._probes.append(Probe(dev_start, self._snapshot.changed_at_s))
         self._remember(self._block_index, state_before)
         self._queued.append(block)
         self._state = next_state
@@ -354,7 +351,7 @@ class GenerationEngine:
         self._write(frames)
         if self._block_listeners:
             self._notify_block(position, frames, block.index, False)
-        self._adapt_safe_mode()
+        self._runner.adapt_safe_mode(self._snapshot.controls, self.block_s)
 
     def _write(self, frames: np.ndarray) -> None:
         if self._pending.shape[0]:
@@ -369,29 +366,10 @@ class GenerationEngine:
     def _wake_listeners(self) -> None:
         """Hook for the offline renderer / tests (nothing by default)."""
 
-    def _count_steps(self, controls: BlockControls) -> None:
-        """Tally the sampling steps this block runs with (safe mode may have lowered them), so a take can
-        say what really played rather than what the knob asked for."""
-        if any(spec.name == STEPS.name for spec in self.generator.param_specs):
-            steps = int(controls.value(STEPS))
-            self.stats.steps_blocks[steps] = self.stats.steps_blocks.get(steps, 0) + 1
-
     def _remember(self, index: int, state: Any) -> None:
         self._history[index] = state
         while len(self._history) > self.config.history_blocks:
             self._history.popitem(last=False)
-
-    def _adapt_safe_mode(self) -> None:
-        """Lower steps while generation eats > 80% of real time; give them back below 40%."""
-        if not self._safe_mode or STEPS.name not in {s.name for s in self.generator.param_specs}:
-            return
-        rtf = self.stats.block_ms_mean / (1000.0 * self.block_s)
-        user_steps = int(self._snapshot.controls.value(STEPS))
-        current = self._steps_override or user_steps
-        if rtf > 0.8 and current > 1:
-            self._steps_override = current - 1
-        elif rtf < 0.4 and self._steps_override:
-            self._steps_override = 0 if self._steps_override + 1 >= user_steps else self._steps_override + 1
 
     # --- low-latency splice -----------------------------------------------------------------------
     @property
@@ -399,7 +377,7 @@ class GenerationEngine:
         """Device frames that one block's generation may take (slowest recent time plus headroom)."""
         recent = self.stats.block_ms_recent
         worst_ms = max(recent) if recent else self.stats.block_ms_mean
-        return int(_REGEN_HEADROOM * worst_ms / 1000.0 * self.config.device_sample_rate_hz)
+        return int(REGEN_HEADROOM * worst_ms / 1000.0 * self.config.device_sample_rate_hz)
 
     @property
     def safety_frames(self) -> int:
@@ -424,7 +402,7 @@ class GenerationEngine:
 
     def _splice(self) -> bool:
         """Regenerate queued audio from a point just past the playhead with the new controls."""
-        xf = int(self.config.crossfade_s * self.config.device_sample_rate_hz)
+        xf = self.crossfade_frames
         margin = self.splice_margin_frames
         splice_at = self.ring.read_position + margin
         if splice_at + xf >= self.ring.write_position:
@@ -443,20 +421,39 @@ class GenerationEngine:
                 return False
             i += 1
             splice_at = self._queued[i].dev_start
+        if not self._splice_block(i, splice_at, self._snapshot, exact=False):
+            return False
+        self._probes.append(Probe(self.stats.last_splice_position or splice_at, self._snapshot.changed_at_s))
+        return True
+
+    def _splice_block(self, i: int, splice_at: int, snapshot: MailboxSnapshot, exact: bool) -> bool:
+        """Regenerate queued block `i` with `snapshot`'s controls and crossfade into it at `splice_at`
+        (`exact`: there or not at all; else as soon after it as the playhead allows). A crossfade that runs
+        past the block's end (a grid line just after a block boundary) regenerates the next block too."""
+        xf = self.crossfade_frames
         block = self._queued[i]
-        controls = self.block_controls()
-        version = self._snapshot.model_version
-        audio, next_state, _ = self._run_generator(block.state_before, controls)
+        controls = self.block_controls(snapshot)
+        version = snapshot.model_version
+        audio, next_state, _ = self._runner.run(block.state_before, controls)
         converter = StreamConverter(self.generator.sample_rate, self.config.device_sample_rate_hz,
                                     self.generator.channels, self.config.device_channels)
         fresh = converter.process(audio)  # fresh[0] sits at ring position block.dev_start
+        made = [(block.index, block.state_before)]  # the blocks regenerated and the state each began from
+        while exact and splice_at - block.dev_start + xf >= fresh.shape[0]:
+            made.append((made[-1][0] + 1, next_state))
+            audio, next_state, _ = self._runner.run(next_state, controls)
+            fresh = np.concatenate([fresh, converter.process(audio)])
         # the playhead moved while we regenerated: re-check where we may still cut
-        splice_at = max(splice_at, self.ring.read_position + 2 * self.ring.max_read_frames + xf)
+        earliest = self.ring.read_position + 2 * self.ring.max_read_frames + xf
+        if exact and splice_at < earliest:
+            self.stats.splice_misses += 1
+            return False
+        splice_at = max(splice_at, earliest)
         offset = splice_at - block.dev_start
         write_pos = self.ring.write_position
         # what will be queued once the tail is written must cover the next generation and the safety margin
         fresh_end = block.dev_start + fresh.shape[0]
-        if (fresh_end - self.ring.read_position < regen + self.safety_frames or offset + xf >= fresh.shape[0]
+        if (fresh_end - self.ring.read_position < self.regen_frames + self.safety_frames or offset + xf >= fresh.shape[0]
                 or splice_at + xf >= write_pos):
             self.stats.splice_misses += 1
             return False
@@ -472,20 +469,27 @@ class GenerationEngine:
             return False
         while len(self._queued) > i:
             self._queued.pop()
-        self._queued.append(QueuedBlock(block.index, block.state_before, version, block.dev_start,
-                                         block.dev_end))
-        self._state = next_state
-        self._block_index = block.index + 1
         self._converter = converter
         self._epoch_block = block.index
         self._epoch_dev = block.dev_start
+        for index, state in made:
+            self._queued.append(QueuedBlock(index, state, version, self._dev_pos_of_block(index),
+                                            self._dev_pos_of_block(index + 1)))
+            self._remember(index, state)
+        self._state = next_state
+        self._block_index = made[-1][0] + 1
         self._pending = np.zeros((0, self.config.device_channels), dtype=np.float32)
         self._probes = [p for p in self._probes if p.position < splice_at]
-        self._probes.append(_Probe(splice_at, self._snapshot.changed_at_s))
         self.stats.last_splice_position = splice_at
+        centre = splice_at + xf // 2  # the new audio is heard from here: so is its tempo
+        self.clock.truncate(centre)
+        self.clock.set_tempo(centre, controls.bpm, controls.beats_per_bar)
         self._write(tail)
         if self._block_listeners:
             self._notify_block(splice_at, tail, block.index, True)
+            for index, _ in made[1:]:  # the boundary of a block regenerated whole, for the timeline
+                at = self._dev_pos_of_block(index)
+                self._notify_block(at, tail[at - splice_at:], index, False)
         self.stats.splices += 1
         return True
 
@@ -499,6 +503,9 @@ class GenerationEngine:
         read = self.ring.read_position
         while self._queued and self._queued[0].dev_end <= read and len(self._queued) > 1:
             self._queued.popleft()
+        if self._landing is not None and self._landing.spliced and self._landing.plan.position <= read:
+            self._landing = None  # heard
+        self.clock.trim(read - int(self.config.clock_history_s * self.config.device_sample_rate_hz))
 
     def _check_probes(self) -> None:
         if not self._probes or not self.output.clock_valid:
@@ -532,6 +539,13 @@ class GenerationEngine:
         s = self.stats
         pending_change_s = (self.splice_margin_frames / rate if self._can_splice()
                             else self.ring.readable_frames / rate)
+        now_change_s = pending_change_s
+        plan = None
+        if self._can_splice():  # quantised: the line a change made now would land on
+            plan = plan_landing(self.clock.map, read, read + self.splice_margin_frames + self.crossfade_frames // 2,
+                                self._quantise)
+            pending_change_s = (plan.position - read) / rate if plan is not None else pending_change_s
+        landing = self._landing
         self.metrics = EngineMetrics(
             generator_name=self.generator.name,
             block_s=self.block_s,
@@ -549,6 +563,7 @@ class GenerationEngine:
             buffer_period_ms=1000.0 * self.ring.max_read_frames / rate,
             control_latency_ms_last=s.control_latency_ms[-1] if s.control_latency_ms else 0.0,
             pending_change_s=pending_change_s,
+            now_change_s=now_change_s,
             blocks_generated=s.blocks_generated,
             steps_blocks=tuple(sorted(s.steps_blocks.items())),
             splices=s.splices,
@@ -557,9 +572,17 @@ class GenerationEngine:
             played_s=out.frames_played / rate,
             next_boundary_s=((nxt - read) / rate) if nxt is not None else 0.0,
             context_s=self.generator.context_frames / self.generator.sample_rate,
-            steps_override=self._steps_override,
+            steps_override=self._runner.steps_override,
             last_error=s.last_error,
             capture_overflow_frames=out.capture_overflow_frames,
             clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
             over_full_scale_samples=out.over_full_scale_samples,
+            quantise=self._quantise,
+            landing_position=landing.plan.position if landing is not None else -1,
+            landing_per_bar=landing is not None and landing.plan.per_bar,
+            landing_skipped=landing.plan.skipped if landing is not None else 0,
+            landings=s.landings,
         )
+
+
+__all__ = ["EngineConfig", "GenerationEngine", "QueuedBlock"]

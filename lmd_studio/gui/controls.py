@@ -1,14 +1,19 @@
 """Performance controls: one knob per parameter with its value, default, tooltip, "let the model decide"
-and a countdown to when a change is heard; the panel lays them out and reports changes to the Session."""
+and a countdown to when a change is heard (in beats while quantised to a tempo); the panel lays them out,
+reports changes to the Session and says where changes land. The tempo knob has a spin box for exact BPM."""
 
 from __future__ import annotations
+
+import math
 
 from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
-from lmd_studio.core.params import STEPS, ParamSpec
+from lmd_studio.core.params import METER, STEPS, TEMPO, ParamSpec
 from lmd_studio.gui.knob import KnobWidget
+
+QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
 
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
@@ -18,6 +23,8 @@ def format_value(spec: ParamSpec, value: float) -> str:
         return NOTE_NAMES[int(value) % 12]
     if spec.name == "seed":
         return f"#{int(value):04d}"
+    if spec.name == METER.name:
+        return f"{int(value)}/4"
     if spec.integer:
         return str(int(value))
     if spec.unit == "dB":
@@ -29,11 +36,25 @@ def format_value(spec: ParamSpec, value: float) -> str:
     return f"{value:.2f}"
 
 
+def countdown_text(c: Countdown) -> str:
+    """"in 3 beats" while a quantised change waits for its line ("… next bar" when the nearest one was too
+    close to the playhead), else seconds."""
+    if c.remaining_beats is None:
+        return f"in {c.remaining_s:.1f} s"
+    n = max(1, math.ceil(c.remaining_beats - 1e-6))
+    text = f"in {n} beat{'' if n == 1 else 's'}"
+    if c.skipped:
+        return f"{text} (next {'bar' if c.per_bar else 'beat'})"
+    return text
+
+
 def tooltip_for(spec: ParamSpec, supported: bool) -> str:
     lines = [f"<b>{spec.label}</b>", spec.tooltip,
              f"Range {format_value(spec, spec.minimum)} – {format_value(spec, spec.maximum)}, "
              f"default {format_value(spec, spec.default)}.",
              "Drag up/down (Shift: fine), arrow keys, double-click for the default.",
+             "With a tempo set, a change lands on the next beat or bar (Settings → Quantise); "
+             "hold Shift to have it land at once.",
              "Right-click: MIDI learn, reset."]
     if spec.can_auto:
         lines.append("“Auto” lets the model decide.")
@@ -72,6 +93,16 @@ class ControlWidget(QtWidgets.QFrame):
         self.auto_box.setToolTip("Let the model decide this one")
         self.auto_box.setVisible(spec.can_auto)
         self.learn_enabled = False
+        self.spin: QtWidgets.QDoubleSpinBox | None = None
+        if spec.name == TEMPO.name:  # the knob for feel, the box for an exact tempo
+            self.spin = QtWidgets.QDoubleSpinBox()
+            self.spin.setObjectName(f"spin_{spec.name}")
+            self.spin.setRange(spec.minimum, spec.maximum)
+            self.spin.setDecimals(1)
+            self.spin.setSingleStep(1.0)
+            self.spin.setKeyboardTracking(False)  # typed digits apply on Enter, not one by one
+            self.spin.setAccessibleName(f"{spec.label} (exact)")
+            self.spin.setToolTip("The exact tempo in BPM")
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         lay.setSpacing(1)
@@ -81,6 +112,8 @@ class ControlWidget(QtWidgets.QFrame):
         self.extra = QtWidgets.QHBoxLayout()
         self.extra.setContentsMargins(0, 0, 0, 0)
         self.extra.addStretch(1)
+        if self.spin is not None:
+            self.extra.addWidget(self.spin)
         self.extra.addWidget(self.auto_box)
         self.extra.addStretch(1)
         lay.addLayout(self.extra)
@@ -93,6 +126,8 @@ class ControlWidget(QtWidgets.QFrame):
         self.knob.valueChanged.connect(self._knob_moved)
         self.knob.sig_reset_requested.connect(self.reset_to_default)
         self.auto_box.toggled.connect(self._auto_toggled)
+        if self.spin is not None:
+            self.spin.valueChanged.connect(self._spin_changed)
         self.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.knob.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
@@ -106,12 +141,16 @@ class ControlWidget(QtWidgets.QFrame):
         return self.spec.from_normalized(position / max(1, self.knob.maximum()))
 
     def value(self) -> float:
+        if self.spin is not None:
+            return float(self.spin.value())
         return self._from_position(self.knob.value())
 
     def set_value(self, value: float) -> None:
         """Show `value` without reporting it back (MIDI, scenes, morphs move the knob too)."""
         self._updating = True
         self.knob.setValue(self._to_position(value))
+        if self.spin is not None:
+            self.spin.setValue(self.spec.clamp(value))
         self._updating = False
         self.value_label.setText(self._label(self.spec.clamp(value)))
 
@@ -132,6 +171,8 @@ class ControlWidget(QtWidgets.QFrame):
         self.auto_box.setChecked(auto)
         self._updating = False
         self.knob.setEnabled(self.supported and not auto)
+        if self.spin is not None:
+            self.spin.setEnabled(self.supported and not auto)
         if auto:
             self.value_label.setText("model decides")
 
@@ -149,7 +190,7 @@ class ControlWidget(QtWidgets.QFrame):
         elif countdown.heard:
             name, text = "Heard", "✓ heard"
         else:
-            name, text = "Countdown", f"in {countdown.remaining_s:.1f} s"
+            name, text = "Countdown", countdown_text(countdown)
         self.countdown.setText(text)
         if name != self.countdown.objectName():  # re-polishing costs a style pass: only for a new look
             self.countdown.setObjectName(name)
@@ -168,11 +209,26 @@ class ControlWidget(QtWidgets.QFrame):
     def _knob_moved(self, position: int) -> None:
         value = self._from_position(position)
         self.value_label.setText(self._label(value))
+        if self.spin is not None and not self._updating:
+            self.spin.blockSignals(True)
+            self.spin.setValue(value)
+            self.spin.blockSignals(False)
         if not self._updating:
             self.sig_value_changed.emit(self.spec.name, value)
 
+    def _spin_changed(self, value: float) -> None:
+        if self._updating:
+            return
+        self._updating = True  # the knob follows without reporting a rounded value back
+        self.knob.setValue(self._to_position(value))
+        self._updating = False
+        self.value_label.setText(self._label(value))
+        self.sig_value_changed.emit(self.spec.name, float(value))
+
     def _auto_toggled(self, on: bool) -> None:
         self.knob.setEnabled(self.supported and not on)
+        if self.spin is not None:
+            self.spin.setEnabled(self.supported and not on)
         self.value_label.setText("model decides" if on else self._label(self.value()))
         if not self._updating:
             self.sig_auto_changed.emit(self.spec.name, on)
@@ -209,6 +265,8 @@ class PerformancePanel(QtWidgets.QFrame):
     """MIDI learn for a parameter."""
     sig_reroll = QtCore.Signal()
     """The player asked for a new variation (seed)."""
+    sig_quantise_changed = QtCore.Signal(str)
+    """Where changes land while a tempo is set: "off", "beat" or "bar"."""
 
     COLUMNS = 4
 
@@ -225,9 +283,22 @@ class PerformancePanel(QtWidgets.QFrame):
         self.landing.setObjectName("Dim")
         self.landing.setToolTip("How long a change made now takes to reach your ears, and when the playhead "
                                 "crosses into the next generated block")
+        self.quantise = QtWidgets.QComboBox()
+        self.quantise.setObjectName("quantise")
+        self.quantise.setAccessibleName("Changes land")
+        self.quantise.setToolTip("With a tempo set, where a change to the knobs, the prompts or a scene recall "
+                                 "is heard from: at once, the next beat or the next bar line. Hold Shift "
+                                 "while changing something to have it land at once.")
+        for grid, label in QUANTISE_LABELS:
+            self.quantise.addItem(label, grid)
+        self.quantise.activated.connect(lambda i: self.sig_quantise_changed.emit(self.quantise.itemData(i)))
+        land_label = QtWidgets.QLabel("Land")
+        land_label.setObjectName("Dim")
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.landing)
+        head.addWidget(land_label)
+        head.addWidget(self.quantise)
         outer.addLayout(head)
         self.grid = QtWidgets.QGridLayout()
         self.grid.setHorizontalSpacing(6)
@@ -274,7 +345,12 @@ class PerformancePanel(QtWidgets.QFrame):
         steps = self.widgets.get(STEPS.name)
         if steps is not None:  # safe mode lowers the steps below the knob: say what really runs
             steps.show_running(float(status.steps_override) if status.steps_override else None)
-        if status.playing and status.primed:
+        i = self.quantise.findData(status.quantise)
+        if i >= 0 and i != self.quantise.currentIndex() and not self.quantise.view().isVisible():
+            self.quantise.setCurrentIndex(i)
+        if status.playing and status.primed and status.bar and status.quantise != "off":
+            self.landing.setText(f"changes heard on the next {status.quantise} (≈{status.pending_change_s:.1f} s)")
+        elif status.playing and status.primed:
             # tenths: a label whose text changes repaints the panel behind it, 30 times a second at .2f
             self.landing.setText(f"changes heard in ≈{status.pending_change_s:.1f} s · next block in "
                                  f"{status.next_boundary_s:.1f} s")

@@ -4,7 +4,9 @@ a StudioStatus value → each panel's `update_status`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import PySide6
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -111,18 +113,20 @@ class StudioWindow(QtWidgets.QMainWindow):
         h.sig_adapter_changed.connect(s.model.set_adapter)
         h.sig_settings.connect(self.open_settings)
         h.sig_midi_map.connect(self.open_midi_map)
+        now = self._now_if_shift  # with a tempo set, a change made with Shift held lands at once
         p = self.prompts
-        p.sig_text_changed.connect(self._prompt_text)
-        p.sig_weight_changed.connect(s.prompts.set_weight)
-        p.sig_enabled_changed.connect(s.prompts.set_enabled)
+        p.sig_text_changed.connect(now(self._prompt_text))
+        p.sig_weight_changed.connect(now(s.prompts.set_weight))
+        p.sig_enabled_changed.connect(now(s.prompts.set_enabled))
         p.sig_morph_changed.connect(s.prompts.set_morph_s)
         p.sig_learn_requested.connect(self.midi_learn)
-        self.scenes.sig_recall.connect(s.scenes.recall)
+        self.scenes.sig_recall.connect(now(s.scenes.recall))
         self.scenes.sig_save.connect(self._save_scene)
         self.scenes.sig_clear.connect(self._clear_scene)
         perf = self.performance
-        perf.sig_value_changed.connect(s.performance.set_value)
-        perf.sig_auto_changed.connect(s.performance.set_auto)
+        perf.sig_value_changed.connect(now(s.performance.set_value))
+        perf.sig_auto_changed.connect(now(s.performance.set_auto))
+        perf.sig_quantise_changed.connect(s.transport.set_quantise)
         perf.sig_learn_requested.connect(self.midi_learn)
         perf.sig_reroll.connect(s.performance.reroll)
         self.meters.sig_safe_mode_changed.connect(s.transport.set_safe_mode)
@@ -130,6 +134,14 @@ class StudioWindow(QtWidgets.QMainWindow):
         tl.sig_save_selection.connect(s.timeline.save_selection)
         tl.sig_span_changed.connect(self._span_changed)
         tl.sig_spectrogram_toggled.connect(self._spectrogram_toggled)
+
+    def _now_if_shift(self, op: Callable[..., Any]) -> Callable[..., None]:
+        """`op`, then — when Shift is held — land what it changed at once instead of on the beat grid."""
+        def run(*args: Any) -> None:
+            op(*args)
+            if QtWidgets.QApplication.keyboardModifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier:
+                self.session.transport.land_now()
+        return run
 
     def _install_shortcuts(self) -> None:
         s = self.session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from lmd_studio.app.values import StudioStatus
@@ -172,7 +174,13 @@ class PromptMixerPanel(QtWidgets.QFrame):
     def update_status(self, status: StudioStatus) -> None:
         for w, share in zip(self.slots, status.prompt_shares):
             w.share.setText(f"{share:.0%}" if share > 0 else "—")
-        self.morph_state.setText("morphing…" if status.morphing else "")
+        waiting = [c for k, c in status.countdowns.items() if k.startswith("prompt") and not c.heard
+                   and c.remaining_beats is not None]
+        if waiting:  # a prompt change waits for its beat or bar line
+            n = max(1, math.ceil(min(c.remaining_beats or 0.0 for c in waiting) - 1e-6))
+            self.morph_state.setText(f"lands in {n} beat{'' if n == 1 else 's'}")
+        else:
+            self.morph_state.setText("morphing…" if status.morphing else "")
 
     def _weight_menu(self, slot: int, pos: QtCore.QPoint) -> None:
         menu = QtWidgets.QMenu(self)

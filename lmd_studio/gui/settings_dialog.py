@@ -1,5 +1,6 @@
 """The settings dialog: audio device, buffer size, sample rate, MIDI inputs, torch threads, recordings
-folder and format, theme. It edits a `StudioSettings` value; the Session applies and stores it."""
+folder and format, theme, where changes land on the beat grid. It edits a `StudioSettings` value; the
+Session applies and stores it."""
 
 from __future__ import annotations
 
@@ -158,10 +159,19 @@ class SettingsDialog(QtWidgets.QDialog):
         self.theme.setCurrentIndex(max(0, self.theme.findData(s.theme)))
         self.safe_mode = QtWidgets.QCheckBox("Safe mode: lower steps automatically to stay real time")
         self.safe_mode.setChecked(s.safe_mode)
+        self.quantise = QtWidgets.QComboBox()
+        self.quantise.setObjectName("settings_quantise")
+        for grid, label in (("off", "At once"), ("beat", "On the next beat"), ("bar", "On the next bar")):
+            self.quantise.addItem(label, grid)
+        self.quantise.setCurrentIndex(max(0, self.quantise.findData(s.quantise)))
+        self.quantise.setToolTip("With a tempo set (the Tempo knob, tap tempo, MIDI clock or Link), where a "
+                                 "change to the knobs, the prompt mix or a scene recall is heard from. Hold "
+                                 "Shift while changing something to have it land at once.")
         form.addRow("Torch threads", self.threads)
         form.addRow("Recordings", folder_row)
         form.addRow("Format", self.format)
         form.addRow("Theme", self.theme)
+        form.addRow("Quantise changes", self.quantise)
         form.addRow(self.safe_mode)
         return w
 
@@ -200,7 +210,7 @@ class SettingsDialog(QtWidgets.QDialog):
                                      backend=self._midi_backend_value()),
             torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
             record_format=self.format.currentData(), theme=self.theme.currentData(),
-            safe_mode=self.safe_mode.isChecked())
+            safe_mode=self.safe_mode.isChecked(), quantise=self.quantise.currentData())
 
     def _midi_backend_value(self) -> str:
         text = self.midi_backend.currentText().strip()

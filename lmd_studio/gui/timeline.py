@@ -1,5 +1,6 @@
 """The timeline: a scrolling waveform (or spectrogram) of what was played and what is generated ahead,
-the playhead, block boundaries, change markers and the shaded context window the model listens to.
+the playhead, block boundaries, change markers, the shaded context window the model listens to and, with a
+tempo set, the beat grid (bar lines stronger than beats), past and ahead.
 Click a past block or drag across the past to select it for saving; the wheel or −/+ zoom."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lmd_studio.gui.wave_raster import WaveRaster
 
 MIN_SPAN_S, MAX_SPAN_S = 2.0, 600.0
 _MARKER_POOL = 24
+_BAR_LABEL_POOL = 24  # bar numbers drawn; zoomed out further, every n-th bar is numbered
 
 
 class TimelineWidget(QtWidgets.QFrame):
@@ -118,6 +120,9 @@ class TimelineWidget(QtWidgets.QFrame):
         self._wave = WaveRaster(self.WAVE_ROWS, np.array(bgra(c.played), np.uint8), np.array(bgra(c.ahead), np.uint8))
         self.boundary_lines = path_item(cosmetic_pen(qcolor(c.dim_text, 45)))  # dashes cost ~5 % of a core
         self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
+        self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 45)))
+        self.bar_lines = path_item(cosmetic_pen(qcolor(c.text, 170), 1.5))
+        self.bar_labels: list[pg.TextItem] = []  # made as bar numbers need them, at most _BAR_LABEL_POOL
         self.marker_labels: list[pg.TextItem] = []  # made as markers need them, at most _MARKER_POOL
         self.selection_region = pg.LinearRegionItem(brush=qcolor(c.text, 34),
                                                     pen=pg.mkPen(qcolor(c.text, 220), width=2,
@@ -129,7 +134,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
         self.hint.setVisible(False)
         for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image,
-                     self.boundary_lines, self.marker_lines, self.selection_region, self.playhead,
+                     self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines, self.selection_region, self.playhead,
                      self.context_label, self.hint):
             self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
@@ -193,6 +198,10 @@ class TimelineWidget(QtWidgets.QFrame):
         self.playhead.setPos(frame.play_s, 0.0)
         if self._changed("boundaries", frame.boundaries_s):
             self._draw_boundaries(frame.boundaries_s)
+        if self._changed("grid", (frame.beat_lines_s, frame.bar_lines_s)):
+            self.beat_lines.setPath(vertical_lines(frame.beat_lines_s, -1.0, 1.0))
+            self.bar_lines.setPath(vertical_lines(frame.bar_lines_s, -1.0, 1.0))
+            self._draw_bar_numbers(frame)
         if self._changed("markers", frame.markers):
             self._draw_markers(frame, rate)
         left, right = self._x_range(frame.play_s)
@@ -238,6 +247,22 @@ class TimelineWidget(QtWidgets.QFrame):
 
     def _draw_boundaries(self, boundaries: tuple[float, ...]) -> None:
         self.boundary_lines.setPath(vertical_lines(boundaries, -1.0, 1.0))
+
+    def _draw_bar_numbers(self, frame: TimelineFrame) -> None:
+        every = max(1, -(-len(frame.bar_lines_s) // _BAR_LABEL_POOL))
+        shown = [(x, n) for x, n in zip(frame.bar_lines_s, frame.bar_numbers) if n and (n - 1) % every == 0]
+        while len(self.bar_labels) < len(shown):
+            label = pg.TextItem("", color=qcolor(self.c.text, 200), anchor=(0, 1))
+            self.bar_labels.append(label)
+            self.plot.addItem(label, ignoreBounds=True)
+        for i, label in enumerate(self.bar_labels):
+            if i < len(shown):
+                x, n = shown[i]
+                label.setText(str(n))
+                label.setPos(x, -1.0)
+                label.setVisible(True)
+            elif label.isVisible():
+                label.setVisible(False)
 
     def _draw_markers(self, frame: TimelineFrame, rate: int) -> None:
         markers = frame.markers[-_MARKER_POOL:]

@@ -50,6 +50,11 @@ class TransportBar(QtWidgets.QFrame):
         self.clock = QtWidgets.QLabel("0:00")
         self.clock.setToolTip("Time played in this session")
         self.clock.setMinimumWidth(44)
+        self.bar_beat = QtWidgets.QLabel("")
+        self.bar_beat.setObjectName("BarBeat")
+        self.bar_beat.setToolTip("Bar : beat of the studio's clock (set a tempo with the Tempo knob, tap tempo, "
+                                 "MIDI clock or Link)")
+        self.bar_beat.setMinimumWidth(52)
         # the model loading after the window opened: "Loading model…" / "Warming up…" / "Ready"
         self.startup = QtWidgets.QLabel("")
         self.startup.setObjectName("Countdown")
@@ -86,8 +91,8 @@ class TransportBar(QtWidgets.QFrame):
         self.volume.setToolTip("Master volume (applied at once, not at the next block)")
         self.volume_label = QtWidgets.QLabel("")
         self.volume_label.setMinimumWidth(62)
-        for w in (self.play, self.record, self.rec_time, self.clock, self.reset, self.panic, self.startup,
-                  self.startup_bar):
+        for w in (self.play, self.record, self.rec_time, self.clock, self.bar_beat, self.reset, self.panic,
+                  self.startup, self.startup_bar):
             lay.addWidget(w)
         lay.addSpacing(12)
         lay.addWidget(cap_label)
@@ -122,6 +127,7 @@ class TransportBar(QtWidgets.QFrame):
         self.show_startup(s.startup)
         self.rec_time.setText(_clock(s.record_elapsed_s) if s.recording else "")
         self.clock.setText(_clock(s.played_s))
+        self.bar_beat.setText(f"{s.bar}:{s.beat}" if s.bar else "–:–")
         for b in self.capture_buttons:
             b.setEnabled(s.retro_available_s > 0.0)
 
@@ -183,7 +189,8 @@ class HeaderBar(QtWidgets.QWidget):
         self.strength_label = QtWidgets.QLabel("1.00")
         self.strength_label.setMinimumWidth(34)
         self.bpm = QtWidgets.QLabel("— BPM")
-        self.bpm.setToolTip("Tempo followed from MIDI clock")
+        self.bpm.setToolTip("The studio's tempo and meter (the Tempo knob, tap tempo, MIDI clock in or Link); "
+                            "— while the model decides")
         self.notes = QtWidgets.QLabel("")
         self.notes.setObjectName("Dim")
         self.notes.setMinimumWidth(110)
@@ -244,7 +251,7 @@ class HeaderBar(QtWidgets.QWidget):
         self.sig_adapter_changed.emit(self.adapter.currentData() or "", self.strength.value() / 100.0)
 
     def update_status(self, s: StudioStatus) -> None:
-        self.bpm.setText(f"{s.bpm:.1f} BPM" if s.bpm else "— BPM")
+        self.bpm.setText(f"{s.bpm:.1f} BPM · {s.beats_per_bar}/4" if s.bpm else "— BPM")
         if s.held_notes:
             names = " ".join(f"{NOTE_NAMES[n % 12]}{n // 12 - 1}" for n, _ in s.held_notes[:6])
             self.notes.setText(f"♪ {names}")

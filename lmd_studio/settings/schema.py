@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmd_studio.core.musical_clock import QUANTISE_CHOICES
 from lmd_studio.settings.jsonfile import UserFileError
 
 SCHEMA_VERSION = 2
@@ -89,6 +90,9 @@ class StudioSettings:
     safe_mode: bool = True
     volume_db: float = -6.0
     morph_s: float = 2.0  # prompt and scene morph time
+    # where changes to the knobs, the prompt mix and scene recalls land while a tempo is set: "off" (at once),
+    # "beat" or "bar" (the next line the engine can still splice on); a change made with Shift held lands at once
+    quantise: str = "bar"
     timeline_span_s: float = 16.0  # visible width of the timeline
     spectrogram: bool = False
     prompts: tuple[PromptEntry, ...] = ()  # the mix as it was when the app last closed
@@ -109,6 +113,8 @@ class StudioSettings:
             raise ValueError(f"adapter_strength must be in [0, 2], got {self.adapter_strength}")
         if not -60.0 <= self.volume_db <= 6.0:
             raise ValueError(f"volume_db must be in [-60, 6], got {self.volume_db}")
+        if self.quantise not in QUANTISE_CHOICES:
+            raise ValueError(f"quantise must be one of {QUANTISE_CHOICES}, got {self.quantise!r}")
         if not 0.0 <= self.morph_s <= 60.0:
             raise ValueError(f"morph_s must be in [0, 60] s, got {self.morph_s}")
         if not 2.0 <= self.timeline_span_s <= 600.0:

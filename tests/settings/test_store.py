@@ -23,7 +23,7 @@ def _custom() -> StudioSettings:
                                               buffer_frames=512),
                           midi=MidiSettings(inputs=("Knobs 1", "Keys"), follow_clock=False),
                           model="fake", torch_threads=3, record_format="flac", theme="stage", volume_db=-12.5,
-                          prompts=(PromptEntry("dusty jazz", 0.7), PromptEntry("rain", 0.2, False)))
+                          quantise="beat", prompts=(PromptEntry("dusty jazz", 0.7), PromptEntry("rain", 0.2, False)))
 
 
 def test_missing_file_is_first_run_with_defaults(tmp_path: Path) -> None:
@@ -100,6 +100,22 @@ def test_invalid_values_are_rejected_in_constructor() -> None:
         AudioSettings(buffer_frames=100)
     with pytest.raises(ValueError, match="volume_db"):
         StudioSettings(volume_db=20.0)
+
+
+def test_quantise_setting_is_validated(tmp_path: Path) -> None:
+    assert StudioSettings().quantise == "bar"  # with a tempo set, changes land on the bar line by default
+    for grid in ("off", "beat", "bar"):
+        assert settings_from_dict({"schema_version": 2, "quantise": grid}).quantise == grid
+    with pytest.raises(ValueError, match="quantise must be one of"):
+        StudioSettings(quantise="half")
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 2, "quantise": 4}))
+    load = SettingsStore(path).load()
+    assert "quantise" in load.message and "expected text" in load.message
+    assert load.settings.quantise == "bar"  # a bad file gives the defaults, with the message
+    path.write_text(json.dumps({"schema_version": 2, "quantise": "sixteenth"}))
+    load = SettingsStore(path).load()
+    assert "quantise" in load.message and "sixteenth" in load.message
 
 
 def test_paths_under_root_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
