@@ -5,8 +5,8 @@ The GUI imports this module, never `session.py`: the Session is built by the ent
 the window, so the GUI package depends on no engine, model, audio or MIDI module, not even indirectly
 (the import-linter contract checks that). Each sub-API is one feature of the window: `transport` (play,
 stop, panic, volume), `performance` (the knobs), `prompts`, `scenes`, `recording` (takes, capture-last-N),
-`timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render) and `midi`
-(learn and the map editor). The classes behind them satisfy these Protocols; tests check it, signatures
+`timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render), `midi`
+(learn and the map editor) and `input` (the audio input: monitoring, latency calibration). The classes behind them satisfy these Protocols; tests check it, signatures
 and return types included (tests/app/test_session_api.py).
 """
 
@@ -138,6 +138,20 @@ class MidiApi(Protocol):
 
 
 @runtime_checkable
+class InputApi(Protocol):
+    """The audio input (switched on, with its device and channels, in the settings): monitoring, the
+    loopback calibration of its latency, and the devices that have inputs."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def monitoring(self) -> bool: ...
+    def set_monitoring(self, on: bool) -> None: ...
+    def calibrate(self) -> BackgroundJob | None: ...
+    def device_names(self) -> list[str]: ...
+
+
+@runtime_checkable
 class StudioApi(Protocol):
     """The Session as the window sees it: its lifecycle, the timer, notices, settings and the sub-APIs."""
 
@@ -160,6 +174,8 @@ class StudioApi(Protocol):
     def model(self) -> ModelApi: ...
     @property
     def midi(self) -> MidiApi: ...
+    @property
+    def input(self) -> InputApi: ...
 
     # lifecycle and the timer
     def start(self) -> None: ...

@@ -78,6 +78,24 @@ class StudioStatus:
     model_loading: bool = False  # no model in the engine yet (a silent stand-in; play waits for the model)
     play_pending: bool = False  # play was pressed and waits for the model to be ready
     adapter: str = ""  # the LoRA adapter in the model ("" none)
+    input: InputMeter | None = None  # the audio input's meter and state; None when input is off
+
+
+@dataclass(frozen=True, slots=True)
+class InputMeter:
+    """The audio input as the meters show it."""
+
+    running: bool  # frames arrive from a device
+    device: str
+    message: str  # why there is no input ("" when running)
+    level_db: float  # peak, with fall-off
+    hold_db: float
+    rms_db: float
+    clipped: bool  # a sample reached full scale (latched)
+    monitoring: bool
+    overruns: int  # input frames lost before the engine took them
+    roundtrip_ms: float  # the latency taken out of the input (reported + calibration)
+    channels: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True, slots=True)
