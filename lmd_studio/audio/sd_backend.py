@@ -31,6 +31,9 @@ from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.audio.monitor import MonitorMix
 
 
+_SETTLE_CALLBACKS = 4  # device periods to learn the round trip before the input is placed
+
+
 def _silence(outdata: np.ndarray, device_underflow: bool) -> None:
     outdata.fill(0.0)
 
@@ -74,6 +77,9 @@ class SoundDeviceBackend:
         self._monitor = (MonitorMix(input_path.config.columns, self._channels, self._rate, self._in_buf.shape[0])
                          if input_path is not None else None)
         self._named = False
+        self._settle = 0  # device periods until the input opens (set when a duplex stream starts)
+        self._in_name = ""
+        self._reported_frames = 0
         if input_path is not None:
             input_path.closed("the audio device is opening")
 
@@ -140,10 +146,18 @@ class SoundDeviceBackend:
             if status.input_overflow:
                 path.device_overflows += 1
             path.click.apply(outdata, self._rendered)
-            picked = self._in_buf[:frames]
-            for j, col in enumerate(path.config.columns):
-                picked[:, j] = indata[:, col]
-            path.place(self._rendered, picked)
+            if self._settle > 0:  # the first periods: the device's round trip, from its own clock
+                self._settle -= 1
+                roundtrip_s = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
+                if roundtrip_s > 0.0:
+                    self._reported_frames = int(round(roundtrip_s * self._rate))
+                if self._settle == 0:
+                    path.opened(self._in_name, self._reported_frames)
+            else:
+                picked = self._in_buf[:frames]
+                for j, col in enumerate(path.config.columns):
+                    picked[:, j] = indata[:, col]
+                path.place(self._rendered, picked)
             monitor.process(outdata, indata, path.monitoring)
         self._rendered += frames
 
@@ -167,6 +181,11 @@ class SoundDeviceBackend:
                 self._named = True
                 info = find_output_device(self._device_spec) or info
             stream, in_name = self._duplex(sd, info)
+            if in_name and stream is not None:  # the input opens once the callback has read the round trip off the device clock
+                self._in_name = in_name
+                latency = stream.latency
+                self._reported_frames = int(round((latency[0] + latency[1]) * self._rate))
+                self._settle = _SETTLE_CALLBACKS
             if stream is None:
                 stream = sd.OutputStream(samplerate=self._rate, blocksize=self._frames, device=info.index,
                                          channels=self._channels, dtype="float32", callback=self._callback)
@@ -181,8 +200,6 @@ class SoundDeviceBackend:
         self._device_name = f"{info.name} ({info.host_api})"
         latency = stream.latency
         self._latency_s = float(latency[1] if isinstance(latency, tuple) else latency)
-        if self._input is not None and in_name and isinstance(latency, tuple):
-            self._input.opened(in_name, int(round((latency[0] + latency[1]) * self._rate)))
         self._message = ""
         return True
 
