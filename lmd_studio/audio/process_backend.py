@@ -111,6 +111,8 @@ class ProcessAudioBackend:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._closed:
+            return  # stopping twice (a test's own stop, then its fixture's) finds the memory already gone
         self._stop.set()
         if self._thread is not None:
             self._thread.join(3.0)

@@ -30,7 +30,6 @@ from lmd_studio.audio.devices import (
 from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.audio.monitor import MonitorMix
 
-
 _SETTLE_CALLBACKS = 4  # device periods to learn the round trip before the input is placed
 
 

@@ -64,7 +64,7 @@ class Recorder:
     def consume_tracks(self, aligned: AlignedTracks, start_position: int) -> None:
         tracks = self._tracks
         if tracks is not None:
-            tracks.push(aligned, start_position)
+            tracks.push(aligned, start_position, self._capture_end)
 
     # --- app side -----------------------------------------------------------------------------------
     def start(self, path: Path | str, sample_rate_hz: int, channels: int, fmt: str = DEFAULT_FORMAT,

@@ -58,10 +58,12 @@ class TrackTakes:
         return [self.mix, *self.writers.values()]
 
     # --- capture thread ---------------------------------------------------------------------------------
-    def push(self, tracks: AlignedTracks, position: int) -> None:
+    def push(self, tracks: AlignedTracks, position: int, captured_end: int | None = None) -> None:
+        """Write the part of `tracks` (at capture `position`) that falls into the take: from its start, up to
+        the stop, and never past `captured_end` (where the capture stands: no track can be ahead of it)."""
         n = tracks.frames
         lo = 0 if self.start_position is None else max(0, self.start_position - position)
-        stop = self.stop_position
+        stop = self.stop_position if self.stop_position is not None else captured_end
         hi = n if stop is None else min(n, stop - position)
         if hi > lo:
             if self._first_output is None:

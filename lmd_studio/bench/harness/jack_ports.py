@@ -7,6 +7,7 @@ ports `in_0`, `in_1`, … and `out_0`, `out_1`, …; PortAudio connects them to 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -63,8 +64,18 @@ def wait_for_ports(prefix: str, count: int, timeout_s: float = 10.0) -> list[str
 
 
 def studio_ports(kind: str, count: int = 2, timeout_s: float = 10.0) -> list[str]:
-    """The studio's `in` or `out` ports."""
-    return wait_for_ports(f"{JACK_CLIENT_NAME}:{kind}_", count, timeout_s)
+    """The studio's `in` or `out` ports. JACK numbers a second client of the same name ("LMD Studio-01": a
+    process that initialised PortAudio after naming it, such as a test runner, holds the plain name without
+    ports), so any client of that name with such ports is the studio."""
+    pattern = re.compile(rf"^{re.escape(JACK_CLIENT_NAME)}(-\d+)?:{kind}_\d+$")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [p for p in ports(JACK_CLIENT_NAME) if pattern.match(p)]
+        if len(found) >= count:
+            return found[:count]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the studio's JACK {kind} ports did not appear within {timeout_s:.0f} s")
+        time.sleep(0.05)
 
 
 def route(sources: list[str], destinations: list[str]) -> None:
