@@ -22,6 +22,7 @@ from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockGenerator, PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.engine.capture import CaptureHub
+from lmd_studio.engine.input_view import InputView
 from lmd_studio.engine.track_align import TrackAligner
 from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
@@ -76,6 +77,12 @@ class EngineParts:
     def input(self) -> InputPath | None:
         """The audio input (its tap, monitoring, latency), None when input is off."""
         return self.backend.input
+
+    @property
+    def input_view(self) -> InputView | None:
+        """The input for the generation side, in stream positions (engine/input_view.py); None when off."""
+        path = self.backend.input
+        return InputView(path.tap, self.engine.output.stream_map) if path is not None else None
 
     def start(self) -> None:
         self.engine.start()

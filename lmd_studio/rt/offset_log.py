@@ -51,6 +51,15 @@ class OffsetLog:
         i = int(np.searchsorted(starts, position, side="right")) - 1
         return None if i < 0 else int(position + offsets[i])
 
+    def from_output(self, mapped: int) -> int | None:
+        """The inverse: the position that maps to `mapped` (by the latest offset in force there), or None
+        before everything noted."""
+        starts, offsets = self._entries()
+        if not len(starts):
+            return None
+        i = int(np.searchsorted(starts + offsets, mapped, side="right")) - 1
+        return None if i < 0 else int(mapped - offsets[i])
+
     def segments(self, position: int, frames: int) -> list[tuple[int, int, int]]:
         """[position, position + frames) as (start, length, mapped start) pieces of constant offset; a part
         before everything noted is left out."""
