@@ -136,7 +136,9 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
             m0, s0 = parts.engine.metrics, path.status()
             path.tap.take_level()
             take = recorder.start(Path(tmp) / "take.wav", RATE, 2, "wav", {}, tracks=TrackFormat(len(channels)))
+            out0, t0 = parts.engine.output.output_position, time.perf_counter()
             time.sleep(args.seconds)
+            out1, t1 = parts.engine.output.output_position, time.perf_counter()
             peak, rms = path.tap.take_level()
             result = recorder.stop()
             m1, s1 = parts.engine.metrics, path.status()
@@ -151,6 +153,8 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
             "input_overruns": s1.overruns - s0.overruns,
             "input_overrun_frames": s1.overrun_frames - s0.overrun_frames,
             "input_device_overflows": s1.device_overflows - s0.device_overflows,
+            # frames the device clock asked for per wall-clock second (the JACK dummy clock slips under load)
+            "device_clock_ratio": (out1 - out0) / ((t1 - t0) * RATE),
             "roundtrip_error_ms": float(errors.max()),
             "roundtrip_errors_ms": [round(e, 3) for e in before + after],
             "input_peak": peak,
@@ -193,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         (f"run with the player: {args.seconds:.0f} s", ""),
         ("  underruns / device underflows", f"{result['underruns']} / {result['device_underflows']}"),
         ("  input overruns", str(result["input_overruns"])),
+        ("  device clock / wall clock", f"{result['device_clock_ratio']:.4f}"),
         ("  input level rms", f"{result['input_rms_dbfs']:.1f} dBFS (sent {result['player_rms_dbfs'] or 0:.1f})"),
         ("  take files", f"{result.get('take_frames')} equal={result.get('take_lengths_equal')}"),
     ]
