@@ -182,6 +182,11 @@ class Session:
         if new.safe_mode != old.safe_mode:
             self.engine.runtime.set_safe_mode(new.safe_mode)
         if audio_needs_restart(old.audio, new.audio):
+            if new.audio.input_enabled != old.audio.input_enabled and self.recording.recording:
+                # a take is one file or three from its start: switching the input ends it here
+                self.notify("info", "The take ends here: the audio input was switched "
+                                    f"{'on' if new.audio.input_enabled else 'off'}")
+                self.recording.stop_take()
             self.engine.audio = new.audio
             self.model.install(self.engine.runtime.generator)
         elif new.audio != old.audio:  # monitoring, latency correction: on the running input

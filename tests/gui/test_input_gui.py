@@ -72,3 +72,20 @@ def test_input_on_monitoring_is_live_and_remembered_and_a_take_has_three_files(q
     assert side["alignment"]["sample_aligned"] and side["alignment"]["input_channels"] == [1]
     w.close()
     assert SettingsStore(home.settings_file).load().settings.audio.input_monitoring is True
+
+
+def test_switching_the_input_during_a_take_ends_the_take_cleanly(qtbot, open_window, monkeypatch) -> None:
+    w = open_window()
+    s = w.session
+    told: list[str] = []
+    notify = s.notify
+    monkeypatch.setattr(s, "notify", lambda level, text, path=None: (told.append(text), notify(level, text, path)))
+    s.transport.play()
+    wait_status(qtbot, w, lambda st: st.playing and st.primed)
+    s.recording.toggle_take()
+    wait_status(qtbot, w, lambda st: st.recording and st.record_elapsed_s > 0.5)
+    s.apply_settings(dataclasses.replace(s.settings, audio=dataclasses.replace(s.settings.audio, input_enabled=True)))
+    qtbot.waitUntil(lambda: s.recording.last_saved is not None, timeout=10000)
+    assert s.recording.last_saved.ok and not s.recording.recording
+    assert not track_path(s.recording.last_saved.path, "input").exists()  # it was a one-file take
+    assert any("take ends here" in text for text in told)
