@@ -18,12 +18,13 @@ from collections import deque
 
 import numpy as np
 
-from lmd_studio.engine.sinks import CaptureSink
+from lmd_studio.engine.sinks import AlignedTracks, CaptureSink, TrackSink
 
 
 class CaptureFanout:
     def __init__(self) -> None:
         self._sinks: tuple[CaptureSink, ...] = ()
+        self._track_sinks: tuple[TrackSink, ...] = ()  # those of the sinks that take aligned input tracks
         self._lock = threading.Lock()  # sink list changes only
         self._offset = 0
         self._end = 0  # continuous position just past the newest frame forwarded
@@ -34,10 +35,13 @@ class CaptureFanout:
         with self._lock:
             if sink not in self._sinks:
                 self._sinks = (*self._sinks, sink)
+                if isinstance(sink, TrackSink):
+                    self._track_sinks = (*self._track_sinks, sink)
 
     def remove(self, sink: CaptureSink) -> None:
         with self._lock:
             self._sinks = tuple(s for s in self._sinks if s is not sink)
+            self._track_sinks = tuple(t for t in self._track_sinks if id(t) != id(sink))  # a sink may be both kinds
 
     @property
     def end_position(self) -> int:
@@ -61,6 +65,16 @@ class CaptureFanout:
                 self.sink_errors += 1
                 self.last_error = f"{type(sink).__name__}: {exc}"
         self._end = pos + int(frames.shape[0])
+
+    def consume_tracks(self, tracks: AlignedTracks, start_position: int) -> None:
+        """Aligned input tracks, on the same continuous timeline as `consume`."""
+        pos = self._offset + int(start_position)
+        for sink in self._track_sinks:
+            try:
+                sink.consume_tracks(tracks, pos)
+            except Exception as exc:  # noqa: BLE001 — one broken sink must not starve the others
+                self.sink_errors += 1
+                self.last_error = f"{type(sink).__name__}: {exc}"
 
 
 class PositionMap:

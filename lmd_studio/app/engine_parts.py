@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from lmd_studio.audio.backend import AudioBackend, NullAudioBackend
+from lmd_studio.audio.fake_input import LoopbackInput
+from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.core.assets import asset_root
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockGenerator, PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.engine.capture import CaptureHub
+from lmd_studio.engine.input_view import InputView
+from lmd_studio.engine.track_align import TrackAligner
 from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.schema import AudioSettings
@@ -69,6 +73,17 @@ class EngineParts:
     capture: CaptureHub
     backend: AudioBackend
 
+    @property
+    def input(self) -> InputPath | None:
+        """The audio input (its tap, monitoring, latency), None when input is off."""
+        return self.backend.input
+
+    @property
+    def input_view(self) -> InputView | None:
+        """The input for the generation side, in stream positions (engine/input_view.py); None when off."""
+        path = self.backend.input
+        return InputView(path.tap, self.engine.output.stream_map) if path is not None else None
+
     def start(self) -> None:
         self.engine.start()
         self.capture.start()
@@ -90,23 +105,26 @@ class EngineParts:
 
 
 def make_backend(kind: str = "auto", device: str | int | None = None, buffer_frames: int = 256,
-                 sample_rate_hz: int | None = None, notify: Callable[[str], None] | None = None) -> AudioBackend:
+                 sample_rate_hz: int | None = None, notify: Callable[[str], None] | None = None,
+                 input_config: InputConfig | None = None, fake_input: LoopbackInput | None = None) -> AudioBackend:
     """'null' → silent software clock; 'auto'/'process' → the device in its own process (survives a
     vanishing device, immune to the GIL; falls back to the software clock by itself when there is no
-    device); 'inprocess' → a supervised sounddevice stream in this process."""
+    device); 'inprocess' → a supervised sounddevice stream in this process. With `input_config`, the audio
+    input too (the Null clock's input is `fake_input`, or silence)."""
     if kind == "null":
-        return NullAudioBackend(sample_rate_hz or 48000, 2, buffer_frames)
+        return NullAudioBackend(sample_rate_hz or 48000, 2, buffer_frames, input_config=input_config,
+                                fake_input=fake_input)
     if kind == "inprocess":
         from lmd_studio.audio.sd_backend import SoundDeviceBackend
 
         return SoundDeviceBackend(device=device, sample_rate_hz=sample_rate_hz, buffer_frames=buffer_frames,
-                                  notify=notify)
+                                  notify=notify, input_config=input_config)
     if kind not in ("auto", "process"):
         raise ValueError(f"unknown audio backend {kind!r}: use auto, process, inprocess or null")
     from lmd_studio.audio.process_backend import ProcessAudioBackend
 
     return ProcessAudioBackend(device=device, sample_rate_hz=sample_rate_hz, buffer_frames=buffer_frames,
-                               notify=notify)
+                               notify=notify, input_config=input_config)
 
 
 def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: ParamMailbox | None = None,
@@ -116,7 +134,12 @@ def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: Para
         device_sample_rate_hz=backend.sample_rate_hz, device_channels=backend.channels, **config),
         max_buffer_frames=max(8192, backend.buffer_frames))
     assert engine.capture_ring is not None
-    return EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring), backend)
+    aligner = None
+    path = backend.input
+    if path is not None:  # the recording's input track lines up with the output through the capture map
+        aligner = TrackAligner(path.tap, engine.output.capture_map, lambda: path.monitoring,
+                               backend.sample_rate_hz, backend.channels)
+    return EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring, aligner=aligner), backend)
 
 
 # --- the studio (desktop app) -------------------------------------------------------------------------
@@ -125,8 +148,16 @@ def studio_parts(generator: BlockGenerator, mailbox: ParamMailbox, audio: AudioS
     """Engine parts for the studio from the audio settings (settings.schema.AudioSettings)."""
     backend = make_backend("null" if audio.backend == "null" else "auto", device=audio.device or None,
                            buffer_frames=audio.buffer_frames, sample_rate_hz=audio.sample_rate_hz or None,
-                           notify=notify)
+                           notify=notify, input_config=input_config(audio))
     return build_engine(generator, backend, mailbox)
+
+
+def input_config(audio: AudioSettings) -> InputConfig | None:
+    """The input the audio settings ask for, None when input is off."""
+    if not audio.input_enabled:
+        return None
+    return InputConfig(device=audio.input_device, channels=audio.input_channels, monitoring=audio.input_monitoring,
+                       latency_correction_frames=audio.input_latency_correction_frames)
 
 
 def audio_override(audio: AudioSettings, spec: str | None) -> AudioSettings:

@@ -27,7 +27,8 @@ from lmd_studio.engine.recorder import Recorder
 from lmd_studio.engine.retro import RetroBuffer
 from lmd_studio.engine.retro_types import RetroConfig
 from lmd_studio.engine.sinks import RecordingResult
-from lmd_studio.engine.take_files import default_take_name, pick_free_path
+from lmd_studio.engine.take_files import TRACK_NAMES, default_take_name, pick_free_path
+from lmd_studio.engine.take_tracks import TrackFormat
 
 
 class RecordingDesk:
@@ -35,7 +36,8 @@ class RecordingDesk:
                  retro_s: float = 300.0, recorder: Recorder | None = None,
                  notify: Callable[..., None] = lambda *a: None,
                  metadata: Callable[[], Mapping[str, Any]] = dict,
-                 engine_metrics: Callable[[], EngineMetrics] | None = None) -> None:
+                 engine_metrics: Callable[[], EngineMetrics] | None = None,
+                 tracks: Callable[[], TrackFormat | None] = lambda: None) -> None:
         self._fanout = fanout
         self._notify = notify
         self._metadata = metadata
@@ -50,6 +52,7 @@ class RecordingDesk:
         self._engine_metrics = engine_metrics
         self._take_stats: TakeStats | None = None
         self._finishing: BackgroundJob | None = None  # the job stopping the current take
+        self._tracks = tracks  # the input's tracks for a take (None: the input is off, one file)
         fanout.add(self.recorder)
 
     def configure(self, sample_rate_hz: int, channels: int) -> None:
@@ -87,9 +90,10 @@ class RecordingDesk:
         cfg = self._require_retro().config
         fmt = self._fmt()
         folder = self._folder()
+        tracks = self._tracks()
         try:
-            path = pick_free_path(folder, default_take_name(fmt))
-            path = self.recorder.start(path, cfg.sample_rate_hz, cfg.channels, fmt, self._metadata())
+            path = pick_free_path(folder, default_take_name(fmt), tracks=TRACK_NAMES if tracks else ())
+            path = self.recorder.start(path, cfg.sample_rate_hz, cfg.channels, fmt, self._metadata(), tracks=tracks)
         except (AudioFileError, OSError) as exc:
             self._notify("error", f"Cannot record in {folder}: {exc}. {_folder_advice(str(exc))}")
             return None
@@ -97,7 +101,8 @@ class RecordingDesk:
             self._notify("error", f"Cannot record: {exc}")
             return None
         self._take_stats = TakeStats(self._engine_metrics()) if self._engine_metrics is not None else None
-        self._notify("info", f"Recording to {path.name}", path)
+        also = " (with the input and generated tracks beside it)" if tracks else ""
+        self._notify("info", f"Recording to {path.name}{also}", path)
         return path
 
     def stop_take(self) -> BackgroundJob | None:

@@ -35,6 +35,7 @@ class EngineRuntime:
             return
         self._fanout.restart()
         self.parts.capture.add_sink(self._fanout)
+        self.parts.capture.add_track_sink(self._fanout)
         self.parts.start()
         self._started = True
 
@@ -44,6 +45,7 @@ class EngineRuntime:
             return self.stream_play_position
         self.parts.stop()  # backend first: nothing more is played or captured
         self.parts.capture.remove_sink(self._fanout)
+        self.parts.capture.remove_track_sink(self._fanout)
         self._started = False
         return self.stream_play_position
 

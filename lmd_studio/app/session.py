@@ -4,8 +4,9 @@ parts do the work, and the GUI calls them directly through their Protocols (sess
 - `transport` (transport.py): play, stop, fresh start, panic, volume, safe mode, tap tempo.
 - `performance` (performance.py): the knobs; `prompts` (prompt_desk.py): the prompt mixer;
   `scenes` (scene_desk.py): saved mixes recalled with a glide.
-- `recording` (recording.py): takes and capture-last-N; `timeline` (timeline_view.py): what to draw and
-  saving a selection.
+- `recording` (recording.py): takes and capture-last-N (with the input on, a take's input and generated
+  tracks beside the mix); `timeline` (timeline_view.py): what to draw and saving a selection.
+- `input` (input_desk.py): the audio input's level, monitoring and latency calibration.
 - `model` (model_desk.py): model switching, adapters, offline render.
 - `about` (about.py): Help → About's facts and the problem report's text.
 - `midi`: the MIDI link the composition root attaches (midi_link.py), else `NullMidiLink` (midi_seam.py).
@@ -32,6 +33,7 @@ from lmd_studio.app.capture_chain import CaptureFanout
 from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.engine_parts import DEFAULT_PROMPT
+from lmd_studio.app.input_desk import InputDesk
 from lmd_studio.app.jobs import JobList
 from lmd_studio.app.live_settings import LiveSettings
 from lmd_studio.app.midi_seam import MidiLinkApi, NullMidiLink
@@ -51,7 +53,7 @@ from lmd_studio.app.transport import Transport
 from lmd_studio.app.values import MidiTick, Notice, StudioStatus
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.params import PITCH, SEED
-from lmd_studio.settings.schema import AudioSettings, StudioSettings
+from lmd_studio.settings.schema import AudioSettings, StudioSettings, audio_needs_restart
 
 VIEW_FIELDS = frozenset({"timeline_span_s", "spectrogram", "theme"})  # what set_view may change
 
@@ -74,7 +76,8 @@ class Session:
         self.engine = EngineHost(deps.make_parts, self._settings, audio or settings.audio, fanout)
         self.recording = RecordingDesk(fanout, self._recordings_folder, lambda: self._settings.current.record_format,
                                        retro_s=deps.retro_s, notify=self.notify, metadata=self._take_metadata,
-                                       engine_metrics=lambda: self.engine.runtime.live_metrics())
+                                       engine_metrics=lambda: self.engine.runtime.live_metrics(),
+                                       tracks=lambda: self.input.track_format())
         marks = ChangeMarks(self.engine, self.recording, clock)
         morph = ParamMorph()
         mixer = PromptMixer(PROMPT_SLOTS, morph_s=settings.morph_s)
@@ -86,6 +89,7 @@ class Session:
         self.transport = Transport(self.engine, self._settings, marks, morph, self._midi, clock, startup,
                                    gliding=lambda: mixer.morphing or morph.active)
         self._jobs = JobList()
+        self.input = InputDesk(self.engine, self._settings, self._jobs, self.notify)
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
         self.timeline = TimelineView(self.engine, self.recording)
@@ -93,7 +97,7 @@ class Session:
                                self.model.info, deps.default_model_dir)
         self.actions = self._action_router()
         self._status = StatusBuilder(self.engine, self.transport, self.recording, self.model, mixer, morph, marks,
-                                     self._jobs, self._midi, self._settings)
+                                     self._jobs, self._midi, self._settings, self.input)
         self._marks = marks
         self._clock = clock
         self._no_sound = NoSoundNotice(self.notify)
@@ -190,9 +194,17 @@ class Session:
             self.engine.runtime.set_safe_mode(new.safe_mode)
         if new.quantise != old.quantise:
             self.engine.runtime.set_quantise(new.quantise)
-        if new.audio != old.audio:
+        if audio_needs_restart(old.audio, new.audio):
+            if new.audio.input_enabled != old.audio.input_enabled and self.recording.recording:
+                # a take is one file or three from its start: switching the input ends it here
+                self.notify("info", "The take ends here: the audio input was switched "
+                                    f"{'on' if new.audio.input_enabled else 'off'}")
+                self.recording.stop_take()
             self.engine.audio = new.audio
             self.model.install(self.engine.runtime.generator)
+        elif new.audio != old.audio:  # monitoring, latency correction: on the running input
+            self.engine.audio = new.audio
+            self.input.apply_live()
         if new.midi != old.midi:
             self.midi.configure(new.midi)
         if new.torch_threads != old.torch_threads:

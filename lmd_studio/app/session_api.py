@@ -6,8 +6,9 @@ the window, so the GUI package depends on no engine, model, audio or MIDI module
 (the import-linter contract checks that). Each sub-API is one feature of the window: `transport` (play,
 stop, panic, volume), `performance` (the knobs), `prompts`, `scenes`, `recording` (takes, capture-last-N),
 `timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render), `midi`
-(learn and the map editor) and `about` (Help → About, the problem report). The classes behind them satisfy
-these Protocols; tests check it, signatures and return types included (tests/app/test_session_api.py).
+(learn and the map editor), `about` (Help → About, the problem report) and `input` (the audio input:
+monitoring, latency calibration). The classes behind them satisfy these Protocols; tests check it,
+signatures and return types included (tests/app/test_session_api.py).
 """
 
 from __future__ import annotations
@@ -161,6 +162,20 @@ class AboutApi(Protocol):
 
 
 @runtime_checkable
+class InputApi(Protocol):
+    """The audio input (switched on, with its device and channels, in the settings): monitoring, the
+    loopback calibration of its latency, and the devices that have inputs."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def monitoring(self) -> bool: ...
+    def set_monitoring(self, on: bool) -> None: ...
+    def calibrate(self) -> BackgroundJob | None: ...
+    def device_names(self) -> list[str]: ...
+
+
+@runtime_checkable
 class StudioApi(Protocol):
     """The Session as the window sees it: its lifecycle, the timer, notices, settings and the sub-APIs."""
 
@@ -185,6 +200,8 @@ class StudioApi(Protocol):
     def midi(self) -> MidiApi: ...
     @property
     def about(self) -> AboutApi: ...
+    @property
+    def input(self) -> InputApi: ...
 
     # lifecycle and the timer
     def start(self) -> None: ...

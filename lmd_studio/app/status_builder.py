@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
+from lmd_studio.app.input_desk import InputDesk
 from lmd_studio.app.jobs import JobList
 from lmd_studio.app.live_settings import LiveSettings
 from lmd_studio.app.meters import CpuMeter, PeakMeter
@@ -21,13 +22,13 @@ from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.scenes import ParamMorph
 from lmd_studio.app.startup import READY_TEXT
 from lmd_studio.app.transport import Transport
-from lmd_studio.app.values import StudioStatus
+from lmd_studio.app.values import InputMeter, StudioStatus
 
 
 class StatusBuilder:
     def __init__(self, engine: EngineHost, transport: Transport, recording: RecordingDesk, model: ModelDesk,
                  mixer: PromptMixer, morph: ParamMorph, marks: ChangeMarks, jobs: JobList,
-                 midi: Callable[[], MidiLinkApi], settings: LiveSettings) -> None:
+                 midi: Callable[[], MidiLinkApi], settings: LiveSettings, input_desk: InputDesk) -> None:
         self._engine = engine
         self._transport = transport
         self._recording = recording
@@ -40,6 +41,20 @@ class StatusBuilder:
         self._settings = settings
         self.meter = PeakMeter()
         self.cpu = CpuMeter()
+        self._input = input_desk
+        self.input_meter = PeakMeter()
+        self.input_rms = PeakMeter(hold_s=0.0)
+
+    def _input_reading(self, now_s: float) -> InputMeter | None:
+        status = self._input.status()
+        peak, rms = self._input.take_level()
+        if status is None:
+            return None
+        self.input_meter.update(peak, now_s)
+        self.input_rms.update(rms, now_s)
+        return InputMeter(status.running, status.device_name, status.message, self.input_meter.level_db,
+                          self.input_meter.hold_db, self.input_rms.level_db, self.input_meter.clipped, status.monitoring, status.overruns,
+                          status.roundtrip_ms, status.channels)
 
     def build(self, now_s: float) -> StudioStatus:
         runtime = self._engine.runtime
@@ -78,4 +93,4 @@ class StatusBuilder:
             play_pending=self._transport.playing and startup not in ("", READY_TEXT),
             adapter=settings.adapter, bar=beat.bar if beat is not None else 0,
             beat=beat.beat if beat is not None else 0, beats_per_bar=beat.beats_per_bar if beat is not None else 4,
-            quantise=settings.quantise)
+            quantise=settings.quantise, input=self._input_reading(now_s))

@@ -97,6 +97,24 @@ class StudioStatus:
     beat: int = 0
     beats_per_bar: int = 4
     quantise: str = "off"  # where changes land while a tempo is set: "off", "beat", "bar"
+    input: InputMeter | None = None  # the audio input's meter and state; None when input is off
+
+
+@dataclass(frozen=True, slots=True)
+class InputMeter:
+    """The audio input as the meters show it."""
+
+    running: bool  # frames arrive from a device
+    device: str
+    message: str  # why there is no input ("" when running)
+    level_db: float  # peak, with fall-off
+    hold_db: float
+    rms_db: float
+    clipped: bool  # a sample reached full scale (latched)
+    monitoring: bool
+    overruns: int  # input frames lost before the engine took them
+    roundtrip_ms: float  # the latency taken out of the input (reported + calibration)
+    channels: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True, slots=True)

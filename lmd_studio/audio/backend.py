@@ -1,9 +1,11 @@
 """The audio-backend contract and the Null backend.
 
 A backend calls `render(out, device_underflow)` once per buffer from its audio thread (see
-engine.output.OutputStage.render). The Null backend is a software clock: a thread that calls render at
-real-time pace into a preallocated buffer, so with no sound card everything (engine, meters, recording)
-still runs exactly as with one.
+engine.output.OutputStage.render). The frames it has asked for so far are its *output position*; with an
+audio input (`input`, an InputPath), it places what the input captured at the output position it lines up
+with (input_path.py). The Null backend is a software clock: a thread that calls render at real-time pace
+into a preallocated buffer, so with no sound card everything (engine, meters, recording) still runs exactly
+as with one; its input twin is a fake device (fake_input.LoopbackInput), or none.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from lmd_studio.audio.fake_input import LoopbackInput
+from lmd_studio.audio.input_path import InputConfig, InputPath
 
 RenderFn = Callable[[np.ndarray, bool], None]
 
@@ -52,12 +57,18 @@ class AudioBackend(Protocol):
 
     def status(self) -> AudioStatus: ...
 
+    @property
+    def input(self) -> InputPath | None:
+        """The audio input's shared state (tap, monitoring, latency), or None when input is off."""
+        ...
+
 
 class NullAudioBackend:
     """Software-paced output: calls `render` every buffer period on an absolute schedule; audio is dropped."""
 
     def __init__(self, sample_rate_hz: int = 48000, channels: int = 2, buffer_frames: int = 256,
-                 message: str = "") -> None:
+                 message: str = "", input_config: InputConfig | None = None,
+                 fake_input: LoopbackInput | None = None) -> None:
         if sample_rate_hz <= 0 or channels < 1 or buffer_frames < 1:
             raise ValueError(f"bad Null backend format {sample_rate_hz} Hz, {channels} ch, {buffer_frames} frames")
         self._rate = int(sample_rate_hz)
@@ -68,6 +79,17 @@ class NullAudioBackend:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.callbacks = 0
+        self._input = input_path = InputPath.make(input_config, self._rate) if input_config is not None else None
+        self._fake = fake_input
+        channels_in = input_path.config.channel_count if input_path is not None else 1
+        self._in_buf = np.zeros((self._frames, channels_in), dtype=np.float32)
+        self.output_position = 0
+        if input_path is not None and fake_input is None:
+            input_path.closed("no input device (silent audio)")
+
+    @property
+    def input(self) -> InputPath | None:
+        return self._input
 
     @property
     def sample_rate_hz(self) -> int:
@@ -101,6 +123,9 @@ class NullAudioBackend:
         while not self._stop.is_set():
             late = time.perf_counter() - next_s > period_s
             render(self._buf, late)
+            if self._input is not None:
+                self._take_input(self._input)
+            self.output_position += self._frames
             self.callbacks += 1
             next_s += period_s
             delay = next_s - time.perf_counter()
@@ -108,6 +133,19 @@ class NullAudioBackend:
                 self._stop.wait(delay)
             elif delay < -0.5:
                 next_s = time.perf_counter()  # we were suspended: don't try to catch up in a burst
+
+    def _take_input(self, path: InputPath) -> None:
+        path.click.apply(self._buf, self.output_position)
+        fake = self._fake
+        if fake is None or not fake.connected:
+            if fake is not None and path.running:
+                path.closed("input device lost")
+            path.silence_to(self.output_position + self._frames)
+            return
+        if not path.running:
+            path.opened(fake.name, fake.reported_frames)
+        fake.capture(self._buf, self._in_buf)
+        path.place(self.output_position, self._in_buf)
 
     def status(self) -> AudioStatus:
         return AudioStatus("null", "none (silent)", self._rate, self._channels, self._frames,

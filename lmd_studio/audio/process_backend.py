@@ -9,6 +9,10 @@ A pump thread here keeps a small shared-memory ring `fill_s` seconds (whole devi
 `render` (the engine's OutputStage); the child's callback reads it. While no device process is running,
 the pump paces `render` by the clock instead (the Null backend's behaviour), so generation, meters and
 recording continue; every `reopen_every_s` a new device process is tried.
+
+With an audio input (`input_path`), the device process runs a duplex stream and the pump also drains the
+input into the engine's InputTap (shm_input.py); with no device the tap moves on with silence, so a take's
+input track keeps its timeline through a device loss, and the input comes back with the device.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import numpy as np
 
 from lmd_studio.audio import shm_ring as sr
 from lmd_studio.audio.backend import AudioStatus, RenderFn
+from lmd_studio.audio.input_path import InputConfig, InputPath
+from lmd_studio.audio.shm_input import ShmInputPump
 from lmd_studio.core.units import next_power_of_two
 
 
@@ -32,7 +38,7 @@ class ProcessAudioBackend:
     def __init__(self, device: str | int | None = None, sample_rate_hz: int | None = None, channels: int = 2,
                  buffer_frames: int = 256, fill_s: float = 0.04, reopen_every_s: float = 1.0,
                  stall_s: float = 0.5, start_timeout_s: float = 10.0,
-                 notify: Callable[[str], None] | None = None) -> None:
+                 notify: Callable[[str], None] | None = None, input_config: InputConfig | None = None) -> None:
         self._device = "" if device is None else str(device)
         self._channels = int(channels)
         self._frames = int(buffer_frames)
@@ -58,6 +64,11 @@ class ProcessAudioBackend:
         self._said_no_device = False
         self._closed = False
         self._last_lateness_ms = np.zeros(0)
+        self._rendered = 0  # output position: frames rendered so far
+        self._input = InputPath.make(input_config, self._rate) if input_config is not None else None
+        self._in = ShmInputPump(self._input, self._rate, self._frames, self._fill_frames) if self._input else None
+        if self._input is not None:
+            self._input.closed("the audio device is opening")
 
     def _default_rate(self) -> int:
         """The device's own rate (JACK insists on the server's). Asked once, in a short-lived child, so
@@ -87,6 +98,10 @@ class ProcessAudioBackend:
     def on_device(self) -> bool:
         return self._on_device
 
+    @property
+    def input(self) -> InputPath | None:
+        return self._input
+
     def start(self, render: RenderFn) -> None:
         if self._thread is not None:
             return
@@ -96,6 +111,8 @@ class ProcessAudioBackend:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._closed:
+            return  # stopping twice (a test's own stop, then its fixture's) finds the memory already gone
         self._stop.set()
         if self._thread is not None:
             self._thread.join(3.0)
@@ -104,6 +121,8 @@ class ProcessAudioBackend:
         self._last_lateness_ms = self.callback_lateness_ms()
         self._closed = True
         self._ring.close()
+        if self._in is not None:
+            self._in.close()
 
     def status(self) -> AudioStatus:
         latency = float(self._ring.floats[sr.OUTPUT_LATENCY_S]) if self._on_device else 0.0
@@ -123,9 +142,13 @@ class ProcessAudioBackend:
         self._ring.ints[sr.STATE] = sr.STATE_STARTING
         self._ring.ints[sr.LATE_COUNT] = 0
         self._ring.ints[sr.READ_POS] = self._ring.ints[sr.WRITE_POS]  # start empty
+        self._ring.ints[sr.MONITOR] = 0
         cmd = [sys.executable, "-m", "lmd_studio.audio.audio_child", "--shm", self._ring.name,
                "--capacity", str(self._ring.capacity_frames), "--channels", str(self._channels),
                "--rate", str(self._rate), "--buffer", str(self._frames), "--device", self._device]
+        if self._in is not None:
+            self._in.spawned(int(self._ring.ints[sr.READ_POS]))
+            cmd += self._in.child_args()
         self._child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
         self._child_started_s = time.monotonic()
@@ -182,6 +205,8 @@ class ProcessAudioBackend:
                 if state != "running" or now - last_cb_change_s > self._stall_s:
                     self._message = "audio device lost: playing silently; generation and recording continue"
                     self._notify(self._message)
+                    if self._in is not None:
+                        self._in.lost("audio device lost")
                     self._device_name = "none (silent)"
                     self._on_device = False
                     self._kill_child(polite=False)
@@ -194,12 +219,20 @@ class ProcessAudioBackend:
                 while self._ring.readable_frames + self._frames <= self._fill_frames:
                     render(self._buf, underflows != last_underflows)
                     last_underflows = underflows
+                    if self._input is not None:
+                        self._input.click.apply(self._buf, self._rendered)
                     self._ring.write(self._buf)
+                    self._rendered += self._frames
+                if self._in is not None and self._input is not None:
+                    self._in.pump(self._ring, callbacks, self._input.monitoring)
                 self._stop.wait(period_s / 4)
                 continue
             # no device: the software clock drives the engine
             if state == "running":
                 self._on_device = True
+                if self._in is not None:
+                    self._in.on_device(self._rendered, int(self._ring.ints[sr.WRITE_POS]),
+                                       int(self._ring.ints[sr.CALLBACKS]))
                 self._device_name = self._ring.get_message()
                 self._message = ""
                 self._said_no_device = False
@@ -221,6 +254,9 @@ class ProcessAudioBackend:
                     self._reopen_attempts += 1
                     self._spawn()
             render(self._buf, False)
+            self._rendered += self._frames
+            if self._input is not None:
+                self._input.silence_to(self._rendered)
             next_tick_s += period_s
             delay = next_tick_s - time.perf_counter()
             if delay > 0:

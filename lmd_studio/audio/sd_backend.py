@@ -5,6 +5,10 @@ stream: if the device vanishes (stream stops or its callbacks stall), output swi
 Null clock so generation, meters and recording carry on, and the supervisor keeps trying to reopen the
 device; when it is back, the stream restarts. At no time do two threads call `render` at once (the
 playback ring has a single consumer).
+
+With an audio input (`input_path`) the stream is duplex: the callback renders, places the period's input in
+the engine's InputTap at the output position it lines up with, and mixes it into the output when monitoring
+(monitor.py). On the software clock the tap moves on with silence.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from typing import Any
 import numpy as np
 
 from lmd_studio.audio.backend import AudioStatus, NullAudioBackend, RenderFn
-from lmd_studio.audio.devices import find_output_device, load_sounddevice
+from lmd_studio.audio.devices import (
+    find_input_device,
+    find_output_device,
+    load_sounddevice,
+    set_jack_client_name,
+)
+from lmd_studio.audio.input_path import InputConfig, InputPath
+from lmd_studio.audio.monitor import MonitorMix
+
+_SETTLE_CALLBACKS = 4  # device periods to learn the round trip before the input is placed
 
 
 def _silence(outdata: np.ndarray, device_underflow: bool) -> None:
@@ -27,7 +40,8 @@ def _silence(outdata: np.ndarray, device_underflow: bool) -> None:
 class SoundDeviceBackend:
     def __init__(self, device: str | int | None = None, sample_rate_hz: int | None = None, channels: int = 2,
                  buffer_frames: int = 256, supervise_s: float = 0.25, reopen_every_s: float = 1.0,
-                 stall_s: float = 0.5, notify: Callable[[str], None] | None = None) -> None:
+                 stall_s: float = 0.5, notify: Callable[[str], None] | None = None,
+                 input_config: InputConfig | None = None) -> None:
         self._device_spec = device
         self._channels = int(channels)
         self._frames = int(buffer_frames)
@@ -55,6 +69,18 @@ class SoundDeviceBackend:
         self._using_fallback = False
         self._wedged = False
         self._reopen_timeout_s = 3.0
+        self._rendered = 0  # output position: frames rendered so far (stream and software clock)
+        self._input = input_path = InputPath.make(input_config, self._rate) if input_config is not None else None
+        self._in_buf = np.zeros((max(8192, 4 * self._frames), input_path.config.channel_count if input_path else 1),
+                                np.float32)
+        self._monitor = (MonitorMix(input_path.config.columns, self._channels, self._rate, self._in_buf.shape[0])
+                         if input_path is not None else None)
+        self._named = False
+        self._settle = 0  # device periods until the input opens (set when a duplex stream starts)
+        self._in_name = ""
+        self._reported_frames = 0
+        if input_path is not None:
+            input_path.closed("the audio device is opening")
 
     # --- format ---------------------------------------------------------------------------------
     @property
@@ -72,6 +98,10 @@ class SoundDeviceBackend:
     @property
     def on_device(self) -> bool:
         return self._stream is not None
+
+    @property
+    def input(self) -> InputPath | None:
+        return self._input
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self, render: RenderFn) -> None:
@@ -104,6 +134,38 @@ class SoundDeviceBackend:
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._callbacks += 1
         self._render(outdata, bool(status.output_underflow))
+        self._rendered += frames
+
+    def _duplex_callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any,
+                         status: Any) -> None:
+        self._callbacks += 1
+        self._render(outdata, bool(status.output_underflow))
+        path, monitor = self._input, self._monitor
+        if path is not None and monitor is not None:
+            if status.input_overflow:
+                path.device_overflows += 1
+            path.click.apply(outdata, self._rendered)
+            if self._settle > 0:  # the first periods: the device's round trip, from its own clock
+                self._settle -= 1
+                roundtrip_s = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
+                if roundtrip_s > 0.0:
+                    self._reported_frames = int(round(roundtrip_s * self._rate))
+                if self._settle == 0:
+                    path.opened(self._in_name, self._reported_frames)
+            else:
+                picked = self._in_buf[:frames]
+                for j, col in enumerate(path.config.columns):
+                    picked[:, j] = indata[:, col]
+                path.place(self._rendered, picked)
+            monitor.process(outdata, indata, path.monitoring)
+        self._rendered += frames
+
+    def _render_fallback(self, outdata: np.ndarray, device_underflow: bool) -> None:
+        """The software clock's render: the output position and the input tap move on as on a device."""
+        self._render(outdata, device_underflow)
+        self._rendered += outdata.shape[0]
+        if self._input is not None:
+            self._input.silence_to(self._rendered)
 
     def _open_stream(self, refresh: bool) -> bool:
         try:
@@ -113,8 +175,19 @@ class SoundDeviceBackend:
                 self._message = (f"audio device {self._device_spec!r} not found" if self._device_spec
                                  else "no audio output device")
                 return False
-            stream = sd.OutputStream(samplerate=self._rate, blocksize=self._frames, device=info.index,
-                                     channels=self._channels, dtype="float32", callback=self._callback)
+            if not self._named:  # JACK shows the studio by name (PortAudio re-initialises for it)
+                set_jack_client_name()
+                self._named = True
+                info = find_output_device(self._device_spec) or info
+            stream, in_name = self._duplex(sd, info)
+            if in_name and stream is not None:  # the input opens once the callback has read the round trip off the device clock
+                self._in_name = in_name
+                latency = stream.latency
+                self._reported_frames = int(round((latency[0] + latency[1]) * self._rate))
+                self._settle = _SETTLE_CALLBACKS
+            if stream is None:
+                stream = sd.OutputStream(samplerate=self._rate, blocksize=self._frames, device=info.index,
+                                         channels=self._channels, dtype="float32", callback=self._callback)
             # the software clock stops only now, so a failed reopen leaves no gap in the recording
             self._fallback.stop()
             self._using_fallback = False
@@ -124,9 +197,28 @@ class SoundDeviceBackend:
             return False
         self._stream = stream
         self._device_name = f"{info.name} ({info.host_api})"
-        self._latency_s = float(stream.latency)
+        latency = stream.latency
+        self._latency_s = float(latency[1] if isinstance(latency, tuple) else latency)
         self._message = ""
         return True
+
+    def _duplex(self, sd: Any, info: Any) -> tuple[Any | None, str]:
+        """A duplex stream for the input and the output, or (None, "") having told the InputPath why not."""
+        path = self._input
+        if path is None:
+            return None, ""
+        wanted = path.config.open_channels
+        in_info = find_input_device(path.config.device or None, info, wanted)
+        if in_info is None:
+            path.closed(f"no input device with {wanted} input channel{'s' if wanted > 1 else ''}")
+            return None, ""
+        try:
+            stream = sd.Stream(samplerate=self._rate, blocksize=self._frames, device=(in_info.index, info.index),
+                               channels=(wanted, self._channels), dtype="float32", callback=self._duplex_callback)
+        except Exception as exc:  # noqa: BLE001 — PortAudioError, ValueError: play without the input
+            path.closed(f"cannot open the input {in_info.name}: {exc}")
+            return None, ""
+        return stream, f"{in_info.name} ({in_info.host_api})"
 
     def _close_stream(self, wait: bool = True) -> None:
         """Close the stream. A stream whose device vanished can block forever in abort() (seen with
@@ -174,7 +266,9 @@ class SoundDeviceBackend:
         if not self._using_fallback:
             self._message = f"{reason}: playing silently; generation and recording continue"
             self._notify(self._message)
-            self._fallback.start(self._render)
+            if self._input is not None:
+                self._input.closed("audio device lost")
+            self._fallback.start(self._render_fallback)
             self._using_fallback = True
 
     def _supervise(self) -> None:
@@ -200,4 +294,4 @@ class SoundDeviceBackend:
                         last_count, last_progress_s = self._callbacks, time.monotonic()
                     elif not self._using_fallback:
                         self._using_fallback = True
-                        self._fallback.start(self._render)
+                        self._fallback.start(self._render_fallback)

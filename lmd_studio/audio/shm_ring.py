@@ -4,6 +4,11 @@ Layout of one SharedMemory block: a header of int64 counters and float64 stats, 
 The parent (producer) owns `write_pos`; the child's callback (consumer) owns `read_pos` and its counters.
 Each side stores only its own counters, after the data (x86/ARM keep aligned 8-byte stores atomic), so no
 lock crosses the process boundary.
+
+The audio input travels the other way in a second block of the same layout, used as a history: the child's
+callback writes the input frames of each period at the *output* ring position that period played
+(`write_columns_at`), never waiting for the parent; the parent copies them out by position (`copy_at`) and
+learns from the positions whether it fell so far behind that some were overwritten (an input overrun).
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ LAST_CB_S, OUTPUT_LATENCY_S = range(2)
 N_FLOAT = 8
 LATENESS_SLOTS = 4096
 MESSAGE_BYTES = 512
+
+MONITOR = 8  # parent → child: 1 = add the input to the output
+# the input block's header: WRITE_POS and STATE as above, plus
+IN_DEVICE_OVERFLOWS, IN_UNPLAYED_FRAMES = 8, 9  # device-reported overflows; input with no output frame
+IN_ROUNDTRIP_S, IN_STREAM_LATENCY_S = 0, 1  # float slots: time_info's DAC − ADC time; stream.latency in + out
 
 STATE_STARTING, STATE_RUNNING, STATE_FAILED, STATE_STOPPED = 0, 1, 2, 3
 
@@ -106,6 +116,34 @@ class ShmAudioRing:
             self.ints[UNDERFLOWS] += 1
         self.ints[READ_POS] = r + k
         return k
+
+    # --- the input block -----------------------------------------------------------------------------------
+    def write_columns_at(self, position: int, src: np.ndarray, columns: tuple[int, ...], n: int) -> None:
+        """Child's callback: src[:n, columns] to frames [position, position + n), then publish the end.
+        Overwrites whatever was there: the parent checks positions, the callback never waits."""
+        i = position & self._mask
+        first = n if n <= self.capacity_frames - i else self.capacity_frames - i
+        for j, col in enumerate(columns):
+            self.frames[i:i + first, j] = src[:first, col]
+            if n > first:
+                self.frames[:n - first, j] = src[first:n, col]
+        self.ints[WRITE_POS] = position + n
+
+    def copy_at(self, position: int, out: np.ndarray, guard_frames: int) -> int:
+        """Parent: copy frames [position, position + len(out)) into `out`; returns how many leading frames
+        were lost to overwriting (zeroed). `guard_frames`: how far past the published end the child may be
+        writing at this moment (one device buffer)."""
+        n = out.shape[0]
+        i = position & self._mask
+        first = n if n <= self.capacity_frames - i else self.capacity_frames - i
+        out[:first] = self.frames[i:i + first]
+        if n > first:
+            out[first:] = self.frames[:n - first]
+        oldest = int(self.ints[WRITE_POS]) + guard_frames - self.capacity_frames
+        lost = min(n, oldest - position) if oldest > position else 0
+        if lost:
+            out[:lost] = 0.0
+        return lost
 
     def set_message(self, text: str) -> None:
         data = text.encode("utf-8", "replace")[: MESSAGE_BYTES - 1]

@@ -6,6 +6,12 @@ ring, applies the smoothed master gain, limits the peaks (dsp/limiter.py: nothin
 feeds the capture ring (recording, retro-capture, the timeline), tracks the peak level, and timestamps
 itself so others can tell when a given frame left the device.
 
+It counts the frames it renders: the *output position*, the timeline the audio input is placed on
+(rt/input_tap.py). Two offset logs say where the capture ring and the playback (stream) ring stood against
+it: `capture_map` turns a capture position into the output position it was rendered at (the recording's
+input track, engine/track_align.py), `stream_map` gives the output position at which a frame of the
+generated stream leaves the limiter (the jam work's generator reads the input lined up with its blocks).
+
 Real-time rules (ARCHITECTURE.md): no buffer allocation, no locks, no logging, no exceptions escaping,
 no Qt, no torch. All arrays it touches are preallocated here; the only Python objects created per call
 are transient numpy views and floats.
@@ -19,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lmd_studio.dsp.limiter import PeakLimiter
+from lmd_studio.rt.offset_log import OffsetLog
 from lmd_studio.rt.ring import SpscRing
 from lmd_studio.rt.smoother import GainSmoother
 
@@ -30,7 +37,7 @@ class OutputStage:
                  "peak_level", "callback_count", "device_underflows", "errors", "output_latency_s",
                  "_clock", "_lateness_ms", "_lateness_count", "_last_cb_s", "_expected_period_s",
                  "frames_played", "underruns_while_playing", "_scratch", "capture_overflow_frames",
-                 "lateness_source", "limiter")
+                 "lateness_source", "limiter", "output_position", "capture_map", "stream_map")
 
     def __init__(self, ring: SpscRing, capture_ring: SpscRing | None, sample_rate_hz: int,
                  max_buffer_frames: int = 8192, initial_gain: float = 0.5,
@@ -62,13 +69,18 @@ class OutputStage:
         # to act within one buffer, while the ring holds ~1.5 s that gain applied in the worker would
         # only reach after it had played out. Its look-ahead (2 ms) is the only latency it adds.
         self.limiter = limiter
+        self.output_position = 0  # frames rendered so far (the backend's output position)
+        self.capture_map = OffsetLog()  # capture ring position → output position
+        self.stream_map = OffsetLog()  # playback ring (stream) position → output position
 
     # --- called from the audio thread -----------------------------------------------------------
     def render(self, out: np.ndarray, device_underflow: bool = False) -> None:
         """Fill `out` ([frames, channels] float32). Never raises."""
+        n = out.shape[0]
+        position = self.output_position
+        self.output_position = position + n
         try:
             now = time.perf_counter()
-            n = out.shape[0]
             if self._last_cb_s > 0.0:
                 # lateness: how much longer than one buffer period since the previous callback
                 period = n / self.sample_rate_hz
@@ -83,7 +95,11 @@ class OutputStage:
             self._clock[1] = self.ring.read_position
             if self.playing and self.primed:
                 before = self.ring.underrun_count
-                self.frames_played += self.ring.read_into(out)
+                start = self.ring.read_position
+                got = self.ring.read_into(out)
+                # the stream frame leaves the limiter's delay line that much later
+                self.stream_map.note(start, position + self.limiter_latency_frames, got)
+                self.frames_played += got
                 if self.ring.underrun_count != before:
                     self.underruns_while_playing += 1
                 self.gain.process(out)
@@ -102,7 +118,9 @@ class OutputStage:
             if peak > self.peak_level:
                 self.peak_level = peak
             if self.capture_ring is not None and self.playing:
+                start = self.capture_ring.write_position
                 written = self.capture_ring.write(out)
+                self.capture_map.note(start, position, written)
                 if written < n:
                     self.capture_overflow_frames += n - written
         except Exception:  # noqa: BLE001 — the callback must never raise: zero-fill and count

@@ -25,6 +25,33 @@ class CaptureSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class AlignedTracks:
+    """One stretch of the output with the audio input lined up to it sample for sample (track_align.py).
+
+    `generated`: what the engine played (the capture); `input`: the input captured while the player heard
+    those frames (round trip taken out); `mix`: generated plus the input at the monitoring gain, kept under
+    the ceiling. All three have the same number of frames; `output_position` is the output position of
+    frame 0."""
+
+    generated: np.ndarray  # [n, output channels]
+    input: np.ndarray  # [n, input channels]
+    mix: np.ndarray  # [n, output channels]
+    output_position: int
+
+    @property
+    def frames(self) -> int:
+        return int(self.generated.shape[0])
+
+
+@runtime_checkable
+class TrackSink(Protocol):
+    def consume_tracks(self, tracks: AlignedTracks, start_position: int) -> None:
+        """Like CaptureSink.consume, for aligned tracks: `start_position` is the capture position of frame 0
+        (the same timeline as `consume`'s, arriving a little later: the input has to come back first)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingResult:
     """The outcome of one take or one retro-capture save.
 

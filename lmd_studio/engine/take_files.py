@@ -7,6 +7,11 @@ did not contain: engine underruns, stream gaps), `clipping` (samples beyond full
 app, `steps` (the sampling steps the blocks really ran with). It is written when a take starts, so a
 crash leaves one behind with `"status": "recording"`, and replaced atomically (temp file + rename) as the
 take goes on and when it ends.
+
+A take with the audio input on has two more files beside the mix, `take.input.wav` and
+`take.generated.wav` (`track_path`), each with its own sidecar (`"kind": "track"`). The mix's sidecar
+names them under `tracks` and says under `alignment` how they line up: frame k of every file is the same
+moment, the input's round trip already taken out.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ SIDECAR_FORMAT = "lmd-take"
 SIDECAR_FORMAT_VERSION = 1
 # metadata keys that get a top-level field of their own; anything else goes under "extra"
 KNOWN_METADATA_KEYS = ("prompts", "parameters", "seed", "model", "tempo", "key")
+TRACK_NAMES = ("input", "generated")  # the files a take with the audio input has beside its mix
 
 
 def now_iso() -> str:
@@ -44,8 +50,15 @@ def sidecar_path_for(audio_path: Path) -> Path:
     return audio_path.with_name(audio_path.name + ".json")
 
 
-def pick_free_path(folder: Path, name: str, max_tries: int = 10_000) -> Path:
-    """`folder/name`, or `folder/stem-2.ext`, `-3`, … : the first whose audio file and sidecar are both free.
+def track_path(audio_path: Path, track: str) -> Path:
+    """`take.wav` → `take.input.wav` (track "input")."""
+    audio_path = Path(audio_path)
+    return audio_path.with_name(f"{audio_path.stem}.{track}{audio_path.suffix}")
+
+
+def pick_free_path(folder: Path, name: str, max_tries: int = 10_000, tracks: tuple[str, ...] = ()) -> Path:
+    """`folder/name`, or `folder/stem-2.ext`, `-3`, … : the first whose audio file and sidecar are both free
+    (and those of its `tracks`, see track_path).
 
     Only checks; two writers racing for the same second can still collide (the recorder and the retro
     save worker each write one file at a time, so within the app they do not race)."""
@@ -55,7 +68,8 @@ def pick_free_path(folder: Path, name: str, max_tries: int = 10_000) -> Path:
         stem, ext = name, ""
     for i in range(1, max_tries + 1):
         candidate = folder / (name if i == 1 else f"{stem}-{i}{dot}{ext}")
-        if not candidate.exists() and not sidecar_path_for(candidate).exists():
+        files = [candidate, *(track_path(candidate, t) for t in tracks)]
+        if not any(f.exists() or sidecar_path_for(f).exists() for f in files):
             return candidate
     raise FileExistsError(f"no free file name like {name!r} in {folder} after {max_tries} tries")
 
@@ -75,10 +89,12 @@ def build_sidecar(*, audio_path: Path, fmt: str, sample_rate_hz: int, channels: 
                   start_position_frames: int | None, end_position_frames: int | None, frames_written: int,
                   dropped_frames: int, silence_filled_frames: int, events: list[dict[str, Any]],
                   error: str | None, kind: str, clipped_samples: int = 0,
-                  take_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  take_stats: Mapping[str, Any] | None = None,
+                  fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The sidecar's content. `take_stats` is what the app measured around the take (see
     app/take_stats.py): `dropouts` (engine underruns) and `clipping` are merged with the writer's own
-    counts, `steps` and anything else are stored as given."""
+    counts, `steps` and anything else are stored as given. `fields`: top-level entries of the writer's own,
+    such as a multi-track take's `tracks` and `alignment` (see the module docstring)."""
     stats = dict(take_stats or {})
     engine_dropouts = dict(stats.pop("dropouts", None) or {})
     engine_clipping = dict(stats.pop("clipping", None) or {})
@@ -103,6 +119,7 @@ def build_sidecar(*, audio_path: Path, fmt: str, sample_rate_hz: int, channels: 
         "dropouts": dropout_summary(sample_rate_hz, dropped_frames, silence_filled_frames, engine_dropouts),
         "clipping": {"clipped_samples_in_file": clipped_samples, **engine_clipping},
         **stats,
+        **dict(fields or {}),
         "error": error,
         **{key: metadata.get(key) for key in KNOWN_METADATA_KEYS},
         "extra": {k: v for k, v in metadata.items() if k not in KNOWN_METADATA_KEYS},

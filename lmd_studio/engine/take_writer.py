@@ -28,7 +28,7 @@ from lmd_studio.engine.take_lock import TakeLock
 
 class TakeWriter:
     def __init__(self, writer: AudioFileWriter, metadata: dict[str, Any], config: RecorderConfig,
-                 kind: str, started_at: str) -> None:
+                 kind: str, started_at: str, fields: dict[str, Any] | None = None) -> None:
         self._writer = writer
         self._meta = metadata
         self._config = config
@@ -61,6 +61,7 @@ class TakeWriter:
         self.clipped_samples = 0  # samples beyond full scale, clipped when written
         self.error: str | None = None
         self._stats: dict[str, Any] = {}  # what the app measured around the take (set_stats)
+        self._fields: dict[str, Any] = dict(fields or {})  # the sidecar's own top-level entries (set_field)
         self._stats_in_sidecar: dict[str, Any] | None = None  # the stats the last sidecar was built from
         self._final_status: str | None = None  # set once the writer thread wrote its last sidecar
         self._lock_file = TakeLock(self.path)
@@ -114,9 +115,19 @@ class TakeWriter:
         with self._lock:
             self._stats = dict(stats)
 
-    def abandon(self) -> None:
-        """The take never started (its sidecar could not be written): let go of the file."""
+    def set_field(self, name: str, value: Any) -> None:
+        """A top-level sidecar entry (a multi-track take's `alignment`), in the next sidecar written."""
+        with self._lock:
+            self._fields = {**self._fields, name: value}
+
+    def discard(self) -> None:
+        """The take never started (its sidecar, or another file of the take, could not be written): let go
+        of the file and remove it and its sidecar."""
         self._lock_file.release()
+        with contextlib.suppress(AudioFileError):
+            self._writer.close()
+        self.path.unlink(missing_ok=True)
+        self.sidecar_path.unlink(missing_ok=True)
 
     def finish(self, timeout_s: float) -> RecordingResult:
         with self._lock:
@@ -143,13 +154,14 @@ class TakeWriter:
             events = [dict(e) for e in self._events]
             self._events_dirty = False
             stats = self._stats_in_sidecar = self._stats
+            fields = dict(self._fields)
         return build_sidecar(
             audio_path=self.path, fmt=self._writer.fmt, sample_rate_hz=self.sample_rate_hz,
             channels=self.channels, metadata=self._meta, status=status, started_at=self._started_at,
             ended_at=self._ended_at, start_position_frames=self._start_position, end_position_frames=self._next_position,
             frames_written=self.frames_written, dropped_frames=self.dropped_frames,
             silence_filled_frames=self.silence_filled_frames, events=events, error=self.error, kind=self._kind,
-            clipped_samples=self.clipped_samples, take_stats=stats)
+            clipped_samples=self.clipped_samples, take_stats=stats, fields=fields)
 
     # --- writer thread -----------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -130,6 +130,8 @@ class StudioWindow(QtWidgets.QMainWindow):
         perf.sig_learn_requested.connect(self.midi_learn)
         perf.sig_reroll.connect(s.performance.reroll)
         self.meters.sig_safe_mode_changed.connect(s.transport.set_safe_mode)
+        self.meters.sig_monitoring_changed.connect(s.input.set_monitoring)
+        self.meters.sig_calibrate.connect(s.input.calibrate)
         tl = self.timeline
         tl.sig_save_selection.connect(s.timeline.save_selection)
         tl.sig_span_changed.connect(self._span_changed)
@@ -384,7 +386,8 @@ class StudioWindow(QtWidgets.QMainWindow):
     def open_settings(self, *, tab: str = "") -> None:
         s = self.session
         dialog = SettingsDialog(s.settings, s.audio_device_names(), list(s.midi.input_names()),
-                                s.paths.recordings_dir, midi_available=self.midi_available, parent=self)
+                                s.paths.recordings_dir, midi_available=self.midi_available,
+                                input_devices=s.input.device_names(), parent=self)
         dialog.show_tab(tab)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             new = dialog.result_settings()

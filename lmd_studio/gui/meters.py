@@ -1,11 +1,12 @@
-"""Meters: output level, real-time headroom, generation time per block, underruns, CPU, safe mode, and
-a clear warning before the buffer runs dry."""
+"""Meters: output level, the audio input's level (with monitoring and its latency calibration), real-time
+headroom, generation time per block, underruns, CPU, safe mode, and a clear warning before the buffer runs
+dry."""
 
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from lmd_studio.app.values import StudioStatus
+from lmd_studio.app.values import InputMeter, StudioStatus
 
 
 class BarMeterWidget(QtWidgets.QWidget):
@@ -80,6 +81,10 @@ def _db_fraction(db: float, floor_db: float = -60.0) -> float:
 class MetersPanel(QtWidgets.QFrame):
     sig_safe_mode_changed = QtCore.Signal(bool)
     """The player switched the automatic steps governor on or off."""
+    sig_monitoring_changed = QtCore.Signal(bool)
+    """The player switched input monitoring (hearing the input through the output) on or off."""
+    sig_calibrate = QtCore.Signal()
+    """The player asked for the input latency to be measured with a click through a loopback."""
 
     def __init__(self, ok: str, warn: str, danger: str, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,36 +106,97 @@ class MetersPanel(QtWidgets.QFrame):
                             "keeps up with real time; lower is safer.")
         self.cpu = BarMeterWidget(((0.7, ok), (0.9, warn), (1.0, danger)))
         self.cpu.setToolTip("CPU used by LMD Studio, as a share of the whole machine")
-        rows = (("Level", self.level), ("Headroom", self.headroom), ("Generate", self.gen), ("CPU", self.cpu))
+        self.input = BarMeterWidget(((0.75, ok), (0.9, warn), (1.0, danger)), segmented=True)
+        self.input.setObjectName("input_meter")
+        self.input.setToolTip("Audio input level (peak and RMS, dBFS) with the held peak. Switch the input on, "
+                              "and pick its device and channels, in Settings › Audio.")
+        rows = (("Level", self.level), ("Input", self.input), ("Headroom", self.headroom), ("Generate", self.gen),
+                ("CPU", self.cpu))
         for i, (name, w) in enumerate(rows, start=1):
             label = QtWidgets.QLabel(name)
             label.setObjectName("Dim")
             lay.addWidget(label, i, 0)
             lay.addWidget(w, i, 1)
+        lay.addLayout(self._input_row(), 6, 1)
+        lay.addWidget(self.input_message, 7, 1)
         self.underruns = QtWidgets.QLabel("Dropouts 0")
         self.underruns.setToolTip("Dropouts: times generation fell behind and the playback buffer ran dry "
                                   "(each one is a gap you hear).\nDevice: buffers the audio device or its "
                                   "driver reported late (a busy machine, too small a buffer size).")
-        lay.addWidget(self.underruns, 5, 0, 1, 2)
+        lay.addWidget(self.underruns, 8, 0, 1, 2)
         self.safe = QtWidgets.QCheckBox("Safe mode")
         self.safe.setToolTip("Lower the sampling steps automatically when generation gets close to real "
                              "time, and give them back when there is room")
         self.safe.toggled.connect(self.sig_safe_mode_changed)
         self.safe_state = QtWidgets.QLabel("")
         self.safe_state.setObjectName("Dim")
-        lay.addWidget(self.safe, 6, 0)
-        lay.addWidget(self.safe_state, 6, 1)
+        lay.addWidget(self.safe, 9, 0)
+        lay.addWidget(self.safe_state, 9, 1)
         self.warning = QtWidgets.QLabel("")
         self.warning.setObjectName("Warning")
         self.warning.setWordWrap(True)
         self.warning.setVisible(False)
-        lay.addWidget(self.warning, 7, 0, 1, 2)
+        lay.addWidget(self.warning, 10, 0, 1, 2)
         self.device = QtWidgets.QLabel("")
         self.device.setObjectName("Dim")
         self.device.setWordWrap(True)
-        lay.addWidget(self.device, 8, 0, 1, 2)
-        lay.setRowStretch(9, 1)
+        lay.addWidget(self.device, 11, 0, 1, 2)
+        lay.setRowStretch(12, 1)
         lay.setColumnStretch(1, 1)
+
+    def _input_row(self) -> QtWidgets.QHBoxLayout:
+        row = QtWidgets.QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        self.monitor = QtWidgets.QCheckBox("Monitor")
+        self.monitor.setObjectName("input_monitor")
+        self.monitor.setToolTip("Hear the input through the output (mixed in right at the device; the output "
+                                "never clips)")
+        self.monitor.toggled.connect(self.sig_monitoring_changed)
+        self.calibrate = QtWidgets.QPushButton("Calibrate latency")
+        self.calibrate.setObjectName("input_calibrate")
+        self.calibrate.setToolTip("Connect the output to the input (a cable, or JACK ports), then press: a click "
+                                  "is played and found in the input, so recordings and jamming line up exactly")
+        self.calibrate.clicked.connect(self.sig_calibrate)
+        self.input_state = QtWidgets.QLabel("")
+        self.input_state.setObjectName("Dim")
+        self.input_state.setToolTip("The round trip taken out of the input (the device's report plus the "
+                                    "calibration), so what you play lines up with what you heard")
+        self.input_message = QtWidgets.QLabel("")
+        self.input_message.setObjectName("Dim")
+        self.input_message.setWordWrap(True)
+        self.input_message.setVisible(False)
+        row.addWidget(self.monitor)
+        row.addWidget(self.calibrate)
+        row.addWidget(self.input_state, 1)
+        return row
+
+    def _show_input(self, meter: InputMeter | None) -> None:
+        for w in (self.monitor, self.calibrate):
+            w.setVisible(meter is not None)
+        message = "" if meter is None or meter.running else meter.message
+        if self.input_message.text() != message:
+            self.input_message.setText(message)
+            self.input_message.setVisible(bool(message))
+        if meter is None:
+            self.input.set_reading(0.0, "off")
+            self.input_state.setText("")
+            return
+        if meter.running:
+            peak = "—" if meter.level_db <= -59.9 else f"{meter.level_db:.0f}"
+            rms = "—" if meter.rms_db <= -59.9 else f"{meter.rms_db:.0f}"
+            clip = "  CLIP" if meter.clipped else ""
+            self.input.set_reading(_db_fraction(meter.level_db), f"{peak} dB peak · {rms} rms{clip}",
+                                   hold=_db_fraction(meter.hold_db))
+            lost = f" · {meter.overruns} lost" if meter.overruns else ""
+            self.input_state.setText(f"{meter.roundtrip_ms:.1f} ms{lost}")
+        else:
+            self.input.set_reading(0.0, "no input")
+            self.input_state.setText("")
+        self.calibrate.setEnabled(meter.running)
+        if self.monitor.isChecked() != meter.monitoring:
+            self.monitor.blockSignals(True)
+            self.monitor.setChecked(meter.monitoring)
+            self.monitor.blockSignals(False)
 
     def update_status(self, s: StudioStatus) -> None:
         clip = "  CLIP" if s.clipped else ""
@@ -143,6 +209,7 @@ class MetersPanel(QtWidgets.QFrame):
         else:
             self.gen.set_reading(0.0, "idle")
         self.cpu.set_reading(s.cpu_percent / 100.0, f"{s.cpu_percent:.0f} %")
+        self._show_input(s.input)
         danger = self._colors[2]
         self.underruns.setText(f"Dropouts {s.underruns} · device {s.device_underflows}")
         style = f"color: {danger}; font-weight: bold;" if s.underruns else ""

@@ -1,11 +1,12 @@
-"""The settings dialog: audio device, buffer size, sample rate, MIDI inputs, torch threads, recordings
-folder and format, theme, where changes land on the beat grid. It edits a `StudioSettings` value; the
-Session applies and stores it."""
+"""The settings dialog: audio device, buffer size, sample rate, the audio input (device, channels,
+monitoring, latency correction), MIDI inputs, torch threads, recordings folder and format, theme, where
+changes land on the beat grid. It edits a `StudioSettings` value; the Session applies and stores it."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
@@ -23,7 +24,7 @@ from lmd_studio.settings.schema import (
 
 class SettingsDialog(QtWidgets.QDialog):
     def __init__(self, settings: StudioSettings, audio_devices: list[str], midi_inputs: list[str],
-                 default_recordings: Path, midi_available: bool = True,
+                 default_recordings: Path, midi_available: bool = True, input_devices: list[str] | None = None,
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("LMD Studio — Settings")
@@ -32,7 +33,7 @@ class SettingsDialog(QtWidgets.QDialog):
         self._settings = settings
         self._default_recordings = default_recordings
         self.tabs = tabs = QtWidgets.QTabWidget()
-        tabs.addTab(self._audio_tab(settings.audio, audio_devices), "Audio")
+        tabs.addTab(self._audio_tab(settings.audio, audio_devices, input_devices or []), "Audio")
         tabs.addTab(self._midi_tab(settings.midi, midi_inputs, midi_available), "MIDI")
         tabs.addTab(self._general_tab(settings), "General")
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
@@ -48,9 +49,13 @@ class SettingsDialog(QtWidgets.QDialog):
         lay.addWidget(buttons)
 
     # --- tabs ------------------------------------------------------------------------------------------
-    def _audio_tab(self, audio: AudioSettings, devices: list[str]) -> QtWidgets.QWidget:
+    def _audio_tab(self, audio: AudioSettings, devices: list[str], inputs: list[str]) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
-        form = QtWidgets.QFormLayout(w)
+        outer = QtWidgets.QVBoxLayout(w)
+        form = QtWidgets.QFormLayout()
+        outer.addLayout(form)
+        outer.addWidget(self._input_group(audio, inputs))
+        outer.addStretch(1)
         self.backend = QtWidgets.QComboBox()
         self.backend.setObjectName("audio_backend")
         self.backend.addItem("Sound device", "auto")
@@ -81,6 +86,55 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("Sample rate", self.rate)
         form.addRow("Buffer size", self.buffer)
         return w
+
+    def _input_group(self, audio: AudioSettings, devices: list[str]) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Input")
+        box.setObjectName("audio_input")
+        form = QtWidgets.QFormLayout(box)
+        self.input_enabled = QtWidgets.QCheckBox("Use the audio input (an instrument, a drum machine, a microphone)")
+        self.input_enabled.setObjectName("input_enabled")
+        self.input_enabled.setChecked(audio.input_enabled)
+        self.input_device = QtWidgets.QComboBox()
+        self.input_device.setObjectName("input_device")
+        self.input_device.setEditable(True)
+        self.input_device.addItem("Same as the output (or the system default input)", "")
+        for name in devices:
+            self.input_device.addItem(name, name)
+        if audio.input_device and self.input_device.findData(audio.input_device) < 0:
+            self.input_device.addItem(audio.input_device, audio.input_device)
+        self.input_device.setCurrentIndex(max(0, self.input_device.findData(audio.input_device)))
+        self.input_channels = QtWidgets.QComboBox()
+        self.input_channels.setObjectName("input_channels")
+        # the channel choice travels as text ("1,2"): Qt turns a Python tuple into a list, which findData misses
+        for first in range(1, 9):
+            self.input_channels.addItem(f"{first} (mono)", str(first))
+        for first in range(1, 9, 2):
+            self.input_channels.addItem(f"{first} + {first + 1} (stereo)", f"{first},{first + 1}")
+        current = ",".join(str(c) for c in audio.input_channels)
+        chosen = self.input_channels.findData(current)
+        if chosen < 0:
+            self.input_channels.addItem(" + ".join(str(c) for c in audio.input_channels), current)
+            chosen = self.input_channels.count() - 1
+        self.input_channels.setCurrentIndex(chosen)
+        self.input_monitoring = QtWidgets.QCheckBox("Monitor: hear the input through the output")
+        self.input_monitoring.setObjectName("input_monitoring")
+        self.input_monitoring.setChecked(audio.input_monitoring)
+        self.input_correction = QtWidgets.QSpinBox()
+        self.input_correction.setObjectName("input_latency_correction")
+        self.input_correction.setRange(-192000, 192000)
+        self.input_correction.setSuffix(" frames")
+        self.input_correction.setValue(audio.input_latency_correction_frames)
+        self.input_correction.setToolTip("Added to the round trip the device reports. \"Calibrate latency\" next "
+                                         "to the input meter measures it with the output looped back to the input.")
+        form.addRow(self.input_enabled)
+        form.addRow("Device", self.input_device)
+        form.addRow("Channels", self.input_channels)
+        form.addRow(self.input_monitoring)
+        form.addRow("Latency correction", self.input_correction)
+        for w in (self.input_device, self.input_channels, self.input_monitoring, self.input_correction):
+            w.setEnabled(audio.input_enabled)
+            self.input_enabled.toggled.connect(w.setEnabled)
+        return box
 
     def _midi_tab(self, midi: MidiSettings, inputs: list[str], available: bool) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -202,7 +256,8 @@ class SettingsDialog(QtWidgets.QDialog):
         return dataclasses.replace(
             s,
             audio=AudioSettings(backend=self.backend.currentData(), device=device or "",
-                                sample_rate_hz=self.rate.currentData(), buffer_frames=self.buffer.currentData()),
+                                sample_rate_hz=self.rate.currentData(), buffer_frames=self.buffer.currentData(),
+                                **self._input_values()),
             midi=dataclasses.replace(s.midi, enabled=self.midi_enabled.isChecked(), inputs=tuple(inputs),
                                      follow_clock=self.follow_clock.isChecked(),
                                      transport_from_midi=self.midi_transport.isChecked(),
@@ -211,6 +266,15 @@ class SettingsDialog(QtWidgets.QDialog):
             torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
             record_format=self.format.currentData(), theme=self.theme.currentData(),
             safe_mode=self.safe_mode.isChecked(), quantise=self.quantise.currentData())
+
+    def _input_values(self) -> dict[str, Any]:
+        text = self.input_device.currentText().strip()
+        index = self.input_device.findText(text)
+        device = self.input_device.itemData(index) if index >= 0 else text  # typed names are kept as typed
+        return {"input_enabled": self.input_enabled.isChecked(), "input_device": device or "",
+                "input_channels": tuple(int(c) for c in self.input_channels.currentData().split(",")),
+                "input_monitoring": self.input_monitoring.isChecked(),
+                "input_latency_correction_frames": self.input_correction.value()}
 
     def _midi_backend_value(self) -> str:
         text = self.midi_backend.currentText().strip()

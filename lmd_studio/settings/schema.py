@@ -29,6 +29,9 @@ MIDI_BACKEND_CHOICES = (
     ("mido.backends.rtmidi/UNIX_JACK", "JACK MIDI"),
 )
 MAX_PROMPT_SLOTS = 8
+MAX_INPUT_CHANNEL = 64
+# audio settings applied to the running input without restarting the audio engine
+LIVE_AUDIO_FIELDS = ("input_monitoring", "input_latency_correction_frames")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,20 @@ class AudioSettings:
     device: str = ""  # "" = the system's default output; else an index or part of the name
     sample_rate_hz: int = 0
     buffer_frames: int = 256
+    input_enabled: bool = False  # the audio input (jam, generative delay, input tracks in takes)
+    input_device: str = ""  # "" = the output device when it has inputs, else the default input
+    input_channels: tuple[int, ...] = (1,)  # device channels, 1-based: one (mono) or two (stereo)
+    input_monitoring: bool = False  # hear the input through the output
+    input_latency_correction_frames: int = 0  # measured by a loopback calibration (`lmd devices --calibrate`)
 
     def __post_init__(self) -> None:
+        if len(self.input_channels) not in (1, 2) or len(set(self.input_channels)) != len(self.input_channels) or not all(
+                isinstance(c, int) and 1 <= c <= MAX_INPUT_CHANNEL for c in self.input_channels):
+            raise ValueError(f"audio.input_channels: one or two different channels in 1..{MAX_INPUT_CHANNEL}, "
+                             f"got {list(self.input_channels)}")
+        if not -192000 <= self.input_latency_correction_frames <= 192000:
+            raise ValueError(f"audio.input_latency_correction_frames must be within ±192000, "
+                             f"got {self.input_latency_correction_frames}")
         if self.backend not in AUDIO_BACKENDS:
             raise ValueError(f"audio.backend must be one of {AUDIO_BACKENDS}, got {self.backend!r}")
         if self.sample_rate_hz not in SAMPLE_RATE_CHOICES_HZ:
@@ -129,8 +144,15 @@ class StudioSettings:
         return Path(self.recordings_dir).expanduser() if self.recordings_dir.strip() else default
 
 
+def audio_needs_restart(old: AudioSettings, new: AudioSettings) -> bool:
+    """Whether going from `old` to `new` needs the audio engine rebuilt (LIVE_AUDIO_FIELDS apply as it runs)."""
+    return any(getattr(old, f.name) != getattr(new, f.name) for f in dataclasses.fields(AudioSettings)
+               if f.name not in LIVE_AUDIO_FIELDS)
+
+
 def settings_to_dict(settings: StudioSettings) -> dict[str, Any]:
     data = dataclasses.asdict(settings)
+    data["audio"]["input_channels"] = list(settings.audio.input_channels)
     data["midi"]["inputs"] = list(settings.midi.inputs)
     data["prompts"] = [dataclasses.asdict(p) for p in settings.prompts]
     data["params"] = {name: value for name, value in settings.params}
@@ -184,6 +206,12 @@ def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _channel_list(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{where}: expected a list of channel numbers like [1] or [1, 2], got {value!r}")
+    return tuple(value)
+
+
 def _prompts(value: Any, where: str) -> tuple[PromptEntry, ...]:
     if not isinstance(value, list):
         raise ValueError(f"{where}: expected a list of prompts, got {value!r}")
@@ -206,7 +234,7 @@ def settings_from_dict(data: dict[str, Any], source: Path | str = "settings") ->
     """Validated settings from an already-migrated dict; UserFileError naming `source` and the key."""
     try:
         return _build(StudioSettings, data, "", special={
-            "audio": lambda v, k: _build(AudioSettings, v, k),
+            "audio": lambda v, k: _build(AudioSettings, v, k, special={"input_channels": _channel_list}),
             "midi": lambda v, k: _build(MidiSettings, v, k, special={"inputs": _str_tuple}),
             "prompts": _prompts,
             "params": _params,

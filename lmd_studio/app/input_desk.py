@@ -1,0 +1,126 @@
+"""The input desk: the audio input as the player sees it — on or off, the level, monitoring, and the
+loopback calibration of its round-trip latency (`session.input`).
+
+Input, device and channels are audio settings (the Settings dialog; they rebuild the audio engine);
+monitoring and the latency correction change on the running input and are remembered (LIVE_AUDIO_FIELDS).
+The engine side of the input (the InputTap the jam work reads, the recording's input track) is wired by
+engine_parts; this desk only reads and steers it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from lmd_studio.app.engine_host import EngineHost
+from lmd_studio.app.jobs import BackgroundJob, JobList
+from lmd_studio.app.live_settings import LiveSettings
+from lmd_studio.audio.calibration import CalibrationResult, calibrate
+from lmd_studio.audio.input_path import InputPath, InputStatus
+from lmd_studio.engine.take_tracks import TrackFormat
+
+CALIBRATE_JOB = "calibrate input latency"
+
+
+class InputDesk:
+    def __init__(self, engine: EngineHost, settings: LiveSettings, jobs: JobList,
+                 notify: Callable[..., None]) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._jobs = jobs
+        self._notify = notify
+
+    def _path(self) -> InputPath | None:
+        return self._engine.runtime.parts.input
+
+    # --- what the window shows -------------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        """The input is switched on in the settings this engine runs with."""
+        return self._path() is not None
+
+    def status(self) -> InputStatus | None:
+        path = self._path()
+        return path.status() if path is not None else None
+
+    def take_level(self) -> tuple[float, float]:
+        """(peak, rms) since the last call, linear; zeros without input."""
+        path = self._path()
+        return path.tap.take_level() if path is not None else (0.0, 0.0)
+
+    @property
+    def monitoring(self) -> bool:
+        return self._settings.current.audio.input_monitoring
+
+    def set_monitoring(self, on: bool) -> None:
+        """Hear the input through the output (faded in and out; the output never clips)."""
+        path = self._path()
+        if path is not None:
+            path.monitoring = bool(on)
+        self._remember(input_monitoring=bool(on))
+
+    def device_names(self) -> list[str]:
+        """Devices with inputs, "NAME (HOST API)", for the Settings dialog (asks PortAudio: call it there)."""
+        from lmd_studio.audio.devices import list_output_devices
+
+        try:
+            return [f"{d.name} ({d.host_api})" for d in list_output_devices() if d.max_input_channels > 0]
+        except RuntimeError as exc:
+            self._notify("warning", str(exc))
+            return []
+
+    # --- calibration ---------------------------------------------------------------------------------------
+    def calibrate(self) -> BackgroundJob | None:
+        """Play a click and find it in the input (the output must be looped back to it); the correction is
+        kept for next time. None (and a message) without a running input."""
+        path = self._path()
+        if path is None or not path.running:
+            why = "switch the input on in Settings › Audio" if path is None else (path.message or "it is not running")
+            self._notify("warning", f"Cannot calibrate the input latency: {why}")
+            return None
+        job = BackgroundJob(CALIBRATE_JOB, lambda job: calibrate(path))
+        return self._jobs.start(job, self._calibrated)
+
+    def _calibrated(self, job: BackgroundJob) -> None:
+        result = job.result
+        if not isinstance(result, CalibrationResult):
+            self._notify("error", f"Calibration failed: {job.error}")
+            return
+        if not result.ok:
+            why = result.before.message or (result.after.message if result.after else "")
+            self._notify("warning", f"Calibration: {why or 'the click was not found'}")
+            return
+        assert result.after is not None
+        self._remember(input_latency_correction_frames=result.correction_frames)
+        self._settings.save()
+        self._notify("info", f"Input latency calibrated: corrected by {result.before.error_ms:+.2f} ms; "
+                             f"the check is off by {result.after.error_ms:+.2f} ms")
+
+    # --- for the other desks --------------------------------------------------------------------------------
+    def track_format(self) -> TrackFormat | None:
+        """How a take records the input beside the mix (None: input off)."""
+        path = self._path()
+        if path is None:
+            return None
+        s = path.status()
+        alignment: dict[str, Any] = {
+            "sample_aligned": True, "roundtrip_latency_frames": s.roundtrip_frames,
+            "reported_latency_frames": s.reported_roundtrip_frames, "calibration_frames": s.correction_frames,
+            "input_channels": list(s.channels), "input_device": s.device_name, "input_running": s.running,
+            "monitoring": s.monitoring}
+        return TrackFormat(len(s.channels), alignment)
+
+    def apply_live(self) -> None:
+        """Settings changed without an engine rebuild: bring the running input up to them."""
+        path = self._path()
+        if path is not None:
+            audio = self._settings.current.audio
+            path.monitoring = audio.input_monitoring
+            path.correction_frames = audio.input_latency_correction_frames
+
+    def _remember(self, **changes: Any) -> None:
+        audio = dataclasses.replace(self._settings.current.audio, **changes)
+        self._settings.update(audio=audio)
+        # the run's audio (maybe --audio's) carries them into the next engine too
+        self._engine.audio = dataclasses.replace(self._engine.audio, **changes)
