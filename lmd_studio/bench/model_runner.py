@@ -304,10 +304,12 @@ def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  #
 
 
 def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # noqa: ANN001
-             probe: CpuProbe = probe_cpu_features) -> dict[str, float]:
+             probe: CpuProbe = probe_cpu_features, lag_blocks: int = 2) -> dict[str, float]:
     """The full step in jam mode, side by side with the solo step in the same run: a live partner delivers
-    one block of audio per block (encoded by the codec on the generation thread), so each block re-encodes
-    the cached chunks whose partner frames arrived since (model/partner_track.py)."""
+    one block of audio per block, `lag_blocks` behind the block being generated (live input arrives after
+    it was played, and the engine generates ahead of the playhead), encoded by the codec on the generation
+    thread; each block re-encodes the cached chunks whose partner frames arrived since
+    (model/partner_track.py)."""
     import numpy as np
 
     from lmd_studio.model.generator import TorchBlockGenerator
@@ -320,8 +322,12 @@ def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # 
     rng = np.random.default_rng(0)
     block = gen.block_frames
 
+    pulls = [0]
+
     def pull() -> np.ndarray:
-        return (0.1 * rng.standard_normal((block, codec.audio_channels))).astype(np.float32)
+        pulls[0] += 1
+        n = block if pulls[0] > lag_blocks else 0
+        return (0.1 * rng.standard_normal((n, codec.audio_channels))).astype(np.float32)
 
     source = LivePartnerSource(gen.partner_encoder(), pull)
     jam = JamGenerator(gen, source, lookahead_s=0.0)
@@ -343,7 +349,8 @@ def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # 
     block_ms = block / gen.sample_rate * 1000.0
     solo_ms, jam_ms = statistics.median(solo), statistics.median(jammed)
     return {"ms_solo_step": round(solo_ms, 3), "ms_jam_step": round(jam_ms, 3),
-            "rtf_jam_step": round(jam_ms / block_ms, 4), "jam_cost_ratio": round(jam_ms / solo_ms, 3)}
+            "rtf_jam_step": round(jam_ms / block_ms, 4), "jam_cost_ratio": round(jam_ms / solo_ms, 3),
+            "jam_partner_lag_blocks": lag_blocks}
 
 
 def _speedups(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -55,6 +55,10 @@ class BlockControls:
     `held_notes`: (MIDI note, velocity 1..127) held on a keyboard; they become the pitch-salience curve.
     `bpm`: tempo from MIDI clock or the tempo control, when known; `beats_per_bar`: the meter (4 → 4/4,
     3 → 3/4). A model with a musical clock counts beats from them (None: it decides the tempo itself).
+    `bar_position_beats`: where the engine's musical clock (engine/beat_clock.py) is at the block's first
+    sample, in beats after the last downbeat; a clocked model starts the block's count there, so its bars
+    stay on the engine's (and the other gear's) bar lines across splices and tempo changes (None: it
+    counts on from its own state).
     """
 
     values: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
@@ -63,6 +67,7 @@ class BlockControls:
     held_notes: tuple[tuple[int, int], ...] = ()
     bpm: float | None = None
     beats_per_bar: int = 4
+    bar_position_beats: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.beats_per_bar <= 16:

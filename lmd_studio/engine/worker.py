@@ -138,6 +138,13 @@ class GenerationEngine:
         For the timeline's "generated ahead" view; it must return quickly and not keep `frames` mutable."""
         self._block_listeners = (*self._block_listeners, listener)
 
+    def _on_the_clock(self, controls: BlockControls, dev_start: int) -> BlockControls:
+        """`controls` with the engine clock's bar position at `dev_start`, so a clocked model's bars fall on
+        the engine's bar lines (the model would otherwise count on from its own state, and drift from the
+        engine after a splice or a tempo change inside a block)."""
+        reading = self.clock.map.reading(dev_start) if controls.bpm is not None else None
+        return controls if reading is None else replace(controls, bar_position_beats=reading.beat_in_bar)
+
     def _notify_block(self, position: int, frames: np.ndarray, block_index: int, spliced: bool) -> None:
         for listener in self._block_listeners:
             try:
@@ -335,9 +342,9 @@ class GenerationEngine:
         controls = self.block_controls()
         version = self._snapshot.model_version
         state_before = self._state
-        audio, next_state, _ = self._runner.run(state_before, controls)
         dev_start = self._dev_pos_of_block(self._block_index)
         self.clock.set_tempo(dev_start, controls.bpm, controls.beats_per_bar)
+        audio, next_state, _ = self._runner.run(state_before, self._on_the_clock(controls, dev_start))
         block = QueuedBlock(self._block_index, state_before, version, dev_start,
                              self._dev_pos_of_block(self._block_index + 1))
         if self._queued and self._queued[-1].model_version != version:
@@ -434,7 +441,7 @@ class GenerationEngine:
         block = self._queued[i]
         controls = self.block_controls(snapshot)
         version = snapshot.model_version
-        audio, next_state, _ = self._runner.run(block.state_before, controls)
+        audio, next_state, _ = self._runner.run(block.state_before, self._on_the_clock(controls, block.dev_start))
         converter = StreamConverter(self.generator.sample_rate, self.config.device_sample_rate_hz,
                                     self.generator.channels, self.config.device_channels)
         fresh = converter.process(audio)  # fresh[0] sits at ring position block.dev_start

@@ -212,7 +212,8 @@ class TorchBlockGenerator:
         clock, clock_beats = None, state.clock_beats
         if cfg.clock_channels:
             rate_hz = self.codec.sample_rate / self.codec.hop_frames
-            channels, clock_beats = stream_clock_channels(state.clock_beats, cfg.block_frames, rate_hz, controls.bpm,
+            start = state.clock_beats if controls.bar_position_beats is None else controls.bar_position_beats
+            channels, clock_beats = stream_clock_channels(start, cfg.block_frames, rate_hz, controls.bpm,
                                                           controls.beats_per_bar)
             clock = torch.from_numpy(channels)
         target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None].to(self.device)
