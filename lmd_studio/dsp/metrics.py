@@ -93,3 +93,32 @@ def seam_ratio(audio: np.ndarray, block_frames: int, sample_rate_hz: int = 44100
     if not straddle.any() or straddle.all():
         raise ValueError("audio must span at least one block boundary and some block interior")
     return float(flux[straddle].mean() / max(flux[~straddle].mean(), 1e-12))
+
+
+def loop_seam_ratio(loop: np.ndarray, beat_frames: float, sample_rate_hz: int = 44100) -> float:
+    """How the seam of a loop (its last sample → its first) compares with its own beat lines: flux at frame
+    pairs touching the seam ÷ flux at pairs touching the beat lines inside it (STFT 1024 / hop 256, on the
+    loop played twice). A beat line is where music changes most (onsets), so the seam is judged against
+    those, not against the quiet inside of a beat: ≈ 1.0 when the wrap sounds like any other beat, a
+    click or a jump pushes it up."""
+    x = np.asarray(loop, dtype=np.float64).reshape(-1)
+    n = x.shape[0]
+    cfg = StftConfig(1024, 256, sample_rate_hz)
+    flux = spectral_flux(np.concatenate([x, x]), cfg)
+    starts = np.arange(flux.size + 1) * cfg.hop_frames
+    ends = starts + cfg.n_fft - 1
+
+    def touching(position: float) -> np.ndarray:
+        window = (starts <= position) & (position <= ends)
+        return window[:-1] | window[1:]
+
+    seam = touching(n)
+    inside = np.zeros_like(seam)
+    for k in range(1, int(round(n / beat_frames))):
+        for copy in (0, n):
+            position = copy + k * beat_frames
+            if abs(position - n) > cfg.n_fft:  # not the seam itself
+                inside |= touching(position)
+    if not seam.any() or not inside.any():
+        raise ValueError("the loop needs at least two beats to compare its seam with")
+    return float(flux[seam].mean() / max(flux[inside & ~seam].mean(), 1e-12))

@@ -155,6 +155,18 @@ class RetroBuffer:
                              selection=Selection(first, last, keep))
         return write_range(self, rng, Path(path), fmt, meta)
 
+    def read_span(self, start_position: int, end_position: int) -> np.ndarray | None:
+        """A copy of positions [start_position, end_position) ([frames, channels] float32), or None when
+        any of it is not (or no longer) in the buffer."""
+        n = end_position - start_position
+        with self._lock:
+            newest = self._next_stream_position
+            if n <= 0 or newest is None or start_position < newest - self.available_frames or end_position > newest:
+                return None
+            counter = self._written - (newest - start_position)
+        out = np.empty((n, self.config.channels), np.float32)
+        return out if self.copy_out(counter, out) else None
+
     def _not_saved(self, path: Path | str, error: str) -> RecordingResult:
         return RecordingResult(Path(path), sidecar_path_for(Path(path)), 0, self.config.sample_rate_hz, error=error)
 
