@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.take_recovery import RecoveryReport, recover_folder
 from lmd_studio.app.take_stats import TakeStats
 from lmd_studio.engine.audio_file import AudioFileError
+from lmd_studio.engine.loop_capture import LoopSpec, save_loop
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.recorder import Recorder
 from lmd_studio.engine.retro import RetroBuffer
@@ -30,6 +32,7 @@ from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import TRACK_NAMES, default_take_name, pick_free_path
 from lmd_studio.engine.take_tracks import TrackFormat
 
+LOOP_JOB = "save loop"
 
 class RecordingDesk:
     def __init__(self, fanout: CaptureFanout, folder: Callable[[], Path], fmt: Callable[[], str],
@@ -42,6 +45,7 @@ class RecordingDesk:
         self._notify = notify
         self._metadata = metadata
         self.last_saved: RecordingResult | None = None
+        self._last_loop: Path | None = None
         self._folder = folder
         self._fmt = fmt
         self._retro_s = retro_s
@@ -191,6 +195,29 @@ class RecordingDesk:
 
         return self._track(BackgroundJob("save selection", save))
 
+    @property
+    def last_loop(self) -> Path | None:
+        """The newest loop saved (save_loop), for the window to offer to drag out."""
+        return self._last_loop
+
+    def save_loop(self, spec: LoopSpec) -> BackgroundJob | None:
+        """Save a loop (engine/loop_capture.py) the caller found on the bar lines, as a file of its own."""
+        retro = self._require_retro()
+        fmt = self._fmt()
+        bars = f"{spec.bars}bar" + ("s" if spec.bars > 1 else "")
+        path = pick_free_path(self._folder(), default_take_name(fmt, prefix=f"lmd-loop-{bars}"))
+        metadata = dict(self._metadata())
+        root = spec
+        key = metadata.get("key")
+        if spec.root_note is None and isinstance(key, dict) and isinstance(key.get("pitch_class"), int):
+            root = replace(spec, root_note=60 + key["pitch_class"])  # the key's tonic, middle octave
+
+        def save(job: BackgroundJob) -> RecordingResult:
+            job.progress(0.05, f"writing {spec.bars} bars from the retro buffer")
+            return save_loop(retro, root, path, fmt, metadata)
+
+        return self._track(BackgroundJob(LOOP_JOB, save))
+
     def note_event(self, event: Mapping[str, Any]) -> None:
         self.recorder.note_event(event)
         if self.retro is not None:
@@ -208,6 +235,8 @@ class RecordingDesk:
             self._jobs.remove(job)
             if isinstance(job.result, RecordingResult):
                 self.report(job.result, take=job.name == "finish take")
+                if job.name == LOOP_JOB and job.result.ok:
+                    self._last_loop = job.result.path
             elif isinstance(job.result, RecoveryReport):
                 for level, text, path in job.result.notices():
                     self._notify(level, text, path)

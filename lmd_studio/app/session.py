@@ -92,7 +92,7 @@ class Session:
         self.input = InputDesk(self.engine, self._settings, self._jobs, self.notify)
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
-        self.timeline = TimelineView(self.engine, self.recording)
+        self.timeline = TimelineView(self.engine, self.recording, self.notify)
         self.about = AboutDesk(deps.paths, self._recordings_folder, lambda: self.engine.runtime.audio_status(),
                                self.model.info, deps.default_model_dir)
         self.actions = self._action_router()

@@ -94,7 +94,7 @@ class ScenesApi(Protocol):
 
 @runtime_checkable
 class RecordingApi(Protocol):
-    """Takes, and keeping the last N seconds after the fact."""
+    """Takes, keeping the last N seconds after the fact, and the newest loop kept (to drag out)."""
 
     @property
     def recording(self) -> bool: ...
@@ -102,15 +102,19 @@ class RecordingApi(Protocol):
     def stop_take(self) -> BackgroundJob | None: ...
     def toggle_take(self) -> None: ...
     def capture_last(self, seconds: float) -> Path | None: ...
+    @property
+    def last_loop(self) -> Path | None: ...
 
 
 @runtime_checkable
 class TimelineApi(Protocol):
-    """What the timeline draws, and saving a stretch of it that has already played."""
+    """What the timeline draws, saving a stretch of it that has already played, and keeping its last bars
+    as a loop."""
 
     def frame(self, span_s: float, columns: int, spectrogram: bool = False,
               end_fraction: float = 0.25) -> TimelineFrame: ...
     def save_selection(self, start_s: float, end_s: float) -> BackgroundJob | None: ...
+    def capture_loop(self, bars: int) -> BackgroundJob | None: ...
 
 
 @runtime_checkable

@@ -3,23 +3,30 @@ that has already played.
 
 A frame is only rebuilt when something it shows changed, so the view can skip redrawing an identical one.
 A selection is in stream seconds; the music there is found in the captured audio through the position map
-(capture_chain.PositionMap), without the silence the device played while the stream stood still.
+(capture_chain.PositionMap), without the silence the device played while the stream stood still. A loop
+(`capture_loop`) is the last N whole bars on the engine's musical clock, found the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.values import TimelineFrame
+from lmd_studio.engine.loop_capture import LoopSpec
+
+LOOP_SEAM_S = 0.01  # the loop's wrap crossfade (engine/loop_capture.py)
+LOOP_LOOKBACK_S = 200.0  # bar lines are looked for this far back (16 bars of 4/4 at 20 bpm fit)
 
 
 class TimelineView:
-    def __init__(self, engine: EngineHost, recording: RecordingDesk) -> None:
+    def __init__(self, engine: EngineHost, recording: RecordingDesk,
+                 notify: Callable[[str, str], None] = lambda _level, _text: None) -> None:
         self._engine = engine
         self._recording = recording
+        self._notify = notify
         self._cache: tuple[tuple[Hashable, ...], TimelineFrame] | None = None  # frame()'s last answer
 
     def frame(self, span_s: float, columns: int, spectrogram: bool = False,
@@ -48,6 +55,33 @@ class TimelineView:
             bar_numbers=bar_numbers)
         self._cache = (key, frame)
         return frame
+
+    def capture_loop(self, bars: int) -> BackgroundJob | None:
+        """Save the last `bars` whole bars that have played (a tempo must be set) as a loop: from a downbeat,
+        exactly that many bars long, a seamless wrap, tempo/beats/meter in the file and its sidecar."""
+        if isinstance(bars, bool) or not 1 <= bars <= 64:
+            raise ValueError(f"a loop is 1 to 64 bars, got {bars!r}")
+        runtime = self._engine.runtime
+        rate = runtime.sample_rate_hz
+        seam = int(LOOP_SEAM_S * rate)  # frames after the loop's end that fold into its start: heard already
+        play = runtime.stream_play_position
+        _, bar_lines, _ = runtime.grid_lines(max(0, play - int(LOOP_LOOKBACK_S * rate)), max(0, play - seam) + 1)
+        if len(bar_lines) < bars + 1:
+            self._notify("warning", f"Nothing to loop yet: set a tempo and play {bars} whole "
+                                    f"bar{'s' if bars > 1 else ''} first")
+            return None
+        a, b = bar_lines[-(bars + 1)], bar_lines[-1]
+        reading = runtime.clock_map.reading(a - self._engine.timeline.base)
+        beats_per_bar = reading.beats_per_bar if reading is not None else 4
+        # the music of those bars in the captured audio, without what the device played while the stream
+        # stood still (the spans add up to exactly the frames asked for)
+        spans = tuple(self._engine.positions.spans(a, b + seam))
+        if sum(end - start for start, end in spans) != b + seam - a:
+            self._notify("warning", "Those bars are not in the captured audio any more")
+            return None
+        bpm = bars * beats_per_bar * 60.0 * rate / (b - a)  # the tempo it was played at, over the loop
+        return self._recording.save_loop(LoopSpec(a, b - a, bars, beats_per_bar, round(bpm, 3),
+                                                  crossfade_frames=seam, capture_spans=spans))
 
     def save_selection(self, start_s: float, end_s: float) -> BackgroundJob | None:
         """Save a stretch of the timeline (seconds of stream time) that has already been heard."""

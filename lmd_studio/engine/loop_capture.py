@@ -36,12 +36,21 @@ class LoopSpec:
     bpm: float
     root_note: int | None = None  # the key's tonic as a MIDI note, when the key is known
     crossfade_frames: int = 0  # frames after the loop folded into its start (must have been played)
+    # where the retro buffer holds those frames: capture ranges that add up to loop + crossfade frames,
+    # leaving out what the device played while the stream stood still (empty: contiguous from
+    # start_position, when stream and capture positions are the same)
+    capture_spans: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.loop_frames <= 0 or self.bars < 1 or self.crossfade_frames < 0:
             raise ValueError(f"a loop needs frames > 0 and bars >= 1, got {self.loop_frames}, {self.bars}")
         if self.crossfade_frames > self.loop_frames:
             raise ValueError("the seam crossfade cannot be longer than the loop")
+        if self.capture_spans and sum(b - a for a, b in self.capture_spans) != self.loop_frames + self.crossfade_frames:
+            raise ValueError("the capture spans must hold exactly the loop and its crossfade")
+
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return self.capture_spans or ((self.start_position, self.start_position + self.loop_frames + self.crossfade_frames),)
 
 
 def seamless_loop(audio: np.ndarray, loop_frames: int, crossfade_frames: int) -> np.ndarray:
@@ -63,9 +72,10 @@ def save_loop(retro: RetroBuffer, spec: LoopSpec, path: Path, fmt: str = "wav",
     fmt = check_format(fmt)
     rate = retro.config.sample_rate_hz
     sidecar = sidecar_path_for(path)
-    audio = retro.read_span(spec.start_position, spec.start_position + spec.loop_frames + spec.crossfade_frames)
-    if audio is None:
+    pieces = [retro.read_span(a, b) for a, b in spec.spans()]
+    if any(p is None for p in pieces):
         return RecordingResult(path, sidecar, 0, rate, error="those bars are no longer (or not yet) in the retro buffer")
+    audio = np.concatenate([p for p in pieces if p is not None])
     loop = seamless_loop(audio, spec.loop_frames, spec.crossfade_frames)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:

@@ -23,7 +23,7 @@ from lmd_studio.gui.settings_dialog import SettingsDialog
 from lmd_studio.gui.shortcuts import SHORTCUTS, shortcuts_html
 from lmd_studio.gui.theme import Colors, apply_theme
 from lmd_studio.gui.timeline import TimelineWidget
-from lmd_studio.gui.transport import HeaderBar, TransportBar
+from lmd_studio.gui.transport import LOOP_BARS, HeaderBar, TransportBar
 
 TICK_MS = 33  # ≈30 frames per second for meters and the timeline
 WELCOME_TEXT = ("Welcome to LMD Studio! Press Space to play. Type what you want to hear in a prompt box "
@@ -104,6 +104,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         t.sig_play_toggled.connect(s.transport.toggle_play)
         t.sig_record_toggled.connect(s.recording.toggle_take)
         t.sig_capture.connect(s.recording.capture_last)
+        t.sig_loop.connect(s.timeline.capture_loop)
         t.sig_reset.connect(s.transport.reset)
         t.sig_panic.connect(s.transport.panic)
         t.sig_volume_changed.connect(s.transport.set_volume_db)
@@ -156,6 +157,8 @@ class StudioWindow(QtWidgets.QMainWindow):
             "zoom_out": lambda: self.timeline.zoom(1.25),
             "spectrogram": lambda: self.timeline.set_spectrogram(not self.timeline.spectrogram),
             "save_selection": self.timeline.save_selection, "settings": self.open_settings,
+            # (QAction.triggered passes `checked` first: n must not take it)
+            **{f"loop_{n}": (lambda _checked=False, n=n: s.timeline.capture_loop(n)) for n in LOOP_BARS},
             "open_model": self.open_model_folder, "render": self.render_dialog, "midi_map": self.open_midi_map,
             "focus_prompt": lambda: self.prompts.slots[0].text.setFocus(), "help": self.show_shortcuts,
             "quit": self.close,
@@ -174,7 +177,8 @@ class StudioWindow(QtWidgets.QMainWindow):
         menu = self.menuBar()
         groups = (("&File", ("open_model", "render", "settings", "quit")),
                   ("&Transport", ("play", "record", "reset", "panic", "reroll")),
-                  ("&Capture", ("capture_30", "capture_60", "capture_300", "save_selection")),
+                  ("&Capture", ("capture_30", "capture_60", "capture_300", "save_selection")
+                   + tuple(f"loop_{n}" for n in LOOP_BARS)),
                   ("&Scenes", tuple(f"scene_{i}" for i in range(VISIBLE_SCENES))
                    + tuple(f"save_scene_{i}" for i in range(VISIBLE_SCENES))),
                   ("&View", ("zoom_in", "zoom_out", "spectrogram", "focus_prompt")),
@@ -219,6 +223,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._force_update = False
         if s.model.spec != self._shown_model:
             self._model_changed()
+        self.transport.loop_chip.show_loop(s.recording.last_loop)
         if not unchanged:
             self.header.update_status(status)
             self.transport.update_status(status)

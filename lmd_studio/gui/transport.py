@@ -1,20 +1,63 @@
-"""The transport bar (play, record, capture the last N, fresh start, panic, volume) and the header bar
-(model and adapter choice, tempo, held notes, MIDI and settings)."""
+"""The transport bar (play, record, capture the last N seconds or bars, fresh start, panic, volume) and the
+header bar (model and adapter choice, tempo, held notes, MIDI and settings)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from lmd_studio.app.values import ModelChoice, StudioStatus
 
 CAPTURE_CHOICES_S = (30.0, 60.0, 300.0)
+LOOP_BARS = (1, 2, 4, 8, 16)
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
 
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def loop_mime_data(path: Path) -> QtCore.QMimeData:
+    """What dragging a loop out of the window carries: the file, as a URL every DAW and file manager takes."""
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path))])
+    mime.setText(str(path))
+    return mime
+
+
+class LoopChip(QtWidgets.QLabel):
+    """The newest loop kept, to drag onto a DAW's track, a sampler or the desktop."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Dim")
+        self.path: Path | None = None
+        self._press: QtCore.QPoint | None = None
+        self.setCursor(QtCore.Qt.CursorShape.OpenHandCursor)
+        self.hide()
+
+    def show_loop(self, path: Path | None) -> None:
+        if path == self.path:
+            return
+        self.path = path
+        self.setVisible(path is not None)
+        if path is not None:
+            self.setText(f"⇲ {path.name}")
+            self.setToolTip(f"{path}\nDrag it onto a DAW track, a sampler or the desktop")
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802 — Qt's name
+        self._press = event.position().toPoint()
+
+    def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802 — Qt's name
+        if self.path is None or self._press is None:
+            return
+        if (event.position().toPoint() - self._press).manhattanLength() < QtWidgets.QApplication.startDragDistance():
+            return
+        drag = QtGui.QDrag(self)
+        drag.setMimeData(loop_mime_data(self.path))
+        self._press = None
+        drag.exec(QtCore.Qt.DropAction.CopyAction)
 
 
 class TransportBar(QtWidgets.QFrame):
@@ -24,6 +67,8 @@ class TransportBar(QtWidgets.QFrame):
     """Record pressed."""
     sig_capture = QtCore.Signal(float)
     """Save the last N seconds."""
+    sig_loop = QtCore.Signal(int)
+    """Keep the last N bars as a loop."""
     sig_reset = QtCore.Signal()
     """Fresh start."""
     sig_panic = QtCore.Signal()
@@ -81,6 +126,19 @@ class TransportBar(QtWidgets.QFrame):
             b.setToolTip(f"Save the last {text} you heard to a file, with its prompts and settings ({key})")
             b.clicked.connect(lambda _=False, s=seconds: self.sig_capture.emit(s))
             self.capture_buttons.append(b)
+        self.loop = QtWidgets.QToolButton()
+        self.loop.setObjectName("loop")
+        self.loop.setText("Loop 4 bars")
+        self.loop.setToolTip("Keep the last 4 bars as a loop that starts on a downbeat and loops without a click "
+                             "(L; the arrow picks 1–16 bars; needs a tempo)")
+        self.loop.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.loop.clicked.connect(lambda _=False: self.sig_loop.emit(4))
+        loop_menu = QtWidgets.QMenu(self.loop)
+        for bars in LOOP_BARS:
+            loop_menu.addAction(f"{bars} bar{'s' if bars > 1 else ''}",
+                                lambda b=bars: self.sig_loop.emit(b))
+        self.loop.setMenu(loop_menu)
+        self.loop_chip = LoopChip()
         vol_label = QtWidgets.QLabel("Volume")
         vol_label.setObjectName("Dim")
         self.volume = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -98,6 +156,8 @@ class TransportBar(QtWidgets.QFrame):
         lay.addWidget(cap_label)
         for b in self.capture_buttons:
             lay.addWidget(b)
+        lay.addWidget(self.loop)
+        lay.addWidget(self.loop_chip)
         lay.addStretch(1)
         for w in (vol_label, self.volume, self.volume_label):
             lay.addWidget(w)
