@@ -95,6 +95,12 @@ class PositionMap:
         selection starting there: 4.6 s selected, 7.9 s saved)."""
         stream_position = int(stream_position)
         offset = int(capture_position) - stream_position
+        if self._offsets and offset < self._offsets[-1]:
+            # The capture runs on while the stream stalls, never the other way round, so the offset only
+            # grows: a smaller one is a read that straddled a device callback (under load, two in a row;
+            # kept, it made ranges that overlap and a saved loop that repeated a buffer)
+            self._candidate = self._change_from = None
+            return
         if self._offsets and self._offsets[-1] == offset:
             self._candidate = self._change_from = None
             return

@@ -12,6 +12,7 @@ both formats get a sidecar of kind "loop" with the same facts.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,11 +68,17 @@ def seamless_loop(audio: np.ndarray, loop_frames: int, crossfade_frames: int) ->
 
 
 def save_loop(retro: RetroBuffer, spec: LoopSpec, path: Path, fmt: str = "wav",
-              metadata: Mapping[str, Any] | None = None) -> RecordingResult:
-    """Write the loop to `path` (a temporary name beside it, renamed when complete) with its sidecar."""
+              metadata: Mapping[str, Any] | None = None, wait_s: float = 2.0) -> RecordingResult:
+    """Write the loop to `path` (a temporary name beside it, renamed when complete) with its sidecar.
+    Frames just played reach the retro buffer a moment later (the capture thread forwards them): up to
+    `wait_s` is waited for the last of them."""
     fmt = check_format(fmt)
     rate = retro.config.sample_rate_hz
     sidecar = sidecar_path_for(path)
+    last = max(b for _, b in spec.spans())
+    deadline = time.monotonic() + wait_s
+    while (retro.newest_position or 0) < last and time.monotonic() < deadline:
+        time.sleep(0.01)
     pieces = [retro.read_span(a, b) for a, b in spec.spans()]
     if any(p is None for p in pieces):
         return RecordingResult(path, sidecar, 0, rate, error="those bars are no longer (or not yet) in the retro buffer")

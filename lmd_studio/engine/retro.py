@@ -155,6 +155,12 @@ class RetroBuffer:
                              selection=Selection(first, last, keep))
         return write_range(self, rng, Path(path), fmt, meta)
 
+    @property
+    def newest_position(self) -> int | None:
+        """The position just past the newest frame captured (None before any)."""
+        with self._lock:
+            return self._next_stream_position
+
     def read_span(self, start_position: int, end_position: int) -> np.ndarray | None:
         """A copy of positions [start_position, end_position) ([frames, channels] float32), or None when
         any of it is not (or no longer) in the buffer."""

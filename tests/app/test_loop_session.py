@@ -40,6 +40,8 @@ def run_until(s, predicate, timeout_s: float = 20.0) -> None:
 def test_keep_the_last_two_bars_as_a_loop(session) -> None:
     session.performance.set_auto(TEMPO.name, False)
     session.performance.set_value(TEMPO.name, 150.0)  # 4/4: 1.6 s a bar
+    take = session.recording.start_take()  # the same music, recorded as it played, to compare with
+    assert take is not None
     session.transport.play()
     run_until(session, lambda: session.tick().bar >= 4)
     job = session.timeline.capture_loop(2)
@@ -56,12 +58,21 @@ def test_keep_the_last_two_bars_as_a_loop(session) -> None:
     assert side["loop"]["bpm"] == pytest.approx(150.0, abs=0.01)
     acid = struct.unpack("<IHHfIHHf", riff_chunks(result.path)[b"acid"])
     assert acid[4] == 8 and acid[7] == pytest.approx(150.0, abs=0.01)
-    # it starts on a bar line of the timeline, and is the music that played there (beyond the seam fade)
+    # it starts on one of the timeline's bar lines
     frame = session.timeline.frame(30.0, 100)
-    start_s = side["start_position_frames"] / rate
-    bars_s = np.array(frame.bar_lines_s)
-    assert bars_s.size and np.min(np.abs(bars_s - start_s)) * 1000.0 <= 10.0
-    assert np.abs(audio).max() > 0.01 and np.isfinite(audio).all()
+    assert side["start_position_frames"] / rate in frame.bar_lines_s
+    # and, beyond the seam fade, it is the music the take recorded there: found by content in the take
+    stop = session.recording.stop_take()
+    assert stop is not None
+    run_until(session, lambda: stop.done)
+    played, _ = sf.read(take, dtype="float32", always_2d=True)
+    seam = side["loop"]["seam_crossfade_frames"]
+    probe = audio[seam + 2000:seam + 2064, 0]  # 64 frames well inside the loop (24-bit files: 1 LSB apart)
+    windows = np.lib.stride_tricks.sliding_window_view(played[:, 0], probe.size)
+    hits = np.flatnonzero(np.abs(windows - probe).max(axis=1) <= 2.5e-7)
+    assert hits.size == 1 and np.abs(probe).max() > 0.01
+    start = hits[0] - 2000
+    np.testing.assert_allclose(played[start:start + len(audio) - seam, 0], audio[seam:, 0], atol=2.5e-7)
 
 
 def test_a_loop_needs_a_tempo_and_enough_bars(session) -> None:

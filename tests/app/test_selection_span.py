@@ -66,3 +66,13 @@ def test_position_map_spans_leave_out_what_the_stream_did_not_play() -> None:
     assert m.spans(500, 1500) == [(500, 1000), (2200, 2700)]
     assert sum(b - a for a, b in m.spans(500, 1500)) == 1000
     assert m.spans(0, 900) == [(0, 900)] and m.spans(900, 900) == []
+
+
+def test_position_map_ignores_reads_that_straddle_a_callback() -> None:
+    """The offset only grows (the capture runs on while the stream stalls); a smaller one is the stream
+    counter read after a callback the capture counter was read before — twice in a row under load."""
+    m = PositionMap()
+    for stream, capture in ((0, 512), (0, 512), (1000, 1512), (1256, 1512), (1512, 1768), (1512, 1768),
+                            (3000, 3512)):
+        m.sample(stream, capture)
+    assert m.spans(0, 3000) == [(512, 3512)]  # one range: nothing repeated, nothing left out
