@@ -95,16 +95,17 @@ def _level(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return normalise_level(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95)
 
 
-def _score_stems(synth, notes5: np.ndarray, roles: tuple[str, ...], programs: list[int], duration_s: float,
-                 reverb_send: int) -> dict[str, np.ndarray]:
-    """Melody vs accompaniment, each rendered alone on the same channels and programs as the full render
-    (so the two sum to it); nothing when the excerpt has a single part or one side has no notes."""
+def _score_stems(new_synth, notes5: np.ndarray, roles: tuple[str, ...], programs: list[int],  # noqa: ANN001
+                 duration_s: float, reverb_send: int) -> dict[str, np.ndarray]:
+    """Melody vs accompaniment, each rendered alone (on a fresh synth from `new_synth()`, like the full
+    render) on the same channels and programs as the full render, so the two sum to it; nothing when the
+    excerpt has a single part or one side has no notes."""
     melody_parts = [i for i, r in enumerate(roles) if r == "melody"]
     is_melody = np.isin(notes5[:, 4].astype(int), melody_parts)
     if len(roles) < 2 or is_melody.all() or not is_melody.any():
         return {}
-    return {"melody": synth.render(notes5[is_melody], programs, duration_s, reverb_send=reverb_send),
-            "accompaniment": synth.render(notes5[~is_melody], programs, duration_s, reverb_send=reverb_send)}
+    return {"melody": new_synth().render(notes5[is_melody], programs, duration_s, reverb_send=reverb_send),
+            "accompaniment": new_synth().render(notes5[~is_melody], programs, duration_s, reverb_send=reverb_send)}
 
 
 def _notes4(notes5: np.ndarray) -> np.ndarray:
@@ -119,12 +120,12 @@ def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Rend
     palette = PALETTES[style.palettes[int(rng.integers(len(style.palettes)))]]
     sf_name = job.params["soundfont"]
     programs = [palette.program_for(r)[0] for r in ex.roles]
-    synth = ctx.synths.get(sf_name)
     reverb_send = int(rng.integers(20, 80))
-    audio = synth.render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
+    audio = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
     text, tags = labels.describe_score(style, palette, ex.roles, ex.beat_bpm, ex.key, rng)
     gain = _level_gain(audio, rng)
-    stems = _score_stems(synth, ex.notes, ex.roles, programs, ex.duration_s, reverb_send) if ctx.stems else {}
+    stems = (_score_stems(lambda: ctx.synths.get(sf_name), ex.notes, ex.roles, programs, ex.duration_s, reverb_send)
+             if ctx.stems else {})
     return RenderResult(
         audio=_scaled(audio, gain), description=text, tags=tags,
         stems={name: _scaled(stem, gain) for name, stem in stems.items()},

@@ -90,7 +90,10 @@ class FluidRenderer:
 
 
 class RendererPool:
-    """Per-process cache of FluidRenderers, created on first use."""
+    """FluidRenderers by soundfont name: a fresh one for every clip. A synth carries state from one clip
+    into the next that no reset clears (measured: the same notes rendered after another clip came out up
+    to 0.005 apart, 3 % of their peak, with reverb and chorus off and `system_reset`), which made a corpus
+    depend on which worker rendered what before; a new synth costs 45–66 ms (samples load per preset)."""
 
     def __init__(self, soundfonts: dict[str, Path], sample_rate_hz: int = 44100) -> None:
         self._paths = dict(soundfonts)
@@ -98,8 +101,7 @@ class RendererPool:
         self._renderers: dict[str, FluidRenderer] = {}
 
     def get(self, name: str) -> FluidRenderer:
-        if name not in self._renderers:
-            if name not in self._paths:
-                raise SynthError(f"unknown soundfont {name!r} (have {sorted(self._paths)})")
-            self._renderers[name] = FluidRenderer(self._paths[name], self._sample_rate_hz)
+        if name not in self._paths:
+            raise SynthError(f"unknown soundfont {name!r} (have {sorted(self._paths)})")
+        self._renderers[name] = FluidRenderer(self._paths[name], self._sample_rate_hz)  # the old one is freed
         return self._renderers[name]
