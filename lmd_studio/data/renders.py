@@ -82,8 +82,10 @@ class RenderContext:
 
 
 def _level_gain(audio: np.ndarray, rng: np.random.Generator) -> float:
-    # varied levels, so the loudness control sees a range; the ceiling keeps FLAC's 16 bits unclipped
-    return level_gain(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95)
+    # varied levels, so the loudness control sees a range; the ceiling keeps FLAC's 16 bits unclipped.
+    # Rounded to 9 digits: numpy's float reductions can differ in the last bit between processes (SIMD
+    # paths depend on memory alignment), and a last-bit change of the gain flipped 16-bit samples
+    return float(f"{level_gain(audio, float(rng.uniform(-26.0, -16.0)), peak_ceiling=0.95):.9g}")
 
 
 def _scaled(audio: np.ndarray, gain: float) -> np.ndarray:
