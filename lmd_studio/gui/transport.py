@@ -42,8 +42,8 @@ class LoopChip(QtWidgets.QLabel):
             return
         self.path = path
         self.setVisible(path is not None)
-        if path is not None:
-            self.setText(f"⇲ {path.name}")
+        if path is not None:  # short: the transport row must still fit a 1440-px window
+            self.setText("⇲ drag loop")
             self.setToolTip(f"{path}\nDrag it onto a DAW track, a sampler or the desktop")
 
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # noqa: N802 — Qt's name
