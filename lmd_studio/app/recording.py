@@ -207,14 +207,13 @@ class RecordingDesk:
         bars = f"{spec.bars}bar" + ("s" if spec.bars > 1 else "")
         path = pick_free_path(self._folder(), default_take_name(fmt, prefix=f"lmd-loop-{bars}"))
         metadata = dict(self._metadata())
-        root = spec
         key = metadata.get("key")
         if spec.root_note is None and isinstance(key, dict) and isinstance(key.get("pitch_class"), int):
-            root = replace(spec, root_note=60 + key["pitch_class"])  # the key's tonic, middle octave
+            spec = replace(spec, root_note=60 + key["pitch_class"])  # the key's tonic, middle octave
 
         def save(job: BackgroundJob) -> RecordingResult:
             job.progress(0.05, f"writing {spec.bars} bars from the retro buffer")
-            return save_loop(retro, root, path, fmt, metadata)
+            return save_loop(retro, spec, path, fmt, metadata)
 
         return self._track(BackgroundJob(LOOP_JOB, save))
 

@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from lmd_studio.core.generator import BlockControls, BlockGenerator
-from lmd_studio.core.params import ParamSpec
+from lmd_studio.core.generator import BlockControls, BlockGenerator, WrappedGenerator
 
 
-class BusyTorchGenerator:
+class BusyTorchGenerator(WrappedGenerator):
     """Implements BlockGenerator by delegation; `busy_fraction` of each block's duration is torch work."""
 
     def __init__(self, inner: BlockGenerator, busy_fraction: float = 0.6, *, threads: int | None = 2,
@@ -29,7 +28,7 @@ class BusyTorchGenerator:
             raise ValueError(f"matrix_size must be >= 8, got {matrix_size}")
         if threads is not None:
             torch.set_num_threads(int(threads))  # process-wide, as the real model sets it
-        self.inner = inner
+        super().__init__(inner)
         self.busy_fraction = float(busy_fraction)
         gen = torch.Generator().manual_seed(0)
         # a small matmul (≈ 0.1 ms) so the deadline is met to within a fraction of a millisecond
@@ -38,27 +37,6 @@ class BusyTorchGenerator:
         self._flops_per_matmul = 2 * matrix_size ** 3
         self.matmuls_last = 0
         self.busy_s_last = 0.0
-
-    # --- delegated properties -----------------------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        return self.inner.sample_rate
-
-    @property
-    def channels(self) -> int:
-        return self.inner.channels
-
-    @property
-    def block_frames(self) -> int:
-        return self.inner.block_frames
-
-    @property
-    def param_specs(self) -> tuple[ParamSpec, ...]:
-        return self.inner.param_specs
-
-    @property
-    def context_frames(self) -> int:
-        return self.inner.context_frames
 
     @property
     def name(self) -> str:
@@ -71,9 +49,6 @@ class BusyTorchGenerator:
     @property
     def gflop_last(self) -> float:
         return self.matmuls_last * self._flops_per_matmul / 1e9
-
-    def init_state(self, seed: int) -> Any:
-        return self.inner.init_state(seed)
 
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
         start = time.perf_counter()

@@ -9,9 +9,7 @@ Every flag is checked before anything loads; failures end with one line naming t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import uuid
 from pathlib import Path
 
 from lmd_studio.app.engine_parts import make_generator, make_mailbox
@@ -124,7 +122,7 @@ def _write_mix(generated_path: Path, part, part_rate: int, out: Path) -> None:  
 
     from lmd_studio.dsp.limiter import LimiterConfig, PeakLimiter
     from lmd_studio.dsp.resample import resample
-    from lmd_studio.engine.audio_file import AudioFileWriter
+    from lmd_studio.engine.audio_file import write_whole_file
 
     gen, rate = sf.read(str(generated_path), dtype="float32", always_2d=True)
     x = part if part_rate == rate else resample(part, part_rate, rate)
@@ -134,13 +132,4 @@ def _write_mix(generated_path: Path, part, part_rate: int, out: Path) -> None:  
     x = np.pad(x[:n], ((0, max(0, n - len(x))), (0, 0)))
     mix = np.ascontiguousarray(gen + x, dtype=np.float32)
     PeakLimiter(LimiterConfig(), rate, mix.shape[1]).process(mix)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.partial{out.suffix}")
-    try:  # written beside and renamed over `out` only when complete, like every render
-        writer = AudioFileWriter(tmp, rate, mix.shape[1], fmt=out.suffix.lstrip(".").lower())
-        try:
-            writer.write(mix)
-        finally:
-            writer.close()
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_whole_file(out, mix, rate, out.suffix.lstrip(".").lower())  # like every render: never half a file

@@ -118,3 +118,41 @@ class BlockGenerator(Protocol):
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
         """Return (float32 audio of shape [block_frames, channels], next state). Must not mutate `state`."""
         ...
+
+
+class WrappedGenerator:
+    """A BlockGenerator that forwards everything to `inner`: subclasses wrap a generator to add to what it
+    does (the jam partner, a benchmark's busy work) and override only that."""
+
+    def __init__(self, inner: BlockGenerator) -> None:
+        self.inner = inner
+
+    @property
+    def sample_rate(self) -> int:
+        return self.inner.sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self.inner.channels
+
+    @property
+    def block_frames(self) -> int:
+        return self.inner.block_frames
+
+    @property
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return self.inner.param_specs
+
+    @property
+    def context_frames(self) -> int:
+        return self.inner.context_frames
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def init_state(self, seed: int) -> Any:
+        return self.inner.init_state(seed)
+
+    def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
+        return self.inner.generate_block(state, controls)

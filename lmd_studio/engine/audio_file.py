@@ -17,8 +17,11 @@ What libsndfile 1.2 does (checked by tests/engine/test_recorder_files.py):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +173,41 @@ def readable_frames(path: Path) -> int:
                              f"repair_truncated_flac() makes it readable")
     return frames
 
+
+
+def create_temp_beside(path: Path) -> Path:
+    """A new, empty hidden file next to `path` (same file system, so the final rename is atomic)."""
+    if path.is_dir():
+        raise AudioFileError(f"cannot write {path}: the path is a folder, not a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AudioFileError(f"cannot create the folder for {path}: {describe_os_error(exc)}") from exc
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {path}: {describe_os_error(exc)}") from exc
+    return tmp
+
+
+def write_whole_file(path: Path, frames: np.ndarray, sample_rate_hz: int, fmt: str,
+                     finish: Callable[[Path], None] | None = None) -> None:
+    """Write `frames` [n, channels] to `path` all at once: into a hidden file beside it, `finish` run on that
+    finished file (e.g. to add a chunk), then renamed over `path` — a failure leaves `path` as it was and
+    no partial file behind. Raises AudioFileError naming `path`."""
+    tmp = create_temp_beside(Path(path))
+    try:
+        writer = AudioFileWriter(tmp, sample_rate_hz, frames.shape[1], fmt, overwrite=True)
+        try:
+            writer.write(frames)
+        finally:
+            writer.close()
+        if finish is not None:
+            finish(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {path}: {describe_os_error(exc)}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

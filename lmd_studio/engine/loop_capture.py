@@ -13,7 +13,6 @@ both formats get a sidecar of kind "loop" with the same facts.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lmd_studio.engine.acid import AcidInfo, append_acid_chunk
-from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter, check_format
+from lmd_studio.engine.audio_file import AudioFileError, check_format, write_whole_file
 from lmd_studio.engine.retro import RetroBuffer
 from lmd_studio.engine.sinks import RecordingResult
 from lmd_studio.engine.take_files import build_sidecar, now_iso, sidecar_path_for, write_sidecar
@@ -84,19 +83,10 @@ def save_loop(retro: RetroBuffer, spec: LoopSpec, path: Path, fmt: str = "wav",
         return RecordingResult(path, sidecar, 0, rate, error="those bars are no longer (or not yet) in the retro buffer")
     audio = np.concatenate([p for p in pieces if p is not None])
     loop = seamless_loop(audio, spec.loop_frames, spec.crossfade_frames)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    acid = AcidInfo(spec.bars * spec.beats_per_bar, spec.bpm, spec.beats_per_bar, 4, spec.root_note)
     try:
-        writer = AudioFileWriter(tmp, rate, loop.shape[1], fmt)
-        try:
-            writer.write(loop)
-        finally:
-            writer.close()
-        if fmt == "wav":
-            append_acid_chunk(tmp, AcidInfo(spec.bars * spec.beats_per_bar, spec.bpm, spec.beats_per_bar, 4,
-                                            spec.root_note))
-        tmp.replace(path)
-    except (AudioFileError, OSError, ValueError) as exc:
-        tmp.unlink(missing_ok=True)
+        write_whole_file(path, loop, rate, fmt, (lambda f: append_acid_chunk(f, acid)) if fmt == "wav" else None)
+    except (AudioFileError, ValueError) as exc:
         return RecordingResult(path, sidecar, 0, rate, error=str(exc))
     content = build_sidecar(
         audio_path=path, fmt=fmt, sample_rate_hz=rate, channels=loop.shape[1], metadata=dict(metadata or {}),

@@ -12,7 +12,6 @@ import contextlib
 import math
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,13 @@ import numpy as np
 
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.engine import commands as cmd
-from lmd_studio.engine.audio_file import AudioFileError, AudioFileWriter, check_format, describe_os_error
+from lmd_studio.engine.audio_file import (
+    AudioFileError,
+    AudioFileWriter,
+    check_format,
+    create_temp_beside,
+    describe_os_error,
+)
 from lmd_studio.engine.worker import EngineConfig, GenerationEngine
 from lmd_studio.rt.mailbox import ParamMailbox
 
@@ -60,7 +65,7 @@ def render_to_file(generator: BlockGenerator, mailbox: ParamMailbox, seconds: fl
         device_sample_rate_hz=rate, device_channels=channels, prime_blocks=1, ahead_s=1.0, ring_s=4.0,
         low_latency=False, safe_mode=False, capture=False, seed=seed), max_buffer_frames=buffer_frames)
     engine.send(cmd.Play())
-    tmp = _create_temp_beside(path)
+    tmp = create_temp_beside(path)
     writer: AudioFileWriter | None = None
     try:
         writer = AudioFileWriter(tmp, rate, channels, fmt, overwrite=True)
@@ -113,22 +118,6 @@ def _pull(engine: GenerationEngine, writer: AudioFileWriter, total: int, buffer_
         if progress is not None:
             progress(pulled / need)
     return written, peak
-
-
-def _create_temp_beside(path: Path) -> Path:
-    """A new, empty hidden file next to `path` (same file system, so the final rename is atomic)."""
-    if path.is_dir():
-        raise AudioFileError(f"cannot write {path}: the path is a folder, not a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AudioFileError(f"cannot create the folder for {path}: {describe_os_error(exc)}") from exc
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    except OSError as exc:
-        raise AudioFileError(f"cannot write {path}: {describe_os_error(exc)}") from exc
-    return tmp
 
 
 def _discard(writer: AudioFileWriter | None, tmp: Path) -> None:

@@ -20,8 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from lmd_studio.core.generator import BlockControls
-from lmd_studio.core.params import ParamSpec
+from lmd_studio.core.generator import BlockControls, WrappedGenerator
 from lmd_studio.dsp.resample import resample
 from lmd_studio.model.generator import TorchBlockGenerator, TorchGeneratorState
 from lmd_studio.model.partner_track import PartnerEncoder
@@ -44,6 +43,10 @@ def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray
 
 
 class PartnerSource(Protocol):
+    def refresh(self) -> None:
+        """Take in what arrived since the last block (called on the generation thread before each one)."""
+        ...
+
     def available_frames(self) -> int:
         """Partner latent frames known so far, counted from the stream's first frame."""
         ...
@@ -58,6 +61,9 @@ class FramesSource:
 
     def __init__(self, latents: torch.Tensor) -> None:
         self._latents = latents
+
+    def refresh(self) -> None:
+        """Nothing arrives: the whole recording is there from the start."""
 
     def available_frames(self) -> int:
         return int(self._latents.shape[0])
@@ -94,7 +100,7 @@ class LivePartnerSource:
         return self._latents[start_frame - self._first_frame:end_frame - self._first_frame]
 
 
-class JamGenerator:
+class JamGenerator(WrappedGenerator):
     """A BlockGenerator that plays along with a partner (latent frames from stream frame 0 on). Offline,
     `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does."""
 
@@ -103,43 +109,19 @@ class JamGenerator:
             raise ValueError(f"model {inner.name} has no accompaniment channels: it cannot hear a partner")
         if lookahead_s < 0:
             raise ValueError(f"lookahead_s must be >= 0, got {lookahead_s}")
-        self.inner = inner
+        super().__init__(inner)
+        self.inner: TorchBlockGenerator = inner
         self.source: PartnerSource = FramesSource(partner) if isinstance(partner, torch.Tensor) else partner
         rate_hz = inner.codec.sample_rate / inner.codec.hop_frames
         self.lookahead_frames = int(math.ceil(lookahead_s * rate_hz))
 
-    # --- the BlockGenerator protocol, delegated -------------------------------------------------------
-    @property
-    def sample_rate(self) -> int:
-        return self.inner.sample_rate
-
-    @property
-    def channels(self) -> int:
-        return self.inner.channels
-
-    @property
-    def block_frames(self) -> int:
-        return self.inner.block_frames
-
-    @property
-    def context_frames(self) -> int:
-        return self.inner.context_frames
-
+    # --- the BlockGenerator protocol: the rest is the inner generator's ---------------------------------
     @property
     def name(self) -> str:
         return f"{self.inner.name} (jam)"
 
-    @property
-    def param_specs(self) -> tuple[ParamSpec, ...]:
-        return self.inner.param_specs
-
-    def init_state(self, seed: int) -> TorchGeneratorState:
-        return self.inner.init_state(seed)
-
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
-        refresh = getattr(self.source, "refresh", None)
-        if refresh is not None:
-            refresh()  # a live source encodes what arrived since the last block
+        self.source.refresh()  # a live source encodes what arrived since the last block
         return self.inner.generate_block(self.heard_by(state), controls)
 
     # --- the partner ----------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ played there; without a tempo or without enough bars it says so."""
 from __future__ import annotations
 
 import struct
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from lmd_studio.app.bootstrap import build_studio
 from lmd_studio.core.params import TEMPO
 from lmd_studio.engine.take_files import read_sidecar
 from lmd_studio.settings.paths import StudioPaths
+from tests.app.test_tempo_session import wait_for
 from tests.engine.test_loop_capture import riff_chunks
 
 
@@ -27,26 +27,16 @@ def session(tmp_path: Path):
     s.shutdown()
 
 
-def run_until(s, predicate, timeout_s: float = 20.0) -> None:
-    end = time.perf_counter() + timeout_s
-    while time.perf_counter() < end:
-        s.tick()
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
-
-
 def test_keep_the_last_two_bars_as_a_loop(session) -> None:
     session.performance.set_auto(TEMPO.name, False)
     session.performance.set_value(TEMPO.name, 150.0)  # 4/4: 1.6 s a bar
     take = session.recording.start_take()  # the same music, recorded as it played, to compare with
     assert take is not None
     session.transport.play()
-    run_until(session, lambda: session.tick().bar >= 4)
+    wait_for(session, lambda: session.tick().bar >= 4, timeout_s=20.0)
     job = session.timeline.capture_loop(2)
     assert job is not None
-    run_until(session, lambda: job.done)
+    wait_for(session, lambda: job.done, timeout_s=20.0)
     assert job.error is None, job.error
     result = job.result
     assert result.ok, result.error
@@ -64,7 +54,7 @@ def test_keep_the_last_two_bars_as_a_loop(session) -> None:
     # and, beyond the seam fade, it is the music the take recorded there: found by content in the take
     stop = session.recording.stop_take()
     assert stop is not None
-    run_until(session, lambda: stop.done)
+    wait_for(session, lambda: stop.done, timeout_s=20.0)
     played, _ = sf.read(take, dtype="float32", always_2d=True)
     seam = side["loop"]["seam_crossfade_frames"]
     probe = audio[seam + 2000:seam + 2064, 0]  # 64 frames well inside the loop (24-bit files: 1 LSB apart)
@@ -77,7 +67,7 @@ def test_keep_the_last_two_bars_as_a_loop(session) -> None:
 
 def test_a_loop_needs_a_tempo_and_enough_bars(session) -> None:
     session.transport.play()
-    run_until(session, lambda: session.tick().played_s > 1.0)
+    wait_for(session, lambda: session.tick().played_s > 1.0, timeout_s=20.0)
     assert session.timeline.capture_loop(2) is None  # no tempo: no bars
     notices = session.take_notices()
     assert any("set a tempo" in n.text for n in notices)
