@@ -81,6 +81,10 @@ def _serve(ring: sr.ShmAudioRing, in_ring: sr.ShmAudioRing | None, args: argpars
             ring.read_into(outdata)
             ring.floats[sr.LAST_CB_S] = now
             ring.ints[sr.CALLBACKS] += 1
+            # A device underflow is either the machine's (the server woke late) or ours (this callback ran
+            # long): counting the callbacks that took over half a period tells the two apart.
+            if time.perf_counter() - now > 0.5 * period_s:
+                ring.ints[sr.SLOW_CALLBACKS] += 1
             return position
 
         # sounddevice ships no types: time_info is a cffi struct, status a CallbackFlags

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +33,16 @@ from lmd_studio.audio.backend import AudioStatus, RenderFn
 from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.audio.shm_input import ShmInputPump
 from lmd_studio.core.units import next_power_of_two
+
+
+@dataclass(frozen=True, slots=True)
+class UnderflowSplit:
+    """The device process's late buffers by cause, counted since it started."""
+
+    handoff: int = 0  # the shared ring ran dry: our pump thread fell behind (ours)
+    device: int = 0  # the device reported an underflow: the audio server missed its period (machine or us)
+    slow_callbacks: int = 0  # the child's callback itself took over half a period (ours)
+    callbacks: int = 0
 
 
 class ProcessAudioBackend:
@@ -64,6 +75,7 @@ class ProcessAudioBackend:
         self._said_no_device = False
         self._closed = False
         self._last_lateness_ms = np.zeros(0)
+        self._last_split = UnderflowSplit()
         self._rendered = 0  # output position: frames rendered so far
         self._input = InputPath.make(input_config, self._rate) if input_config is not None else None
         self._in = ShmInputPump(self._input, self._rate, self._frames, self._fill_frames) if self._input else None
@@ -119,6 +131,7 @@ class ProcessAudioBackend:
             self._thread = None
         self._kill_child(polite=True)
         self._last_lateness_ms = self.callback_lateness_ms()
+        self._last_split = self.underflow_split()
         self._closed = True
         self._ring.close()
         if self._in is not None:
@@ -129,6 +142,14 @@ class ProcessAudioBackend:
         return AudioStatus("process" if self._on_device else "null", self._device_name, self._rate,
                            self._channels, self._frames, self._thread is not None, self._message,
                            self._reopen_attempts, latency + self._fill_frames / self._rate)
+
+    def underflow_split(self) -> UnderflowSplit:
+        """Where the device process's late buffers came from (kept after stop)."""
+        if self._closed:
+            return self._last_split
+        ints = self._ring.ints
+        return UnderflowSplit(handoff=int(ints[sr.UNDERFLOWS]), device=int(ints[sr.DEVICE_UNDERFLOWS]),
+                              slow_callbacks=int(ints[sr.SLOW_CALLBACKS]), callbacks=int(ints[sr.CALLBACKS]))
 
     def callback_lateness_ms(self) -> np.ndarray:
         """Recent device-callback lateness samples (ms), measured in the device process."""

@@ -40,6 +40,7 @@ def _run_phase(generator, seconds: float, buffer_frames: int, change_every_s: fl
     import numpy as np
 
     from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
+    from lmd_studio.audio.process_backend import ProcessAudioBackend
     from lmd_studio.engine import commands as cmd
 
     backend = make_backend("auto", buffer_frames=buffer_frames)
@@ -69,10 +70,15 @@ def _run_phase(generator, seconds: float, buffer_frames: int, change_every_s: fl
     latencies = parts.engine.control_latencies_ms()
     status = backend.status()
     parts.stop()
+    split = backend.underflow_split() if isinstance(backend, ProcessAudioBackend) else None
     return {
         "device": f"{status.backend}: {status.device_name}",
         "underruns": m.underruns - base_underruns,
         "device_underflows": m.device_underflows - base_device,
+        # the device process's late buffers by cause, whole run incl. start-up (None: no device process)
+        "underflow_split": None if split is None else {"handoff": split.handoff, "device": split.device,
+                                                        "slow_callbacks": split.slow_callbacks,
+                                                        "callbacks": split.callbacks},
         "callback_lateness_p99_ms": m.callback_lateness_p99_ms,
         "callback_lateness_max_ms": m.callback_lateness_max_ms,
         "buffer_period_ms": m.buffer_period_ms,

@@ -11,6 +11,7 @@ import pytest
 
 from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
 from lmd_studio.audio.devices import load_sounddevice
+from lmd_studio.audio.process_backend import ProcessAudioBackend
 from lmd_studio.bench.harness.jack import start_jackd
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.engine import commands as cmd
@@ -65,14 +66,21 @@ def test_playback_without_underruns(sd_on_jack, kind: str, seconds: float) -> No
         parts.stop()
     assert m.primed and m.played_s > seconds - 1.0
     assert m.underruns == 0, f"{m.underruns} underruns in {seconds} s"
-    # Device underflows also count periods the JACK dummy clock itself missed; on an overloaded machine
-    # (measured: 24 in 10 s at load ≈ 8 on 2 cores) that is the machine, not us. Judge them when the
-    # machine has a core to spare; the engine's own underruns above are judged always.
-    # Even with a core to spare a CI run measured 3 in 10 s (1,875 periods) while our ring never ran dry, so the
-    # bound is a rate: one start-up period plus 0.2 % of periods. A callback that blocks or allocates misses
-    # hundreds, which this still catches.
     periods = seconds * 48000 / 256
-    if os.getloadavg()[0] < (os.cpu_count() or 1):
+    spare_core = os.getloadavg()[0] < (os.cpu_count() or 1)
+    if isinstance(backend, ProcessAudioBackend):
+        # Late buffers by cause. Ours: the pump thread let the shared ring run dry (handoff), or the device
+        # process's callback itself ran over half a period (slow). The server's: the JACK dummy clock missed
+        # a period while our callback was quick — three clean-clone CI runs measured 3, 3 and 6 of 1,875 with
+        # the engine's ring never dry, so those are judged only against a broken server (one period in twenty).
+        split = backend.underflow_split()
+        detail = f"{split} of {periods:.0f} periods"
+        assert split.slow_callbacks <= 1 + 0.002 * periods, detail
+        if spare_core:
+            assert split.handoff <= 1 + 0.002 * periods, detail
+        assert split.device <= 0.05 * periods, detail
+    elif spare_core:
+        # one process: a callback that blocks or waits for the GIL misses hundreds of periods
         assert m.device_underflows <= 1 + 0.002 * periods, f"{m.device_underflows} of {periods:.0f} periods late"
     assert m.callback_errors == 0
     assert m.buffer_period_ms == pytest.approx(256 / 48, rel=1e-3)
