@@ -15,7 +15,7 @@ from lmd_studio.app.engine_parts import (
     audio_override,
     default_model_dir,
     loads_torch,
-    make_generator,
+    studio_generator,
     studio_parts,
 )
 from lmd_studio.app.midi_link import MidiLink
@@ -57,19 +57,19 @@ def build_studio(paths: StudioPaths | None = None, *, model: str | None = None, 
     startup = None
     generator: BlockGenerator
     if load_in_background and loads_torch(spec or None):
-        startup = ModelStartup(make_generator, spec, settings.torch_threads, try_default=model is None)
+        startup = ModelStartup(studio_generator, spec, settings.torch_threads, try_default=model is None)
         generator = LoadingGenerator()
     else:
         try:
-            generator = load_generator(make_generator, spec or None, settings.torch_threads)
+            generator = load_generator(studio_generator, spec or None, settings.torch_threads)
         except ModelLoadError as exc:  # the window opens anyway, with a banner naming the file and the problem
-            spec, generator, message = studio_fallback(exc, make_generator, settings.torch_threads,
+            spec, generator, message = studio_fallback(exc, studio_generator, settings.torch_threads,
                                                        try_default=model is None)
             messages.append(message)
         if not spec:  # "Default model" with none installed plays the test tones: say so
             messages.append(missing_default_message(default_model_dir()))
     deps = SessionDeps(paths=paths, settings_store=store,
-                       make_generator=lambda s, threads: make_generator(s or None, threads=threads),
+                       make_generator=lambda s, threads: studio_generator(s or None, threads=threads),
                        make_parts=studio_parts, model_folders=(REPO_MODELS_DIR,), default_model_dir=default_model_dir(),
                        retro_s=retro_s, clock=clock)
     session = Session(deps, settings, generator, model_spec=spec, audio=audio_override(settings.audio, audio),

@@ -19,7 +19,7 @@ from lmd_studio.audio.fake_input import LoopbackInput
 from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.core.assets import asset_root
 from lmd_studio.core.fake import FakeBlockGenerator
-from lmd_studio.core.generator import BlockGenerator, PromptSlot
+from lmd_studio.core.generator import BlockGenerator, HearsInput, PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.engine.capture import CaptureHub
 from lmd_studio.engine.input_view import InputView
@@ -49,6 +49,21 @@ def make_generator(model: str | None = None, *, threads: int = 1) -> BlockGenera
     from lmd_studio.model.generator import TorchBlockGenerator  # heavy (torch); only when a model is used
 
     return TorchBlockGenerator.from_folder(folder, threads=threads)
+
+
+def studio_generator(model: str | None = None, *, threads: int = 1) -> BlockGenerator:
+    """make_generator for the studio: a model that can hear a partner comes with the Jam switch and the
+    Follow control, listening to the studio's audio input (model/jam.studio_jam)."""
+    generator = make_generator(model, threads=threads)
+    if not loads_torch(model):
+        return generator  # the test tones: no torch import
+    from lmd_studio.model.generator import TorchBlockGenerator
+
+    if isinstance(generator, TorchBlockGenerator) and generator.dit.cfg.accomp_channels:
+        from lmd_studio.model.jam import studio_jam
+
+        return studio_jam(generator)
+    return generator
 
 
 def loads_torch(model: str | None) -> bool:
@@ -139,7 +154,10 @@ def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: Para
     if path is not None:  # the recording's input track lines up with the output through the capture map
         aligner = TrackAligner(path.tap, engine.output.capture_map, lambda: path.monitoring,
                                backend.sample_rate_hz, backend.channels)
-    return EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring, aligner=aligner), backend)
+    parts = EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring, aligner=aligner), backend)
+    if isinstance(generator, HearsInput):  # jam mode listens to this engine's input (None: input off)
+        generator.attach_input(parts.input_view, backend.sample_rate_hz)
+    return parts
 
 
 # --- the studio (desktop app) -------------------------------------------------------------------------

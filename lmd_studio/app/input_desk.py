@@ -16,20 +16,27 @@ from typing import Any
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.jobs import BackgroundJob, JobList
 from lmd_studio.app.live_settings import LiveSettings
+from lmd_studio.app.values import JamState
 from lmd_studio.audio.calibration import CalibrationResult, calibrate
 from lmd_studio.audio.input_path import InputPath, InputStatus
+from lmd_studio.core.generator import HearsInput
+from lmd_studio.core.params import FOLLOW, JAM
 from lmd_studio.engine.take_tracks import TrackFormat
 
 CALIBRATE_JOB = "calibrate input latency"
 
 
 class InputDesk:
+    """`set_control(name, value, source)` sets a performance control as the player would (the Jam switch is
+    one: it lands like any change, and the timeline marks it)."""
+
     def __init__(self, engine: EngineHost, settings: LiveSettings, jobs: JobList,
-                 notify: Callable[..., None]) -> None:
+                 notify: Callable[..., None], set_control: Callable[[str, float, str], float]) -> None:
         self._engine = engine
         self._settings = settings
         self._jobs = jobs
         self._notify = notify
+        self._set_control = set_control
 
     def _path(self) -> InputPath | None:
         return self._engine.runtime.parts.input
@@ -69,6 +76,26 @@ class InputDesk:
         except RuntimeError as exc:
             self._notify("warning", str(exc))
             return []
+
+    # --- jam mode --------------------------------------------------------------------------------------
+    def jam(self) -> JamState | None:
+        """The Jam switch as it stands; None when the model playing cannot hear a partner."""
+        generator = self._engine.runtime.generator
+        if not isinstance(generator, HearsInput):
+            return None
+        mailbox = self._engine.mailbox
+        return JamState(on=mailbox.get(JAM.name) >= 0.5, follow=mailbox.get(FOLLOW.name),
+                        input_on=self._path() is not None, jam_trained=generator.jam_trained)
+
+    def set_jam(self, on: bool, source: str = "gui") -> None:
+        """Switch jam mode: the model hears the audio input and plays along (from the next change landing)."""
+        state = self.jam()
+        if state is None:
+            self._notify("warning", "This model cannot jam: it has no input for a partner's audio")
+            return
+        self._set_control(JAM.name, 1.0 if on else 0.0, source)
+        if on and state.note:
+            self._notify("warning" if not state.input_on else "info", state.note)
 
     # --- calibration ---------------------------------------------------------------------------------------
     def calibrate(self) -> BackgroundJob | None:

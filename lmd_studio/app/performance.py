@@ -15,7 +15,7 @@ from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.scenes import ParamMorph
 from lmd_studio.app.values import ControlInfo
-from lmd_studio.core.params import MASTER_GAIN, SEED, STUDIO_PARAMS
+from lmd_studio.core.params import JAM, MASTER_GAIN, SEED, STUDIO_PARAMS
 from lmd_studio.settings.schema import StudioSettings
 
 
@@ -31,7 +31,7 @@ class PerformanceDesk:
         meter always count: the studio's clock, bar lines and quantised changes follow them)."""
         heard = {s.name for s in self._engine.runtime.generator.param_specs} | STUDIO_PARAMS
         return [ControlInfo(spec, spec.name in heard) for spec in self._engine.mailbox.registry
-                if spec.name != MASTER_GAIN.name]
+                if spec.name not in (MASTER_GAIN.name, JAM.name)]  # (Jam is a switch, in the input row)
 
     def value(self, name: str) -> float:
         return self._engine.mailbox.get(name)

@@ -89,7 +89,7 @@ class Session:
         self.transport = Transport(self.engine, self._settings, marks, morph, self._midi, clock, startup,
                                    gliding=lambda: mixer.morphing or morph.active)
         self._jobs = JobList()
-        self.input = InputDesk(self.engine, self._settings, self._jobs, self.notify)
+        self.input = InputDesk(self.engine, self._settings, self._jobs, self.notify, self.performance.set_value)
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
         self.timeline = TimelineView(self.engine, self.recording, self.notify)

@@ -7,7 +7,7 @@ the window, so the GUI package depends on no engine, model, audio or MIDI module
 stop, panic, volume), `performance` (the knobs), `prompts`, `scenes`, `recording` (takes, capture-last-N),
 `timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render), `midi`
 (learn and the map editor), `about` (Help → About, the problem report) and `input` (the audio input:
-monitoring, latency calibration). The classes behind them satisfy these Protocols; tests check it,
+monitoring, latency calibration, the Jam switch). The classes behind them satisfy these Protocols; tests check it,
 signatures and return types included (tests/app/test_session_api.py).
 """
 
@@ -21,6 +21,7 @@ from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.values import (
     BindingRow,
     ControlInfo,
+    JamState,
     ModelChoice,
     ModelInfo,
     Notice,
@@ -168,7 +169,8 @@ class AboutApi(Protocol):
 @runtime_checkable
 class InputApi(Protocol):
     """The audio input (switched on, with its device and channels, in the settings): monitoring, the
-    loopback calibration of its latency, and the devices that have inputs."""
+    loopback calibration of its latency, the devices that have inputs, and jam mode (the model hears the input
+    and plays along)."""
 
     @property
     def enabled(self) -> bool: ...
@@ -177,6 +179,8 @@ class InputApi(Protocol):
     def set_monitoring(self, on: bool) -> None: ...
     def calibrate(self) -> BackgroundJob | None: ...
     def device_names(self) -> list[str]: ...
+    def jam(self) -> JamState | None: ...
+    def set_jam(self, on: bool, source: str = "gui") -> None: ...
 
 
 @runtime_checkable

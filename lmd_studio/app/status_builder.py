@@ -93,4 +93,4 @@ class StatusBuilder:
             play_pending=self._transport.playing and startup not in ("", READY_TEXT),
             adapter=settings.adapter, bar=beat.bar if beat is not None else 0,
             beat=beat.beat if beat is not None else 0, beats_per_bar=beat.beats_per_bar if beat is not None else 4,
-            quantise=settings.quantise, input=self._input_reading(now_s))
+            quantise=settings.quantise, input=self._input_reading(now_s), jam=self._input.jam())

@@ -1,6 +1,9 @@
 """The timeline (`session.timeline`): what to draw for a span of stream time, and saving a stretch of it
 that has already played.
 
+With the audio input on, the frame also carries the input's waveform on the same stream timeline (what the
+player played while hearing each moment) and, in jam mode, how far the model has heard it.
+
 A frame is only rebuilt when something it shows changed, so the view can skip redrawing an identical one.
 A selection is in stream seconds; the music there is found in the captured audio through the position map
 (capture_chain.PositionMap), without the silence the device played while the stream stood still. A loop
@@ -14,7 +17,9 @@ from collections.abc import Callable, Hashable
 from lmd_studio.app.engine_host import EngineHost
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.recording import RecordingDesk
+from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import TimelineFrame
+from lmd_studio.core.params import JAM
 from lmd_studio.engine.loop_capture import LoopSpec
 
 LOOP_SEAM_S = 0.01  # the loop's wrap crossfade (engine/loop_capture.py)
@@ -28,6 +33,9 @@ class TimelineView:
         self._recording = recording
         self._notify = notify
         self._cache: tuple[tuple[Hashable, ...], TimelineFrame] | None = None  # frame()'s last answer
+        # the audio input's peaks, on the same stream timeline, read as it arrives (only what is new per frame)
+        self._input: TimelineModel | None = None
+        self._input_read_to = 0  # ring position of the current engine up to which the input was read
 
     def frame(self, span_s: float, columns: int, spectrogram: bool = False,
               end_fraction: float = 0.25) -> TimelineFrame:
@@ -38,8 +46,10 @@ class TimelineView:
         play = runtime.stream_play_position
         ahead = max(runtime.stream_write_position, play)
         clock = runtime.clock_map  # replaced whole on every tempo change
+        input_tl = self._read_input()
+        jam = self._jam_on()
         key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, runtime.context_frames,
-               id(tl), tl.version, id(clock))
+               id(tl), tl.version, id(clock), None if input_tl is None else input_tl.version, jam)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]  # nothing changed: the same object, so the view can skip redrawing
         start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
@@ -52,9 +62,35 @@ class TimelineView:
             boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
             markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate,
             beat_lines_s=tuple(p / rate for p in beats), bar_lines_s=tuple(p / rate for p in bars),
-            bar_numbers=bar_numbers)
+            bar_numbers=bar_numbers, input_wave=None if input_tl is None else input_tl.waveform(start, end, columns),
+            heard_s=input_tl.end_position / rate if input_tl is not None and jam else None)
         self._cache = (key, frame)
         return frame
+
+    def _read_input(self) -> TimelineModel | None:
+        """The input's peaks with what arrived since the last frame added (None: input off)."""
+        runtime = self._engine.runtime
+        view = runtime.parts.input_view
+        if view is None:
+            self._input = None
+            return None
+        tl = self._engine.timeline
+        if self._input is None or self._input.config.sample_rate_hz != tl.config.sample_rate_hz:
+            self._input = TimelineModel(TimelineConfig(tl.config.sample_rate_hz, history_s=tl.config.history_s))
+            self._input_read_to = 0
+        if self._input.base != tl.base:  # a new engine: its ring positions count from the timeline's base
+            self._input.rebase(tl.base)
+            self._input_read_to = 0
+        arrived = view.arrived_stream_position
+        if arrived is not None and arrived > self._input_read_to:
+            # at most the history: after a long time with the window hidden only the newest is worth reading
+            frames = min(arrived - self._input_read_to, int(tl.config.history_s * tl.config.sample_rate_hz))
+            self._input.on_block(arrived - frames, view.for_stream(arrived, frames), 0, True)
+            self._input_read_to = arrived
+        return self._input
+
+    def _jam_on(self) -> bool:
+        return self._engine.mailbox.get(JAM.name) >= 0.5 if JAM.name in self._engine.mailbox.registry else False
 
     def capture_loop(self, bars: int) -> BackgroundJob | None:
         """Save the last `bars` whole bars that have played (a tempo must be set) as a loop: from a downbeat,

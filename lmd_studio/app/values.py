@@ -98,6 +98,26 @@ class StudioStatus:
     beats_per_bar: int = 4
     quantise: str = "off"  # where changes land while a tempo is set: "off", "beat", "bar"
     input: InputMeter | None = None  # the audio input's meter and state; None when input is off
+    jam: JamState | None = None  # jam mode; None when the model cannot hear a partner
+
+
+@dataclass(frozen=True, slots=True)
+class JamState:
+    """Jam mode as the window shows it (app/input_desk.py); None in StudioStatus when the model cannot jam."""
+
+    on: bool  # the Jam switch
+    follow: float  # how much the model listens (the Follow control, 0..1)
+    input_on: bool  # the audio input is switched on (else there is nothing to hear)
+    jam_trained: bool  # the model learned to play along (else it hears you but was never taught to follow)
+
+    @property
+    def note(self) -> str:
+        """What keeps jam mode from working as the player expects ("" when nothing does)."""
+        if not self.input_on:
+            return "Jam listens to your audio input: switch it on in Settings › Audio"
+        if not self.jam_trained:
+            return "This model was not trained to play along: it hears you, but will not follow you yet"
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +153,10 @@ class TimelineFrame:
     beat_lines_s: tuple[float, ...] = ()  # the musical clock's beats (bar lines excluded), past and ahead
     bar_lines_s: tuple[float, ...] = ()  # its bar lines (downbeats)
     bar_numbers: tuple[int, ...] = ()  # the bar each bar line starts (from 1)
+    # the audio input under the generated music (None: input off), and in jam mode the newest input the
+    # model has heard — the partner's cut-off (None: Jam off)
+    input_wave: WaveSlice | None = None
+    heard_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ class BlockControls:
     sample, in beats after the last downbeat; a clocked model starts the block's count there, so its bars
     stay on the engine's (and the other gear's) bar lines across splices and tempo changes (None: it
     counts on from its own state).
+    `stream_position`: the engine's playback-stream position (device frames) of the block's first sample; a
+    generator that lines live input up with its blocks (jam mode) reads it (None: not played by an engine).
     """
 
     values: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
@@ -68,6 +70,7 @@ class BlockControls:
     bpm: float | None = None
     beats_per_bar: int = 4
     bar_position_beats: float | None = None
+    stream_position: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.beats_per_bar <= 16:
@@ -118,6 +121,29 @@ class BlockGenerator(Protocol):
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
         """Return (float32 audio of shape [block_frames, channels], next state). Must not mutate `state`."""
         ...
+
+
+class StreamInput(Protocol):
+    """The studio's audio input on the playback-stream timeline (engine/input_view.InputView)."""
+
+    @property
+    def channels(self) -> int: ...
+    @property
+    def arrived_stream_position(self) -> int | None: ...
+    def for_stream(self, end_stream_position: int, frames: int) -> np.ndarray: ...
+
+
+@runtime_checkable
+class HearsInput(Protocol):
+    """A generator that listens to the studio's audio input (jam mode): the engine's composition gives it the
+    input of each engine it plays in (None: input off)."""
+
+    @property
+    def jam_trained(self) -> bool:
+        """Whether the model learned to play along (else it hears the input but was never taught to follow)."""
+        ...
+
+    def attach_input(self, stream_input: StreamInput | None, device_rate_hz: int) -> None: ...
 
 
 class WrappedGenerator:

@@ -143,6 +143,11 @@ TEMPO = ParamSpec("tempo_bpm", "Tempo", 20.0, 400.0, 120.0, "BPM",
                   "out and Link follow it. Tap tempo, MIDI clock in and Link set it too.", can_auto=True, scale="log")
 METER = ParamSpec("beats_per_bar", "Meter", 1.0, 16.0, 4.0, "/4", "Beats per bar (4 → 4/4, 3 → 3/4).",
                   integer=True)
+# Jam mode (model/jam.py): offered by a model that can hear a partner, in the studio only.
+FOLLOW = ParamSpec("follow", "Follow", 0.0, 1.0, 1.0, "",
+                   "Jam: how much the model listens to your input (1: as trained, 0: not at all).")
+JAM = ParamSpec("jam", "Jam", 0.0, 1.0, 0.0, "",
+                "Jam: the model hears your audio input and plays along (switched in the Input row).", integer=True)
 MASTER_GAIN = ParamSpec("master_gain_db", "Volume", -60.0, 6.0, -6.0, "dB", "Master output level.",
                         block_boundary=False)
 

@@ -139,11 +139,13 @@ class GenerationEngine:
         self._block_listeners = (*self._block_listeners, listener)
 
     def _on_the_clock(self, controls: BlockControls, dev_start: int) -> BlockControls:
-        """`controls` with the engine clock's bar position at `dev_start`, so a clocked model's bars fall on
-        the engine's bar lines (the model would otherwise count on from its own state, and drift from the
-        engine after a splice or a tempo change inside a block)."""
+        """`controls` placed at `dev_start`: its stream position (jam mode lines the input up with it), and the
+        engine clock's bar position there, so a clocked model's bars fall on the engine's bar lines (the model
+        would otherwise count on from its own state, and drift from the engine after a splice or a tempo
+        change inside a block)."""
         reading = self.clock.map.reading(dev_start) if controls.bpm is not None else None
-        return controls if reading is None else replace(controls, bar_position_beats=reading.beat_in_bar)
+        beat = None if reading is None else reading.beat_in_bar
+        return replace(controls, stream_position=dev_start, bar_position_beats=beat)
 
     def _notify_block(self, position: int, frames: np.ndarray, block_index: int, spliced: bool) -> None:
         for listener in self._block_listeners:
@@ -448,7 +450,10 @@ class GenerationEngine:
         made = [(block.index, block.state_before)]  # the blocks regenerated and the state each began from
         while exact and splice_at - block.dev_start + xf >= fresh.shape[0]:
             made.append((made[-1][0] + 1, next_state))
-            audio, next_state, _ = self._runner.run(next_state, controls)
+            # placed as _dev_pos_of_block will place it once this splice's epoch starts at `block`
+            dev_next = block.dev_start + int(round((made[-1][0] - block.index) * self.generator.block_frames
+                                                   * converter.ratio))
+            audio, next_state, _ = self._runner.run(next_state, self._on_the_clock(controls, dev_next))
             fresh = np.concatenate([fresh, converter.process(audio)])
         # the playhead moved while we regenerated: re-check where we may still cut
         earliest = self.ring.read_position + 2 * self.ring.max_read_frames + xf

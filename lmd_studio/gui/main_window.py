@@ -133,6 +133,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.meters.sig_safe_mode_changed.connect(s.transport.set_safe_mode)
         self.meters.sig_monitoring_changed.connect(s.input.set_monitoring)
         self.meters.sig_calibrate.connect(s.input.calibrate)
+        self.meters.sig_jam_changed.connect(s.input.set_jam)
         tl = self.timeline
         tl.sig_save_selection.connect(s.timeline.save_selection)
         tl.sig_span_changed.connect(self._span_changed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from lmd_studio.app.values import InputMeter, StudioStatus
+from lmd_studio.app.values import InputMeter, JamState, StudioStatus
 
 
 class BarMeterWidget(QtWidgets.QWidget):
@@ -84,6 +84,8 @@ class MetersPanel(QtWidgets.QFrame):
     sig_monitoring_changed = QtCore.Signal(bool)
     """The player switched input monitoring (hearing the input through the output) on or off."""
     sig_calibrate = QtCore.Signal()
+    sig_jam_changed = QtCore.Signal(bool)
+    """The player switched jam mode (the model hears the input and plays along) on or off."""
     """The player asked for the input latency to be measured with a click through a loopback."""
 
     def __init__(self, ok: str, warn: str, danger: str, parent: QtWidgets.QWidget | None = None) -> None:
@@ -161,19 +163,42 @@ class MetersPanel(QtWidgets.QFrame):
         self.input_state.setObjectName("Dim")
         self.input_state.setToolTip("The round trip taken out of the input (the device's report plus the "
                                     "calibration), so what you play lines up with what you heard")
+        self.jam = QtWidgets.QPushButton("Jam")
+        self.jam.setObjectName("input_jam")
+        self.jam.setCheckable(True)
+        self.jam.setToolTip("Jam: the model hears your audio input and plays along, from the next change on. "
+                            "Follow (a knob) sets how much it listens; the prompt still sets the style")
+        self.jam.toggled.connect(self.sig_jam_changed)
+        self.jam.setVisible(False)
         self.input_message = QtWidgets.QLabel("")
         self.input_message.setObjectName("Dim")
         self.input_message.setWordWrap(True)
         self.input_message.setVisible(False)
+        row.addWidget(self.jam)
         row.addWidget(self.monitor)
         row.addWidget(self.calibrate)
         row.addWidget(self.input_state, 1)
         return row
 
-    def _show_input(self, meter: InputMeter | None) -> None:
+    def _show_jam(self, jam: JamState | None) -> None:
+        self.jam.setVisible(jam is not None)
+        if jam is None:
+            return
+        if self.jam.isChecked() != jam.on:
+            self.jam.blockSignals(True)
+            self.jam.setChecked(jam.on)
+            self.jam.blockSignals(False)
+        label = "Jam" if jam.jam_trained else "Jam (untrained)"
+        if self.jam.text() != label:
+            self.jam.setText(label)
+
+    def _show_input(self, meter: InputMeter | None, jam: JamState | None) -> None:
+        self._show_jam(jam)
         for w in (self.monitor, self.calibrate):
             w.setVisible(meter is not None)
         message = "" if meter is None or meter.running else meter.message
+        if jam is not None and jam.on and jam.note:
+            message = f"{message} · {jam.note}" if message else jam.note
         if self.input_message.text() != message:
             self.input_message.setText(message)
             self.input_message.setVisible(bool(message))
@@ -209,7 +234,7 @@ class MetersPanel(QtWidgets.QFrame):
         else:
             self.gen.set_reading(0.0, "idle")
         self.cpu.set_reading(s.cpu_percent / 100.0, f"{s.cpu_percent:.0f} %")
-        self._show_input(s.input)
+        self._show_input(s.input, s.jam)
         danger = self._colors[2]
         self.underruns.setText(f"Dropouts {s.underruns} · device {s.device_underflows}")
         style = f"color: {danger}; font-weight: bold;" if s.underruns else ""

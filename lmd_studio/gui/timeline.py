@@ -1,6 +1,7 @@
 """The timeline: a scrolling waveform (or spectrogram) of what was played and what is generated ahead,
-the playhead, block boundaries, change markers, the shaded context window the model listens to and, with a
-tempo set, the beat grid (bar lines stronger than beats), past and ahead.
+the playhead, block boundaries, change markers, the shaded context window the model listens to, with a
+tempo set the beat grid (bar lines stronger than beats), past and ahead, and with the audio input on its
+waveform in a lane underneath (in jam mode with a line where the model's hearing of it ends).
 Click a past block or drag across the past to select it for saving; the wheel or −/+ zoom."""
 
 from __future__ import annotations
@@ -118,6 +119,18 @@ class TimelineWidget(QtWidgets.QFrame):
         # holds the GIL for less time, which is time the audio pump needs.
         self.wave_image = WaveImageItem()
         self._wave = WaveRaster(self.WAVE_ROWS, np.array(bgra(c.played), np.uint8), np.array(bgra(c.ahead), np.uint8))
+        # the audio input, in a lane under the generated music (shown while the input is on)
+        self.input_image = WaveImageItem()
+        self.input_image.setVisible(False)
+        self._input_wave = WaveRaster(self.INPUT_ROWS, np.array(bgra(c.context), np.uint8),
+                                      np.array(bgra(c.context), np.uint8))
+        self.input_label = pg.TextItem("input", color=qcolor(c.context, 230), anchor=(0, 1))
+        self.input_label.setVisible(False)
+        # jam mode: the newest input the model has heard (the partner's cut-off)
+        self.heard_line = line_item(cosmetic_pen(qcolor(c.context, 230), 2.0))
+        self.heard_line.setLine(0.0, self.INPUT_LANE[0], 0.0, self.INPUT_LANE[1] + 0.1)
+        self.heard_line.setToolTip("Jam: the model has heard your input up to here")
+        self.heard_line.setVisible(False)
         self.boundary_lines = path_item(cosmetic_pen(qcolor(c.dim_text, 45)))  # dashes cost ~5 % of a core
         self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
         self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 45)))
@@ -133,8 +146,8 @@ class TimelineWidget(QtWidgets.QFrame):
         self.hint = pg.TextItem("", color=c.text, anchor=(0.5, 0.5))
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
         self.hint.setVisible(False)
-        for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image,
-                     self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines, self.selection_region, self.playhead,
+        for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image, self.input_image,
+                     self.input_label, self.heard_line, self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines, self.selection_region, self.playhead,
                      self.context_label, self.hint):
             self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
@@ -185,6 +198,7 @@ class TimelineWidget(QtWidgets.QFrame):
         rate = frame.sample_rate_hz
         self._set_range(frame.play_s)
         self._draw_wave(frame, rate)
+        self._draw_input(frame, rate)
         if self.spectrogram and frame.spec is not None and len(frame.spec.image):
             s = frame.spec
             self.spec_image.setImage(s.image, autoLevels=False)
@@ -229,6 +243,10 @@ class TimelineWidget(QtWidgets.QFrame):
             self.view.updateMatrix()
 
     WAVE_ROWS = 180
+    INPUT_ROWS = 60
+    # with the input on, the generated music keeps the upper part and the input has a lane under it (y units)
+    INPUT_LANE = (-1.0, -0.45)
+    MUSIC_LANE_WITH_INPUT = (-0.35, 1.0)
 
     def _draw_wave(self, frame: TimelineFrame, rate: int) -> None:
         w = frame.wave
@@ -241,9 +259,35 @@ class TimelineWidget(QtWidgets.QFrame):
         image = self._wave.update(w.first_column, w.frames_per_column, w.mins, w.maxs, frame.play_s * rate)
         if image is not before:
             self.wave_image.setImage(image, autoLevels=False)
-        if self._changed("wave_rect", (w.start_position, n, w.frames_per_column, rate)):
-            self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, -1.0, n * w.frames_per_column / rate,
-                                                  2.0))
+        lo, hi = self.MUSIC_LANE_WITH_INPUT if frame.input_wave is not None else (-1.0, 1.0)
+        if self._changed("wave_rect", (w.start_position, n, w.frames_per_column, rate, lo)):
+            self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, lo, n * w.frames_per_column / rate,
+                                                  hi - lo))
+
+    def _draw_input(self, frame: TimelineFrame, rate: int) -> None:
+        w = frame.input_wave
+        shown = w is not None and len(w.mins) > 0 and not self.spectrogram
+        self.input_image.setVisible(shown)
+        self.input_label.setVisible(w is not None and not self.spectrogram)
+        self.heard_line.setVisible(shown and frame.heard_s is not None)
+        lo, hi = self.INPUT_LANE
+        if w is None:
+            return
+        left, _ = self._x_range(frame.play_s)
+        if self._changed("input_label", left):
+            self.input_label.setPos(left, lo)  # inside the lane, at its bottom left
+        if not shown:
+            return
+        n = len(w.mins)
+        before = self._input_wave.image
+        image = self._input_wave.update(w.first_column, w.frames_per_column, w.mins, w.maxs, frame.play_s * rate)
+        if image is not before:
+            self.input_image.setImage(image, autoLevels=False)
+        if self._changed("input_rect", (w.start_position, n, w.frames_per_column, rate)):
+            self.input_image.setRect(QtCore.QRectF(w.start_position / rate, lo, n * w.frames_per_column / rate,
+                                                   hi - lo))
+        if frame.heard_s is not None:
+            self.heard_line.setPos(frame.heard_s, 0.0)
 
     def _draw_boundaries(self, boundaries: tuple[float, ...]) -> None:
         self.boundary_lines.setPath(vertical_lines(boundaries, -1.0, 1.0))

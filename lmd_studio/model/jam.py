@@ -1,4 +1,4 @@
-"""Jam mode from a recording: the model plays along with a partner part it hears `lookahead_s` late.
+"""Jam mode: the model plays along with a partner part it hears late (a recording, or the studio's input).
 
 `JamGenerator` wraps a `TorchBlockGenerator` as a plain BlockGenerator (so the engine, the limiter and the
 file writer of `lmd render` work unchanged): before each block it lets the model hear the partner's
@@ -6,24 +6,30 @@ latents up to `block start - lookahead`, exactly what a live partner would have 
 was heard is part of the generator state, so the engine's splices and rewinds replay it identically.
 
 Where the partner comes from is a `PartnerSource`: `FramesSource` holds a recording encoded offline
-(`lmd jam`, cli/cmd_jam.py; the jam meters); `LivePartnerSource` encodes audio as it arrives (the studio's
-audio input), pulled on the generation thread right before each block, so nothing here is shared between
-threads.
+(`lmd jam`, cli/cmd_jam.py; the jam meters); `LivePartnerSource` encodes audio handed to it as it arrives
+(the model benchmark's simulated partner); `StreamInputSource` (jam_input.py) is the studio's audio input,
+lined up with the blocks by stream position. Sources are refreshed on the generation thread right before
+each block, so nothing here is shared between threads.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from lmd_studio.core.generator import BlockControls, WrappedGenerator
+from lmd_studio.core.compute import ComputeInfo
+from lmd_studio.core.generator import BlockControls, StreamInput, WrappedGenerator
+from lmd_studio.core.params import FOLLOW, JAM, ParamSpec
 from lmd_studio.dsp.resample import resample
 from lmd_studio.model.generator import TorchBlockGenerator, TorchGeneratorState
-from lmd_studio.model.partner_track import PartnerEncoder
+from lmd_studio.model.jam_input import StreamInputSource
+from lmd_studio.model.partner_track import PartnerEncoder, PartnerTrack
 
 
 def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray, sample_rate_hz: int
@@ -43,8 +49,14 @@ def partner_latents_from_audio(generator: TorchBlockGenerator, audio: np.ndarray
 
 
 class PartnerSource(Protocol):
-    def refresh(self) -> None:
-        """Take in what arrived since the last block (called on the generation thread before each one)."""
+    def refresh(self, block_index: int, stream_position: int | None) -> None:
+        """Take in what arrived since the last block (called on the generation thread before block
+        `block_index`, which starts at `stream_position` of the engine's stream when the engine plays it)."""
+        ...
+
+    @property
+    def first_frame(self) -> int:
+        """The oldest partner latent frame held."""
         ...
 
     def available_frames(self) -> int:
@@ -52,7 +64,7 @@ class PartnerSource(Protocol):
         ...
 
     def latents(self, start_frame: int, end_frame: int) -> torch.Tensor:
-        """Frames [start_frame, end_frame) → [end - start, C] (end ≤ available_frames())."""
+        """Frames [start_frame, end_frame) → [end - start, C] (first_frame ≤ start, end ≤ available_frames())."""
         ...
 
 
@@ -62,8 +74,12 @@ class FramesSource:
     def __init__(self, latents: torch.Tensor) -> None:
         self._latents = latents
 
-    def refresh(self) -> None:
+    def refresh(self, block_index: int, stream_position: int | None) -> None:
         """Nothing arrives: the whole recording is there from the start."""
+
+    @property
+    def first_frame(self) -> int:
+        return 0
 
     def available_frames(self) -> int:
         return int(self._latents.shape[0])
@@ -73,8 +89,9 @@ class FramesSource:
 
 
 class LivePartnerSource:
-    """Partner audio as it arrives: `pull()` returns the audio [samples, channels] (the codec's rate) that came
-    in since the last call; `refresh` encodes it. Keeps the newest `keep_frames` latent frames."""
+    """Partner audio as it arrives, from stream frame 0 on: `pull()` returns the audio [samples, channels] (the
+    codec's rate) that came in since the last call; `refresh` encodes it. Keeps the newest `keep_frames`
+    latent frames. (The studio's input, lined up by stream position, is model/jam_input.StreamInputSource.)"""
 
     def __init__(self, encoder: PartnerEncoder, pull: Callable[[], np.ndarray], keep_frames: int = 4096) -> None:
         self.encoder = encoder
@@ -83,7 +100,11 @@ class LivePartnerSource:
         self._latents = torch.zeros(0, encoder.codec.latent_channels)
         self._first_frame = 0
 
-    def refresh(self) -> None:
+    @property
+    def first_frame(self) -> int:
+        return self._first_frame
+
+    def refresh(self, block_index: int, stream_position: int | None) -> None:
         audio = self.pull()
         if len(audio):
             new = self.encoder.push(audio)
@@ -102,9 +123,15 @@ class LivePartnerSource:
 
 class JamGenerator(WrappedGenerator):
     """A BlockGenerator that plays along with a partner (latent frames from stream frame 0 on). Offline,
-    `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does."""
+    `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does.
 
-    def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor | PartnerSource, lookahead_s: float) -> None:
+    `switchable` (the studio): the Jam control switches the listening on and off, block by block; otherwise
+    (`lmd jam`) it always listens. The Follow control scales the partner's latents the model sees (1: as
+    trained, 0: as if no partner played). Blocks cached under another Follow keep it until they leave the
+    context (a few seconds); the cut-off itself is always exact (model/partner_track.py)."""
+
+    def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor | PartnerSource, lookahead_s: float,
+                 switchable: bool = False) -> None:
         if not inner.dit.cfg.accomp_channels:
             raise ValueError(f"model {inner.name} has no accompaniment channels: it cannot hear a partner")
         if lookahead_s < 0:
@@ -112,17 +139,57 @@ class JamGenerator(WrappedGenerator):
         super().__init__(inner)
         self.inner: TorchBlockGenerator = inner
         self.source: PartnerSource = FramesSource(partner) if isinstance(partner, torch.Tensor) else partner
+        self.switchable = switchable
         rate_hz = inner.codec.sample_rate / inner.codec.hop_frames
         self.lookahead_frames = int(math.ceil(lookahead_s * rate_hz))
 
     # --- the BlockGenerator protocol: the rest is the inner generator's ---------------------------------
     @property
     def name(self) -> str:
-        return f"{self.inner.name} (jam)"
+        return self.inner.name if self.switchable else f"{self.inner.name} (jam)"
+
+    @property
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        return self.inner.param_specs + ((FOLLOW, JAM) if self.switchable else (FOLLOW,))
 
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
-        self.source.refresh()  # a live source encodes what arrived since the last block
-        return self.inner.generate_block(self.heard_by(state), controls)
+        return self.inner.generate_block(self.placed(state, controls), controls)
+
+    # the torch model's other capabilities, which the studio looks for on the generator it plays
+    def compute_info(self) -> ComputeInfo:
+        return self.inner.compute_info()
+
+    def set_adapter(self, path: str | Path | None, strength: float = 1.0) -> None:
+        self.inner.set_adapter(path, strength)
+
+    def placed(self, state: TorchGeneratorState, controls: BlockControls) -> TorchGeneratorState:
+        """`state` with the partner as block `state.block_index` hears it under `controls`."""
+        follow = controls.value(FOLLOW)
+        switched_off = self.switchable and (controls.value(JAM) < 0.5 or controls.stream_position is None)
+        if switched_off or follow <= 0.0:  # (no stream position: an offline render, with no live input)
+            return self.deaf(state)
+        self.source.refresh(state.block_index, controls.stream_position)  # a live source takes in what arrived
+        heard = self.heard_by(state)
+        assert heard.partner is not None or self.heard_frames(state.block_index) <= self.source.first_frame
+        return heard if heard.partner is None else replace(heard, partner=replace(heard.partner, gain=follow))
+
+    def deaf(self, state: TorchGeneratorState) -> TorchGeneratorState:
+        """`state` hearing nothing from this block on, exactly as if the partner had never played: an empty
+        track from frame 0 (cut-off 0), so cached chunks that heard the partner count as stale and are
+        re-encoded without it (model/partner_track.stale_chunks)."""
+        track = state.partner
+        if track is None or (track.start_frame == 0 and not len(track.latents)):
+            return state
+        return replace(state, partner=PartnerTrack.empty(self.inner.dit.cfg.latent_channels, 0))
+
+    @property
+    def jam_trained(self) -> bool:
+        return self.inner.jam_trained
+
+    def attach_input(self, stream_input: StreamInput | None, device_rate_hz: int) -> None:
+        """The studio's input, for a live source (core/generator.HearsInput); a recording ignores it."""
+        if isinstance(self.source, StreamInputSource):
+            self.source.attach(stream_input, device_rate_hz)
 
     # --- the partner ----------------------------------------------------------------------------------
     def heard_frames(self, block_index: int) -> int:
@@ -132,8 +199,18 @@ class JamGenerator(WrappedGenerator):
 
     def heard_by(self, state: TorchGeneratorState) -> TorchGeneratorState:
         """`state` with the partner heard up to what block `state.block_index` may know."""
-        done = 0 if state.partner is None else state.partner.end_frame
+        first = self.source.first_frame
+        if state.partner is not None and state.partner.end_frame < first:
+            state = replace(state, partner=None)  # the source started over past what this state heard
+        done = first if state.partner is None else state.partner.end_frame
         upto = self.heard_frames(state.block_index)
         if upto <= done:
             return state
         return self.inner.hear_partner(state, self.source.latents(done, upto), start_frame=done)
+
+
+def studio_jam(generator: TorchBlockGenerator) -> JamGenerator:
+    """The studio's form of a model that can hear a partner: the Jam switch and Follow control, and the
+    live input as the partner (attached per engine by the composition, app/engine_parts.build_engine)."""
+    source = StreamInputSource(generator.partner_encoder, generator.block_frames)
+    return JamGenerator(generator, source, lookahead_s=0.0, switchable=True)

@@ -229,7 +229,7 @@ class SteppedFake(FakeBlockGenerator):
 
 
 def test_sidecar_says_which_steps_safe_mode_really_ran(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(bootstrap, "make_generator", lambda model=None, threads=1: SteppedFake(compute_s=0.45))
+    monkeypatch.setattr(bootstrap, "studio_generator", lambda model=None, threads=1: SteppedFake(compute_s=0.45))
     s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=30.0)
     s.start()
     try:

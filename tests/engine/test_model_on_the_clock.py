@@ -70,3 +70,27 @@ def test_no_tempo_no_bar_position() -> None:
     for _ in range(5):
         engine.step()
     assert gen.seen and all(c.bar_position_beats is None for c in gen.seen)
+
+
+def test_each_block_knows_its_stream_position_across_splices() -> None:
+    """Jam mode lines the live input up with a block by the stream position the engine plays it at: every
+    queued block was made knowing its own first ring position, also the blocks a splice regenerated."""
+    gen = Recording()
+    mb = ParamMailbox(STANDARD_PARAMS.merged(gen.param_specs))
+    engine = GenerationEngine(gen, mb, EngineConfig(device_sample_rate_hz=RATE, device_channels=1, ahead_s=1.0,
+                                                    ring_s=4.0, limiter=None), max_buffer_frames=1024)
+    engine.send(cmd.Play())
+    buf = np.zeros((64, 1), np.float32)
+    for k in range(500):
+        if k in (150, 300):
+            mb.set("seed", float(k))  # a model control: the queued audio is regenerated (a splice)
+            engine.wake()
+        engine.step()
+        engine.output.render(buf)
+    assert engine.stats.splices >= 1
+    queued = engine.queued_blocks
+    assert len(queued) >= 2
+    for q in queued:
+        assert gen.by_state[id(q.state_before)].stream_position == q.dev_start
+    starts = sorted({c.stream_position for c in gen.seen if c.stream_position is not None})
+    assert len(starts) > 10 and starts[0] == 0
