@@ -89,4 +89,5 @@ def attach_midi(session: Session) -> None:
         return AudioRoute(engine.audio.backend, engine.audio.device, engine.audio_device_name)
 
     session.attach_midi(MidiLink(engine.mailbox, session.paths.midi_maps_dir, session.settings.midi,
-                                 audio_route=audio_route, notify=session.notify))
+                                 audio_route=audio_route, notify=session.notify,
+                                 beat_grid=lambda: engine.runtime.beat_grid()))

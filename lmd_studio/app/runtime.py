@@ -141,6 +141,20 @@ class EngineRuntime:
         """Bar, beat and tempo where the music is now (None: no tempo)."""
         return self.clock_map.reading(self.parts.engine.ring.read_position)
 
+    def beat_grid(self) -> tuple[float, float, float] | None:
+        """(perf_counter s, beat, bpm): the beat of the engine's clock heard at that moment (the sample at the
+        playhead leaves the device then), for MIDI clock out to send its ticks on the beats we play. None
+        while stopped or with no tempo. Any thread may call it (the clock-out thread does)."""
+        engine = self.parts.engine
+        if not (engine.output.playing and engine.output.primed):
+            return None
+        position = engine.ring.read_position
+        clock = engine.clock_map
+        reading, beats = clock.reading(position), clock.beats_at(position)
+        if reading is None or beats is None:
+            return None
+        return engine.output.frame_play_time_s(position), beats, reading.bpm
+
     def grid_lines(self, start: int, end: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(beat lines that are not bar lines, bar lines, the bar number each bar line starts) in stream
         positions [start, end)."""

@@ -3,8 +3,9 @@
 `TempoSync` opens and closes both as the MIDI settings say (`clock_out`, `link`, both off by default):
 - clock out: a `ClockOut` thread on the virtual output "LMD Studio Clock", opened through the MIDI
   service's backend (so it lives where the studio's MIDI lives, JACK or the system's); a `NullClockOut`
-  with the reason when there is no MIDI or the backend has no virtual outputs. It reads the tempo from the
-  parameter mailbox; the Session's play/stop drive Start/Continue/Stop. The service never lists it as an
+  with the reason when there is no MIDI or the backend has no virtual outputs. While the studio plays with
+  a tempo set, its ticks follow the engine's beat clock as heard (`beat_grid`: tempo and phase); otherwise
+  it reads the tempo from the parameter mailbox. The Session's play/stop drive Start/Continue/Stop. The service never lists it as an
   input, so the studio cannot follow its own clock.
 - Link: a `LinkSession` whose samples drive a `TempoBridge` between the session and the mailbox; while it
   runs, the clock out's beat grid is Link's (a drum machine on our clock plays in phase with the session).
@@ -27,8 +28,9 @@ from lmd_studio.settings.schema import MidiSettings
 class TempoSync:
     def __init__(self, tempo: Callable[[], float | None], set_tempo: Callable[[float], None],
                  make_link: Callable[..., Any] = LinkSession, link_config: LinkConfig | None = None,
-                 clock_config: ClockOutConfig | None = None) -> None:
+                 clock_config: ClockOutConfig | None = None, beat_grid: Timeline | None = None) -> None:
         self._tempo = tempo
+        self._beat_grid = beat_grid  # the engine's clock as heard (runtime.beat_grid); Link's grid wins
         self._set_tempo = set_tempo
         self._make_link = make_link
         self._link_config = link_config or LinkConfig()
@@ -77,7 +79,7 @@ class TempoSync:
             self.link.close()
             self.link = NullLinkSession()
             self._peers = 0
-            self.clock_out.set_timeline(None)
+            self.clock_out.set_timeline(self._timeline())
             return
         bridge = TempoBridge(self._tempo, self._set_tempo, lambda bpm: self.link.set_tempo(bpm))
         self.link = self._make_link(self._link_config, on_state=bridge.step)
@@ -91,7 +93,9 @@ class TempoSync:
         self.clock_out.set_timeline(self._timeline())
 
     def _timeline(self) -> Timeline | None:
-        return self.link.timeline if self.link.running else None
+        """The beat grid clock out follows: Link's session while Link runs, else the engine's clock as heard
+        (so a drum machine's beats fall on the beats we play), else none (ticks at the mailbox's tempo)."""
+        return self.link.timeline if self.link.running else self._beat_grid
 
     # --- both -----------------------------------------------------------------------------------------
     def configure(self, settings: MidiSettings, service: MidiService | None) -> None:

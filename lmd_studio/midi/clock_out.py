@@ -223,7 +223,10 @@ class ClockOut:
 
     def _follow(self, core: ClockOutCore) -> None:
         timeline = self._timeline
-        sample = timeline() if timeline is not None else None
+        try:
+            sample = timeline() if timeline is not None else None
+        except Exception:  # noqa: BLE001 — a grid that cannot answer (an engine being replaced) is no grid now
+            sample = None
         if sample is not None:
             t_s, beat, bpm = sample
             core.lock_to(t_s, beat, min(MAX_BPM, max(MIN_BPM, bpm)))

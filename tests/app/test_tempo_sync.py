@@ -159,6 +159,49 @@ def test_link_drives_the_mailbox_both_ways_and_the_clock_follows_its_grid(mailbo
         sync.close()
 
 
+def test_clock_out_follows_the_engines_beats_unless_link_runs(mailbox):
+    FakeLink.made.clear()
+
+    def grid():
+        return (time.perf_counter(), 3.25, 96.0)
+
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST, beat_grid=grid)
+    service = FakeService()
+    sync.configure(MidiSettings(clock_out=True), service)
+    try:
+        assert sync.clock_out.timeline is grid  # the engine's beats as heard
+        assert wait_for(lambda: sync.clock_out.metrics.bpm == 96.0)  # its tempo, not the mailbox's
+        sync.configure(MidiSettings(clock_out=True, link=True), service)
+        assert sync.clock_out.timeline == FakeLink.made[-1].timeline  # Link's session wins while it runs
+        sync.configure(MidiSettings(clock_out=True, link=False), service)
+        assert sync.clock_out.timeline is grid
+    finally:
+        sync.close()
+
+
+def test_the_engines_beat_grid_runs_at_its_tempo_while_playing(tmp_path: Path):
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=5.0)
+    s.start()
+    try:
+        runtime = s.engine.runtime
+        assert runtime.beat_grid() is None  # stopped
+        s.engine.mailbox.set_bpm(120.0)
+        s.transport.play()
+        assert wait_for(lambda: runtime.beat_grid() is not None, 10.0)
+        first = runtime.beat_grid()
+        time.sleep(0.6)
+        second = runtime.beat_grid()
+        assert first is not None and second is not None and second[2] == 120.0
+        (t1, b1, _), (t2, b2, _) = first, second
+        assert t2 - t1 > 0.4
+        # the beat heard at each moment advances two beats a second: time and beat agree along the grid
+        assert (b2 - b1) == pytest.approx((t2 - t1) * 2.0, abs=0.05)  # (a late software-clock callback: ~10 ms)
+        s.transport.stop()
+        assert wait_for(lambda: runtime.beat_grid() is None, 5.0)
+    finally:
+        s.shutdown()
+
+
 def test_link_that_fails_to_start_is_one_notice():
     class Broken(FakeLink):
         def start(self) -> None:
