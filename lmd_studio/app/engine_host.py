@@ -85,6 +85,7 @@ class EngineHost:
         if STEPS.name in mailbox.registry and self._settings.current.safe_mode:
             runtime.set_safe_mode(True)
         runtime.set_quantise(self._settings.current.quantise)
+        runtime.set_rewind_memory(self._settings.current.rewind_memory_mb)
         return runtime
 
     # --- the running engine --------------------------------------------------------------------------

@@ -83,6 +83,18 @@ class EngineRuntime:
     def set_safe_mode(self, enabled: bool) -> None:
         self.parts.engine.send(cmd.SetSafeMode(enabled))
 
+    def set_rewind_memory(self, megabytes: int) -> None:
+        """Memory for the generator states kept to rewind."""
+        self.parts.engine.send(cmd.SetHistoryBudget(int(megabytes) * 2**20))
+
+    def rewind_to(self, stream_position: int) -> bool:
+        """Play again from the block heard at `stream_position` (False: before this engine's stream)."""
+        position = stream_position - self._timeline.base
+        if position < 0:
+            return False
+        self.parts.engine.send(cmd.Rewind(position))
+        return True
+
     def set_quantise(self, grid: str) -> None:
         """Where model changes land while a tempo is set: "off", "beat" or "bar"."""
         self.parts.engine.send(cmd.SetQuantise(grid))

@@ -29,6 +29,7 @@ from typing import Any
 from lmd_studio.app.about import AboutDesk
 from lmd_studio.app.actions_router import ActionRouter
 from lmd_studio.app.audio_notice import NoSoundNotice
+from lmd_studio.app.branches import BranchDesk
 from lmd_studio.app.capture_chain import CaptureFanout
 from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
@@ -93,6 +94,7 @@ class Session:
         self.model = ModelDesk(deps, self._settings, self.engine, self.transport, self._jobs, marks,
                                self.recording, mixer, self._midi, self.notify, clock, model_spec, startup)
         self.timeline = TimelineView(self.engine, self.recording, self.notify)
+        self.branches = BranchDesk(self.engine, self.performance.set_value, self.performance.reroll, self.notify)
         self.about = AboutDesk(deps.paths, self._recordings_folder, lambda: self.engine.runtime.audio_status(),
                                self.model.info, deps.default_model_dir)
         self.actions = self._action_router()
@@ -194,6 +196,8 @@ class Session:
             self.engine.runtime.set_safe_mode(new.safe_mode)
         if new.quantise != old.quantise:
             self.engine.runtime.set_quantise(new.quantise)
+        if new.rewind_memory_mb != old.rewind_memory_mb:
+            self.engine.runtime.set_rewind_memory(new.rewind_memory_mb)
         if audio_needs_restart(old.audio, new.audio):
             if new.audio.input_enabled != old.audio.input_enabled and self.recording.recording:
                 # a take is one file or three from its start: switching the input ends it here

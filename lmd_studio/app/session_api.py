@@ -5,7 +5,8 @@ The GUI imports this module, never `session.py`: the Session is built by the ent
 the window, so the GUI package depends on no engine, model, audio or MIDI module, not even indirectly
 (the import-linter contract checks that). Each sub-API is one feature of the window: `transport` (play,
 stop, panic, volume), `performance` (the knobs), `prompts`, `scenes`, `recording` (takes, capture-last-N),
-`timeline` (what to draw, saving a selection), `model` (the model, its adapter, offline render), `midi`
+`timeline` (what to draw, saving a selection), `branches` (rewind: play from a past moment again, A/B),
+`model` (the model, its adapter, offline render), `midi`
 (learn and the map editor), `about` (Help → About, the problem report) and `input` (the audio input:
 monitoring, latency calibration, the Jam switch). The classes behind them satisfy these Protocols; tests check it,
 signatures and return types included (tests/app/test_session_api.py).
@@ -20,6 +21,7 @@ from lmd_studio.app.about import AboutInfo
 from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.values import (
     BindingRow,
+    Branch,
     ControlInfo,
     JamState,
     ModelChoice,
@@ -119,6 +121,19 @@ class TimelineApi(Protocol):
 
 
 @runtime_checkable
+class BranchesApi(Protocol):
+    """Rewind and branch: play again from a past moment (the same Variation plays the same music again, a
+    new one branches), and switch between the branches that forked there (A/B)."""
+
+    branches: tuple[Branch, ...]
+    current: str | None
+
+    def reach_s(self) -> float: ...
+    def play_from(self, at_s: float, new_variation: bool = False) -> Branch | None: ...
+    def switch(self, label: str) -> bool: ...
+
+
+@runtime_checkable
 class ModelApi(Protocol):
     """The model playing, the models to switch to, its LoRA adapter, and an offline render with it."""
 
@@ -202,6 +217,8 @@ class StudioApi(Protocol):
     def recording(self) -> RecordingApi: ...
     @property
     def timeline(self) -> TimelineApi: ...
+    @property
+    def branches(self) -> BranchesApi: ...
     @property
     def model(self) -> ModelApi: ...
     @property

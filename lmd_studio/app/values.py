@@ -102,6 +102,16 @@ class StudioStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Branch:
+    """A take forked by "play from here again" (app/branches.py)."""
+
+    label: str  # "A", "B", …
+    fork_s: float  # stream seconds it plays from
+    seed: int  # the Variation it plays with
+    new_variation: bool  # made with a new Variation (else: the same one again)
+
+
+@dataclass(frozen=True, slots=True)
 class JamState:
     """Jam mode as the window shows it (app/input_desk.py); None in StudioStatus when the model cannot jam."""
 

@@ -28,18 +28,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", default="1,2", help="studio input channels, 1-based")
     p.add_argument("--file", type=Path, default=None, help="what the player plays (default: a 220 Hz tone)")
     p.add_argument("--clicks", type=int, default=3, help="calibration checks before and after the run")
+    p.add_argument("--model", default="fake", help="the run's generator: fake (test tones), default, or a folder")
+    p.add_argument("--jam", action="store_true", help="jam mode on in the run: the model hears the player")
     p.add_argument("--json", action="store_true", help="print JSON only")
 
 
-def _studio(channels: tuple[int, ...], correction: int, buffer_frames: int) -> Any:
-    from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox
+def _studio(channels: tuple[int, ...], correction: int, buffer_frames: int, model: str = "fake",
+            jam: bool = False) -> Any:
+    from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox, studio_generator
     from lmd_studio.audio.input_path import InputConfig
     from lmd_studio.core.fake import FakeBlockGenerator
+    from lmd_studio.core.generator import BlockGenerator, HearsInput
+    from lmd_studio.core.params import JAM
 
-    generator = FakeBlockGenerator(sample_rate=RATE, channels=2, block_seconds=0.5, compute_s=0.05)
+    generator: BlockGenerator = (FakeBlockGenerator(sample_rate=RATE, channels=2, block_seconds=0.5, compute_s=0.05)
+                                 if model == "fake" else
+                                 studio_generator(None if model == "default" else model, threads=1))
+    if jam and not isinstance(generator, HearsInput):
+        raise RuntimeError(f"model {model!r} cannot jam: it has no input for a partner's audio")
     backend = make_backend("process", buffer_frames=buffer_frames,
                            input_config=InputConfig(channels=channels, latency_correction_frames=correction))
-    parts = build_engine(generator, backend, make_mailbox(generator))
+    mailbox = make_mailbox(generator)
+    if jam:
+        mailbox.set(JAM.name, 1.0)
+    parts = build_engine(generator, backend, mailbox)
     parts.start()
     deadline = time.monotonic() + 20
     while parts.input is not None and not parts.input.running and time.monotonic() < deadline:
@@ -108,6 +120,20 @@ def _take_check(path: Path) -> dict[str, Any]:
             "take_mix_peak": float(np.abs(audio["mix"]).max())}
 
 
+def _heard(generator: Any) -> dict[str, Any]:
+    """In jam mode: how much of the player the model heard (partner latent frames) and its restarts."""
+    from lmd_studio.core.generator import HearsInput
+
+    if not isinstance(generator, HearsInput):
+        return {}
+    from lmd_studio.model.jam import JamGenerator
+    from lmd_studio.model.jam_input import StreamInputSource
+
+    assert isinstance(generator, JamGenerator) and isinstance(generator.source, StreamInputSource)
+    s = generator.source
+    return {"partner_frames_heard": s.available_frames() - s.first_frame, "partner_restarts": s.restarts}
+
+
 def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
@@ -117,7 +143,7 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
     from lmd_studio.engine.recorder import Recorder
     from lmd_studio.engine.take_tracks import TrackFormat
 
-    parts = _studio(channels, correction, args.buffer)
+    parts = _studio(channels, correction, args.buffer, args.model, args.jam)
     path = parts.input
     try:
         _loop_back()
@@ -161,6 +187,8 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
             "input_rms_dbfs": float(20 * np.log10(max(rms, 1e-9))),
             "player_rms_dbfs": float(20 * np.log10(level / np.sqrt(2))) if args.file is None else None,
             "aligner_late_frames": parts.capture.aligner.late_frames if parts.capture.aligner else None,
+            "generator": parts.generator.name, "jam": args.jam, "generation_rtf": round(m1.rtf, 3),
+            **_heard(parts.generator),
             **take_info,
         }
     finally:
@@ -200,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
         ("  device clock / wall clock", f"{result['device_clock_ratio']:.4f}"),
         ("  input level rms", f"{result['input_rms_dbfs']:.1f} dBFS (sent {result['player_rms_dbfs'] or 0:.1f})"),
         ("  take files", f"{result.get('take_frames')} equal={result.get('take_lengths_equal')}"),
+        ("  generator", f"{result['generator']} · jam {'on' if result['jam'] else 'off'} · RTF "
+                        f"{result['generation_rtf']}" + (f" · heard {result['partner_frames_heard']} partner frames"
+                                                        if "partner_frames_heard" in result else "")),
     ]
     width = max(len(r[0]) for r in rows)
     for k, v in rows:

@@ -15,6 +15,7 @@ BENCHMARKS = CommandTable("lmd bench", "bench", "BENCH", {
     "midi": Command("lmd_studio.bench.midi", "MIDI message → parameter snapshot latency through JACK MIDI"),
     "clock": Command("lmd_studio.bench.clock", "MIDI clock out jitter/tempo through JACK MIDI; Ableton Link in a netns"),
     "input": Command("lmd_studio.bench.input", "audio input through JACK: round-trip compensation error, input overruns, aligned takes"),
+    "rewind": Command("lmd_studio.bench.rewind", "rewind with a real model: bit-identical replay, memory of the kept states, reach, gap"),
     "recording": Command("lmd_studio.bench.recording", "recorder/retro-capture cost and disk speed"),
     "gui": Command("lmd_studio.bench.gui", "the studio window: start-up, Space → sound, GUI thread CPU playing/stopped"),
 })

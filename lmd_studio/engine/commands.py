@@ -31,6 +31,22 @@ class Seek:
 
 
 @dataclass(frozen=True, slots=True)
+class Rewind:
+    """Play again from the kept block playing at ring `position` (a past moment on the timeline, or a
+    branch's fork point): the queued audio is dropped, the generator goes back to that block's starting
+    state and carries on with the current controls. Everything before it stays as it was generated."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetHistoryBudget:
+    """Memory for the kept generator states (how far back a rewind reaches)."""
+
+    budget_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class SetSafeMode:
     """Let the worker lower sampling steps automatically to stay real time."""
 
@@ -58,4 +74,4 @@ class Shutdown:
     pass
 
 
-Command = Play | Stop | Reset | Seek | SetSafeMode | SetQuantise | LandNow | Shutdown
+Command = Play | Stop | Reset | Seek | Rewind | SetHistoryBudget | SetSafeMode | SetQuantise | LandNow | Shutdown

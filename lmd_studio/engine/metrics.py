@@ -35,6 +35,8 @@ class EngineMetrics:
     steps_override: int = 0  # > 0 when safe mode lowered the sampling steps
     last_error: str = ""  # generator error message (the worker keeps running)
     capture_overflow_frames: int = 0
+    history_bytes: int = 0  # memory of the generator states kept for splices and rewinding
+    history_s: float = 0.0  # how far back before the playhead a rewind can go
     # the output limiter (dsp/limiter.py), counted in samples (one channel value) since the engine started:
     clipped_samples_pre_limiter: int = 0  # |x| > 1.0 after the volume: would have clipped without it
     over_full_scale_samples: int = 0  # |y| >= 1.0 leaving the engine (device, capture, render): always 0

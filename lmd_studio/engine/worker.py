@@ -25,7 +25,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +42,7 @@ from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.output import OutputStage
 from lmd_studio.engine.quantise import Landing, check_quantise, plan_landing, splice_start
 from lmd_studio.engine.resample import StreamConverter
+from lmd_studio.engine.state_history import KeptBlock, StateHistory
 from lmd_studio.engine.worker_types import (
     REGEN_HEADROOM,
     BlockListener,
@@ -72,7 +73,7 @@ class GenerationEngine:
         self._thread: threading.Thread | None = None
         self._running = False
         self.stats = WorkerStats()
-        self._history: OrderedDict[int, Any] = OrderedDict()
+        self.history = StateHistory(config.history_budget_bytes)
         self._probes: list[Probe] = []
         self._runner = BlockRunner(generator, self.stats, config.safe_mode)
         self.metrics = EngineMetrics(generator_name=generator.name)
@@ -208,7 +209,13 @@ class GenerationEngine:
                 self._reset_stream(c.seed)
             elif isinstance(c, cmd.Seek):
                 self._land_at_once()
-                self._seek(c.block_index)
+                kept = self.history.by_index(c.block_index)
+                self._seek(kept, f"block {c.block_index}")
+            elif isinstance(c, cmd.Rewind):
+                self._land_at_once()
+                self._seek(self.history.at(c.position), f"position {c.position}")
+            elif isinstance(c, cmd.SetHistoryBudget):
+                self.history.set_budget(c.budget_bytes)
             elif isinstance(c, cmd.SetSafeMode):
                 self._runner.set_safe_mode(c.enabled)
             elif isinstance(c, cmd.SetQuantise):
@@ -227,7 +234,7 @@ class GenerationEngine:
         self._block_index = 0
         self._new_epoch(block_index=0)
         self._queued: deque[QueuedBlock] = deque()
-        self._history.clear()
+        self.history.clear()
         self._probes.clear()
         self.output.primed = False
         self.clock.truncate(self.ring.write_position)  # the beat count runs on from where the audio resumes
@@ -239,17 +246,19 @@ class GenerationEngine:
         self._epoch_dev = self.ring.write_position if dev_start is None else dev_start
         self._pending = np.zeros((0, self.config.device_channels), dtype=np.float32)
 
-    def _seek(self, block_index: int) -> None:
-        state = self._history.get(block_index)
-        if state is None:
-            self.stats.last_error = f"seek: block {block_index} is no longer in the history"
+    def _seek(self, kept: KeptBlock | None, what: str) -> None:
+        """Go on from `kept`'s starting state: the queued audio is dropped and the output waits (silent, not
+        a dropout) until the new blocks are primed."""
+        if kept is None:
+            self.stats.last_error = f"seek: {what} is no longer in the history"
             return
         self.ring.flush()
         self._queued.clear()
         self._probes.clear()
-        self._state = state
-        self._block_index = block_index
-        self._new_epoch(block_index)
+        self._state = kept.state
+        self._block_index = kept.block_index
+        self._new_epoch(kept.block_index)
+        self.output.primed = False
         self.clock.truncate(self.ring.write_position)
 
     # --- snapshot and controls ----------------------------------------------------------------------
@@ -376,9 +385,8 @@ class GenerationEngine:
         """Hook for the offline renderer / tests (nothing by default)."""
 
     def _remember(self, index: int, state: Any) -> None:
-        self._history[index] = state
-        while len(self._history) > self.config.history_blocks:
-            self._history.popitem(last=False)
+        """Keep block `index`'s starting state (its place in the ring from the current epoch)."""
+        self.history.remember(index, self._dev_pos_of_block(index), self._dev_pos_of_block(index + 1), state)
 
     # --- low-latency splice -----------------------------------------------------------------------
     @property
@@ -542,6 +550,13 @@ class GenerationEngine:
                        clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
                        over_full_scale_samples=out.over_full_scale_samples)
 
+    def _history_s(self) -> float:
+        """How far back from the playhead the kept states reach (what a rewind can go back to)."""
+        oldest = self.history.oldest_start
+        if oldest is None:
+            return 0.0
+        return max(0, self.ring.read_position - oldest) / self.config.device_sample_rate_hz
+
     def _publish(self) -> None:
         rate = self.config.device_sample_rate_hz
         out = self.output
@@ -587,6 +602,8 @@ class GenerationEngine:
             steps_override=self._runner.steps_override,
             last_error=s.last_error,
             capture_overflow_frames=out.capture_overflow_frames,
+            history_bytes=self.history.bytes,
+            history_s=self._history_s(),
             clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
             over_full_scale_samples=out.over_full_scale_samples,
             quantise=self._quantise,

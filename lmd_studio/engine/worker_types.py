@@ -23,10 +23,10 @@ class EngineConfig:
     min_splice_margin_s: float = 0.03  # kept ahead of the playhead on a splice, beyond regeneration time
     crossfade_s: float = 0.012
     low_latency: bool = True
-    # generator states kept for Seek (64 ≈ 47 s of 0.74 s blocks; a real model's state — KV cache + codec
-    # decoder state — is ~1 MB each, so 512 would hold ~0.5 GB). With 64, and process_tuning's malloc
-    # settings, the 10-minute real-model soak's RSS stays flat.
-    history_blocks: int = 64
+    # memory for the generator states kept for splices and rewinding (state_history.py): a real model's
+    # state — KV cache + codec decoder state — is 0.9 MB (shipped model) to ~3 MB (Model v2), so 128 MB
+    # keeps ~1.8 min of the shipped model's past, ~35 s of Model v2's. Settings › General sets it.
+    history_budget_bytes: int = 128 * 2**20
     seed: int = 0
     safe_mode: bool = True
     idle_wait_s: float = 0.004  # worker sleep when there is nothing to do

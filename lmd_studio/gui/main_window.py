@@ -136,6 +136,8 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.meters.sig_jam_changed.connect(s.input.set_jam)
         tl = self.timeline
         tl.sig_save_selection.connect(s.timeline.save_selection)
+        tl.sig_play_from.connect(s.branches.play_from)
+        tl.sig_switch_branch.connect(s.branches.switch)
         tl.sig_span_changed.connect(self._span_changed)
         tl.sig_spectrogram_toggled.connect(self._spectrogram_toggled)
 
@@ -279,6 +281,7 @@ class StudioWindow(QtWidgets.QMainWindow):
             tl.info_text(f"context {status.context_s:.1f} s · {status.headroom_s:.1f} s generated ahead"
                          + (f" · next block in {status.next_boundary_s:.1f} s" if status.playing else ""))
         tl.refresh(frame)
+        tl.show_branches(self.session.branches.branches, self.session.branches.current)
 
     def _sync_adapter(self, status: StudioStatus) -> None:
         """The adapter list shows the adapter the model really has: a remembered one that did not load

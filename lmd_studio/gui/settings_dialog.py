@@ -226,6 +226,15 @@ class SettingsDialog(QtWidgets.QDialog):
         form.addRow("Format", self.format)
         form.addRow("Theme", self.theme)
         form.addRow("Quantise changes", self.quantise)
+        self.rewind_memory = QtWidgets.QSpinBox()
+        self.rewind_memory.setObjectName("settings_rewind_memory")
+        self.rewind_memory.setRange(16, 4096)
+        self.rewind_memory.setSingleStep(16)
+        self.rewind_memory.setSuffix(" MB")
+        self.rewind_memory.setValue(s.rewind_memory_mb)
+        self.rewind_memory.setToolTip("Memory for rewinding (right-click the timeline: play from here again): "
+                                      "more reaches further back — about 1.8 min of the shipped model per 128 MB")
+        form.addRow("Rewind memory", self.rewind_memory)
         form.addRow(self.safe_mode)
         return w
 
@@ -265,7 +274,8 @@ class SettingsDialog(QtWidgets.QDialog):
                                      backend=self._midi_backend_value()),
             torch_threads=self.threads.value(), recordings_dir=self.folder.text().strip(),
             record_format=self.format.currentData(), theme=self.theme.currentData(),
-            safe_mode=self.safe_mode.isChecked(), quantise=self.quantise.currentData())
+            safe_mode=self.safe_mode.isChecked(), quantise=self.quantise.currentData(),
+            rewind_memory_mb=self.rewind_memory.value())
 
     def _input_values(self) -> dict[str, Any]:
         text = self.input_device.currentText().strip()

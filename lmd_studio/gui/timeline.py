@@ -2,7 +2,9 @@
 the playhead, block boundaries, change markers, the shaded context window the model listens to, with a
 tempo set the beat grid (bar lines stronger than beats), past and ahead, and with the audio input on its
 waveform in a lane underneath (in jam mode with a line where the model's hearing of it ends).
-Click a past block or drag across the past to select it for saving; the wheel or −/+ zoom."""
+Click a past block or drag across the past to select it for saving; right-click the past to play from
+there again (the same or a new variation; the branches that forked are picked in the toolbar); the wheel
+or −/+ zoom."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from lmd_studio.app.values import TimelineFrame
+from lmd_studio.app.values import Branch, TimelineFrame
 from lmd_studio.gui.theme import Colors
 from lmd_studio.gui.timeline_items import (
     SelectViewBox,
@@ -40,6 +42,10 @@ class TimelineWidget(QtWidgets.QFrame):
     """The visible width in seconds after a zoom."""
     sig_spectrogram_toggled = QtCore.Signal(bool)
     """Waveform (False) or spectrogram (True) view."""
+    sig_play_from = QtCore.Signal(float, bool)
+    """Play again from stream second x (already heard); True: with a new variation."""
+    sig_switch_branch = QtCore.Signal(str)
+    """Play the branch with this label again from its fork (A/B)."""
 
     def __init__(self, colors: Colors, span_s: float = 16.0, spectrogram: bool = False,
                  parent: QtWidgets.QWidget | None = None) -> None:
@@ -83,10 +89,16 @@ class TimelineWidget(QtWidgets.QFrame):
         self.zoom_in.clicked.connect(lambda: self.zoom(0.8))
         self.spec_button.toggled.connect(self._spec_toggled)
         self.save_button.clicked.connect(self.save_selection)
+        self.branch_box = QtWidgets.QComboBox()
+        self.branch_box.setObjectName("timeline_branches")
+        self.branch_box.setToolTip("Takes that forked where you played from a moment again: pick one to hear "
+                                   "it again from its fork (A/B)")
+        self.branch_box.setVisible(False)
+        self.branch_box.activated.connect(lambda i: self.sig_switch_branch.emit(self.branch_box.itemData(i)))
         for w in (title, self.info):
             self.toolbar.addWidget(w)
         self.toolbar.addStretch(1)
-        for w in (self.span_label, self.zoom_out, self.zoom_in, self.spec_button, self.save_button):
+        for w in (self.branch_box, self.span_label, self.zoom_out, self.zoom_in, self.spec_button, self.save_button):
             self.toolbar.addWidget(w)
 
     def _build_plot(self) -> None:
@@ -152,6 +164,7 @@ class TimelineWidget(QtWidgets.QFrame):
             self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
         self.view.sig_drag.connect(self._drag)
         self.view.sig_click.connect(self.select_block_at)
+        self.view.sig_context.connect(self._context_menu)
         self.view.sig_zoom.connect(self.zoom)
 
     # --- view state --------------------------------------------------------------------------------
@@ -336,6 +349,40 @@ class TimelineWidget(QtWidgets.QFrame):
         start = before[-1] if before else max(f.oldest_s, x - 1.0)
         end = min(after[0] if after else x + 1.0, f.play_s)
         self.set_selection(start, end)
+
+    def play_from_menu(self, x: float) -> QtWidgets.QMenu | None:
+        """The menu for a right click at stream second `x`: play from there again (None in the future)."""
+        f = self._frame
+        if f is None or x >= f.play_s:
+            return None
+        menu = QtWidgets.QMenu(self)
+        menu.setObjectName("timeline_menu")
+        again = menu.addAction("Play from here again")
+        again.setToolTip("The music from this moment once more, with the current prompts and Variation")
+        again.triggered.connect(lambda: self.sig_play_from.emit(x, False))
+        new = menu.addAction("Play from here — new variation")
+        new.triggered.connect(lambda: self.sig_play_from.emit(x, True))
+        return menu
+
+    def _context_menu(self, x: float, where: QtCore.QPoint) -> None:
+        menu = self.play_from_menu(x)
+        if menu is not None:
+            menu.exec(where)
+            menu.deleteLater()
+
+    def show_branches(self, branches: tuple[Branch, ...], current: str | None) -> None:
+        """The branch picker: hidden until the first rewind; the branch playing selected."""
+        items = tuple((b.label, f"{b.label} · from {int(b.fork_s // 60)}:{b.fork_s % 60:04.1f}"
+                                 f"{' · new variation' if b.new_variation else ''}") for b in branches)
+        if self._changed("branches", (items, current)):
+            box = self.branch_box
+            box.blockSignals(True)
+            box.clear()
+            for label, text in items:
+                box.addItem(text, label)
+            box.setCurrentIndex(max(0, box.findData(current)))
+            box.blockSignals(False)
+            box.setVisible(bool(items))
 
     def _drag(self, a: float, b: float, finished: bool) -> None:
         f = self._frame

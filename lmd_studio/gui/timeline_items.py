@@ -180,6 +180,8 @@ class SelectViewBox(pg.ViewBox):
     """A left click at x seconds."""
     sig_zoom = QtCore.Signal(float)
     """Zoom factor asked for by the wheel (> 1 zooms out)."""
+    sig_context = QtCore.Signal(float, QtCore.QPoint)
+    """A right click at x seconds, and where on the screen (for a menu)."""
 
     def __init__(self) -> None:
         super().__init__(enableMenu=False)
@@ -201,6 +203,9 @@ class SelectViewBox(pg.ViewBox):
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
             self.sig_click.emit(self.mapSceneToView(ev.scenePos()).x())
+        elif ev.button() == QtCore.Qt.MouseButton.RightButton:
+            ev.accept()
+            self.sig_context.emit(self.mapSceneToView(ev.scenePos()).x(), ev.screenPos().toPoint())
         else:
             ev.ignore()
 

@@ -109,6 +109,9 @@ class StudioSettings:
     # "beat" or "bar" (the next line the engine can still splice on); a change made with Shift held lands at once
     quantise: str = "bar"
     timeline_span_s: float = 16.0  # visible width of the timeline
+    # memory for the generator states kept to rewind (engine/state_history.py): how far back "play from
+    # here again" reaches — ~1.8 min of the shipped model at 128 MB, ~35 s of Model v2
+    rewind_memory_mb: int = 128
     spectrogram: bool = False
     prompts: tuple[PromptEntry, ...] = ()  # the mix as it was when the app last closed
     params: tuple[tuple[str, float], ...] = ()  # knob values as they were (names the model lacks are kept)
@@ -132,6 +135,8 @@ class StudioSettings:
             raise ValueError(f"quantise must be one of {QUANTISE_CHOICES}, got {self.quantise!r}")
         if not 0.0 <= self.morph_s <= 60.0:
             raise ValueError(f"morph_s must be in [0, 60] s, got {self.morph_s}")
+        if not 16 <= self.rewind_memory_mb <= 4096:
+            raise ValueError(f"rewind_memory_mb must be in 16..4096, got {self.rewind_memory_mb}")
         if not 2.0 <= self.timeline_span_s <= 600.0:
             raise ValueError(f"timeline_span_s must be in [2, 600] s, got {self.timeline_span_s}")
         if len(self.prompts) > MAX_PROMPT_SLOTS:

@@ -84,8 +84,8 @@ def sub_apis() -> dict[str, type]:
 
 
 def test_the_facade_declares_its_sub_apis() -> None:
-    assert set(sub_apis()) == {"transport", "performance", "prompts", "scenes", "recording", "timeline", "model",
-                               "midi", "about", "input"}
+    assert set(sub_apis()) == {"transport", "performance", "prompts", "scenes", "recording", "timeline",
+                               "branches", "model", "midi", "about", "input"}
 
 
 def test_the_session_satisfies_the_facade(session: Session) -> None:

@@ -1,0 +1,124 @@
+"""`lmd bench rewind`: rewinding with a real model — is the music bit-identical, what do the kept states
+cost, how far back does the budget reach, and how long is the gap before the new take is heard.
+
+The engine is stepped synchronously at the model's own rate (no device, no resampling: the block audio
+reaches the ring unchanged, so "bit-identical" is about the model and the kept state, not a resampler).
+1. play `--seconds` with the memory budget `--budget-mb`; the kept states' memory (shared storage counted
+   once) and how many blocks / seconds the budget holds, beside one state's own size;
+2. rewind to a block heard `--back-s` ago with the same Variation: the regenerated blocks against the ones
+   first heard there (`rewind_bit_identical`: three blocks, every sample equal);
+3. the same with a new Variation (`new_variation_differs`);
+4. the gap: wall-clock from the Rewind command to the first new block queued (`gap_ms`, what the player
+   hears as a short silence; it is one block's generation time on this machine, under its current load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--seconds", type=float, default=40.0, help="played before rewinding (s)")
+    p.add_argument("--back-s", type=float, default=10.0, help="how far back the rewind goes (s)")
+    p.add_argument("--budget-mb", type=int, default=128, help="memory for the kept states (MB)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+
+def _play(engine: Any, seconds: float, buffer_frames: int = 512) -> None:
+    import numpy as np
+
+    buf = np.zeros((buffer_frames, engine.config.device_channels), np.float32)
+    for _ in range(int(seconds * engine.config.device_sample_rate_hz) // buffer_frames):
+        while engine.step():
+            pass
+        engine.output.render(buf)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from lmd_studio.app.engine_parts import make_generator, make_mailbox
+    from lmd_studio.core.params import MASTER_GAIN, SEED
+    from lmd_studio.core.state_size import storages
+    from lmd_studio.engine import commands as cmd
+    from lmd_studio.engine.worker import EngineConfig, GenerationEngine
+
+    gen = make_generator(args.model, threads=args.threads)
+    mailbox = make_mailbox(gen)
+    mailbox.set(MASTER_GAIN.name, 0.0)
+    config = EngineConfig(device_sample_rate_hz=gen.sample_rate, device_channels=gen.channels, limiter=None,
+                          safe_mode=False, history_budget_bytes=args.budget_mb * 2**20)
+    engine = GenerationEngine(gen, mailbox, config, max_buffer_frames=4096)
+    heard: dict[int, tuple[int, np.ndarray]] = {}
+    engine.add_block_listener(lambda pos, frames, i, spliced: heard.update({pos: (i, np.array(frames))}))
+    engine.send(cmd.Play())
+    _play(engine, args.seconds)
+    history = engine.history
+    rate = gen.sample_rate
+    read = engine.ring.read_position
+    block_s = gen.block_frames / rate
+    kept = len(history)
+    one_state = sum(storages(history.at(read).state).values()) if history.at(read) else 0
+    oldest = history.oldest_start
+    reach_s = max(0, read - oldest) / rate if oldest is not None else 0.0
+    first = dict(heard)
+    fork = history.at(read - int(args.back_s * rate))
+    if fork is None:
+        raise RuntimeError(f"{args.back_s} s back is not kept with {args.budget_mb} MB (it reaches {reach_s:.1f} s)")
+    heard.clear()
+    t0 = time.perf_counter()
+    engine.send(cmd.Rewind(fork.start))
+    while not heard:
+        engine.step()
+    gap_ms = (time.perf_counter() - t0) * 1000.0
+    _play(engine, 3 * block_s)
+    again = [heard[p] for p in sorted(heard)][:3]
+    original = [first[p] for p in sorted(first) if p >= fork.start][:3]
+    identical = len(again) == 3 and all(i == j and np.array_equal(a, b) for (i, a), (j, b) in zip(again, original))
+    heard.clear()
+    mailbox.set(SEED.name, 4321.0)
+    engine.send(cmd.Rewind(fork.start))
+    _play(engine, 2 * block_s)
+    new = heard[min(heard)]
+    differs = new[0] == fork.block_index and not np.array_equal(new[1], original[0][1])
+    return {
+        "model": gen.name, "block_s": round(block_s, 4), "budget_mb": args.budget_mb,
+        "state_mb": round(one_state / 2**20, 3), "kept_mb": round(history.bytes / 2**20, 2), "kept_blocks": kept,
+        "mb_per_kept_block": round(history.bytes / 2**20 / max(1, kept), 3),
+        "reach_s": round(reach_s, 1), "rewind_back_s": args.back_s, "rewind_bit_identical": identical,
+        "new_variation_differs": differs, "gap_ms": round(gap_ms, 1), "load_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from lmd_studio.app.model_errors import ModelLoadError
+
+    try:
+        result = measure(args)
+    except (ModelLoadError, FileNotFoundError, RuntimeError) as exc:
+        print(f"lmd bench rewind: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    rows = [
+        ("model", f"{result['model']} · blocks of {result['block_s']} s"),
+        ("one state", f"{result['state_mb']} MB"),
+        ("kept", f"{result['kept_blocks']} blocks, {result['kept_mb']} MB of {result['budget_mb']} "
+                 f"({result['mb_per_kept_block']} MB a block, shared storage once)"),
+        ("reach", f"{result['reach_s']} s back from the playhead"),
+        (f"rewind {result['rewind_back_s']:.0f} s, same Variation", f"bit-identical: {result['rewind_bit_identical']}"),
+        ("  new Variation", f"differs: {result['new_variation_differs']}"),
+        ("gap before the new take", f"{result['gap_ms']} ms (load {result['load_1min']})"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    print(json.dumps(result))
+    return 0
