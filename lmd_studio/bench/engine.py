@@ -14,9 +14,10 @@ Two runs back to back on the same stream settings (JACK dummy server at 48 kHz u
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from contextlib import nullcontext
+
+from lmd_studio.bench.report import print_report
 
 BPM_LABEL = "120 bpm 4/4"
 
@@ -175,11 +176,5 @@ def run(args: argparse.Namespace) -> int:
             ("  underruns / device underflows",
              f"{result['quantised_run_underruns']} / {result['quantised_run_device_underflows']}"),
         ]
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    width = max(len(r[0]) for r in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(json.dumps(result))
+    print_report(rows, result, args.json)
     return 0

@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from lmd_studio.bench.report import print_report
 
 RATE = 48000
 
@@ -213,9 +214,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     result = {"server": server.server_name, "buffer_frames": args.buffer, "input_channels": list(channels),
               **cal, **live}
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
     rows = [
         ("JACK server", f"{result['server']} · {RATE} Hz · {args.buffer} frames"),
         ("reported round trip", f"{result['reported_roundtrip_frames']} frames"),
@@ -232,8 +230,5 @@ def run(args: argparse.Namespace) -> int:
                         f"{result['generation_rtf']}" + (f" · heard {result['partner_frames_heard']} partner frames"
                                                         if "partner_frames_heard" in result else "")),
     ]
-    width = max(len(r[0]) for r in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(json.dumps(result))
+    print_report(rows, result, args.json)
     return 0

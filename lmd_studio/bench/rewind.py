@@ -15,10 +15,11 @@ reaches the ring unchanged, so "bit-identical" is about the model and the kept s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from typing import Any
+
+from lmd_studio.bench.report import print_report
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,9 +105,6 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, FileNotFoundError, RuntimeError) as exc:
         print(f"lmd bench rewind: {exc}")
         return 1
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
     rows = [
         ("model", f"{result['model']} · blocks of {result['block_s']} s"),
         ("one state", f"{result['state_mb']} MB"),
@@ -117,8 +115,5 @@ def run(args: argparse.Namespace) -> int:
         ("  new Variation", f"differs: {result['new_variation_differs']}"),
         ("gap before the new take", f"{result['gap_ms']} ms (load {result['load_1min']})"),
     ]
-    width = max(len(r[0]) for r in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(json.dumps(result))
+    print_report(rows, result, args.json)
     return 0
