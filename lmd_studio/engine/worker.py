@@ -213,7 +213,8 @@ class GenerationEngine:
                 self._seek(kept, f"block {c.block_index}")
             elif isinstance(c, cmd.Rewind):
                 self._land_at_once()
-                self._seek(self.history.at(c.position), f"position {c.position}")
+                self._adopt_mailbox()  # the new take plays with the controls as they are now (a new seed…)
+                self._rewind(self.history.at(c.position), f"position {c.position}")
             elif isinstance(c, cmd.SetHistoryBudget):
                 self.history.set_budget(c.budget_bytes)
             elif isinstance(c, cmd.SetSafeMode):
@@ -260,6 +261,28 @@ class GenerationEngine:
         self._new_epoch(kept.block_index)
         self.output.primed = False
         self.clock.truncate(self.ring.write_position)
+
+    def _adopt_mailbox(self) -> None:
+        """Take the mailbox as it is now for what is generated next, without splicing it in."""
+        snap = self.mailbox.snapshot()
+        self.output.gain.target_gain = db_to_gain(snap.controls.value(MASTER_GAIN))
+        self._latest = self._snapshot = snap
+
+    def _rewind(self, kept: KeptBlock | None, what: str) -> None:
+        """Go back to `kept`: its block starts again just past the playhead, crossfaded out of the queued
+        audio like a splice (no gap); with nothing queued to fade from (stopped, priming), as a seek."""
+        if kept is not None and self._can_splice():
+            splice_at = self.ring.read_position + self.splice_margin_frames
+            i = next((k for k, b in enumerate(self._queued) if b.dev_start <= splice_at < b.dev_end), None)
+            if i is not None and splice_at + self.crossfade_frames < self.ring.write_position:
+                # the kept block, placed to start at the cut: the splice regenerates it from its state there
+                old = self._queued[i]
+                self._queued[i] = QueuedBlock(kept.block_index, kept.state, self._snapshot.model_version, splice_at,
+                                              splice_at + self.block_device_frames)
+                if self._splice_block(i, splice_at, self._snapshot, exact=False):
+                    return
+                self._queued[i] = old
+        self._seek(kept, what)
 
     # --- snapshot and controls ----------------------------------------------------------------------
     def _take_changes(self) -> bool:

@@ -1,6 +1,7 @@
 """Rewinding: play again from a past moment. The generator goes back to the kept state of the block that
-played there, so with the same seed and controls the music comes back bit for bit, and with a new seed it
-branches; what came before is left as it was. The kept states are bounded by a memory budget."""
+played there and that block starts again just past the playhead, crossfaded out of the queued audio (no
+gap): with the same seed and controls the music comes back bit for bit after the fade, with a new seed it
+branches. The kept states are bounded by a memory budget."""
 
 from __future__ import annotations
 
@@ -63,12 +64,15 @@ def test_rewind_with_the_same_seed_plays_the_same_music_again(which: str) -> Non
     k_index, k_audio = before[k_start]
     assert k_start + len(k_audio) <= engine.ring.read_position  # a moment already heard
     blocks.clear()
+    read = engine.ring.read_position
     engine.send(cmd.Rewind(k_start + 10))  # anywhere inside block k
     play(engine, 1.5)
     again = sorted(blocks)
-    assert again and all(p >= engine.history.at(again[0]).start for p in again)
-    index, audio = blocks[again[0]]
-    assert index == k_index and np.array_equal(audio, k_audio)  # bit for bit
+    assert again and again[0] > read  # heard from just past the playhead, crossfaded out of the queued audio
+    index, tail = blocks[again[0]]
+    offset = again[0] - engine.history.at(again[0]).start  # (0 unless the playhead moved on meanwhile)
+    xf = engine.crossfade_frames
+    assert index == k_index and np.array_equal(tail[xf:], k_audio[offset + xf:])  # bit for bit after the fade
     index, audio = blocks[again[1]]
     assert index == k_index + 1 and np.array_equal(audio, before[starts[4]][1])
     assert engine.stats.last_error == "" and engine.metrics.underruns == 0  # a rewind is not a dropout
@@ -96,8 +100,10 @@ def test_the_branch_left_behind_can_be_played_again() -> None:
     engine.mailbox.set("seed", 0.0)
     engine.send(cmd.Rewind(a_starts[4] + 1))
     play(engine, 1.0)
-    index, audio = blocks[min(blocks)]
-    assert index == a[a_starts[4]][0] and np.array_equal(audio, a[a_starts[4]][1])
+    first = min(blocks)
+    index, tail = blocks[first]
+    offset, xf = first - engine.history.at(first).start, engine.crossfade_frames
+    assert index == a[a_starts[4]][0] and np.array_equal(tail[xf:], a[a_starts[4]][1][offset + xf:])
 
 
 def test_the_kept_states_stay_within_the_memory_budget() -> None:
