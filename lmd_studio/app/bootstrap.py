@@ -29,6 +29,7 @@ from lmd_studio.app.model_errors import (
 from lmd_studio.app.session import Session
 from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import LoadingGenerator, ModelStartup
+from lmd_studio.app.tempo_sync import EngineBeats
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.process_tuning import tune_for_live_audio
 from lmd_studio.settings.paths import StudioPaths
@@ -90,4 +91,6 @@ def attach_midi(session: Session) -> None:
 
     session.attach_midi(MidiLink(engine.mailbox, session.paths.midi_maps_dir, session.settings.midi,
                                  audio_route=audio_route, notify=session.notify,
-                                 beat_grid=lambda: engine.runtime.beat_grid()))
+                                 engine_beats=EngineBeats(grid=lambda: engine.runtime.beat_grid(),
+                                                          next_block_phase=lambda: engine.runtime.next_block_phase(),
+                                                          shift=lambda beats: engine.runtime.shift_beats(beats))))

@@ -25,7 +25,7 @@ from lmd_studio.app.midi_route import (
     backend_label,
     midi_off_message,
 )
-from lmd_studio.app.tempo_sync import TempoSync
+from lmd_studio.app.tempo_sync import EngineBeats, TempoSync
 from lmd_studio.app.values import BindingRow, MidiTick, Notice
 from lmd_studio.midi import (
     JACK_BACKEND,
@@ -37,7 +37,6 @@ from lmd_studio.midi import (
     TargetCatalog,
     resolve_backend_name,
 )
-from lmd_studio.midi.clock_out import Timeline
 from lmd_studio.rt.actions import ActionMailbox
 from lmd_studio.rt.mailbox import ParamMailbox
 from lmd_studio.settings.schema import MidiSettings
@@ -71,16 +70,16 @@ class MidiLink:
     """`audio_route` tells where the audio runs now (asked when MIDI starts, and on each poll until the
     opened device shows whether it is a JACK one); `host` answers questions about the machine. `tempo`
     shares the studio's tempo out (MIDI clock out, Ableton Link; tempo_sync.py): by default one reading
-    and writing this link's mailbox, its clock out on `beat_grid` (the engine's beats as heard) while that
-    says where the beats are. Link runs whether or not MIDI is on; clock out only with MIDI."""
+    and writing this link's mailbox, its clock out on the engine's beats as heard and the engine's bars kept
+    on Link's (`engine_beats`). Link runs whether or not MIDI is on; clock out only with MIDI."""
 
     def __init__(self, mailbox: ParamMailbox, maps_dir: Path, settings: MidiSettings,
                  audio_route: Callable[[], AudioRoute] = AudioRoute, notify: Callable[..., None] = lambda *a: None,
                  host: MidiHost | None = None, tempo: TempoSync | None = None,
-                 beat_grid: Timeline | None = None) -> None:
+                 engine_beats: EngineBeats | None = None) -> None:
         self._mailbox = mailbox
         self.tempo = tempo or TempoSync(lambda: self._mailbox.bpm, lambda bpm: self._mailbox.set_bpm(bpm),
-                                        beat_grid=beat_grid)
+                                        engine=engine_beats)
         self._notify = notify
         self._audio_route = audio_route
         self._host = host or MidiHost()

@@ -167,6 +167,23 @@ class EngineRuntime:
             return None
         return engine.output.frame_play_time_s(position), beats, reading.bpm
 
+    def next_block_phase(self) -> tuple[float, float, int, int] | None:
+        """(perf_counter s when it is heard, beat in bar, beats per bar, ring position) where the next block
+        to be generated starts: the first place a clock shift can still be heard. None while stopped or
+        with no tempo. Any thread may call it."""
+        engine = self.parts.engine
+        if not (engine.output.playing and engine.output.primed):
+            return None
+        position = engine.metrics.next_block_position
+        reading = engine.clock_map.reading(position)
+        if reading is None:
+            return None
+        return engine.output.frame_play_time_s(position), reading.beat_in_bar, reading.beats_per_bar, position
+
+    def shift_beats(self, beats: float) -> None:
+        """From the next block on, the clock's count runs `beats` further on (lines its bars up with Link)."""
+        self.parts.engine.send(cmd.ShiftBeats(beats))
+
     def grid_lines(self, start: int, end: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(beat lines that are not bar lines, bar lines, the bar number each bar line starts) in stream
         positions [start, end)."""

@@ -8,7 +8,10 @@
   it reads the tempo from the parameter mailbox. The Session's play/stop drive Start/Continue/Stop. The service never lists it as an
   input, so the studio cannot follow its own clock.
 - Link: a `LinkSession` whose samples drive a `TempoBridge` between the session and the mailbox; while it
-  runs, the clock out's beat grid is Link's (a drum machine on our clock plays in phase with the session).
+  runs, the clock out's beat grid is Link's (a drum machine on our clock plays in phase with the session),
+  and the engine's own bars are moved onto the session's phase (quantum = the meter) at the next block
+  whenever they drift more than 1 ms (`align_to_link`, on the GUI timer), so the studio's music, its
+  quantised changes and its loops fall on the session's beats.
 `tempo()`/`set_tempo()` go through the app, so they follow the mailbox when the engine is rebuilt.
 Runs on the caller's (GUI) thread; the clock and Link have their own threads.
 """
@@ -16,6 +19,7 @@ Runs on the caller's (GUI) thread; the clock and Link have their own threads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lmd_studio.app.values import Notice
@@ -24,13 +28,30 @@ from lmd_studio.midi import MidiBackendError, MidiService
 from lmd_studio.midi.clock_out import CLOCK_OUT_PORT, ClockOut, ClockOutConfig, NullClockOut, Timeline
 from lmd_studio.settings.schema import MidiSettings
 
+PHASE_TOLERANCE_BEATS = 0.002  # 1 ms at 120 bpm: closer than this to Link's grid counts as in phase
+BlockPhase = Callable[[], "tuple[float, float, int, int] | None"]  # → (heard at s, beat in bar, per bar, position)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineBeats:
+    """The engine's musical clock as TempoSync needs it (app/runtime.py, through the running engine):
+    `grid` the beat heard now, `next_block_phase` where the next block starts, `shift` moves the count from
+    the next block on."""
+
+    grid: Timeline
+    next_block_phase: BlockPhase
+    shift: Callable[[float], None]
+
 
 class TempoSync:
     def __init__(self, tempo: Callable[[], float | None], set_tempo: Callable[[float], None],
                  make_link: Callable[..., Any] = LinkSession, link_config: LinkConfig | None = None,
-                 clock_config: ClockOutConfig | None = None, beat_grid: Timeline | None = None) -> None:
+                 clock_config: ClockOutConfig | None = None, engine: EngineBeats | None = None) -> None:
         self._tempo = tempo
-        self._beat_grid = beat_grid  # the engine's clock as heard (runtime.beat_grid); Link's grid wins
+        self._engine = engine
+        self._beat_grid = engine.grid if engine is not None else None  # the engine's clock as heard
+        self._aligned_at = -1  # the block position a phase shift was sent for (not sent twice)
+        self.phase_shifts = 0  # times the engine's bars were moved onto Link's
         self._set_tempo = set_tempo
         self._make_link = make_link
         self._link_config = link_config or LinkConfig()
@@ -107,8 +128,33 @@ class TempoSync:
         elif not wanted:
             self.close_clock_out()
 
+    def align_to_link(self) -> float | None:
+        """While Link runs and the studio plays with a tempo: the engine's bar phase against the session's
+        where the next block starts (beats, wrapped to ± half a bar), and if it is off by more than
+        PHASE_TOLERANCE_BEATS the engine's count is moved onto it from that block on (the audio already
+        queued keeps its grid). Returns the phase error found (None: nothing to compare)."""
+        if not self.link.running or self._engine is None:
+            return None
+        phase = self._engine.next_block_phase()
+        grid = self.link.timeline()
+        if phase is None or grid is None:
+            return None
+        heard_s, in_bar, per_bar, position = phase
+        if position == self._aligned_at:
+            return None  # the shift sent for this block is not in the engine's clock yet
+        t_s, beat, bpm = grid
+        link_in_bar = (beat + (heard_s - t_s) * bpm / 60.0) % per_bar
+        error = (in_bar - link_in_bar + per_bar / 2) % per_bar - per_bar / 2
+        if abs(error) > PHASE_TOLERANCE_BEATS:
+            self._engine.shift(-error)
+            self._aligned_at = position
+            self.phase_shifts += 1
+        return error
+
     def poll(self) -> list[Notice]:
-        """Notices since the last poll (GUI timer): failures, and Link peers coming and going."""
+        """Notices since the last poll (GUI timer): failures, and Link peers coming and going. While Link
+        runs, the engine's bars are kept on the session's (`align_to_link`)."""
+        self.align_to_link()
         peers = self.link.state().peers if self.link.running else 0
         if peers != self._peers:
             self._peers = peers

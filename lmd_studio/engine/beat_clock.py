@@ -183,6 +183,24 @@ class EngineClock:
             return
         self._replace(pieces + (self._continuation(last, position, bpm, beats_per_bar),))
 
+    def shift(self, position: int, beats: float) -> None:
+        """From `position` on, the count runs `beats` further on (negative: back), at the same tempo: lines
+        the bars up with another clock (an Ableton Link session). Nothing without a tempo there."""
+        self.truncate(position + 1)  # (a piece starting exactly here is replaced)
+        pieces = self._map.pieces
+        last = pieces[-1] if pieces else None
+        if last is None or last.tempo is None or abs(beats) < 1e-12:
+            return
+        t = position / self.rate_hz
+        seg = last.tempo.segment_at(t)
+        bar, in_bar = last.tempo.bar_beat_at(t)
+        moved = in_bar + beats
+        bar = last.first_bar + bar + math.floor(moved / seg.beats_per_bar)
+        in_bar = moved % seg.beats_per_bar
+        piece = ClockPiece(position, TempoMap.constant(seg.bpm, seg.beats_per_bar, t, in_bar), max(0, bar))
+        kept = pieces[:-1] if last.start == position else pieces
+        self._replace(kept + (piece,))
+
     def _continuation(self, last: ClockPiece, position: int, bpm: float, beats_per_bar: int) -> ClockPiece:
         """A new piece at `position` that carries the bar and beat of `last` on."""
         assert last.tempo is not None

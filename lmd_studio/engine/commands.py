@@ -40,6 +40,14 @@ class Rewind:
 
 
 @dataclass(frozen=True, slots=True)
+class ShiftBeats:
+    """From the next block on, the musical clock's count runs `beats` further on (negative: back) — to line
+    its bars up with an Ableton Link session's."""
+
+    beats: float
+
+
+@dataclass(frozen=True, slots=True)
 class SetHistoryBudget:
     """Memory for the kept generator states (how far back a rewind reaches)."""
 
@@ -74,4 +82,4 @@ class Shutdown:
     pass
 
 
-Command = Play | Stop | Reset | Seek | Rewind | SetHistoryBudget | SetSafeMode | SetQuantise | LandNow | Shutdown
+Command = Play | Stop | Reset | Seek | Rewind | ShiftBeats | SetHistoryBudget | SetSafeMode | SetQuantise | LandNow | Shutdown

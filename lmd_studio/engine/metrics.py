@@ -37,6 +37,7 @@ class EngineMetrics:
     capture_overflow_frames: int = 0
     history_bytes: int = 0  # memory of the generator states kept for splices and rewinding
     history_s: float = 0.0  # how far back before the playhead a rewind can go
+    next_block_position: int = 0  # ring position where the next block to be generated starts
     # the output limiter (dsp/limiter.py), counted in samples (one channel value) since the engine started:
     clipped_samples_pre_limiter: int = 0  # |x| > 1.0 after the volume: would have clipped without it
     over_full_scale_samples: int = 0  # |y| >= 1.0 leaving the engine (device, capture, render): always 0

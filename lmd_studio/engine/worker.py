@@ -215,6 +215,8 @@ class GenerationEngine:
                 self._land_at_once()
                 self._adopt_mailbox()  # the new take plays with the controls as they are now (a new seed…)
                 self._rewind(self.history.at(c.position), f"position {c.position}")
+            elif isinstance(c, cmd.ShiftBeats):
+                self.clock.shift(self._dev_pos_of_block(self._block_index), c.beats)
             elif isinstance(c, cmd.SetHistoryBudget):
                 self.history.set_budget(c.budget_bytes)
             elif isinstance(c, cmd.SetSafeMode):
@@ -626,6 +628,7 @@ class GenerationEngine:
             last_error=s.last_error,
             capture_overflow_frames=out.capture_overflow_frames,
             history_bytes=self.history.bytes,
+            next_block_position=self._dev_pos_of_block(self._block_index),
             history_s=self._history_s(),
             clipped_samples_pre_limiter=out.clipped_samples_pre_limiter,
             over_full_scale_samples=out.over_full_scale_samples,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lmd_studio.app.bootstrap import build_studio
-from lmd_studio.app.tempo_sync import TempoSync
+from lmd_studio.app.tempo_sync import EngineBeats, TempoSync
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.link.session import LinkState
 from lmd_studio.midi import MidiBackendError
@@ -165,7 +165,8 @@ def test_clock_out_follows_the_engines_beats_unless_link_runs(mailbox):
     def grid():
         return (time.perf_counter(), 3.25, 96.0)
 
-    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST, beat_grid=grid)
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST,
+                     engine=EngineBeats(grid, lambda: None, lambda beats: None))
     service = FakeService()
     sync.configure(MidiSettings(clock_out=True), service)
     try:
@@ -199,6 +200,69 @@ def test_the_engines_beat_grid_runs_at_its_tempo_while_playing(tmp_path: Path):
         s.transport.stop()
         assert wait_for(lambda: runtime.beat_grid() is None, 5.0)
     finally:
+        s.shutdown()
+
+
+def test_the_engines_bars_are_moved_onto_links_phase_once_per_block(mailbox):
+    FakeLink.made.clear()
+    shifts: list[float] = []
+    phase = {"heard_s": 10.0, "in_bar": 3.9, "position": 48000}
+    link_grid = {"beat": 8.1}  # the session is at bar phase 0.1 when our next block is heard: we are 0.2 behind
+
+    def next_block_phase():
+        return phase["heard_s"], phase["in_bar"], 4, phase["position"]
+
+    sync = TempoSync(lambda: mailbox.bpm, mailbox.set_bpm, make_link=FakeLink, clock_config=FAST,
+                     engine=EngineBeats(lambda: None, next_block_phase, shifts.append))
+    assert sync.align_to_link() is None  # Link off: nothing to line up with
+    sync.set_link(True)
+    link = FakeLink.made[-1]
+    link.timeline = lambda: (10.0, link_grid["beat"], 120.0)
+    try:
+        assert sync.align_to_link() == pytest.approx(-0.2)  # wrapped across the bar line, not +3.8
+        assert shifts == [pytest.approx(0.2)] and sync.phase_shifts == 1
+        assert sync.align_to_link() is None and len(shifts) == 1  # not again before the engine took it
+        phase.update(in_bar=0.1, position=48000 + 35640)  # the next block, on the session's phase
+        assert abs(sync.align_to_link()) < 1e-9 and len(shifts) == 1
+        link_grid["beat"] = 8.1005  # a quarter of a millisecond off at 120 bpm: within tolerance, left alone
+        phase["position"] += 35640
+        assert sync.align_to_link() == pytest.approx(-0.0005) and len(shifts) == 1
+    finally:
+        sync.close()
+
+
+def test_a_playing_engine_ends_up_on_links_phase(tmp_path: Path):
+    """The real engine (test tones, no audio device): Link's grid half a beat away from ours; after the
+    alignment the beat heard at the playhead is the session's, to the millisecond."""
+    FakeLink.made.clear()
+    s = build_studio(StudioPaths.under(tmp_path), model="fake", audio="null", midi=False, retro_s=5.0)
+    s.start()
+    engine = s.engine
+    beats = EngineBeats(lambda: engine.runtime.beat_grid(), lambda: engine.runtime.next_block_phase(),
+                        lambda b: engine.runtime.shift_beats(b))
+    sync = TempoSync(lambda: engine.mailbox.bpm, engine.mailbox.set_bpm, make_link=FakeLink, clock_config=FAST,
+                     engine=beats)
+    t0 = time.perf_counter()
+    try:
+        engine.mailbox.set_bpm(120.0)
+        s.transport.play()
+        sync.set_link(True)
+        FakeLink.made[-1].timeline = lambda: (t0, 0.5, 120.0)  # the session's beat 0.5 at t0, at 120 bpm
+        deadline = time.monotonic() + 8.0
+        while time.monotonic() < deadline:
+            sync.align_to_link()
+            time.sleep(0.05)
+        runtime = engine.runtime
+        read = runtime.parts.engine.ring.read_position
+        reading = runtime.clock_map.reading(read)
+        heard_s = runtime.parts.engine.output.frame_play_time_s(read)
+        assert reading is not None and sync.phase_shifts >= 1
+        link_in_bar = (0.5 + (heard_s - t0) * 2.0) % 4
+        error = (reading.beat_in_bar - link_in_bar + 2) % 4 - 2
+        print(f"\nengine vs Link phase at the playhead: {error * 500:+.3f} ms after {sync.phase_shifts} shift(s)")
+        assert abs(error) < 0.004, f"{error:.4f} beats off Link's phase at the playhead"  # 2 ms at 120 bpm
+    finally:
+        sync.close()
         s.shutdown()
 
 

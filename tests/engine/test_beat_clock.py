@@ -145,3 +145,33 @@ def test_quantisation_at_bar_edges() -> None:
     assert splice_start(4000, 12) == 3994  # the crossfade's centre on the line
     with pytest.raises(ValueError, match="quantise"):
         check_quantise("half-bar")
+
+
+def test_a_shift_moves_the_count_from_its_position_on() -> None:
+    """Lining the bars up with Link: from the shift on the count runs further (or back), at the same tempo;
+    before it nothing changes; a shift across a bar line moves into the next bar."""
+    c = EngineClock(RATE)
+    c.set_tempo(0, 120.0, 4)
+    c.shift(3000, 0.5)  # bar 2, beat 3 (in_bar 2.0) → in_bar 2.5
+    m = c.map
+    assert _bar_beat(m, 2999) == (2, 2)
+    r = m.reading(3000)
+    assert r is not None and (r.bar, r.beat_in_bar) == (2, pytest.approx(2.5)) and r.bpm == 120.0
+    assert m.reading(3250).beat_in_bar == pytest.approx(3.0)  # the tempo runs on: half a beat in 250 samples
+    assert _bar_beat(m, 3750) == (3, 1)  # the next bar comes 250 samples early
+    c.shift(3750, 3.8)  # in_bar 0 + 3.8 → beat 4 of bar 3 …
+    assert _bar_beat(c.map, 3750) == (3, 4)
+    c.shift(3750, 0.5)  # … and again at the same position: they add up (3.8 + 0.5 → bar 4, 0.3 in), one piece
+    r = c.map.reading(3750)
+    assert m is not c.map and r is not None and (r.bar, r.beat_in_bar) == (4, pytest.approx(0.3))
+    assert len(c.map.pieces) == 3
+    c.shift(5000, -1.0)  # back across the bar line
+    r = c.map.reading(5000)
+    before = c.map.reading(4999)
+    assert r is not None and before is not None and r.beat_in_bar == pytest.approx(before.beat_in_bar - 1.0, abs=0.01)
+
+
+def test_no_shift_without_a_tempo() -> None:
+    c = EngineClock(RATE)
+    c.shift(100, 0.5)
+    assert c.map.reading(100) is None
