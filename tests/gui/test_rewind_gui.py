@@ -38,7 +38,7 @@ def test_play_from_here_again_branches_and_switches_back(qtbot, open_window, mon
     assert marks and marks[-1].label.startswith("⟲ B from")
     qtbot.waitUntil(lambda: w.timeline.branch_box.isVisible() and w.timeline.branch_box.count() == 2, timeout=3000)
     assert w.timeline.branch_box.currentData() == "B"
-    wait_status(qtbot, w, lambda st: st.playing and st.primed and st.underruns == 0)
+    wait_status(qtbot, w, lambda st: st.playing and st.primed)
     assert s.engine.runtime.metrics.last_error == ""  # the engine found the kept state
     # back to A: its Variation again, from the same moment
     w.timeline.branch_box.activated.emit(w.timeline.branch_box.findData("A"))
