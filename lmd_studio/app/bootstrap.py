@@ -31,6 +31,7 @@ from lmd_studio.app.session_deps import SessionDeps
 from lmd_studio.app.startup import LoadingGenerator, ModelStartup
 from lmd_studio.app.tempo_sync import EngineBeats
 from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.core.params import METER
 from lmd_studio.core.process_tuning import tune_for_live_audio
 from lmd_studio.settings.paths import StudioPaths
 from lmd_studio.settings.store import SettingsStore
@@ -93,4 +94,5 @@ def attach_midi(session: Session) -> None:
                                  audio_route=audio_route, notify=session.notify,
                                  engine_beats=EngineBeats(grid=lambda: engine.runtime.beat_grid(),
                                                           next_block_phase=lambda: engine.runtime.next_block_phase(),
-                                                          shift=lambda beats: engine.runtime.shift_beats(beats))))
+                                                          shift=lambda beats: engine.runtime.shift_beats(beats),
+                                                          beats_per_bar=lambda: int(engine.mailbox.get(METER.name)))))

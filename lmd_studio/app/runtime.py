@@ -155,16 +155,17 @@ class EngineRuntime:
 
     def beat_grid(self) -> tuple[float, float, float] | None:
         """(perf_counter s, beat, bpm): the beat of the engine's clock heard at that moment (the sample at the
-        playhead leaves the device then), for MIDI clock out to send its ticks on the beats we play. None
-        while stopped or with no tempo. Any thread may call it (the clock-out thread does)."""
+        playhead leaves the device then), counted from bar 1's downbeat (so a multiple of the meter is a bar
+        line), for MIDI clock out to send its ticks — and Start on a bar — with the music we play. None while
+        stopped or with no tempo. Any thread may call it (the clock-out thread does)."""
         engine = self.parts.engine
         if not (engine.output.playing and engine.output.primed):
             return None
         position = engine.ring.read_position
-        clock = engine.clock_map
-        reading, beats = clock.reading(position), clock.beats_at(position)
-        if reading is None or beats is None:
+        reading = engine.clock_map.reading(position)
+        if reading is None:
             return None
+        beats = (reading.bar - 1) * reading.beats_per_bar + reading.beat_in_bar
         return engine.output.frame_play_time_s(position), beats, reading.bpm
 
     def next_block_phase(self) -> tuple[float, float, int, int] | None:

@@ -35,12 +35,13 @@ BlockPhase = Callable[[], "tuple[float, float, int, int] | None"]  # → (heard 
 @dataclass(frozen=True, slots=True)
 class EngineBeats:
     """The engine's musical clock as TempoSync needs it (app/runtime.py, through the running engine):
-    `grid` the beat heard now, `next_block_phase` where the next block starts, `shift` moves the count from
-    the next block on."""
+    `grid` the beat heard now (counted from a bar line), `next_block_phase` where the next block starts,
+    `shift` moves the count from the next block on, `beats_per_bar` the meter (clock Start waits for a bar)."""
 
     grid: Timeline
     next_block_phase: BlockPhase
     shift: Callable[[float], None]
+    beats_per_bar: Callable[[], int] = lambda: 4
 
 
 class TempoSync:
@@ -78,7 +79,8 @@ class TempoSync:
             self.clock_out = NullClockOut(reason)
             self._pending.append(Notice("warning", f"MIDI clock out is off: {reason.rstrip('.')}."))
             return
-        self.clock_out = ClockOut(port, self._tempo, self.clock_config, timeline=self._timeline())
+        self.clock_out = ClockOut(port, self._tempo, self.clock_config, timeline=self._timeline(),
+                                  beats_per_bar=self._engine.beats_per_bar if self._engine is not None else None)
         if self._playing:
             self.clock_out.play()  # the receivers join in (Start, or Continue where we stopped)
         self.clock_out.start()

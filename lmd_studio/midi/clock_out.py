@@ -26,10 +26,12 @@ from typing import Any
 
 import mido
 
+from lmd_studio.midi.clock import TICKS_PER_BEAT
 from lmd_studio.midi.clock_schedule import MAX_BPM, MIN_BPM, TickSchedule, tick_s
 from lmd_studio.midi.clock_transport import ClockOutCore, Message
 
 CLOCK_OUT_PORT = "LMD Studio Clock"
+GRID_WAIT_S = 3.0  # Start waits this long at most for an expected beat grid, then goes out on our own
 Timeline = Callable[[], "tuple[float, float, float] | None"]  # → (perf_counter s, beat, bpm) or None
 SentHook = Callable[[int, float, float, "list[Message]"], None]  # (tick, due_s, send started s, messages)
 
@@ -95,11 +97,13 @@ class ClockOut:
 
     def __init__(self, port: Any, tempo_bpm: Callable[[], float | None], config: ClockOutConfig | None = None,
                  timeline: Timeline | None = None, clock: Callable[[], float] = time.perf_counter,
-                 on_sent: SentHook | None = None) -> None:
+                 on_sent: SentHook | None = None, beats_per_bar: Callable[[], int] | None = None) -> None:
         self.config = config or ClockOutConfig()
         self.port = port
         self._tempo = tempo_bpm
         self._timeline = timeline
+        self._beats_per_bar = beats_per_bar  # bars of the grid (its beats counted from a bar line); None: beats
+        self._play_asked_s = -math.inf  # when play was last asked (a grid is waited for up to GRID_WAIT_S)
         self._clock = clock
         self._on_sent = on_sent
         self._requests: list[str] = []
@@ -219,6 +223,8 @@ class ClockOut:
         with self._lock:
             requests, self._requests = self._requests, []
         for what in requests:
+            if what == "play":
+                self._play_asked_s = self._clock()
             getattr(core, what)()
 
     def _follow(self, core: ClockOutCore) -> None:
@@ -227,6 +233,11 @@ class ClockOut:
             sample = timeline() if timeline is not None else None
         except Exception:  # noqa: BLE001 — a grid that cannot answer (an engine being replaced) is no grid now
             sample = None
+        per_bar = self._beats_per_bar() if self._beats_per_bar is not None else 1
+        core.start_quantum_ticks = TICKS_PER_BEAT * max(1, int(per_bar))
+        # a grid that is set but not answering yet (the engine priming): Start waits for it, a while
+        core.hold_start = (sample is None and timeline is not None
+                           and self._clock() - self._play_asked_s < GRID_WAIT_S)
         if sample is not None:
             t_s, beat, bpm = sample
             core.lock_to(t_s, beat, min(MAX_BPM, max(MIN_BPM, bpm)))

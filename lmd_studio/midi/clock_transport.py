@@ -13,8 +13,10 @@ stopped). So:
 - stop → Stop before the next tick's clock; the position is the clocks sent while playing.
 With no outside beat grid (`phase_locked` False) the tick numbers are ours to choose: they are shifted so
 that the very next tick has the phase wanted, and Start/Continue go out at once (within one tick). With an
-outside grid (Ableton Link, `lock_to`) the tick numbers are that grid's beats × 24, and Start/Continue wait
-for the matching tick (up to one beat), so every device on our clock plays in phase with the Link session.
+outside grid (the engine's beats as heard, or Ableton Link, `lock_to`) the tick numbers are that grid's
+beats × 24, Start waits for the grid's next bar line (`start_quantum_ticks`; beats counted from a bar line)
+and Continue for the tick of its beat phase, so every device on our clock plays in phase with the grid; a
+grid that is expected but not answering yet (the engine priming its first blocks) holds them (`hold_start`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class ClockOutCore:
         self.playing = False
         self.position_ticks = 0  # song position of the next clock while playing; where Continue resumes
         self.phase_locked = False
+        # Start from the top waits for a tick whose number is a multiple of this (24 × beats per bar: a bar
+        # line of the grid it is locked to; 24: any beat); Continue always resumes on its beat phase
+        self.start_quantum_ticks = TICKS_PER_BEAT
+        self.hold_start = False  # a beat grid is expected but not there yet: Start/Continue wait for it
         self._want_playing = False
         self._songpos_sent = False
 
@@ -110,11 +116,14 @@ class ClockOutCore:
         if resume and not self._songpos_sent:
             out.append(("songpos", sixteenths))  # while still stopped, as the spec asks
             self._songpos_sent = True
-        phase = resume % TICKS_PER_BEAT
-        if self.next_tick % TICKS_PER_BEAT != phase:
+        if self.hold_start:
+            return out
+        quantum = self.start_quantum_ticks if resume == 0 else TICKS_PER_BEAT
+        phase = resume % quantum
+        if self.next_tick % quantum != phase:
             if self.phase_locked:
                 return out  # wait for the grid's tick with this phase
-            self._renumber((phase - self.next_tick) % TICKS_PER_BEAT)
+            self._renumber((phase - self.next_tick) % quantum)
         out.append(CONTINUE if resume else START)
         self.playing = True
         self.position_ticks = resume

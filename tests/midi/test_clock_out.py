@@ -148,6 +148,55 @@ class FakePort:
             return [t for _, t in self.sent]
 
 
+def test_locked_to_the_engines_bars_start_waits_for_a_bar_line_and_for_the_grid():
+    core = ClockOutCore(TickSchedule.starting(0.0, 120.0))
+    core.start_quantum_ticks = 24 * 4  # 4/4: the grid's beats count from a bar line
+    core.hold_start = True  # the engine is priming: no grid yet
+    core.play()
+    assert fire(core, 30) == [CLOCK] * 30 and not core.playing
+    core.hold_start = False
+    core.lock_to(10.0, 5.0, 120.0)  # beat 5 (bar 2, beat 2) at t = 10 s → tick 120 due now
+    assert core.next_tick == 120
+    assert fire(core, 72) == [CLOCK] * 72  # 120..191: beats 5–7 are not a bar line
+    assert core.next_tick == 192 and core.due_s() == pytest.approx(11.5)  # beat 8 = bar 3's downbeat
+    assert core.fire() == [START, CLOCK]
+    core.stop()
+    assert core.fire() == [STOP, CLOCK]
+    core.play()  # Continue resumes on its beat phase, not on a bar line
+    out = fire(core, 30)
+    assert CONTINUE in out and out.index(CONTINUE) < 24
+
+
+def test_start_goes_out_on_the_grids_bar_line_once_it_answers():
+    """The sender thread with an engine-like grid that answers only after a while (priming): no Start
+    before it, then Start on the tick the grid puts on a bar line."""
+    port = FakePort()
+    t0 = time.perf_counter() + 0.3  # the grid answers from here: beat 1.5 (bar 1, beat 2½) at t0, 240 bpm
+    starts: list[tuple[int, float]] = []
+
+    def grid():
+        now = time.perf_counter()
+        return None if now < t0 else (now, 1.5 + (now - t0) * 4.0, 240.0)
+
+    def sent(tick, due, _sent, messages):
+        if ("start", 0) in messages:
+            starts.append((tick, due))
+
+    out = ClockOut(port, lambda: 120.0, ClockOutConfig(realtime_priority=0), timeline=grid, on_sent=sent,
+                   beats_per_bar=lambda: 4)
+    out.start()
+    try:
+        out.play()
+        time.sleep(1.8)
+    finally:
+        out.close()
+    assert len(starts) == 1
+    tick, due = starts[0]
+    assert due >= t0 and tick % 96 == 0
+    beat_then = 1.5 + (due - t0) * 4.0
+    assert beat_then == pytest.approx(round(beat_then / 4) * 4, abs=0.05)  # on the grid's bar line
+
+
 def test_the_sender_thread_keeps_the_tempo_and_orders_transport():
     port = FakePort()
     bpm = [300.0]  # 8.3 ms ticks: a short test
