@@ -126,9 +126,10 @@ class JamGenerator(WrappedGenerator):
     `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does.
 
     `switchable` (the studio): the Jam control switches the listening on and off, block by block; otherwise
-    (`lmd jam`) it always listens. The Follow control scales the partner's latents the model sees (1: as
-    trained, 0: as if no partner played). Blocks cached under another Follow keep it until they leave the
-    context (a few seconds); the cut-off itself is always exact (model/partner_track.py)."""
+    (`lmd jam`) it always listens. The Follow control is a fader on what the model hears from now on: the
+    partner's latents arriving from now are scaled by it (1: as trained; 0: not heard at all, as if no
+    partner played); what was heard before keeps its level until it leaves the context (a few seconds), so
+    streaming stays exactly the full-window computation (model/partner_track.py)."""
 
     def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor | PartnerSource, lookahead_s: float,
                  switchable: bool = False) -> None:
@@ -169,9 +170,7 @@ class JamGenerator(WrappedGenerator):
         if switched_off or follow <= 0.0:  # (no stream position: an offline render, with no live input)
             return self.deaf(state)
         self.source.refresh(state.block_index, controls.stream_position)  # a live source takes in what arrived
-        heard = self.heard_by(state)
-        assert heard.partner is not None or self.heard_frames(state.block_index) <= self.source.first_frame
-        return heard if heard.partner is None else replace(heard, partner=replace(heard.partner, gain=follow))
+        return self.heard_by(state, follow)
 
     def deaf(self, state: TorchGeneratorState) -> TorchGeneratorState:
         """`state` hearing nothing from this block on, exactly as if the partner had never played: an empty
@@ -197,8 +196,10 @@ class JamGenerator(WrappedGenerator):
         o = self.inner.dit.cfg.block_frames
         return max(0, min(self.source.available_frames(), block_index * o - self.lookahead_frames))
 
-    def heard_by(self, state: TorchGeneratorState) -> TorchGeneratorState:
-        """`state` with the partner heard up to what block `state.block_index` may know."""
+    def heard_by(self, state: TorchGeneratorState, follow: float = 1.0) -> TorchGeneratorState:
+        """`state` with the partner heard up to what block `state.block_index` may know; what it hears now
+        comes in at `follow` (a fader on the model's input: frames heard earlier keep theirs, so what the
+        cache holds stays exactly what a full window would compute)."""
         first = self.source.first_frame
         if state.partner is not None and state.partner.end_frame < first:
             state = replace(state, partner=None)  # the source started over past what this state heard
@@ -206,7 +207,8 @@ class JamGenerator(WrappedGenerator):
         upto = self.heard_frames(state.block_index)
         if upto <= done:
             return state
-        return self.inner.hear_partner(state, self.source.latents(done, upto), start_frame=done)
+        latents = self.source.latents(done, upto)
+        return self.inner.hear_partner(state, latents if follow == 1.0 else latents * follow, start_frame=done)
 
 
 def studio_jam(generator: TorchBlockGenerator) -> JamGenerator:

@@ -40,7 +40,6 @@ class PartnerTrack:
 
     latents: torch.Tensor  # [n, latent_channels]
     start_frame: int = 0
-    gain: float = 1.0  # jam mode's Follow: how loud the model hears the partner's latents (0: not at all)
 
     @property
     def end_frame(self) -> int:
@@ -56,7 +55,7 @@ class PartnerTrack:
             raise ValueError(f"partner latents must be [m, {self.latents.shape[1]}], got {tuple(latents.shape)}")
         joined = torch.cat([self.latents, latents.to(self.latents.dtype)], dim=0)
         drop = max(0, joined.shape[0] - keep_frames)
-        return PartnerTrack(joined[drop:], self.start_frame + drop, self.gain)
+        return PartnerTrack(joined[drop:], self.start_frame + drop)
 
     def cut_off(self, block_start_frame: int) -> int:
         """The first hidden frame when the block starting at `block_start_frame` is generated."""
@@ -70,7 +69,7 @@ class PartnerTrack:
         hi = min(window_start_frame + n_frames, self.end_frame)
         if hi > lo:
             window[lo - window_start_frame:hi - window_start_frame] = \
-                self.latents[lo - self.start_frame:hi - self.start_frame].float() * self.gain
+                self.latents[lo - self.start_frame:hi - self.start_frame].float()
         out = accompaniment_features(window, n_frames, channels, cut_off_frame - window_start_frame)
         unheard = max(0, min(n_frames, self.start_frame - window_start_frame))
         out[:unheard] = 0.0  # before the partner started (or before the kept span): nothing was heard
