@@ -60,28 +60,38 @@ def test_playback_without_underruns(sd_on_jack, kind: str, seconds: float) -> No
             time.sleep(0.05)
         assert backend.status().backend in ("process", "sounddevice"), backend.status().message
         assert "JACK" in backend.status().device_name
-        time.sleep(seconds + 0.5)
-        m = parts.engine.metrics
+        # Late buffers are judged from one second after the stream opened: while our client joins the graph
+        # JACK reports xruns of its own (a clean-clone CI run measured 5 in the in-process variant's first
+        # 3 s on an idle machine). Dropouts of the engine (its ring running dry) count from the start.
+        time.sleep(1.0)
+        late0 = parts.engine.output.device_underflows
+        split0 = backend.underflow_split() if isinstance(backend, ProcessAudioBackend) else None
+        time.sleep(seconds)
+        late1 = parts.engine.output.device_underflows
+        m = parts.engine.live_metrics()
+        split1 = backend.underflow_split() if isinstance(backend, ProcessAudioBackend) else None
     finally:
         parts.stop()
     assert m.primed and m.played_s > seconds - 1.0
-    assert m.underruns == 0, f"{m.underruns} underruns in {seconds} s"
+    assert m.underruns == 0, f"{m.underruns} underruns in {seconds + 1} s"
     periods = seconds * 48000 / 256
     spare_core = os.getloadavg()[0] < (os.cpu_count() or 1)
-    if isinstance(backend, ProcessAudioBackend):
+    if split0 is not None and split1 is not None:
         # Late buffers by cause. Ours: the pump thread let the shared ring run dry (handoff), or the device
         # process's callback itself ran over half a period (slow). The server's: the JACK dummy clock missed
         # a period while our callback was quick — three clean-clone CI runs measured 3, 3 and 6 of 1,875 with
         # the engine's ring never dry, so those are judged only against a broken server (one period in twenty).
-        split = backend.underflow_split()
-        detail = f"{split} of {periods:.0f} periods"
-        assert split.slow_callbacks <= 1 + 0.002 * periods, detail
+        handoff, slow = split1.handoff - split0.handoff, split1.slow_callbacks - split0.slow_callbacks
+        device = split1.device - split0.device
+        detail = f"handoff {handoff}, slow {slow}, device {device} of {periods:.0f} periods"
+        assert slow <= 1 + 0.002 * periods, detail
         if spare_core:
-            assert split.handoff <= 1 + 0.002 * periods, detail
-        assert split.device <= 0.05 * periods, detail
+            assert handoff <= 1 + 0.002 * periods, detail
+        assert device <= 0.05 * periods, detail
     elif spare_core:
         # one process: a callback that blocks or waits for the GIL misses hundreds of periods
-        assert m.device_underflows <= 1 + 0.002 * periods, f"{m.device_underflows} of {periods:.0f} periods late"
+        late = late1 - late0
+        assert late <= 1 + 0.002 * periods, f"{late} of {periods:.0f} periods late"
     assert m.callback_errors == 0
     assert m.buffer_period_ms == pytest.approx(256 / 48, rel=1e-3)
     assert m.callback_lateness_p99_ms < m.buffer_period_ms
