@@ -158,28 +158,32 @@ class EngineRuntime:
         playhead leaves the device then), counted from bar 1's downbeat (so a multiple of the meter is a bar
         line), for MIDI clock out to send its ticks — and Start on a bar — with the music we play. None while
         stopped or with no tempo. Any thread may call it (the clock-out thread does)."""
-        engine = self.parts.engine
-        if not (engine.output.playing and engine.output.primed):
+        heard = self._heard_at(self.parts.engine.ring.read_position)
+        if heard is None:
             return None
-        position = engine.ring.read_position
-        reading = engine.clock_map.reading(position)
-        if reading is None:
-            return None
-        beats = (reading.bar - 1) * reading.beats_per_bar + reading.beat_in_bar
-        return engine.output.frame_play_time_s(position), beats, reading.bpm
+        heard_s, reading, _ = heard
+        return heard_s, (reading.bar - 1) * reading.beats_per_bar + reading.beat_in_bar, reading.bpm
 
     def next_block_phase(self) -> tuple[float, float, int, int] | None:
         """(perf_counter s when it is heard, beat in bar, beats per bar, ring position) where the next block
         to be generated starts: the first place a clock shift can still be heard. None while stopped or
         with no tempo. Any thread may call it."""
+        heard = self._heard_at(self.parts.engine.metrics.next_block_position)
+        if heard is None:
+            return None
+        heard_s, reading, position = heard
+        return heard_s, reading.beat_in_bar, reading.beats_per_bar, position
+
+    def _heard_at(self, position: int) -> tuple[float, BeatReading, int] | None:
+        """(perf_counter s when ring `position` is heard, the clock's reading there, `position`); None while
+        stopped or where there is no tempo."""
         engine = self.parts.engine
         if not (engine.output.playing and engine.output.primed):
             return None
-        position = engine.metrics.next_block_position
         reading = engine.clock_map.reading(position)
         if reading is None:
             return None
-        return engine.output.frame_play_time_s(position), reading.beat_in_bar, reading.beats_per_bar, position
+        return engine.output.frame_play_time_s(position), reading, position
 
     def shift_beats(self, beats: float) -> None:
         """From the next block on, the clock's count runs `beats` further on (lines its bars up with Link)."""

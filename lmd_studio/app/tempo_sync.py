@@ -50,7 +50,6 @@ class TempoSync:
                  clock_config: ClockOutConfig | None = None, engine: EngineBeats | None = None) -> None:
         self._tempo = tempo
         self._engine = engine
-        self._beat_grid = engine.grid if engine is not None else None  # the engine's clock as heard
         self._aligned_at = -1  # the block position a phase shift was sent for (not sent twice)
         self.phase_shifts = 0  # times the engine's bars were moved onto Link's
         self._set_tempo = set_tempo
@@ -118,7 +117,9 @@ class TempoSync:
     def _timeline(self) -> Timeline | None:
         """The beat grid clock out follows: Link's session while Link runs, else the engine's clock as heard
         (so a drum machine's beats fall on the beats we play), else none (ticks at the mailbox's tempo)."""
-        return self.link.timeline if self.link.running else self._beat_grid
+        if self.link.running:
+            return self.link.timeline
+        return self._engine.grid if self._engine is not None else None
 
     # --- both -----------------------------------------------------------------------------------------
     def configure(self, settings: MidiSettings, service: MidiService | None) -> None:

@@ -67,7 +67,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     read = engine.ring.read_position
     block_s = gen.block_frames / rate
     kept = len(history)
-    one_state = sum(storages(history.at(read).state).values()) if history.at(read) else 0
+    playing = history.at(read)
+    one_state = sum(storages(playing.state).values()) if playing is not None else 0
     oldest = history.oldest_start
     reach_s = max(0, read - oldest) / rate if oldest is not None else 0.0
     first = dict(heard)
@@ -86,19 +87,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     _play(engine, 3 * block_s)
     again = [heard[p] for p in sorted(heard)][:3]
     original = [first[p] for p in sorted(first) if p >= fork.start][:3]
-    kept_again = history.at(cut)
-    offset = cut - kept_again.start if kept_again is not None else 0
     xf = engine.crossfade_frames
+
+    def after_fade(cut_at: int, tail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The regenerated fork block after the crossfade, and the same samples of the block first heard."""
+        kept_again = history.at(cut_at)
+        offset = cut_at - kept_again.start if kept_again is not None else 0
+        return tail[xf:], original[0][1][offset + xf:offset + len(tail)]
+
     # the first block after the crossfade, the next ones whole: every sample equal
     identical = (len(again) == 3 and again[0][0] == original[0][0]
-                 and np.array_equal(again[0][1][xf:], original[0][1][offset + xf:])
+                 and np.array_equal(*after_fade(cut, again[0][1]))
                  and all(i == j and np.array_equal(a, b) for (i, a), (j, b) in zip(again[1:], original[1:])))
     heard.clear()
     mailbox.set(SEED.name, 4321.0)
     engine.send(cmd.Rewind(fork.start))
     _play(engine, 2 * block_s)
-    new = heard[min(heard)]
-    differs = new[0] == fork.block_index and not np.array_equal(new[1], original[0][1])
+    cut = min(heard)
+    index, tail = heard[cut]
+    new, old = after_fade(cut, tail)
+    differs = index == fork.block_index and new.shape == old.shape and not np.array_equal(new, old)
     return {
         "model": gen.name, "block_s": round(block_s, 4), "budget_mb": args.budget_mb,
         "state_mb": round(one_state / 2**20, 3), "kept_mb": round(history.bytes / 2**20, 2), "kept_blocks": kept,

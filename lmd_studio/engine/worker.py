@@ -107,8 +107,13 @@ class GenerationEngine:
 
     def _dev_pos_of_block(self, block_index: int) -> int:
         """Ring position of block `block_index`'s first frame within the current epoch."""
-        model_frames = (block_index - self._epoch_block) * self.generator.block_frames
-        return self._epoch_dev + int(round(model_frames * self._converter.ratio))
+        return self._dev_pos_in_epoch(block_index, self._epoch_block, self._epoch_dev, self._converter.ratio)
+
+    def _dev_pos_in_epoch(self, block_index: int, epoch_block: int, epoch_dev: int, ratio: float) -> int:
+        """Ring position of block `block_index`'s first frame in an epoch whose block `epoch_block` starts at
+        `epoch_dev` (device frames per model frame: `ratio`)."""
+        model_frames = (block_index - epoch_block) * self.generator.block_frames
+        return epoch_dev + int(round(model_frames * ratio))
 
     # --- public control (any thread) ---------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -483,9 +488,8 @@ class GenerationEngine:
         made = [(block.index, block.state_before)]  # the blocks regenerated and the state each began from
         while exact and splice_at - block.dev_start + xf >= fresh.shape[0]:
             made.append((made[-1][0] + 1, next_state))
-            # placed as _dev_pos_of_block will place it once this splice's epoch starts at `block`
-            dev_next = block.dev_start + int(round((made[-1][0] - block.index) * self.generator.block_frames
-                                                   * converter.ratio))
+            # placed where it will sit once this splice's epoch starts at `block`
+            dev_next = self._dev_pos_in_epoch(made[-1][0], block.index, block.dev_start, converter.ratio)
             audio, next_state, _ = self._runner.run(next_state, self._on_the_clock(controls, dev_next))
             fresh = np.concatenate([fresh, converter.process(audio)])
         # the playhead moved while we regenerated: re-check where we may still cut
