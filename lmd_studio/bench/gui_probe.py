@@ -38,6 +38,8 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--warm-play", type=float, default=15.0,
                    help="cpu: seconds played before measuring (the 16 s view scrolls from 12 s on)")
     p.add_argument("--timeout", type=float, default=180.0)
+    p.add_argument("--profile", default=None,
+                   help="cpu: write a cProfile of the GUI thread while playing to this file (pstats format)")
     p.add_argument("--out", required=True)
     cut = argv.index("--") if "--" in argv else len(argv)
     return p.parse_args(argv[:cut]), argv[cut + 1:]
@@ -140,10 +142,19 @@ class _Probe:
 
     # --- cpu ---------------------------------------------------------------------------------------------
     def _measure(self, name: str, then) -> None:
+        profiler = None
+        if self.args.profile and name == "playing":
+            import cProfile  # only the GUI thread: cProfile follows the thread that enabled it
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         thread0, proc0, wall0 = time.thread_time(), time.process_time(), time.perf_counter()
 
         def done() -> None:
             wall = time.perf_counter() - wall0
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(self.args.profile)
             self.result[f"gui_cpu_{name}_pct"] = round(100.0 * (time.thread_time() - thread0) / wall, 2)
             self.result[f"process_cpu_{name}_pct"] = round(100.0 * (time.process_time() - proc0) / wall, 2)
             then()

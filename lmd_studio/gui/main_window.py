@@ -4,6 +4,8 @@ a StudioStatus value → each panel's `update_status`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,13 @@ from lmd_studio.gui.theme import Colors, apply_theme
 from lmd_studio.gui.timeline import TimelineWidget
 from lmd_studio.gui.transport import LOOP_BARS, HeaderBar, TransportBar
 
-TICK_MS = 33  # ≈30 frames per second for meters and the timeline
+TICK_MS = 33  # ≈30 frames per second for the timeline and the level meters
+# Numbers and text are read, not watched move: readings alone refresh the panels at most 15 times a second
+# (each changed label repaints, and relays out its panel). Any other change shows at the next frame.
+READOUT_PERIOD_S = 1.0 / 15.0
+_READINGS = ("record_elapsed_s", "level_db", "hold_db", "clipped", "headroom_s", "rtf", "block_ms", "cpu_percent",
+             "pending_change_s", "next_boundary_s", "context_s", "played_s", "retro_available_s", "countdowns",
+             "prompt_shares", "input", "jobs")
 WELCOME_TEXT = ("Welcome to LMD Studio! Press Space to play. Type what you want to hear in a prompt box "
                 "(bottom left) and the music follows; turn the knobs as it plays. Press R to record a take, "
                 "C to keep the last 30 s. F1 lists every key.")
@@ -46,6 +54,8 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._shown_learning = ""
         self._shown_adapter = ("", False)  # (adapter the list shows, an adapter job was running)
         self._last_status = StudioStatus()
+        self._panels_status = StudioStatus()  # the status the panels show
+        self._panels_at_s = -1.0  # time.monotonic() of their last refresh
         self._force_update = True  # the next tick updates every panel, changed or not
         self._build()
         self._connect()
@@ -220,14 +230,19 @@ class StudioWindow(QtWidgets.QMainWindow):
         status = s.tick()
         # Stopped, the status rarely changes: then the panels are left alone (no text set, no restyle, no
         # repaint) and a tick costs next to nothing.
-        unchanged = status == self._last_status and not self._force_update
-        knobs_moved = status.controls_version != self._last_status.controls_version or self._force_update
+        forced = self._force_update
+        unchanged = status == self._last_status and not forced
+        knobs_moved = status.controls_version != self._last_status.controls_version or forced
         self._last_status = status
         self._force_update = False
         if s.model.spec != self._shown_model:
             self._model_changed()
         self.transport.loop_chip.show_loop(s.recording.last_loop)
         if not unchanged:
+            self.meters.show_levels(status)  # every frame: the level bars move with the music
+        # (a reading held back is shown by a later tick even if nothing changes after it)
+        if forced or (status != self._panels_status and self._panels_due(status)):
+            self._panels_status, self._panels_at_s = status, time.monotonic()
             self.header.update_status(status)
             self.transport.update_status(status)
             self.performance.update_status(status)
@@ -250,6 +265,13 @@ class StudioWindow(QtWidgets.QMainWindow):
         self._refresh_timeline(status)
         for notice in s.take_notices():
             self.show_notice(notice)
+
+    def _panels_due(self, status: StudioStatus) -> bool:
+        """Refresh the panels now? Yes when anything but a reading changed, else at most READOUT_PERIOD_S."""
+        if time.monotonic() - self._panels_at_s >= READOUT_PERIOD_S:
+            return True
+        shown = self._panels_status
+        return dataclasses.replace(status, **{f: getattr(shown, f) for f in _READINGS}) != shown
 
     def _show_learning(self, target: str) -> None:
         if target == self._shown_learning:

@@ -74,6 +74,12 @@ class BarMeterWidget(QtWidgets.QWidget):
         p.end()
 
 
+def _input_caption(meter: InputMeter) -> str:
+    peak = "—" if meter.level_db <= -59.9 else f"{meter.level_db:.0f}"
+    rms = "—" if meter.rms_db <= -59.9 else f"{meter.rms_db:.0f}"
+    return f"{peak} dB peak · {rms} rms{'  CLIP' if meter.clipped else ''}"
+
+
 def _db_fraction(db: float, floor_db: float = -60.0) -> float:
     return (max(floor_db, min(0.0, db)) - floor_db) / -floor_db
 
@@ -207,11 +213,7 @@ class MetersPanel(QtWidgets.QFrame):
             self.input_state.setText("")
             return
         if meter.running:
-            peak = "—" if meter.level_db <= -59.9 else f"{meter.level_db:.0f}"
-            rms = "—" if meter.rms_db <= -59.9 else f"{meter.rms_db:.0f}"
-            clip = "  CLIP" if meter.clipped else ""
-            self.input.set_reading(_db_fraction(meter.level_db), f"{peak} dB peak · {rms} rms{clip}",
-                                   hold=_db_fraction(meter.hold_db))
+            self.input.set_reading(_db_fraction(meter.level_db), _input_caption(meter), hold=_db_fraction(meter.hold_db))
             lost = f" · {meter.overruns} lost" if meter.overruns else ""
             self.input_state.setText(f"{meter.roundtrip_ms:.1f} ms{lost}")
         else:
@@ -223,10 +225,17 @@ class MetersPanel(QtWidgets.QFrame):
             self.monitor.setChecked(meter.monitoring)
             self.monitor.blockSignals(False)
 
-    def update_status(self, s: StudioStatus) -> None:
+    def show_levels(self, s: StudioStatus) -> None:
+        """The output and input level bars: called on every frame (the rest of the panel refreshes slower)."""
         clip = "  CLIP" if s.clipped else ""
         level_text = "—" if s.level_db <= -59.9 else f"{s.level_db:.0f} dB"
         self.level.set_reading(_db_fraction(s.level_db), level_text + clip, hold=_db_fraction(s.hold_db))
+        meter = s.input
+        if meter is not None and meter.running:
+            self.input.set_reading(_db_fraction(meter.level_db), _input_caption(meter), hold=_db_fraction(meter.hold_db))
+
+    def update_status(self, s: StudioStatus) -> None:
+        self.show_levels(s)
         target = max(0.1, s.ahead_target_s)
         self.headroom.set_reading(s.headroom_s / target, f"{s.headroom_s:.2f} s ahead")
         if s.block_s > 0 and s.block_ms > 0:

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from lmd_studio.app.values import Branch, TimelineFrame
 from lmd_studio.gui.theme import Colors
 from lmd_studio.gui.timeline_items import (
+    PixelText,
     SelectViewBox,
     TimeAxisItem,
     TimelinePlotWidget,
@@ -125,7 +126,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.spec_image.setLevels([0, 255])
         self.ahead_region = span_item(qcolor(c.ahead, 22))
         self.context_region = span_item(qcolor(c.context, 40), cosmetic_pen(qcolor(c.context, 140)))
-        self.context_label = pg.TextItem("model listens here", color=qcolor(c.context, 230), anchor=(0, 0))
+        self.context_label = PixelText("model listens here", qcolor(c.context, 230), anchor=(0, 0))
         # The waveform is rasterised with numpy into one RGBA image (a column per pixel), only where it
         # changed (wave_raster.py): one drawImage is far cheaper than filled curves, and the GUI thread
         # holds the GIL for less time, which is time the audio pump needs.
@@ -136,7 +137,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.input_image.setVisible(False)
         self._input_wave = WaveRaster(self.INPUT_ROWS, np.array(bgra(c.context), np.uint8),
                                       np.array(bgra(c.context), np.uint8))
-        self.input_label = pg.TextItem("input", color=qcolor(c.context, 230), anchor=(0, 1))
+        self.input_label = PixelText("input", qcolor(c.context, 230), anchor=(0, 1))
         self.input_label.setVisible(False)
         # jam mode: the newest input the model has heard (the partner's cut-off)
         self.heard_line = line_item(cosmetic_pen(qcolor(c.context, 230), 2.0))
@@ -147,8 +148,8 @@ class TimelineWidget(QtWidgets.QFrame):
         self.marker_lines = path_item(cosmetic_pen(qcolor(c.marker, 200), 1.5))
         self.beat_lines = path_item(cosmetic_pen(qcolor(c.text, 45)))
         self.bar_lines = path_item(cosmetic_pen(qcolor(c.text, 170), 1.5))
-        self.bar_labels: list[pg.TextItem] = []  # made as bar numbers need them, at most _BAR_LABEL_POOL
-        self.marker_labels: list[pg.TextItem] = []  # made as markers need them, at most _MARKER_POOL
+        self.bar_labels: list[PixelText] = []  # made as bar numbers need them, at most _BAR_LABEL_POOL
+        self.marker_labels: list[PixelText] = []  # made as markers need them, at most _MARKER_POOL
         self.selection_region = pg.LinearRegionItem(brush=qcolor(c.text, 34),
                                                     pen=pg.mkPen(qcolor(c.text, 220), width=2,
                                                                  style=QtCore.Qt.PenStyle.DashLine))
@@ -309,13 +310,13 @@ class TimelineWidget(QtWidgets.QFrame):
         every = max(1, -(-len(frame.bar_lines_s) // _BAR_LABEL_POOL))
         shown = [(x, n) for x, n in zip(frame.bar_lines_s, frame.bar_numbers) if n and (n - 1) % every == 0]
         while len(self.bar_labels) < len(shown):
-            label = pg.TextItem("", color=qcolor(self.c.text, 200), anchor=(0, 1))
+            label = PixelText("", qcolor(self.c.text, 200), anchor=(0, 1))
             self.bar_labels.append(label)
             self.plot.addItem(label, ignoreBounds=True)
         for i, label in enumerate(self.bar_labels):
             if i < len(shown):
                 x, n = shown[i]
-                label.setText(str(n))
+                label.set_text(str(n))
                 label.setPos(x, -1.0)
                 label.setVisible(True)
             elif label.isVisible():
@@ -325,13 +326,13 @@ class TimelineWidget(QtWidgets.QFrame):
         markers = frame.markers[-_MARKER_POOL:]
         self.marker_lines.setPath(vertical_lines([m.position / rate for m in markers], -1.0, 0.95))
         while len(self.marker_labels) < len(markers):
-            label = pg.TextItem("", color=self.c.marker, anchor=(0, 0))
+            label = PixelText("", self.c.marker, anchor=(0, 0))
             self.marker_labels.append(label)
             self.plot.addItem(label, ignoreBounds=True)
         for i, label in enumerate(self.marker_labels):
             if i < len(markers):
                 m = markers[i]
-                label.setText(m.label)
+                label.set_text(m.label)
                 label.setPos(m.position / rate, 0.93 - 0.14 * (i % 3))
                 label.setVisible(True)
             elif label.isVisible():

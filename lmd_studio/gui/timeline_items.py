@@ -104,13 +104,14 @@ class WaveImageItem(pg.ImageItem):
 class TimeAxisItem(pg.AxisItem):
     """The time axis (m:ss). A scrolling view redraws it every frame, and pyqtgraph's general
     `generateDrawSpecs` (three tick levels, every label measured each time) was the largest single cost
-    of a playing timeline: this one picks one labelled step with one minor tick between labels, and
-    measures each label text once."""
+    of a playing timeline: this one picks one labelled step with one minor tick between labels, lays out
+    each label text once and draws without going through a QPicture."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.enableAutoSIPrefix(False)  # m:ss labels; no SI prefix to recompute on every scroll
-        self._text_px: dict[str, tuple[float, float]] = {}
+        self._text_px: dict[str, tuple[QtGui.QStaticText, float]] = {}
+        self._minor_pen: tuple[QtGui.QPen, QtGui.QPen] | None = None
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
         out = []
@@ -124,51 +125,90 @@ class TimeAxisItem(pg.AxisItem):
         if self.orientation != "bottom":
             super().paint(p, opt, widget)
             return
-        # the ticks move on every frame: recording them into a QPicture to replay it once is wasted work
-        specs = self.generateDrawSpecs(p)
-        if specs is not None:
-            self.drawPicture(p, *specs)
-
-    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph override)
-        if self.orientation != "bottom":
-            return super().generateDrawSpecs(p)
+        # The ticks move on every frame, so they are drawn straight away (no QPicture recorded to be
+        # replayed once): all tick marks in two drawLines calls, each label a QStaticText laid out once.
         if self.style["tickFont"] is not None:
             p.setFont(self.style["tickFont"])
         bounds = self.mapRectFromParent(self.geometry())
         lo, hi = self.range
         if hi <= lo or bounds.width() <= 0:
-            return None
+            return
         px_per_s = bounds.width() / (hi - lo)
         major = next((s for s in _TICK_STEPS_S if s * px_per_s >= _MIN_LABEL_PX), _TICK_STEPS_S[-1])
         half = major / 2.0
-        top, left = bounds.top(), bounds.left()
+        top, left, right = bounds.top(), bounds.left(), bounds.right()
         tick_len = self.style["tickLength"]
-        pen = self.tickPen()
-        minor_pen = QtGui.QPen(pen)
-        faded = QtGui.QColor(pen.color())
-        faded.setAlpha(110)
-        minor_pen.setColor(faded)
-        metrics = QtGui.QFontMetricsF(p.font())
         text_top = top + max(0, tick_len) + self.style["tickTextOffset"][1]
-        flags = QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.TextFlag.TextDontClip
-        ticks, texts = [], []
+        major_lines: list[QtCore.QLineF] = []
+        minor_lines: list[QtCore.QLineF] = []
+        labels: list[tuple[float, QtGui.QStaticText, float]] = []
         for k in range(math.ceil(lo / half - 1e-9), math.floor(hi / half + 1e-9) + 1):
             v = k * half
             x = (v - lo) * px_per_s + left
             if k % 2:
-                ticks.append((minor_pen, pg.Point(x, top), pg.Point(x, top + tick_len / 2)))
+                minor_lines.append(QtCore.QLineF(x, top, x, top + tick_len / 2))
                 continue
-            ticks.append((pen, pg.Point(x, top), pg.Point(x, top + tick_len)))
-            label = self.tickStrings([v], 1.0, major)[0]
-            size = self._text_px.get(label)
-            if size is None:
-                size = self._text_px[label] = (metrics.horizontalAdvance(label) + 2.0, metrics.height())
-            rect = QtCore.QRectF(x - size[0] / 2, text_top, size[0], size[1])
-            if left <= rect.left() and rect.right() <= bounds.right():
-                texts.append((rect, flags, label))
-        self._updateMaxTextSize(int(metrics.height()))
-        axis = (self.pen(), pg.Point(left - 1, top + 1), pg.Point(bounds.right() + 1, top + 1))
-        return axis, ticks, texts
+            major_lines.append(QtCore.QLineF(x, top, x, top + tick_len))
+            text, width = self._label(p, self.tickStrings([v], 1.0, major)[0])
+            if left <= x - width / 2 and x + width / 2 <= right:
+                labels.append((x - width / 2, text, width))
+        pen = self.tickPen()
+        p.setPen(self.pen())
+        p.drawLine(QtCore.QLineF(left - 1, top + 1, right + 1, top + 1))
+        p.setPen(pen)
+        p.drawLines(major_lines)
+        p.setPen(self._faded(pen))
+        p.drawLines(minor_lines)
+        p.setPen(self.textPen())
+        for x, text, _ in labels:
+            p.drawStaticText(QtCore.QPointF(x, text_top), text)
+
+    def _label(self, p: QtGui.QPainter, label: str) -> tuple[QtGui.QStaticText, float]:
+        """The label's laid-out text and width in pixels, made once per string (m:ss labels repeat)."""
+        cached = self._text_px.get(label)
+        if cached is None:
+            if len(self._text_px) > 4096:  # a long session zoomed in passes many labels: keep the cache small
+                self._text_px.clear()
+            text = QtGui.QStaticText(label)
+            text.prepare(QtGui.QTransform(), p.font())
+            size = text.size()
+            cached = self._text_px[label] = (text, size.width())
+            self._updateMaxTextSize(int(math.ceil(size.height())))
+        return cached
+
+    def _faded(self, pen: QtGui.QPen) -> QtGui.QPen:
+        if self._minor_pen is None or self._minor_pen[0] != pen:
+            faded = QtGui.QPen(pen)
+            color = QtGui.QColor(pen.color())
+            color.setAlpha(110)
+            faded.setColor(color)
+            self._minor_pen = (QtGui.QPen(pen), faded)
+        return self._minor_pen[1]
+
+
+class PixelText(QtWidgets.QGraphicsSimpleTextItem):
+    """A label placed at a point of the view (seconds, y) but drawn at a fixed pixel size, painted by Qt in
+    C++: pyqtgraph's TextItem recomputes its transform in Python on every scroll, 30 times a second.
+    `anchor` is pyqtgraph's: (0, 0) puts the text's top left on the point, (0, 1) its bottom left."""
+
+    def __init__(self, text: str, color: QtGui.QColor | str, anchor: tuple[float, float] = (0.0, 0.0)) -> None:
+        super().__init__(text)
+        self.setBrush(QtGui.QColor(color))
+        self.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+        self._anchor = anchor
+        self._place()
+
+    def set_text(self, text: str) -> None:
+        if text != self.text():
+            self.setText(text)
+            self._place()
+
+    def _place(self) -> None:
+        # the item's own transform is applied in pixels (the view's is ignored): shift by the anchor
+        r = self.boundingRect()
+        self.setTransform(QtGui.QTransform.fromTranslate(-self._anchor[0] * r.width(), -self._anchor[1] * r.height()))
 
 
 class SelectViewBox(pg.ViewBox):
@@ -219,6 +259,14 @@ class TimelinePlotWidget(pg.PlotWidget):
     """The plot, counting its repaints (an unchanged timeline must not repaint: tests check it)."""
 
     paints = 0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Playing, every item moves on every frame: the whole view repaints anyway, so Qt need not work out
+        # which parts changed (MinimalViewportUpdate), nor keep a spatial index of items that all move.
+        self.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        self.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setOptimizationFlag(QtWidgets.QGraphicsView.OptimizationFlag.DontSavePainterState, True)
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt override)
         self.paints += 1
