@@ -35,7 +35,15 @@ HIDDEN_IMPORT_PACKAGES = ("lmd_studio", "transformers.models.bert", "transformer
 EXCLUDED_MODULES = (
     "lmd_studio.training", "lmd_studio.data", "matplotlib", "music21", "fluidsynth", "sentence_transformers",
     "tkinter", "IPython", "pytest", "hypothesis", "mypy", "torch.utils.tensorboard", "tensorboard", "sklearn",
-    "hf_xet",
+    "hf_xet", "scipy",
+    # Pulled in by torch's and Qt's hooks, never loaded by the studio (checked: a real-model render and the
+    # window load none of them; `make app-check`'s smoke test renders through the built app to prove it):
+    # torch's compiler stack and its symbolic maths, exporters, test helpers; Qt's network and D-Bus
+    # bindings; an SQL database and a line editor from the standard library.
+    "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.benchmark",
+    "torch.utils.cpp_extension", "sympy", "mpmath", "networkx", "pygments", "rich", "_pytest", "setuptools",
+    "pkg_resources", "pydantic", "pydantic_core", "PIL", "jinja2", "PySide6.QtNetwork", "PySide6.QtDBus",
+    "sqlite3", "readline",
 )
 # Files the hooks collect that the app never opens (bundle paths, fnmatch patterns): torch's C++ test
 # programs and test libraries (133 MB), and a CUDA runtime that PyInstaller finds on a build machine with
@@ -45,6 +53,24 @@ DROPPED_FILES = (
     "torch/bin/upgrader_models/*", "torch/include/*", "torch/lib/libtorchbind_test.so",
     "torch/lib/libjitbackend_test.so", "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
     "libcudart.so*", "libcuda.so*", "libcublas*.so*", "libcudnn*.so*", "libnccl*.so*", "libnvrtc*.so*",
+    # Qt's own translations (14 MB): the studio's text is English and it installs no QTranslator
+    "PySide6/Qt/translations/*",
+    # Qt plugins for what the studio does not do (embedded displays, network status, TLS, image formats
+    # other than the PNG built into Qt and the SVG it keeps; the GTK theme: the studio draws its own), and
+    # the system libraries only those plugins load (GTK alone brings 15 MB, and a bundled GLib or GTK can
+    # clash with the desktop's own)
+    "PySide6/Qt/plugins/platformthemes/*", "PySide6/Qt/plugins/networkinformation/*", "PySide6/Qt/plugins/tls/*",
+    "PySide6/Qt/plugins/egldeviceintegrations/*", "PySide6/Qt/plugins/generic/*",
+    "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platforms/libqlinuxfb.so",
+    "PySide6/Qt/plugins/platforms/libqminimalegl.so", "PySide6/Qt/plugins/platforms/libqvnc.so",
+    "PySide6/Qt/plugins/platforms/libqvkkhrdisplay.so",
+    "PySide6/Qt/plugins/imageformats/libqgif.so", "PySide6/Qt/plugins/imageformats/libqicns.so",
+    "PySide6/Qt/plugins/imageformats/libqico.so", "PySide6/Qt/plugins/imageformats/libqjpeg.so",
+    "PySide6/Qt/plugins/imageformats/libqtga.so", "PySide6/Qt/plugins/imageformats/libqtiff.so",
+    "PySide6/Qt/plugins/imageformats/libqwbmp.so", "PySide6/Qt/plugins/imageformats/libqwebp.so",
+    "libgtk-3.so*", "libgdk-3.so*", "libgdk_pixbuf-2.0.so*", "libatk-1.0.so*", "libatk-bridge-2.0.so*",
+    "libatspi.so*", "libcairo.so*", "libcairo-gobject.so*", "libpango-1.0.so*", "libpangocairo-1.0.so*",
+    "libpangoft2-1.0.so*", "libepoxy.so*", "libpixman-1.so*",
 )
 # Libraries that ship with their full symbol table, stripped after the build (symbols only a debugger
 # reads; the dynamic symbols stay): libtorch_cpu.so loses 89 of its 434 MB. Only these: stripping the

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import scipy.fft
 
 from lmd_studio.dsp.stft import StftConfig, hann_window, ola_gain
 
@@ -207,7 +206,7 @@ class StreamingPhaseReconstructor:
     def _overlap_add(self, spec: np.ndarray, tail: np.ndarray) -> np.ndarray:
         s = self.cfg.stft
         f, r, hop = spec.shape[0], s.overlap, s.hop_frames
-        frames = scipy.fft.irfft(spec, n=s.n_fft, axis=-1) * self._window  # [f, n_fft]
+        frames = np.fft.irfft(spec, n=s.n_fft, axis=-1) * self._window  # [f, n_fft]
         parts = frames.reshape(f, r, hop)  # [f, R, hop]
         rows = np.zeros((f + r - 1, hop), np.float32)
         rows[: r - 1] += tail
@@ -220,4 +219,5 @@ class StreamingPhaseReconstructor:
         f = spec.shape[0]
         rows = self._overlap_add(spec, tail) / self._envelope  # [f + r - 1, hop]
         frames = rows.reshape(-1)[self._gather[:f]]  # [f, n_fft]: frame i = rows i .. i + r - 1
-        return scipy.fft.rfft(frames * self._window, axis=-1)
+        # numpy's FFT, not SciPy's: SciPy's is faster on these sizes but the app would carry 77 MB for it
+        return np.fft.rfft(frames * self._window, axis=-1)

@@ -205,3 +205,34 @@ def test_every_run_time_requirement_has_its_metadata_in_the_app() -> None:
     assert asked == list(runtime_requirements()) and {"torch", "numpy", "sounddevice"} <= set(asked)
     assert ("/site/torch.dist-info", "torch.dist-info") in found
     assert all("mido" not in dest for _, dest in found)
+
+
+def test_the_qt_plugins_and_libraries_the_app_needs_are_kept() -> None:
+    for plugin in bundle.REQUIRED_QT_PLUGINS:
+        assert bundle.kept(f"PySide6/Qt/plugins/{plugin}"), plugin
+    for needed in ("PySide6/Qt/lib/libQt6Widgets.so.6", "PySide6/Qt/lib/libicudata.so.73", "PySide6/QtSvg.abi3.so",
+                   "PySide6/Qt/lib/libQt6XcbQpa.so.6", "libxkbcommon.so.0", "libfontconfig.so.1", "libasound.so.2"):
+        assert bundle.kept(needed), needed
+    for dropped in ("PySide6/Qt/translations/qt_de.qm", "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+                    "libgtk-3.so.0", "PySide6/Qt/plugins/imageformats/libqjpeg.so"):
+        assert not bundle.kept(dropped), dropped
+
+
+def test_the_studio_and_a_render_load_none_of_the_excluded_modules(tmp_path: Path) -> None:
+    """The app leaves these modules out: the window and a render through the real model (text encoder, DiT,
+    codec) must not need them (a new import of one of them would crash the built app only: caught here)."""
+    code = f"""
+import sys
+import lmd_studio.cli.studio, lmd_studio.gui.main_window
+from lmd_studio.cli import main
+main(["render", "--model", "models/default", "--seconds", "1", "--prompt", "warm piano chords",
+      "--out", {str(tmp_path / "r.wav")!r}])
+print("MODULES", " ".join(sorted(sys.modules)))
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = set(out.stdout.split("MODULES", 1)[1].split())
+    assert "lmd_studio.model.text_encoder" in loaded and "PySide6.QtWidgets" in loaded
+    wrongly = sorted(m for m in loaded for x in bundle.EXCLUDED_MODULES if m == x or m.startswith(x + "."))
+    assert not wrongly, f"the app leaves out modules the studio loads: {wrongly[:10]}"
