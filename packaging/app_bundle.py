@@ -48,7 +48,7 @@ EXCLUDED_MODULES = (
     "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.benchmark",
     "torch.utils.cpp_extension", "sympy", "mpmath", "networkx", "pygments", "rich", "_pytest", "setuptools",
     "pkg_resources", "pydantic", "pydantic_core", "PIL", "jinja2", "PySide6.QtNetwork", "PySide6.QtDBus",
-    "sqlite3", "readline",
+    "sqlite3", "readline", "requests", "urllib3", "chardet", "charset_normalizer", "certifi", "idna", "yaml",
 )
 # Files the hooks collect that the app never opens (bundle paths, fnmatch patterns): torch's C++ test
 # programs and test libraries (133 MB), and a CUDA runtime that PyInstaller finds on a build machine with

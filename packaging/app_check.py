@@ -92,7 +92,9 @@ def check_folder(app_dir: Path) -> dict[str, Any]:
             if f.is_file() and not (internal / f.relative_to(ROOT)).is_file():
                 missing.append(str(f.relative_to(ROOT)))
     encoder = internal / bundle.TEXT_ENCODER_PACKAGE / bundle.TEXT_ENCODER_SUBDIR
-    missing += [f"{encoder.relative_to(app_dir)}/{n}" for n in ("config.json", "model.safetensors", "tokenizer.json")
+    from lmd_studio.model.minilm import FOLDER_FILES, WEIGHTS_FILE  # what our encoder reads from its folder
+
+    missing += [f"{encoder.relative_to(app_dir)}/{n}" for n in (*FOLDER_FILES, WEIGHTS_FILE)
                 if not (encoder / n).is_file()]
     cuda = sorted(p.name for p in internal.rglob("lib*.so*") if p.name.startswith(("libcuda", "libcudnn", "libcublas",
                                                                                    "libnccl", "libnvrtc")))
