@@ -13,13 +13,14 @@ Only safetensors is read, never a pickle.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from lmd_studio.core.json_file import read_json_object
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -43,7 +44,7 @@ class BertConfig:
         path = Path(path)
         if not path.is_file():
             raise RuntimeError(f"{path}: missing, the text encoder needs the model's config")
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_json_object(path)
         # refuse variants this module does not implement rather than compute something subtly different
         wanted = {"hidden_act": "gelu", "position_embedding_type": "absolute"}
         unsupported = {key: raw[key] for key, want in wanted.items() if raw.get(key, want) != want}

@@ -16,11 +16,12 @@ the milliseconds of the encoder.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from lmd_studio.core.json_file import read_json_object
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)
@@ -119,7 +120,7 @@ class WordPieceTokenizer:
         config_path = folder / "tokenizer_config.json"
         if config_path.is_file():
             # only the uncased tokenizer is implemented: refuse a cased vocabulary rather than mangle it
-            config = json.loads(config_path.read_text(encoding="utf-8"))
+            config = read_json_object(config_path)
             if not config.get("do_lower_case", True) or config.get("strip_accents") is False:
                 raise ValueError(f"{config_path}: only an uncased BERT tokenizer (do_lower_case true, "
                                  "accents stripped) is supported")

