@@ -43,7 +43,7 @@ EXCLUDED_MODULES = (
     "safetensors.paddle", "safetensors.mlx",
     # Pulled in by torch's and Qt's hooks, never loaded by the studio (checked: a real-model render and the
     # window load none of them; `make app-check`'s smoke test renders through the built app to prove it):
-    # torch's compiler stack and its symbolic maths, exporters, test helpers; Qt's network and D-Bus
+    # torch's compiler stack and its symbolic maths, exporters, benchmark and C++-extension tools; Qt's network and D-Bus
     # bindings; an SQL database and a line editor from the standard library.
     "torch._inductor", "torch._dynamo", "torch.onnx", "torch.utils.benchmark",
     "torch.utils.cpp_extension", "sympy", "mpmath", "networkx", "pygments", "rich", "_pytest", "setuptools",

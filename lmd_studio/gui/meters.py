@@ -212,8 +212,7 @@ class MetersPanel(QtWidgets.QFrame):
             self.input.set_reading(0.0, "off")
             self.input_state.setText("")
             return
-        if meter.running:
-            self.input.set_reading(_db_fraction(meter.level_db), _input_caption(meter), hold=_db_fraction(meter.hold_db))
+        if meter.running:  # its level bar: show_levels, on every frame
             lost = f" · {meter.overruns} lost" if meter.overruns else ""
             self.input_state.setText(f"{meter.roundtrip_ms:.1f} ms{lost}")
         else:
@@ -231,7 +230,7 @@ class MetersPanel(QtWidgets.QFrame):
         level_text = "—" if s.level_db <= -59.9 else f"{s.level_db:.0f} dB"
         self.level.set_reading(_db_fraction(s.level_db), level_text + clip, hold=_db_fraction(s.hold_db))
         meter = s.input
-        if meter is not None and meter.running:
+        if meter is not None and meter.running:  # an input that is off or lost: _show_input says so
             self.input.set_reading(_db_fraction(meter.level_db), _input_caption(meter), hold=_db_fraction(meter.hold_db))
 
     def update_status(self, s: StudioStatus) -> None:

@@ -141,7 +141,7 @@ class TimeAxisItem(pg.AxisItem):
         text_top = top + max(0, tick_len) + self.style["tickTextOffset"][1]
         major_lines: list[QtCore.QLineF] = []
         minor_lines: list[QtCore.QLineF] = []
-        labels: list[tuple[float, QtGui.QStaticText, float]] = []
+        labels: list[tuple[float, QtGui.QStaticText]] = []  # (left x, text)
         for k in range(math.ceil(lo / half - 1e-9), math.floor(hi / half + 1e-9) + 1):
             v = k * half
             x = (v - lo) * px_per_s + left
@@ -151,7 +151,7 @@ class TimeAxisItem(pg.AxisItem):
             major_lines.append(QtCore.QLineF(x, top, x, top + tick_len))
             text, width = self._label(p, self.tickStrings([v], 1.0, major)[0])
             if left <= x - width / 2 and x + width / 2 <= right:
-                labels.append((x - width / 2, text, width))
+                labels.append((x - width / 2, text))
         pen = self.tickPen()
         p.setPen(self.pen())
         p.drawLine(QtCore.QLineF(left - 1, top + 1, right + 1, top + 1))
@@ -160,7 +160,7 @@ class TimeAxisItem(pg.AxisItem):
         p.setPen(self._faded(pen))
         p.drawLines(minor_lines)
         p.setPen(self.textPen())
-        for x, text, _ in labels:
+        for x, text in labels:
             p.drawStaticText(QtCore.QPointF(x, text_top), text)
 
     def _label(self, p: QtGui.QPainter, label: str) -> tuple[QtGui.QStaticText, float]:
