@@ -20,7 +20,7 @@ from lmd_studio.audio.input_path import InputConfig, InputPath
 from lmd_studio.core.assets import asset_root
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockGenerator, HearsInput, PromptSlot
-from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.core.params import DELAY, DRY_WET, STANDARD_PARAMS, ParamSpec
 from lmd_studio.engine.capture import CaptureHub
 from lmd_studio.engine.input_view import InputView
 from lmd_studio.engine.track_align import TrackAligner
@@ -73,8 +73,14 @@ def loads_torch(model: str | None) -> bool:
     return ((Path(model) if model else default_model_dir()) / "dit.safetensors").is_file()
 
 
+def output_specs(generator: BlockGenerator) -> tuple[ParamSpec, ...]:
+    """The studio's output-stage controls for `generator`: Dry/Wet when it offers generative delay (the
+    engine's output gain and the input's monitor gain read it: engine/delay_mix.py)."""
+    return (DRY_WET,) if any(s.name == DELAY.name for s in generator.param_specs) else ()
+
+
 def make_mailbox(generator: BlockGenerator, prompt: str | None = DEFAULT_PROMPT) -> ParamMailbox:
-    mailbox = ParamMailbox(STANDARD_PARAMS.merged(generator.param_specs))
+    mailbox = ParamMailbox(STANDARD_PARAMS.merged(generator.param_specs + output_specs(generator)))
     if prompt:
         mailbox.set_prompts((PromptSlot(prompt, 1.0),))
     return mailbox
@@ -152,7 +158,7 @@ def build_engine(generator: BlockGenerator, backend: AudioBackend, mailbox: Para
     aligner = None
     path = backend.input
     if path is not None:  # the recording's input track lines up with the output through the capture map
-        aligner = TrackAligner(path.tap, engine.output.capture_map, lambda: path.monitoring,
+        aligner = TrackAligner(path.tap, engine.output.capture_map, lambda: path.monitor_level,
                                backend.sample_rate_hz, backend.channels)
     parts = EngineParts(generator, mailbox, engine, CaptureHub(engine.capture_ring, aligner=aligner), backend)
     if isinstance(generator, HearsInput):  # jam mode listens to this engine's input (None: input off)

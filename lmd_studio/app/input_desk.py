@@ -1,5 +1,6 @@
 """The input desk: the audio input as the player sees it — on or off, the level, monitoring, and the
-loopback calibration of its round-trip latency (`session.input`).
+loopback calibration of its round-trip latency (`session.input`); jam mode and generative delay (the Jam
+and Delay switches), and the monitor gain generative delay's Dry/Wet sets (`follow_controls`, every frame).
 
 Input, device and channels are audio settings (the Settings dialog; they rebuild the audio engine);
 monitoring and the latency correction change on the running input and are remembered (LIVE_AUDIO_FIELDS).
@@ -20,7 +21,8 @@ from lmd_studio.app.values import JamState
 from lmd_studio.audio.calibration import CalibrationResult, calibrate
 from lmd_studio.audio.input_path import InputPath, InputStatus
 from lmd_studio.core.generator import HearsInput
-from lmd_studio.core.params import FOLLOW, JAM
+from lmd_studio.core.params import DELAY, DELAY_TIME, DRY_WET, FOLLOW, JAM, ParamSpec
+from lmd_studio.engine.delay_mix import monitor_gain
 from lmd_studio.engine.take_tracks import TrackFormat
 
 CALIBRATE_JOB = "calibrate input latency"
@@ -37,6 +39,7 @@ class InputDesk:
         self._jobs = jobs
         self._notify = notify
         self._set_control = set_control
+        self._followed: tuple[object, object, int] | None = None  # (input, mailbox, version) follow_controls saw
 
     def _path(self) -> InputPath | None:
         return self._engine.runtime.parts.input
@@ -84,8 +87,13 @@ class InputDesk:
         if not isinstance(generator, HearsInput):
             return None
         mailbox = self._engine.mailbox
-        return JamState(on=mailbox.get(JAM.name) >= 0.5, follow=mailbox.get(FOLLOW.name),
-                        input_on=self._path() is not None, jam_trained=generator.jam_trained)
+
+        def value(spec: ParamSpec) -> float:
+            return mailbox.get(spec.name) if spec.name in mailbox.registry else spec.default
+
+        return JamState(on=value(JAM) >= 0.5, follow=value(FOLLOW), input_on=self._path() is not None,
+                        jam_trained=generator.jam_trained, delay_on=value(DELAY) >= 0.5,
+                        delay_s=value(DELAY_TIME), dry_wet=value(DRY_WET), delay_trained=generator.delay_trained)
 
     def set_jam(self, on: bool, source: str = "gui") -> None:
         """Switch jam mode: the model hears the audio input and plays along (from the next change landing)."""
@@ -94,8 +102,38 @@ class InputDesk:
             self._notify("warning", "This model cannot jam: it has no input for a partner's audio")
             return
         self._set_control(JAM.name, 1.0 if on else 0.0, source)
+        self.follow_controls()
         if on and state.note:
             self._notify("warning" if not state.input_on else "info", state.note)
+
+    def set_delay(self, on: bool, source: str = "gui") -> None:
+        """Switch generative delay: with Jam on, the model plays the input back re-imagined by the prompt, a
+        Delay time later, instead of accompanying it (from the next change landing)."""
+        state = self.jam()
+        if state is None or DELAY.name not in self._engine.mailbox.registry:
+            self._notify("warning", "This model cannot play a generative delay: it has no input for your audio")
+            return
+        self._set_control(DELAY.name, 1.0 if on else 0.0, source)
+        self.follow_controls()
+        if not on:
+            return
+        state = dataclasses.replace(state, delay_on=True)
+        if state.note:
+            self._notify("warning" if not state.input_on else "info", state.note)
+        elif not state.on:
+            self._notify("info", "Delay plays your input back once Jam is on")
+
+    def follow_controls(self) -> None:
+        """The running input's monitor gain from the controls as they stand (the window, MIDI, a scene may
+        have moved them): Dry/Wet's dry gain while generative delay plays, else 1. Called every frame; reads
+        the mailbox only when it changed. Monitoring itself stays the player's switch."""
+        path = self._path()
+        mailbox = self._engine.mailbox
+        seen = (path, mailbox, mailbox.version)
+        if path is None or seen == self._followed:
+            return
+        self._followed = seen
+        path.monitor_gain = monitor_gain(mailbox.snapshot().controls)
 
     # --- calibration ---------------------------------------------------------------------------------------
     def calibrate(self) -> BackgroundJob | None:

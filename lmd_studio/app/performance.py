@@ -13,9 +13,10 @@ from typing import Any
 
 from lmd_studio.app.change_marks import ChangeMarks
 from lmd_studio.app.engine_host import EngineHost
+from lmd_studio.app.engine_parts import output_specs
 from lmd_studio.app.scenes import ParamMorph
 from lmd_studio.app.values import ControlInfo
-from lmd_studio.core.params import JAM, MASTER_GAIN, SEED, STUDIO_PARAMS
+from lmd_studio.core.params import DELAY, JAM, MASTER_GAIN, SEED, STUDIO_PARAMS
 from lmd_studio.settings.schema import StudioSettings
 
 
@@ -28,10 +29,13 @@ class PerformanceDesk:
 
     def controls(self) -> list[ControlInfo]:
         """Every performance control (volume excluded) with whether this model listens to it (the tempo and
-        meter always count: the studio's clock, bar lines and quantised changes follow them)."""
-        heard = {s.name for s in self._engine.runtime.generator.param_specs} | STUDIO_PARAMS
+        meter always count: the studio's clock, bar lines and quantised changes follow them; so does the
+        output stage's Dry/Wet of a model with generative delay)."""
+        generator = self._engine.runtime.generator
+        heard = {s.name for s in generator.param_specs + output_specs(generator)} | STUDIO_PARAMS
+        switches = (MASTER_GAIN.name, JAM.name, DELAY.name)  # (Jam and Delay are switches, in the input row)
         return [ControlInfo(spec, spec.name in heard) for spec in self._engine.mailbox.registry
-                if spec.name not in (MASTER_GAIN.name, JAM.name)]  # (Jam is a switch, in the input row)
+                if spec.name not in switches]
 
     def value(self, name: str) -> float:
         return self._engine.mailbox.get(name)

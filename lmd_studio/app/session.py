@@ -164,6 +164,7 @@ class Session:
         self._apply_midi(self.midi.poll())
         self.prompts.tick(now)
         self.scenes.tick(now)
+        self.input.follow_controls()  # generative delay's Dry/Wet on the monitor, however it was moved
         self.transport.keep_landing_now()
         self._marks.flush(now)
         self.engine.sample_positions()

@@ -184,8 +184,8 @@ class AboutApi(Protocol):
 @runtime_checkable
 class InputApi(Protocol):
     """The audio input (switched on, with its device and channels, in the settings): monitoring, the
-    loopback calibration of its latency, the devices that have inputs, and jam mode (the model hears the input
-    and plays along)."""
+    loopback calibration of its latency, the devices that have inputs, jam mode (the model hears the input
+    and plays along) and generative delay (it plays the input back re-imagined)."""
 
     @property
     def enabled(self) -> bool: ...
@@ -196,6 +196,7 @@ class InputApi(Protocol):
     def device_names(self) -> list[str]: ...
     def jam(self) -> JamState | None: ...
     def set_jam(self, on: bool, source: str = "gui") -> None: ...
+    def set_delay(self, on: bool, source: str = "gui") -> None: ...
 
 
 @runtime_checkable

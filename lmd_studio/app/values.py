@@ -119,13 +119,25 @@ class JamState:
     follow: float  # how much the model listens (the Follow control, 0..1)
     input_on: bool  # the audio input is switched on (else there is nothing to hear)
     jam_trained: bool  # the model learned to play along (else it hears you but was never taught to follow)
+    delay_on: bool = False  # the Delay switch: with Jam on, the model plays your input back re-imagined
+    delay_s: float = 1.0  # the Delay time control
+    dry_wet: float = 1.0  # the Dry/Wet control (0: only your input, 1: only the model), while delay plays
+    delay_trained: bool = False  # the model learned generative delay
+
+    @property
+    def delay_engaged(self) -> bool:
+        """Generative delay plays: Jam and Delay both on (Dry/Wet then balances the output)."""
+        return self.on and self.delay_on
 
     @property
     def note(self) -> str:
         """What keeps jam mode from working as the player expects ("" when nothing does)."""
         if not self.input_on:
             return "Jam listens to your audio input: switch it on in Settings › Audio"
-        if not self.jam_trained:
+        if self.delay_on and not self.delay_trained:
+            return ("This model was never taught generative delay: it hears you, but will not play you back "
+                    "re-imagined yet")
+        if not self.delay_on and not self.jam_trained:
             return "This model was not trained to play along: it hears you, but will not follow you yet"
         return ""
 

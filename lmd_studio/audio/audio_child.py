@@ -158,7 +158,8 @@ def _open_duplex(sd: Any, args: argparse.Namespace, info: AudioDeviceInfo, ring:
         if k < frames:
             in_ring.ints[sr.IN_UNPLAYED_FRAMES] += frames - k
         in_ring.floats[sr.IN_ROUNDTRIP_S] = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
-        monitor.process(outdata, indata, ring.ints[sr.MONITOR] != 0)
+        word = int(ring.ints[sr.MONITOR])  # the monitor gain in thousandths, 0 = off (shm_input.monitor_word)
+        monitor.process(outdata, indata, word != 0, word * 0.001)
 
     try:
         stream = sd.Stream(samplerate=args.rate, blocksize=args.buffer, device=(in_info.index, info.index),

@@ -9,7 +9,8 @@ latency) plus `correction_frames`, measured by a loopback calibration (calibrati
 reports, such as a converter's delay or a JACK graph's extra period, is taken out by that.
 
 Threads: `place`/`silence_to`/`click.apply` run on the backend's audio thread or pump; the engine side
-reads `status()` and sets `monitoring` and `correction_frames` (plain stores, read once per buffer).
+reads `status()` and sets `monitoring`, `monitor_gain` and `correction_frames` (plain stores, read once per
+buffer).
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class InputPath:
         self.tap = tap
         self.sample_rate_hz = int(sample_rate_hz)
         self.monitoring = config.monitoring  # the engine side flips it; the audio side follows within a buffer
+        # the monitor's level while monitoring is on (the Dry of generative delay's Dry/Wet; 1 otherwise)
+        self.monitor_gain = 1.0
         self.correction_frames = config.latency_correction_frames
         self.reported_roundtrip_frames = 0
         self.click = ClickInjector()
@@ -164,6 +167,11 @@ class InputPath:
     def silence_to(self, output_position: int) -> None:
         """No input up to the output rendered so far: the tap moves on with silence."""
         self.tap.fill_silence_to(output_position - self.roundtrip_frames)
+
+    @property
+    def monitor_level(self) -> float:
+        """The gain the input is heard at through the output: `monitor_gain` while monitoring, else 0."""
+        return min(1.0, max(0.0, self.monitor_gain)) if self.monitoring else 0.0
 
     # --- engine side ---------------------------------------------------------------------------------------
     def status(self) -> InputStatus:

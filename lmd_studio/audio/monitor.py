@@ -1,6 +1,7 @@
 """Input monitoring inside the device callback: the chosen input channels added to the output buffer that
-leaves in the same period (the shortest way from the player's instrument to their ears), faded in and out
-over `fade_s` when monitoring switches, and the sum kept under the output limiter's ceiling by a
+leaves in the same period (the shortest way from the player's instrument to their ears), at the monitor
+gain (1, or the Dry of generative delay's Dry/Wet), faded over `fade_s` (for a full-scale move) when
+monitoring switches or the gain moves, and the sum kept under the output limiter's ceiling by a
 zero-latency PeakGuard — the studio's output never clips, whatever comes in.
 
 Used by the device process's callback and by the in-process stream's. Allocation-free after construction.
@@ -41,12 +42,12 @@ class MonitorMix:
     def gain(self) -> float:
         return self._gain
 
-    def process(self, out: np.ndarray, indata: np.ndarray, on: bool) -> None:
+    def process(self, out: np.ndarray, indata: np.ndarray, on: bool, gain: float = 1.0) -> None:
         """Add `indata`'s chosen columns into `out` (both [frames, …] float32) at the monitor gain, which
-        moves toward 1 (`on`) or 0 by one fade step per frame."""
+        moves toward `gain` (clamped to [0, 1]) while `on`, else toward 0, by one fade step per frame."""
         n = out.shape[0]
         g0 = self._gain
-        target = 1.0 if on else 0.0
+        target = (gain if gain < 1.0 else 1.0) if on and gain > 0.0 else 0.0  # (NaN: off)
         if g0 != target:
             g1 = min(target, g0 + self._step * n) if target > g0 else max(target, g0 - self._step * n)
             gains = self._gains[:n]
@@ -55,8 +56,12 @@ class MonitorMix:
             gains += np.float32(g0)
             self._add(out, indata, n, gains)
             self._gain = g1
-        elif g0 > 0.0:
+        elif g0 == 1.0:
             self._add(out, indata, n, None)
+        elif g0 > 0.0:
+            gains = self._gains[:n]
+            gains.fill(g0)
+            self._add(out, indata, n, gains)
         elif self.guard.gain == 1.0:
             return  # monitoring off and settled: the output passes untouched
         self.guard.process(out)

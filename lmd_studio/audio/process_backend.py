@@ -245,7 +245,7 @@ class ProcessAudioBackend:
                     self._ring.write(self._buf)
                     self._rendered += self._frames
                 if self._in is not None and self._input is not None:
-                    self._in.pump(self._ring, callbacks, self._input.monitoring)
+                    self._in.pump(self._ring, callbacks, self._input.monitor_level)
                 self._stop.wait(period_s / 4)
                 continue
             # no device: the software clock drives the engine

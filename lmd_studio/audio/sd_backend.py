@@ -157,7 +157,7 @@ class SoundDeviceBackend:
                 for j, col in enumerate(path.config.columns):
                     picked[:, j] = indata[:, col]
                 path.place(self._rendered, picked)
-            monitor.process(outdata, indata, path.monitoring)
+            monitor.process(outdata, indata, path.monitoring, path.monitor_gain)
         self._rendered += frames
 
     def _render_fallback(self, outdata: np.ndarray, device_underflow: bool) -> None:

@@ -19,6 +19,12 @@ _CHUNK_FRAMES = 4096  # frames copied per step (the tap's default write limit is
 _SETTLE_CALLBACKS = 4  # wait this many device periods for the reported latency before taking input
 
 
+def monitor_word(level: float) -> int:
+    """The monitor level (0..1) as the shared-memory word the device process reads: thousandths, 0 = off.
+    A level on but under half a thousandth rounds to off, which sounds the same."""
+    return int(round(min(1.0, max(0.0, level)) * 1000.0))
+
+
 class ShmInputPump:
     def __init__(self, path: InputPath, sample_rate_hz: int, buffer_frames: int, fill_frames: int) -> None:
         self.path = path
@@ -61,10 +67,10 @@ class ShmInputPump:
         if self.path.running:
             self.path.closed(message)
 
-    def pump(self, out_ring: sr.ShmAudioRing, callbacks: int, monitoring: bool) -> None:
-        """On the device: pass the monitoring flag down, take the input that arrived (or, without input,
-        move the tap on with silence up to what has played)."""
-        out_ring.ints[sr.MONITOR] = 1 if monitoring else 0
+    def pump(self, out_ring: sr.ShmAudioRing, callbacks: int, monitor_level: float) -> None:
+        """On the device: pass the monitor level down (InputPath.monitor_level: 0 = off), take the input that
+        arrived (or, without input, move the tap on with silence up to what has played)."""
+        out_ring.ints[sr.MONITOR] = monitor_word(monitor_level)
         path = self.path
         state = int(self.ring.ints[sr.STATE])
         if state == sr.STATE_FAILED:

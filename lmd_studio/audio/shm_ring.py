@@ -27,7 +27,7 @@ N_FLOAT = 8
 LATENESS_SLOTS = 4096
 MESSAGE_BYTES = 512
 
-MONITOR = 8  # parent → child: 1 = add the input to the output
+MONITOR = 8  # parent → child: the monitor gain in thousandths (nonzero = add the input to the output)
 SLOW_CALLBACKS = 10  # the child's callbacks whose own work took over half a period (ours to blame, not the device's)
 # the input block's header: WRITE_POS and STATE as above, plus
 IN_DEVICE_OVERFLOWS, IN_UNPLAYED_FRAMES = 8, 9  # device-reported overflows; input with no output frame

@@ -143,6 +143,11 @@ class HearsInput(Protocol):
         """Whether the model learned to play along (else it hears the input but was never taught to follow)."""
         ...
 
+    @property
+    def delay_trained(self) -> bool:
+        """Whether the model learned generative delay (playing the input back re-imagined, a delay time later)."""
+        ...
+
     def attach_input(self, stream_input: StreamInput | None, device_rate_hz: int) -> None: ...
 
 

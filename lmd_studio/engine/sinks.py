@@ -29,7 +29,7 @@ class AlignedTracks:
     """One stretch of the output with the audio input lined up to it sample for sample (track_align.py).
 
     `generated`: what the engine played (the capture); `input`: the input captured while the player heard
-    those frames (round trip taken out); `mix`: generated plus the input at the monitoring gain, kept under
+    those frames (round trip taken out); `mix`: generated plus the input at the monitor level, kept under
     the ceiling. All three have the same number of frames; `output_position` is the output position of
     frame 0."""
 

@@ -9,7 +9,8 @@ soon as the tap has covered it: `AlignedTracks(generated, input, mix)` to every 
 capture position as the generated audio had. A stretch whose input never comes (the backend stopped) goes
 on after `wait_s` with silence for the missing input, so a take never stalls.
 
-The mix is generated + input at the monitoring gain (mono input to every channel), under the same
+The mix is generated + input at the monitor level (0 while monitoring is off; the Dry of generative
+delay's Dry/Wet while it plays; mono input to every channel), under the same
 zero-latency PeakGuard as the live monitor, so it never clips and never shifts against the other tracks.
 """
 
@@ -46,12 +47,12 @@ def upmix(inp: np.ndarray, channels: int) -> np.ndarray:
 
 
 class TrackAligner:
-    def __init__(self, tap: InputTap, capture_map: OffsetLog, monitoring: Callable[[], bool],
+    def __init__(self, tap: InputTap, capture_map: OffsetLog, monitor_level: Callable[[], float],
                  sample_rate_hz: int, channels: int, wait_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.tap = tap
         self._map = capture_map
-        self._monitoring = monitoring
+        self._monitor_level = monitor_level  # the input's gain in the mix, as heard live (0: not heard)
         self._channels = int(channels)
         self._wait_s = wait_s
         self._clock = clock
@@ -117,8 +118,11 @@ class TrackAligner:
         n = generated.shape[0]
         inp = self.tap.read(output_position + n, n)
         mix = np.array(generated, np.float32, copy=True)
-        if self._monitoring():
+        level = self._monitor_level()
+        if level == 1.0:
             mix += upmix(inp, self._channels)
+        elif level > 0.0:
+            mix += np.float32(level) * upmix(inp, self._channels)
         for start in range(0, n, _GUARD_FRAMES):
             self._guard.process(mix[start:start + _GUARD_FRAMES])
         tracks = AlignedTracks(generated, inp, mix, output_position)

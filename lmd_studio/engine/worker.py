@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 
 from lmd_studio.core.generator import BlockControls, BlockGenerator
-from lmd_studio.core.params import MASTER_GAIN
-from lmd_studio.core.units import db_to_gain
 from lmd_studio.dsp.limiter import PeakLimiter
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.beat_clock import ClockMap, EngineClock
 from lmd_studio.engine.block_runner import BlockRunner
+from lmd_studio.engine.delay_mix import output_gain
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.output import OutputStage
 from lmd_studio.engine.quantise import Landing, check_quantise, plan_landing, splice_start
@@ -67,7 +66,7 @@ class GenerationEngine:
         limiter = (PeakLimiter(config.limiter, rate, config.device_channels, max_frames=max_buffer_frames)
                    if config.limiter is not None else None)
         self.output = OutputStage(self.ring, self.capture_ring, rate, max_buffer_frames=max_buffer_frames,
-                                  initial_gain=db_to_gain(mailbox.get(MASTER_GAIN.name)), limiter=limiter)
+                                  initial_gain=output_gain(mailbox.snapshot().controls), limiter=limiter)
         self._commands: queue.Queue[cmd.Command] = queue.Queue()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -272,7 +271,7 @@ class GenerationEngine:
     def _adopt_mailbox(self) -> None:
         """Take the mailbox as it is now for what is generated next, without splicing it in."""
         snap = self.mailbox.snapshot()
-        self.output.gain.target_gain = db_to_gain(snap.controls.value(MASTER_GAIN))
+        self.output.gain.target_gain = output_gain(snap.controls)
         self._latest = self._snapshot = snap
 
     def _rewind(self, kept: KeptBlock | None, what: str) -> None:
@@ -299,7 +298,7 @@ class GenerationEngine:
         if self.mailbox.version == self._latest.version:
             return False
         snap = self.mailbox.snapshot()
-        self.output.gain.target_gain = db_to_gain(snap.controls.value(MASTER_GAIN))
+        self.output.gain.target_gain = output_gain(snap.controls)
         model_changed = snap.model_version != self._latest.model_version
         self._latest = snap
         waiting = self._landing is not None and not self._landing.spliced

@@ -10,12 +10,20 @@ from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
-from lmd_studio.core.params import METER, STEPS, TEMPO, ParamSpec
+from lmd_studio.core.params import DELAY_TIME, DRY_WET, METER, STEPS, TEMPO, ParamSpec
 from lmd_studio.gui.knob import KnobWidget
 
 QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
 
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
+
+# What the studio adds to a control's own tooltip: how it plays in this window
+STUDIO_NOTES = {
+    DELAY_TIME.name: "Heard while the Delay switch (in the Input row) is on, with Jam.",
+    DRY_WET.name: "Works while Jam and Delay are both on (otherwise the model plays at full level). Your "
+                  "input (dry) is heard only with Monitor switched on in the Input row; the output never "
+                  "clips.",
+}
 
 
 def format_value(spec: ParamSpec, value: float) -> str:
@@ -49,7 +57,7 @@ def countdown_text(c: Countdown) -> str:
 
 
 def tooltip_for(spec: ParamSpec, supported: bool) -> str:
-    lines = [f"<b>{spec.label}</b>", spec.tooltip,
+    lines = [f"<b>{spec.label}</b>", spec.tooltip, STUDIO_NOTES.get(spec.name, ""),
              f"Range {format_value(spec, spec.minimum)} – {format_value(spec, spec.maximum)}, "
              f"default {format_value(spec, spec.default)}.",
              "Drag up/down (Shift: fine), arrow keys, double-click for the default.",

@@ -144,6 +144,7 @@ class StudioWindow(QtWidgets.QMainWindow):
         self.meters.sig_monitoring_changed.connect(s.input.set_monitoring)
         self.meters.sig_calibrate.connect(s.input.calibrate)
         self.meters.sig_jam_changed.connect(s.input.set_jam)
+        self.meters.sig_delay_changed.connect(s.input.set_delay)
         tl = self.timeline
         tl.sig_save_selection.connect(s.timeline.save_selection)
         tl.sig_play_from.connect(s.branches.play_from)

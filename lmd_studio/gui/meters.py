@@ -90,9 +90,11 @@ class MetersPanel(QtWidgets.QFrame):
     sig_monitoring_changed = QtCore.Signal(bool)
     """The player switched input monitoring (hearing the input through the output) on or off."""
     sig_calibrate = QtCore.Signal()
+    """The player asked for the input latency to be measured with a click through a loopback."""
     sig_jam_changed = QtCore.Signal(bool)
     """The player switched jam mode (the model hears the input and plays along) on or off."""
-    """The player asked for the input latency to be measured with a click through a loopback."""
+    sig_delay_changed = QtCore.Signal(bool)
+    """The player switched generative delay (with Jam on: the input played back re-imagined) on or off."""
 
     def __init__(self, ok: str, warn: str, danger: str, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -176,11 +178,20 @@ class MetersPanel(QtWidgets.QFrame):
                             "Follow (a knob) sets how much it listens; the prompt still sets the style")
         self.jam.toggled.connect(self.sig_jam_changed)
         self.jam.setVisible(False)
+        self.delay = QtWidgets.QPushButton("Delay")
+        self.delay.setObjectName("input_delay")
+        self.delay.setCheckable(True)
+        self.delay.setToolTip("Generative delay (with Jam on): the model plays your input back re-imagined by "
+                              "the prompt, a Delay time later, instead of accompanying it. Delay time and "
+                              "Dry/Wet are knobs")
+        self.delay.toggled.connect(self.sig_delay_changed)
+        self.delay.setVisible(False)
         self.input_message = QtWidgets.QLabel("")
         self.input_message.setObjectName("Dim")
         self.input_message.setWordWrap(True)
         self.input_message.setVisible(False)
         row.addWidget(self.jam)
+        row.addWidget(self.delay)
         row.addWidget(self.monitor)
         row.addWidget(self.calibrate)
         row.addWidget(self.input_state, 1)
@@ -188,15 +199,11 @@ class MetersPanel(QtWidgets.QFrame):
 
     def _show_jam(self, jam: JamState | None) -> None:
         self.jam.setVisible(jam is not None)
+        self.delay.setVisible(jam is not None)
         if jam is None:
             return
-        if self.jam.isChecked() != jam.on:
-            self.jam.blockSignals(True)
-            self.jam.setChecked(jam.on)
-            self.jam.blockSignals(False)
-        label = "Jam" if jam.jam_trained else "Jam (untrained)"
-        if self.jam.text() != label:
-            self.jam.setText(label)
+        _show_switch(self.jam, jam.on, "Jam" if jam.jam_trained else "Jam (untrained)")
+        _show_switch(self.delay, jam.delay_on, "Delay" if jam.delay_trained else "Delay (untrained)")
 
     def _show_input(self, meter: InputMeter | None, jam: JamState | None) -> None:
         self._show_jam(jam)
@@ -263,3 +270,13 @@ class MetersPanel(QtWidgets.QFrame):
         device = (f"{s.audio_device} · {s.sample_rate_hz / 1000:g} kHz · {s.buffer_frames} frames"
                   if not s.model_loading else "the audio device opens when the model is ready")
         self.device.setText(device + (f"\n{s.audio_message}" if s.audio_message else ""))
+
+
+def _show_switch(button: QtWidgets.QPushButton, on: bool, label: str) -> None:
+    """A checkable button showing `on` without reporting it back, labelled `label`."""
+    if button.isChecked() != on:
+        button.blockSignals(True)
+        button.setChecked(on)
+        button.blockSignals(False)
+    if button.text() != label:
+        button.setText(label)
