@@ -1,8 +1,10 @@
-"""`lmd jam --input FILE --out FILE`: the model plays along with a recorded part, offline.
+"""`lmd jam --input FILE --out FILE [--mode accompany|delay]`: the model plays with a recorded part, offline.
 
 The partner file is encoded once; each block then hears it only up to `--lookahead-s` before the block,
-as a live input would arrive (model/jam.py). The generated part goes to `--out` through the same engine,
-limiter and safe file writer as `lmd render`; `--mix-out` also writes partner + generated part together.
+as a live input would arrive (model/jam.py). `--mode accompany` plays along with it; `--mode delay`
+(generative delay) plays it back re-imagined by the prompt, `--delay-s` later. The generated part goes to
+`--out` through the same engine, limiter and safe file writer as `lmd render`; `--mix-out` also writes
+partner + generated part together (in delay mode balanced by `--dry-wet`, the studio's Dry/Wet law).
 Every flag is checked before anything loads; failures end with one line naming the file and the reason.
 """
 
@@ -18,8 +20,11 @@ from lmd_studio.cli import arg_types
 from lmd_studio.cli.cmd_render import apply_musical_args
 from lmd_studio.core.generator import PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.dsp.dry_wet import dry_wet_gains
 
 JAM_PROMPT = "add bass and drums that follow the part"
+DELAY_PROMPT = "the same notes played by a string section"
+DEFAULT_LOOKAHEAD_S = {"accompany": 1.0, "delay": 0.3}  # delay mode runs the studio with a short look-ahead
 
 
 def _input_file(text: str) -> Path:
@@ -39,20 +44,44 @@ def _lookahead(text: str) -> float:
     return value
 
 
+def _delay_s(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--delay-s must be a number of seconds, got {text!r}") from None
+    if not 0.5 <= value <= 4.0:
+        raise argparse.ArgumentTypeError(f"--delay-s must be between 0.5 and 4 s (the studio's range), got {text}")
+    return value
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--dry-wet must be a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"--dry-wet must be from 0 (your part only) to 1 (the model only), got {text}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", type=_input_file, required=True, help="your part: a WAV or FLAC file")
     p.add_argument("--out", type=arg_types.audio_out_path, required=True, help="the generated part (.wav/.flac)")
     p.add_argument("--mix-out", type=arg_types.audio_out_path, default=None,
                    help="also write your part and the generated part mixed")
-    p.add_argument("--mode", choices=("accompany",), default="accompany",
-                   help="accompany: play along with the part (the only mode trained so far)")
+    p.add_argument("--mode", choices=("accompany", "delay"), default="accompany",
+                   help="accompany: play along with the part; delay: play it back re-imagined by the prompt")
+    p.add_argument("--delay-s", type=_delay_s, default=1.0, help="delay mode: how much later the answer comes (s)")
+    p.add_argument("--dry-wet", type=_unit, default=0.5,
+                   help="delay mode, --mix-out: your part (0) against the model (1), equal power")
     p.add_argument("--model", default=None, help="a model folder (default: models/default)")
     p.add_argument("--prompt", type=arg_types.prompt, action="append", default=None,
                    help=f"the style of the part to add (default: {JAM_PROMPT!r}); TEXT@WEIGHT to mix several")
     p.add_argument("--seconds", type=arg_types.render_seconds, default=None,
                    help="length (s; default: the input's length)")
-    p.add_argument("--lookahead-s", type=_lookahead, default=1.0,
-                   help="how late the model hears your part, as a live input would arrive (s, 0–3)")
+    p.add_argument("--lookahead-s", type=_lookahead, default=None,
+                   help="how late the model hears your part, as a live input would arrive (s, 0–3; default 1 "
+                        "when accompanying, 0.3 in delay mode)")
     p.add_argument("--set", type=arg_types.param_assignment(STANDARD_PARAMS), action="append", default=[],
                    metavar="NAME=VALUE", help="set a parameter (e.g. steps=6)")
     p.add_argument("--seed", type=arg_types.seed, default=0)
@@ -88,21 +117,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmd jam: model {inner.name} cannot hear a partner (no accompaniment channels); "
               "use a jam-trained model folder with --model", file=sys.stderr)
         return 1
-    if not inner.jam_trained:
+    delay = args.mode == "delay"
+    if delay and not inner.delay_trained:
+        print(f"lmd jam: note: model {inner.name} was not trained for generative delay, so it plays but does not "
+              "answer your part yet", file=sys.stderr)
+    elif not delay and not inner.jam_trained:
         print(f"lmd jam: note: model {inner.name} was not jam-trained, so it plays but does not listen yet",
               file=sys.stderr)
+    lookahead_s = args.lookahead_s if args.lookahead_s is not None else DEFAULT_LOOKAHEAD_S[args.mode]
     partner = partner_latents_from_audio(inner, part, int(part_rate))
-    generator = JamGenerator(inner, partner, args.lookahead_s)
-    seconds = args.seconds if args.seconds is not None else len(part) / float(part_rate)
+    generator = JamGenerator(inner, partner, lookahead_s, delay_s=args.delay_s if delay else None)
+    seconds = len(part) / float(part_rate) + (args.delay_s if delay else 0.0)  # the answer ends d after the part
+    seconds = args.seconds if args.seconds is not None else seconds
     mailbox = make_mailbox(generator, prompt=None)
-    mailbox.set_prompts(tuple(args.prompt or (PromptSlot(JAM_PROMPT, 1.0),)))
+    mailbox.set_prompts(tuple(args.prompt or (PromptSlot(DELAY_PROMPT if delay else JAM_PROMPT, 1.0),)))
     for name, value in args.set:
         mailbox.set(name, value)
     apply_musical_args(mailbox, args)
     try:
         result = render_to_file(generator, mailbox, seconds, args.out, seed=args.seed)
         if args.mix_out is not None:
-            _write_mix(args.out, part, int(part_rate), args.mix_out)
+            dry, wet = dry_wet_gains(args.dry_wet) if delay else (1.0, 1.0)
+            _write_mix(args.out, part, int(part_rate), args.mix_out, dry, wet)
     except (RenderError, AudioFileError) as exc:
         print(f"lmd jam: {exc}", file=sys.stderr)
         return 1
@@ -110,13 +146,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"lmd jam: interrupted; {args.out} was not written", file=sys.stderr)
         return 130
     mixed = f"; mix in {args.mix_out}" if args.mix_out is not None else ""
-    print(f"wrote {result.path} ({result.seconds:.1f} s, {result.speed_x_realtime:.1f}× real time, hearing "
-          f"{args.input.name} {args.lookahead_s:.2f} s late) with model {inner.name}{mixed}")
+    how = f"answering {args.input.name} {args.delay_s:.2f} s later" if delay else f"playing along with {args.input.name}"
+    print(f"wrote {result.path} ({result.seconds:.1f} s, {result.speed_x_realtime:.1f}× real time, {how}, "
+          f"hearing it {lookahead_s:.2f} s late) with model {inner.name}{mixed}")
     return 0
 
 
-def _write_mix(generated_path: Path, part, part_rate: int, out: Path) -> None:  # noqa: ANN001 — numpy array
-    """Partner + generated part at the generated file's rate, through the studio's limiter, written safely."""
+def _write_mix(generated_path: Path, part, part_rate: int, out: Path, dry: float = 1.0,  # noqa: ANN001 — numpy
+               wet: float = 1.0) -> None:
+    """Partner (× `dry`) + generated part (× `wet`) at the generated file's rate, through the studio's limiter,
+    written safely."""
     import numpy as np
     import soundfile as sf
 
@@ -130,6 +169,6 @@ def _write_mix(generated_path: Path, part, part_rate: int, out: Path) -> None:  
         x = np.repeat(x.mean(axis=1, keepdims=True), gen.shape[1], axis=1)
     n = len(gen)
     x = np.pad(x[:n], ((0, max(0, n - len(x))), (0, 0)))
-    mix = np.ascontiguousarray(gen + x, dtype=np.float32)
+    mix = np.ascontiguousarray(wet * gen + dry * x, dtype=np.float32)
     PeakLimiter(LimiterConfig(), rate, mix.shape[1]).process(mix)
     write_whole_file(out, mix, rate, out.suffix.lstrip(".").lower())  # like every render: never half a file

@@ -148,6 +148,15 @@ FOLLOW = ParamSpec("follow", "Follow", 0.0, 1.0, 1.0, "",
                    "Jam: how much the model listens to your input (1: as trained, 0: not at all).")
 JAM = ParamSpec("jam", "Jam", 0.0, 1.0, 0.0, "",
                 "Jam: the model hears your audio input and plays along (switched in the Input row).", integer=True)
+# Generative delay (model/jam.py, mode "delay"): the input comes back re-imagined by the prompt, `delay_s` later.
+DELAY = ParamSpec("delay", "Delay", 0.0, 1.0, 0.0, "",
+                  "Generative delay: with Jam on, the model plays your input back re-imagined by the prompt, "
+                  "a delay time later, instead of accompanying it.", integer=True)
+DELAY_TIME = ParamSpec("delay_s", "Delay time", 0.5, 4.0, 1.0, "s",
+                       "Generative delay: how long after you play the model answers.")
+DRY_WET = ParamSpec("dry_wet", "Dry/Wet", 0.0, 1.0, 1.0, "",
+                    "Your input (dry) against the model (wet) in the output; 1 = the model only.",
+                    block_boundary=False)
 MASTER_GAIN = ParamSpec("master_gain_db", "Volume", -60.0, 6.0, -6.0, "dB", "Master output level.",
                         block_boundary=False)
 

@@ -216,8 +216,14 @@ class TorchBlockGenerator:
             channels, clock_beats = stream_clock_channels(start, cfg.block_frames, rate_hz, controls.bpm,
                                                           controls.beats_per_bar)
             clock = torch.from_numpy(channels)
-        target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None].to(self.device)
+        target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None]
         context_cond, refresh, cut_off = self._partner_context(state)
+        if cut_off is not None and state.partner is not None and cut_off > state.block_index * cfg.block_frames:
+            # generative delay: the partner reaches into the block (training put it there too)
+            a0 = cfg.control_channels
+            target_cond[0, :, a0:a0 + cfg.accomp_channels] = state.partner.features(
+                state.block_index * cfg.block_frames, cfg.block_frames, cut_off)
+        target_cond = target_cond.to(self.device)
         # with a partner, older chunks stay cached so re-encoded ones still see their W - 1 predecessors
         keep = 2 * cfg.cached_chunks if state.partner is not None else None
         denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen,
@@ -242,19 +248,26 @@ class TorchBlockGenerator:
         """Whether this model's accompaniment channels were trained (else partner audio means nothing)."""
         return bool(self.dit.cfg.accomp_channels) and self.config.jam_trained
 
+    @property
+    def delay_trained(self) -> bool:
+        """Whether this model learned generative delay: playing back a partner lined up with it, re-voiced."""
+        return bool(self.dit.cfg.accomp_channels) and self.config.delay_trained
+
     def partner_encoder(self) -> PartnerEncoder:
         """Turns partner audio (the codec's rate and channels) into latent frames as it arrives."""
         return PartnerEncoder(self.codec)
 
-    def hear_partner(self, state: TorchGeneratorState, latents: torch.Tensor, start_frame: int | None = None
-                     ) -> TorchGeneratorState:
+    def hear_partner(self, state: TorchGeneratorState, latents: torch.Tensor, start_frame: int | None = None,
+                     reach_frames: int = 0, shift_frames: int = 0) -> TorchGeneratorState:
         """The state with partner latents [m, C] heard; the first call places them at stream latent frame
-        `start_frame` (default 0), later calls append. A new state: the old one is unchanged."""
+        `start_frame` (default 0), later calls append. A new state: the old one is unchanged.
+        `reach_frames`, `shift_frames` (first call only): generative delay's track (model/partner_track.py)."""
         cfg = self.dit.cfg
         keep = cfg.context_frames + 8 * cfg.block_frames  # the context and what may arrive ahead of it
         track = state.partner
         if track is None:
-            track = PartnerTrack.empty(cfg.latent_channels, 0 if start_frame is None else int(start_frame))
+            track = PartnerTrack.empty(cfg.latent_channels, 0 if start_frame is None else int(start_frame),
+                                       reach_frames, shift_frames)
         elif start_frame is not None and start_frame != track.end_frame:
             raise ValueError(f"partner latents must continue at frame {track.end_frame}, got {start_frame}")
         return replace(state, partner=track.heard(latents.detach().cpu(), keep))

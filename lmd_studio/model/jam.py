@@ -25,7 +25,7 @@ import torch
 
 from lmd_studio.core.compute import ComputeInfo
 from lmd_studio.core.generator import BlockControls, StreamInput, WrappedGenerator
-from lmd_studio.core.params import FOLLOW, JAM, ParamSpec
+from lmd_studio.core.params import DELAY, DELAY_TIME, FOLLOW, JAM, ParamSpec
 from lmd_studio.dsp.resample import resample
 from lmd_studio.model.generator import TorchBlockGenerator, TorchGeneratorState
 from lmd_studio.model.jam_input import StreamInputSource
@@ -126,23 +126,33 @@ class JamGenerator(WrappedGenerator):
     `lookahead_s` holds the partner back as a live input would arrive; live, the source's own arrival does.
 
     `switchable` (the studio): the Jam control switches the listening on and off, block by block; otherwise
-    (`lmd jam`) it always listens. The Follow control is a fader on what the model hears from now on: the
+    (`lmd jam`) it always listens.
+
+    Two ways of listening: "accompany" (the partner heard late, up to the block being generated: play along)
+    and generative "delay" (the partner is the input delayed by `delay_s`, lined up with the block being
+    generated and visible into it as far as it has arrived: play it back re-imagined by the prompt). In the
+    studio the Delay switch picks delay and the Delay time control sets d; a change of either makes the model
+    deaf for one block (its cache then holds nothing of the old alignment) and it listens again from the
+    next. The Follow control is a fader on what the model hears from now on: the
     partner's latents arriving from now are scaled by it (1: as trained; 0: not heard at all, as if no
     partner played); what was heard before keeps its level until it leaves the context (a few seconds), so
     streaming stays exactly the full-window computation (model/partner_track.py)."""
 
     def __init__(self, inner: TorchBlockGenerator, partner: torch.Tensor | PartnerSource, lookahead_s: float,
-                 switchable: bool = False) -> None:
+                 switchable: bool = False, delay_s: float | None = None) -> None:
         if not inner.dit.cfg.accomp_channels:
             raise ValueError(f"model {inner.name} has no accompaniment channels: it cannot hear a partner")
         if lookahead_s < 0:
             raise ValueError(f"lookahead_s must be >= 0, got {lookahead_s}")
+        if delay_s is not None and delay_s < 0:
+            raise ValueError(f"delay_s must be >= 0, got {delay_s}")
         super().__init__(inner)
         self.inner: TorchBlockGenerator = inner
         self.source: PartnerSource = FramesSource(partner) if isinstance(partner, torch.Tensor) else partner
         self.switchable = switchable
-        rate_hz = inner.codec.sample_rate / inner.codec.hop_frames
-        self.lookahead_frames = int(math.ceil(lookahead_s * rate_hz))
+        self.rate_hz = inner.codec.sample_rate / inner.codec.hop_frames  # latent frames per second
+        self.lookahead_frames = int(math.ceil(lookahead_s * self.rate_hz))
+        self.delay_s = delay_s  # fixed generative delay (`lmd jam --mode delay`); the studio's comes from controls
 
     # --- the BlockGenerator protocol: the rest is the inner generator's ---------------------------------
     @property
@@ -151,7 +161,7 @@ class JamGenerator(WrappedGenerator):
 
     @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
-        return self.inner.param_specs + ((FOLLOW, JAM) if self.switchable else (FOLLOW,))
+        return self.inner.param_specs + ((FOLLOW, JAM, DELAY, DELAY_TIME) if self.switchable else (FOLLOW,))
 
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
         return self.inner.generate_block(self.placed(state, controls), controls)
@@ -169,21 +179,42 @@ class JamGenerator(WrappedGenerator):
         switched_off = self.switchable and (controls.value(JAM) < 0.5 or controls.stream_position is None)
         if switched_off or follow <= 0.0:  # (no stream position: an offline render, with no live input)
             return self.deaf(state)
+        shift, reach = self.alignment(controls)
+        track = state.partner
+        if track is not None and (track.shift_frames, track.reach_frames) != (shift, reach):
+            return self.deaf(state, shift, reach)  # a new alignment: deaf for this block, listening from the next
         self.source.refresh(state.block_index, controls.stream_position)  # a live source takes in what arrived
-        return self.heard_by(state, follow)
+        return self.heard_by(state, follow, shift, reach)
 
-    def deaf(self, state: TorchGeneratorState) -> TorchGeneratorState:
+    def alignment(self, controls: BlockControls) -> tuple[int, int]:
+        """(shift, reach) in latent frames: accompany (0, 0); generative delay (d, the block's length)."""
+        delay_s = self.delay_s
+        if self.switchable:
+            delay_s = controls.value(DELAY_TIME) if controls.value(DELAY) >= 0.5 else None
+        if delay_s is None:
+            return 0, 0
+        return int(round(delay_s * self.rate_hz)), self.inner.dit.cfg.block_frames
+
+    def deaf(self, state: TorchGeneratorState, shift_frames: int = 0, reach_frames: int = 0
+             ) -> TorchGeneratorState:
         """`state` hearing nothing from this block on, exactly as if the partner had never played: an empty
         track from frame 0 (cut-off 0), so cached chunks that heard the partner count as stale and are
-        re-encoded without it (model/partner_track.stale_chunks)."""
+        re-encoded without it (model/partner_track.stale_chunks). The empty track carries the alignment
+        the next blocks will listen with."""
         track = state.partner
-        if track is None or (track.start_frame == 0 and not len(track.latents)):
+        if track is None or (track.start_frame == 0 and not len(track.latents)
+                             and (track.shift_frames, track.reach_frames) == (shift_frames, reach_frames)):
             return state
-        return replace(state, partner=PartnerTrack.empty(self.inner.dit.cfg.latent_channels, 0))
+        empty = PartnerTrack.empty(self.inner.dit.cfg.latent_channels, 0, reach_frames, shift_frames)
+        return replace(state, partner=empty)
 
     @property
     def jam_trained(self) -> bool:
         return self.inner.jam_trained
+
+    @property
+    def delay_trained(self) -> bool:
+        return self.inner.delay_trained
 
     def attach_input(self, stream_input: StreamInput | None, device_rate_hz: int) -> None:
         """The studio's input, for a live source (core/generator.HearsInput); a recording ignores it."""
@@ -191,24 +222,31 @@ class JamGenerator(WrappedGenerator):
             self.source.attach(stream_input, device_rate_hz)
 
     # --- the partner ----------------------------------------------------------------------------------
-    def heard_frames(self, block_index: int) -> int:
-        """Partner frames delivered when block `block_index` is generated (a live input is late)."""
+    def heard_frames(self, block_index: int, shift_frames: int = 0) -> int:
+        """Partner frames delivered when block `block_index` is generated (a live input is late), on the
+        stream's frame count; a partner delayed by `shift_frames` is that much further along."""
         o = self.inner.dit.cfg.block_frames
-        return max(0, min(self.source.available_frames(), block_index * o - self.lookahead_frames))
+        return max(0, min(self.source.available_frames(), block_index * o - self.lookahead_frames) + shift_frames)
 
-    def heard_by(self, state: TorchGeneratorState, follow: float = 1.0) -> TorchGeneratorState:
+    def heard_by(self, state: TorchGeneratorState, follow: float = 1.0, shift_frames: int | None = None,
+                 reach_frames: int | None = None) -> TorchGeneratorState:
         """`state` with the partner heard up to what block `state.block_index` may know; what it hears now
         comes in at `follow` (a fader on the model's input: frames heard earlier keep theirs, so what the
-        cache holds stays exactly what a full window would compute)."""
-        first = self.source.first_frame
-        if state.partner is not None and state.partner.end_frame < first:
+        cache holds stays exactly what a full window would compute). The alignment is the state's track's
+        (`placed` settles it), else the one given, else accompany."""
+        track = state.partner
+        shift = track.shift_frames if track is not None else (shift_frames or 0)
+        reach = track.reach_frames if track is not None else (reach_frames or 0)
+        first = self.source.first_frame + shift
+        if track is not None and track.end_frame < first:
             state = replace(state, partner=None)  # the source started over past what this state heard
         done = first if state.partner is None else state.partner.end_frame
-        upto = self.heard_frames(state.block_index)
+        upto = self.heard_frames(state.block_index, shift)
         if upto <= done:
             return state
-        latents = self.source.latents(done, upto)
-        return self.inner.hear_partner(state, latents if follow == 1.0 else latents * follow, start_frame=done)
+        latents = self.source.latents(done - shift, upto - shift)
+        return self.inner.hear_partner(state, latents if follow == 1.0 else latents * follow, start_frame=done,
+                                       reach_frames=reach, shift_frames=shift)
 
 
 def studio_jam(generator: TorchBlockGenerator) -> JamGenerator:

@@ -38,6 +38,8 @@ class GeneratorConfig:
     sampler: str = "pingpong"
     default_steps: int = 4
     jam_trained: bool = False  # the accompaniment channels were trained on partner stems (training/partner.py)
+    # ... and on re-voiced renders lined up with the target (generative delay, training/partner.py)
+    delay_trained: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

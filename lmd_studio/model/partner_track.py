@@ -10,6 +10,11 @@ and the same function that made the training features (model/conditioning.accomp
 the context's features here: frames before the cut-off carry the partner's latents and a visibility bit,
 later ones (and the target) zeros.
 
+Generative delay is the same track read another way: the partner is the player's input delayed by d
+(`shift_frames`), so it lines up with the block being generated, and the model (trained on re-voiced pairs,
+training/partner.py) plays it back re-imagined. There the partner may be visible into the target block
+(`reach_frames` = the block's length): cut-off(n) = min(heard_end, first frame of block n + reach).
+
 Block-causal streaming caches a chunk's keys and values once, when it is encoded; partner audio for that
 chunk that arrives later would never be seen, and the cache would no longer be what an uncached window
 with today's cut-off computes. `stale_chunks` counts the newest cached chunks whose visible partner frames
@@ -40,14 +45,17 @@ class PartnerTrack:
 
     latents: torch.Tensor  # [n, latent_channels]
     start_frame: int = 0
+    reach_frames: int = 0  # how far into the block being generated the partner may be visible (delay mode)
+    shift_frames: int = 0  # the partner is its source delayed by this many frames (generative delay; else 0)
 
     @property
     def end_frame(self) -> int:
         return self.start_frame + int(self.latents.shape[0])
 
     @classmethod
-    def empty(cls, latent_channels: int, start_frame: int = 0) -> PartnerTrack:
-        return cls(torch.zeros(0, latent_channels), start_frame)
+    def empty(cls, latent_channels: int, start_frame: int = 0, reach_frames: int = 0, shift_frames: int = 0
+              ) -> PartnerTrack:
+        return cls(torch.zeros(0, latent_channels), start_frame, reach_frames, shift_frames)
 
     def heard(self, latents: torch.Tensor, keep_frames: int) -> PartnerTrack:
         """The track with `latents` [m, C] appended; only the newest `keep_frames` are kept (the context)."""
@@ -55,11 +63,11 @@ class PartnerTrack:
             raise ValueError(f"partner latents must be [m, {self.latents.shape[1]}], got {tuple(latents.shape)}")
         joined = torch.cat([self.latents, latents.to(self.latents.dtype)], dim=0)
         drop = max(0, joined.shape[0] - keep_frames)
-        return PartnerTrack(joined[drop:], self.start_frame + drop)
+        return PartnerTrack(joined[drop:], self.start_frame + drop, self.reach_frames, self.shift_frames)
 
     def cut_off(self, block_start_frame: int) -> int:
         """The first hidden frame when the block starting at `block_start_frame` is generated."""
-        return min(self.end_frame, block_start_frame)
+        return min(self.end_frame, block_start_frame + self.reach_frames)
 
     def features(self, window_start_frame: int, n_frames: int, cut_off_frame: int) -> torch.Tensor:
         """[n_frames, C + 1] accompaniment features of the window starting at `window_start_frame`."""

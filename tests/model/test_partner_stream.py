@@ -42,7 +42,7 @@ def heard_before(block: int, o: int, lag_frames: int) -> int:
 
 
 def streamed(gen: TorchBlockGenerator, partner: torch.Tensor, n_blocks: int, lag_frames: int,
-             start_frame: int = 0) -> list[torch.Tensor]:
+             start_frame: int = 0, reach_frames: int = 0) -> list[torch.Tensor]:
     o = gen.dit.cfg.block_frames
     state = gen.init_state(11)
     out = []
@@ -50,7 +50,7 @@ def streamed(gen: TorchBlockGenerator, partner: torch.Tensor, n_blocks: int, lag
     for n in range(n_blocks):
         upto = max(heard, heard_before(n, o, lag_frames))
         if upto > heard:
-            state = gen.hear_partner(state, partner[heard:upto], start_frame=heard)
+            state = gen.hear_partner(state, partner[heard:upto], start_frame=heard, reach_frames=reach_frames)
             heard = upto
         with torch.inference_mode():
             x, state = gen.generate_latents(state, CONTROLS)
@@ -59,26 +59,29 @@ def streamed(gen: TorchBlockGenerator, partner: torch.Tensor, n_blocks: int, lag
 
 
 def reference(gen: TorchBlockGenerator, partner: torch.Tensor, n_blocks: int, lag_frames: int,
-              start_frame: int = 0) -> list[torch.Tensor]:
+              start_frame: int = 0, reach_frames: int = 0) -> list[torch.Tensor]:
     dit, cfg = gen.dit, gen.dit.cfg
     o, a0 = cfg.block_frames, cfg.control_channels
     spec = gen.sampler_spec(CONTROLS)
     text = gen.text_kv(CONTROLS.prompt_mix, spec.guidance)
-    target_cond = frame_conditioning(cfg, o, CONTROLS)[None]
+    plain_cond = frame_conditioning(cfg, o, CONTROLS)[None]
     history = torch.zeros(1, 0, cfg.latent_channels)
     out = []
     for n in range(n_blocks):
         start = n * o
         heard_end = max(start_frame, heard_before(n, o, lag_frames))
-        track = PartnerTrack(partner[start_frame:heard_end], start_frame)
+        track = PartnerTrack(partner[start_frame:heard_end], start_frame, reach_frames)
         ctx = history if cfg.routing and gen.config.mode == "blockcausal" else history[:, -cfg.context_frames:]
         n_ctx = ctx.shape[1]
-        ctx_cond = target_cond.repeat(1, n_ctx // o, 1) if n_ctx else torch.zeros(1, 0, target_cond.shape[2])
+        ctx_cond = plain_cond.repeat(1, n_ctx // o, 1) if n_ctx else torch.zeros(1, 0, plain_cond.shape[2])
         if n_ctx:
             ctx_cond[0, :, a0:a0 + cfg.accomp_channels] = track.features(start - n_ctx, n_ctx, track.cut_off(start))
+        target_cond = plain_cond.clone()  # the partner reaches into the block only in delay mode (reach > 0)
+        if track.cut_off(start) > start:
+            target_cond[0, :, a0:a0 + cfg.accomp_channels] = track.features(start, o, track.cut_off(start))
         gen_n = torch.Generator().manual_seed(block_seed(11, n))
 
-        def denoise(x, t, ctx=ctx, ctx_cond=ctx_cond):  # noqa: ANN001, ANN202
+        def denoise(x, t, ctx=ctx, ctx_cond=ctx_cond, target_cond=target_cond):  # noqa: ANN001, ANN202
             return window_velocity(dit, ctx, x, t, text, pattern=gen.config.mode, context_cond=ctx_cond,
                                    target_cond=target_cond)
 
@@ -101,6 +104,25 @@ def test_streamed_jam_equals_the_full_window_with_the_partner_cut_off(mode: str,
     b = reference(gen, partner, n_blocks, lag_frames, start_frame)
     for n, (x, y) in enumerate(zip(a, b)):
         torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4, msg=f"block {n} differs")
+
+
+@pytest.mark.parametrize("mode", ["blockcausal", "encdec"])
+@pytest.mark.parametrize("lag_frames", [-4, -1, 2])
+def test_streamed_delay_equals_the_full_window_with_the_partner_in_the_block(mode: str, lag_frames: int) -> None:
+    """Generative delay: the partner (the input shifted by d) reaches into the block being generated as far
+    as it has arrived (lag < 0: ahead of the block's start, part of the block; lag > 0: not even that far);
+    the block sees it in its own frame conditioning and the cache stays the full-window computation."""
+    gen = make(mode)
+    o = gen.dit.cfg.block_frames
+    n_blocks = gen.dit.cfg.window_chunks + 4
+    partner = partner_latents(gen, (n_blocks + 2) * o)
+    a = streamed(gen, partner, n_blocks, lag_frames, reach_frames=o)
+    b = reference(gen, partner, n_blocks, lag_frames, reach_frames=o)
+    for n, (x, y) in enumerate(zip(a, b)):
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4, msg=f"block {n} differs")
+    # and reaching into the block matters: the same partner, seen only up to each block's start, differs
+    c = streamed(gen, partner, n_blocks, lag_frames, reach_frames=0)
+    assert not torch.allclose(a[-1], c[-1], atol=1e-3) if lag_frames < 0 else torch.equal(a[-1], c[-1])
 
 
 def test_the_model_hears_the_partner() -> None:
