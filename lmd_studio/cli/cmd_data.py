@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--sf3", type=Path, default=None, help="override MuseScore_General_Full.sf3")
     b.add_argument("--no-stems", action="store_true",
                    help="skip the partner stems of multi-part items (melody/accompaniment, drums/band)")
+    b.add_argument("--no-revoice", action="store_true",
+                   help="skip the re-voiced renders of score and mix items (the same notes on other instruments), "
+                        "and their backfill into an existing corpus")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     r = sub.add_parser("report", help="print the build report of a corpus folder")
     r.add_argument("--corpus", type=Path, default=None)
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = BuildConfig(out_dir=out, size=args.size, seed=args.seed, workers=args.workers,
                           include_noncommercial=args.include_noncommercial, sources=_paths(args),
-                          progress=not args.no_progress, stems=not args.no_stems,
+                          progress=not args.no_progress, stems=not args.no_stems, revoice=not args.no_revoice,
                           only_kinds=tuple(args.only) if args.only else None)
         rep = build_corpus(cfg)
     except (MissingSourceError, BuildError, ValueError) as exc:

@@ -27,6 +27,7 @@ from lmd_studio.data.plan import SIZES, Catalogue, build_catalogue, plan_jobs
 from lmd_studio.data.produced import missing_packages, produced_tracks
 from lmd_studio.data.relabel import relabel_keys
 from lmd_studio.data.report import build_report, read_skips, write_report
+from lmd_studio.data.revoice_backfill import backfill_revoiced
 from lmd_studio.data.sources import SourcePaths, check_sources, drum_kits, music21_pieces
 from lmd_studio.data.splits import SplitConfig
 from lmd_studio.data.stems_backfill import backfill_stems
@@ -55,6 +56,7 @@ class BuildConfig:
     max_jobs: int | None = None  # stop after this many jobs (tests of interruption/resume)
     only_kinds: tuple[str, ...] | None = None  # render only these kinds' jobs now (the plan stays the whole)
     stems: bool = True  # partner stems of multi-part items (jam training); earlier items get theirs backfilled
+    revoice: bool = True  # score/mix items re-rendered on other instruments (data/revoice.py); backfilled too
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -129,12 +131,19 @@ def build_corpus(cfg: BuildConfig, log=print) -> dict:
         log(f"produced music: not installed, so not in this corpus: {', '.join(missing)} "
             f"(sudo apt-get install {' '.join(missing)})")
     group_of = {s.source_id: cat.group_of_sample(s) for s in cat.samples}
-    setup = WorkerSetup(out, (cfg.sources, {p.key: p for p in cat.pieces}, {s.name: s for s in cat.samples},
-                              {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores",
-                              {t.key: t for t in cat.tracks}, cfg.stems))
-    _run(todo, setup, cfg, manifest_path, skip_path)
+    kit_splits = {k.name: cat.split_of[k.source_id] for k in cat.kits}
+
+    def setup(stems: bool, revoice: bool) -> WorkerSetup:
+        return WorkerSetup(out, (cfg.sources, {p.key: p for p in cat.pieces}, {s.name: s for s in cat.samples},
+                                 {k.name: k for k in cat.kits}, group_of, out / "cache" / "scores",
+                                 {t.key: t for t in cat.tracks}, stems, revoice, kit_splits))
+
+    _run(todo, setup(cfg.stems, cfg.revoice), cfg, manifest_path, skip_path)
+    # each backfill re-renders only what it writes (neither changes a clip, so its own flag is enough)
     if cfg.stems and cfg.max_jobs is None:
-        backfill_stems(out, jobs, setup, cfg.workers, log)
+        backfill_stems(out, jobs, setup(stems=True, revoice=False), cfg.workers, log)
+    if cfg.revoice and cfg.max_jobs is None:
+        backfill_revoiced(out, jobs, setup(stems=False, revoice=True), cfg.workers, log)
     relabel = relabel_keys(out)
     if relabel.changed:
         log(f"keys from the excerpts' own notes: {relabel.changed} of {relabel.checked} relabelled "

@@ -8,8 +8,10 @@ job"; the worker records the reason and the file involved.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -17,13 +19,21 @@ import soundfile as sf
 from lmd_studio.data import labels, produced_clip
 from lmd_studio.data.drum_kits import DrumKit, load_kit, render_hits
 from lmd_studio.data.drum_patterns import GM_DRUM_NOTE, PATTERNS, DrumPattern, perform
-from lmd_studio.data.gm import BAND_PALETTES, PALETTES, style_for
+from lmd_studio.data.gm import BAND_PALETTES, PALETTES, Palette, Style, style_for
 from lmd_studio.data.licences import SOUNDFONT_LICENCES, Licence
 from lmd_studio.data.plan import Job
 from lmd_studio.data.produced import TrackRef
-from lmd_studio.data.scores import ParsedScore, load_scores_cached, make_excerpt
+from lmd_studio.data.revoice import (
+    REVOICED_STEM,
+    choose_kit,
+    choose_palette,
+    fit_peak,
+    programs_of,
+    revoice_rng,
+)
+from lmd_studio.data.scores import Excerpt, ParsedScore, load_scores_cached, make_excerpt
 from lmd_studio.data.sources import KitRef, PieceRef, SampleRef, SourcePaths
-from lmd_studio.data.synth import RendererPool
+from lmd_studio.data.synth import RendererPool, SynthError
 from lmd_studio.dsp.crossfade import tile_loop
 from lmd_studio.dsp.resample import level_gain, normalise_level, resample, to_mono
 
@@ -48,15 +58,20 @@ class RenderResult:
     render: dict = field(default_factory=dict)
     source_file: str | None = None
     # partner stems for jam training: name → [N] float32, the same length and gain as `audio`, summing to it
-    # (exactly for mixes, to the synth's rounding for score parts)
+    # (exactly for mixes, to the synth's rounding for score parts); plus, outside that sum, REVOICED_STEM:
+    # the same notes on other instruments (data/revoice.py)
     stems: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class RenderContext:
     def __init__(self, paths: SourcePaths, pieces: dict[str, PieceRef], samples: dict[str, SampleRef],
                  kits: dict[str, KitRef], group_of: dict[str, str], score_cache: Path | None = None,
-                 tracks: dict[str, TrackRef] | None = None, stems: bool = True) -> None:
+                 tracks: dict[str, TrackRef] | None = None, stems: bool = True, revoice: bool = True,
+                 kit_splits: dict[str, str] | None = None) -> None:
         self.stems = stems  # render partner stems of multi-part items (score: melody/accompaniment, mix: drums/band)
+        self.revoice = revoice  # render score/mix items again on other instruments (REVOICED_STEM)
+        # kit name → split: a re-voiced mix borrows only kits of its own split (None: unknown, its own kit)
+        self.kit_splits = kit_splits or {}
         self.paths, self.pieces, self.samples, self.kits, self.group_of = paths, pieces, samples, kits, group_of
         self.score_cache = score_cache
         self.tracks = tracks or {}
@@ -64,6 +79,7 @@ class RenderContext:
                                    SAMPLE_RATE_HZ)
         self._scores: OrderedDict[str, list[ParsedScore]] = OrderedDict()
         self._kits: dict[str, DrumKit] = {}
+        self._revoice_kits: dict[str, DrumKit] = {}
 
     def score(self, key: str, tune: int) -> ParsedScore:
         """Tune `tune` (modulo the file's tune count) of a piece, parsed once per build."""
@@ -79,6 +95,23 @@ class RenderContext:
         if name not in self._kits:
             self._kits[name] = load_kit(self.kits[name])
         return self._kits[name]
+
+    def kits_in_split(self, split: str) -> list[DrumKit]:
+        """The parsed kits of `split` (parsing reads no audio); kits whose drumkit.xml is unreadable left out."""
+        out = []
+        for name in sorted(n for n, s in self.kit_splits.items() if s == split and n in self.kits):
+            try:
+                out.append(self.kit(name))
+            except ValueError:
+                continue
+        return out
+
+    def revoice_kit(self, name: str) -> DrumKit:
+        """A second copy of a kit for re-voiced drums: its sample cache and problem list are its own, so an
+        unreadable sample met while re-voicing can never fail (or silence) a later clip's own drums."""
+        if name not in self._revoice_kits:
+            self._revoice_kits[name] = load_kit(self.kits[name])
+        return self._revoice_kits[name]
 
 
 def _level_gain(audio: np.ndarray, rng: np.random.Generator) -> float:
@@ -114,6 +147,30 @@ def _notes4(notes5: np.ndarray) -> np.ndarray:
     return np.asarray(notes5[:, :4], dtype=np.float32)
 
 
+RevoiceRender = Callable[[np.random.Generator], tuple[np.ndarray, dict[str, Any]]]
+
+
+def _revoiced(job: Job, gain: float, render: RevoiceRender) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """({REVOICED_STEM: audio} scaled by the mix's `gain`, its record) from `render(rng) → (audio, record)`,
+    drawn from the job's own re-voice generator. A failure costs only this stem (recorded), never the clip:
+    the corpus must hold the same clips with and without re-voicing."""
+    try:
+        audio, record = render(revoice_rng(job.seed))
+    except (ValueError, SynthError, OSError) as exc:
+        return {}, {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    revoiced, trim_db = fit_peak(_scaled(audio, gain))
+    return {REVOICED_STEM: revoiced}, {**record, **({"trim_db": trim_db} if trim_db else {})}
+
+
+def _revoice_score(ctx: RenderContext, sf_name: str, palette: Palette, style: Style, ex: Excerpt, reverb_send: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """The excerpt's notes on another palette: same soundfont, channels, reverb send and length."""
+    other = choose_palette(palette, ex.roles, style.palettes, tuple(PALETTES), rng)
+    programs = programs_of(other, ex.roles)
+    audio = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
+    return audio, {"palette": other.name, "programs": programs}
+
+
 def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
     piece = ctx.pieces[job.params["piece"]]
     style = style_for(piece.folder)
@@ -126,16 +183,21 @@ def render_score(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Rend
     audio = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
     text, tags = labels.describe_score(style, palette, ex.roles, ex.beat_bpm, ex.key, rng)
     gain = _level_gain(audio, rng)
-    stems = (_score_stems(lambda: ctx.synths.get(sf_name), ex.notes, ex.roles, programs, ex.duration_s, reverb_send)
+    parts = (_score_stems(lambda: ctx.synths.get(sf_name), ex.notes, ex.roles, programs, ex.duration_s, reverb_send)
              if ctx.stems else {})
+    stems = {name: _scaled(part, gain) for name, part in parts.items()}
+    revoiced: dict[str, dict[str, Any]] = {}
+    if ctx.revoice:  # after every draw from `rng`
+        stem, revoiced[REVOICED_STEM] = _revoiced(
+            job, gain, lambda r: _revoice_score(ctx, sf_name, palette, style, ex, reverb_send, r))
+        stems.update(stem)  # already scaled
     return RenderResult(
-        audio=_scaled(audio, gain), description=text, tags=tags,
-        stems={name: _scaled(stem, gain) for name, stem in stems.items()},
+        audio=_scaled(audio, gain), description=text, tags=tags, stems=stems,
         licences=[piece.licence, SOUNDFONT_LICENCES[sf_name]], sources=[piece.source_id, f"soundfont:{sf_name}"],
         groups=[piece.source_id], bpm=ex.beat_bpm, key=ex.key, time_signature=ex.time_signature,
         notes=_notes4(ex.notes), source_file=str(piece.path),
         render={"soundfont": sf_name, "palette": palette.name, "programs": programs, "transpose": ex.transpose,
-                "quarter_bpm": ex.quarter_bpm, "start_quarter": ex.start_q, "title": score.title})
+                "quarter_bpm": ex.quarter_bpm, "start_quarter": ex.start_q, "title": score.title, **revoiced})
 
 
 def _kit_gaps(kit: DrumKit) -> dict:
@@ -143,7 +205,9 @@ def _kit_gaps(kit: DrumKit) -> dict:
     return {"kit_missing_samples": kit.missing} if kit.missing else {}
 
 
-def _drum_audio(pattern: DrumPattern, kit: DrumKit, bpm: float, duration_s: float, rng: np.random.Generator):
+def _drum_audio(pattern: DrumPattern, kit: DrumKit, bpm: float, duration_s: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[tuple[float, str, int]]]:
+    """(audio, hits table [n, 3], hits as performed: (time_s, role, velocity))."""
     if not {"kick", "snare", "hand_low"} & kit.roles:
         raise ValueError(f"kit {kit.ref.name} has no kick, snare or low hand drum")
     hits = perform(pattern, bpm, duration_s, rng, kit.roles)
@@ -151,14 +215,14 @@ def _drum_audio(pattern: DrumPattern, kit: DrumKit, bpm: float, duration_s: floa
     if kit.problems:
         raise ValueError("; ".join(kit.problems[:3]))
     table = np.array([(t, GM_DRUM_NOTE[r], v) for t, r, v in hits], dtype=np.float32).reshape(-1, 3)
-    return audio, table
+    return audio, table, hits
 
 
 def render_drums(job: Job, ctx: RenderContext, rng: np.random.Generator) -> RenderResult:
     pattern = PATTERNS[job.params["genre"]]
     kit = ctx.kit(job.params["kit"])
     bpm = float(rng.uniform(*pattern.bpm_range))
-    audio, table = _drum_audio(pattern, kit, bpm, job.clip_s, rng)
+    audio, table, _ = _drum_audio(pattern, kit, bpm, job.clip_s, rng)
     text, tags = labels.describe_drums(pattern, kit.ref.name, kit.kind, bpm, rng)
     return RenderResult(audio=_level(audio, rng), description=text, tags=tags, licences=[kit.ref.licence],
                         sources=[kit.ref.source_id, *kit.ref.members], groups=[kit.ref.source_id], bpm=bpm,
@@ -188,24 +252,47 @@ def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Render
     palette = PALETTES[BAND_PALETTES[int(rng.integers(len(BAND_PALETTES)))]]
     programs = [palette.program_for(r)[0] for r in ex.roles]
     sf_name = job.params["soundfont"]
-    music = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=int(rng.integers(15, 50)))
-    drums, table = _drum_audio(pattern, kit, bpm, ex.duration_s, rng)
+    reverb_send = int(rng.integers(15, 50))
+    music = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
+    drums, table, hits = _drum_audio(pattern, kit, bpm, ex.duration_s, rng)
     balance_db = float(rng.uniform(-4.0, 2.0))  # drums relative to the band
     band = normalise_level(music, -20.0)
     drum_stem = normalise_level(drums, -20.0 + balance_db)
     mix = band + drum_stem
     text, tags = labels.describe_mix(pattern, palette, style, kit.kind, bpm, ex.key, ex.roles, rng)
     gain = _level_gain(mix, rng)
+    stems = {"drums": _scaled(drum_stem, gain), "band": _scaled(band, gain)} if ctx.stems else {}
+    revoiced: dict[str, dict[str, Any]] = {}
+    if ctx.revoice:  # after every draw from `rng`
+        stem, revoiced[REVOICED_STEM] = _revoiced(job, gain, lambda r: _revoice_mix(
+            ctx, job.split, sf_name, palette, ex, reverb_send, kit, hits, balance_db, r))
+        stems.update(stem)
     return RenderResult(
-        audio=_scaled(mix, gain), description=text, tags=tags,
-        stems={"drums": _scaled(drum_stem, gain), "band": _scaled(band, gain)}
-        if ctx.stems else {},
+        audio=_scaled(mix, gain), description=text, tags=tags, stems=stems,
         licences=[piece.licence, SOUNDFONT_LICENCES[sf_name], kit.ref.licence],
         sources=[piece.source_id, kit.ref.source_id, *kit.ref.members, f"soundfont:{sf_name}"],
         groups=[piece.source_id, kit.ref.source_id], bpm=bpm, key=ex.key, time_signature=ex.time_signature,
         notes=_notes4(ex.notes), drum_hits=table, source_file=str(piece.path),
         render={"soundfont": sf_name, "palette": palette.name, "pattern": pattern.genre, "kit": kit.ref.name,
-                "programs": programs, "transpose": ex.transpose, "drum_balance_db": balance_db, **_kit_gaps(kit)})
+                "programs": programs, "transpose": ex.transpose, "drum_balance_db": balance_db, **_kit_gaps(kit),
+                **revoiced})
+
+
+def _revoice_mix(ctx: RenderContext, split: str, sf_name: str, palette: Palette, ex: Excerpt, reverb_send: int,
+                 kit: DrumKit, hits: list[tuple[float, str, int]], balance_db: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """The band on another band palette plus the identical hits on another kit of the same kind and split,
+    balanced and normalised as the mix is."""
+    other = choose_palette(palette, ex.roles, BAND_PALETTES, (), rng)
+    programs = programs_of(other, ex.roles)
+    music = ctx.synths.get(sf_name).render(ex.notes, programs, ex.duration_s, reverb_send=reverb_send)
+    chosen = choose_kit(kit, {role for _, role, _ in hits}, ctx.kits_in_split(split), rng)
+    drum_kit = ctx.revoice_kit(chosen.ref.name)
+    drums = render_hits(drum_kit, hits, ex.duration_s, rng, SAMPLE_RATE_HZ)
+    if drum_kit.problems:
+        raise ValueError("; ".join(drum_kit.problems[:3]))
+    mix = normalise_level(music, -20.0) + normalise_level(drums, -20.0 + balance_db)
+    return mix, {"palette": other.name, "programs": programs, "kit": drum_kit.ref.name}
 
 
 def _loop_bpm(duration_s: float) -> float:

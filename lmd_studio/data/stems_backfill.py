@@ -1,7 +1,7 @@
 """Give items built before stems existed their partner stems, without touching their mix.
 
 Each job is re-rendered from its own seed (renders are deterministic), the re-render is checked against the
-stored 16-bit mix (`worker.BACKFILL_MAX_DIFF`) so the stems are known to line up with it, and the stems are
+stored 16-bit mix (`worker.same_music`) so the stems are known to line up with it, and the stems are
 written beside it. The manifest is rewritten atomically every `SAVE_EVERY` items, so an interrupted pass
 resumes where it stopped; items whose re-render does not match are logged in `stems-skipped.jsonl` and not
 retried.
@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing as mp
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from lmd_studio.data.manifest import read_manifest, rewrite_manifest
+from lmd_studio.data.manifest import ManifestItem, read_manifest, rewrite_manifest
 from lmd_studio.data.plan import Job
 from lmd_studio.data.worker import WorkerSetup, init_worker, run_stems_job
 
@@ -24,11 +25,27 @@ SAVE_EVERY = 200
 SKIP_FILE = "stems-skipped.jsonl"
 
 
-def _skipped(out: Path) -> set[str]:
-    path = out / SKIP_FILE
+def skipped_ids(path: Path) -> set[str]:
+    """Ids logged in a backfill's skip file (JSON lines with an "id")."""
     if not path.exists():
         return set()
     return {json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def log_skip(path: Path, item_id: str, reason: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": item_id, "reason": reason}) + "\n")
+
+
+def run_tasks(fn: Callable[[tuple[Job, ManifestItem]], dict[str, Any]], todo: list[tuple[Job, ManifestItem]],
+              setup: WorkerSetup, workers: int) -> Iterator[dict[str, Any]]:
+    """fn's results in `todo` order: in this process for one worker, else on a pool of `workers`."""
+    if workers == 1 or len(todo) <= 1:
+        init_worker(setup)
+        yield from map(fn, todo)
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=init_worker, initargs=(setup,)) as pool:
+            yield from pool.imap(fn, todo, chunksize=1)
 
 
 def backfill_stems(out: Path, jobs: list[Job], setup: WorkerSetup, workers: int,
@@ -36,7 +53,7 @@ def backfill_stems(out: Path, jobs: list[Job], setup: WorkerSetup, workers: int,
     """Stems for every score/mix item of the manifest in `out` that has none; returns how many got them."""
     manifest_path = out / "manifest.jsonl"
     by_id = {j.id: j for j in jobs}
-    skipped = _skipped(out)
+    skipped = skipped_ids(out / SKIP_FILE)
     todo = [(by_id[it.id], it) for it in read_manifest(manifest_path)
             if it.kind in STEM_KINDS and "stems" not in it.render and it.id in by_id and it.id not in skipped]
     if not todo:
@@ -55,21 +72,13 @@ def backfill_stems(out: Path, jobs: list[Job], setup: WorkerSetup, workers: int,
             item_id, stems = result["stems"]
             found[item_id] = stems  # possibly {} (one part only): recorded so it is not tried again
         else:
-            item_id, reason = result["stems_skip"]
-            with open(out / SKIP_FILE, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"id": item_id, "reason": reason}) + "\n")
+            log_skip(out / SKIP_FILE, *result["stems_skip"])
         if done % SAVE_EVERY == 0:
             save()
             log(f"partner stems: {done}/{len(todo)} re-rendered, {len(found)} decided")
 
-    if workers == 1 or len(todo) <= 1:
-        init_worker(setup)
-        for n, task in enumerate(todo, 1):
-            handle(run_stems_job(task), n)
-    else:
-        with mp.get_context("spawn").Pool(workers, initializer=init_worker, initargs=(setup,)) as pool:
-            for n, result in enumerate(pool.imap(run_stems_job, todo, chunksize=1), 1):
-                handle(result, n)
+    for n, result in enumerate(run_tasks(run_stems_job, todo, setup, workers), 1):
+        handle(result, n)
     save()
     return sum(1 for stems in found.values() if stems)
 

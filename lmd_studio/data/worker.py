@@ -12,6 +12,7 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -20,6 +21,7 @@ from lmd_studio.data.licences import combine
 from lmd_studio.data.manifest import ManifestItem
 from lmd_studio.data.plan import Job
 from lmd_studio.data.renders import RENDERERS, SAMPLE_RATE_HZ, RenderContext, source_file_of
+from lmd_studio.data.revoice import REVOICED_STEM
 from lmd_studio.dsp.features import FeatureConfig, compute_control_features
 from lmd_studio.dsp.resample import rms_db
 
@@ -78,9 +80,12 @@ def _write_item(job: Job, index: int, res, out: Path) -> ManifestItem:
     _atomic_write(out / feat_rel, write_npz)
     _atomic_write(out / audio_rel, lambda p: sf.write(str(p), audio, SAMPLE_RATE_HZ, format="FLAC",
                                                       subtype="PCM_16"))
-    stems = _write_stems(res.stems, audio.size, out, f"audio/{shard}/{job.id}")
+    parts, revoiced = _split_revoiced(res.stems)
+    stems = _write_stems(parts, audio.size, out, f"audio/{shard}/{job.id}")
     # "stems" in render = this item's stems were decided (possibly none): the backfill pass skips it
     render = {**res.render, "stems": sorted(stems)} if _CTX is not None and _CTX.stems else res.render
+    # written on its own: a re-voice that cannot be written must not cost the part stems (nor they it)
+    stems.update(_write_stems(revoiced, audio.size, out, f"audio/{shard}/{job.id}"))
     ids, commercial_ok = combine(res.licences)
     return ManifestItem(
         id=job.id, kind=job.kind, split=job.split, audio=audio_rel, features=feat_rel,
@@ -91,6 +96,12 @@ def _write_item(job: Job, index: int, res, out: Path) -> ManifestItem:
         bpm=None if res.bpm is None else round(float(res.bpm), 2), key=res.key, time_signature=res.time_signature,
         has_notes=res.notes is not None, has_drum_hits=res.drum_hits is not None, seed=job.seed, render=render,
         stems=stems)
+
+
+def _split_revoiced(stems: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(the part stems, which sum to the mix; the re-voiced render, which does not)."""
+    return ({k: v for k, v in stems.items() if k != REVOICED_STEM},
+            {k: v for k, v in stems.items() if k == REVOICED_STEM})
 
 
 def _write_stems(stems: dict[str, np.ndarray], num_frames: int, out: Path, stem_prefix: str) -> dict[str, str]:
@@ -147,9 +158,31 @@ def run_stems_job(task: tuple[Job, ManifestItem]) -> dict:
         if problem:
             return {"stems_skip": (item.id, problem)}
         prefix = item.audio.removesuffix(".flac")
-        return {"stems": (item.id, _write_stems(res.stems, res.audio.size, _OUT, prefix))}
+        parts, _ = _split_revoiced(res.stems)  # the re-voice has its own pass (run_revoice_job)
+        return {"stems": (item.id, _write_stems(parts, res.audio.size, _OUT, prefix))}
     except Exception as exc:  # never crash the build: the item keeps its mix, without stems
         return {"stems_skip": (item.id, f"{type(exc).__name__}: {exc}"[:500])}
+
+
+def run_revoice_job(task: tuple[Job, ManifestItem]) -> dict[str, Any]:
+    """Backfill the re-voiced render of an item built before it existed, as `run_stems_job` does its stems:
+    re-render from the seed, check it is the stored clip's music, write only `<prefix>.revoiced.flac`.
+    → {"revoiced": (id, {REVOICED_STEM: rel} or {}, its render record)} or {"revoiced_skip": (id, reason)}."""
+    job, item = task
+    assert _CTX is not None and _OUT is not None, "init_worker was not called"
+    try:
+        res = RENDERERS[job.kind](job, _CTX, np.random.default_rng(job.seed))
+        if REVOICED_STEM not in res.render:
+            return {"revoiced_skip": (item.id, f"{job.kind} renders have no re-voice (or it is switched off)")}
+        stored, _ = sf.read(str(_OUT / item.audio), dtype="float32")
+        problem = same_music(stored, res.audio)
+        if problem:
+            return {"revoiced_skip": (item.id, problem)}
+        _, revoiced = _split_revoiced(res.stems)
+        written = _write_stems(revoiced, res.audio.size, _OUT, item.audio.removesuffix(".flac"))
+        return {"revoiced": (item.id, written, res.render[REVOICED_STEM])}
+    except Exception as exc:  # never crash the build: the item keeps its mix and stems, without a re-voice
+        return {"revoiced_skip": (item.id, f"{type(exc).__name__}: {exc}"[:500])}
 
 
 def run_job(task: tuple[int, Job]) -> dict:

@@ -10,7 +10,8 @@ with the old one's latents):
                               grid_bpm / grid_beats_per_bar (0 = no known grid; data/grid.py; items encoded
                               before the grid existed read as 0), and for items with partner stems
                               (data/stems_backfill.py) stem_<name>_latents [N, C] + stem_<name>_controls [N, 15]
-                              (the stem's own knob values, computed from its audio)
+                              (the stem's own knob values, computed from its audio); the re-voiced render
+                              (data/revoice.py, data/revoice_backfill.py) is one of them: stem_revoiced_*
 Each item file is written to a temporary name and renamed, so an interrupted run resumes where it stopped
 and never leaves a half-written item behind.
 """
@@ -101,12 +102,14 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def _stem_arrays(codec: SpectralCodec, corpus: Corpus, item, n: int) -> dict[str, np.ndarray]:
-    """stem_<name>_latents / stem_<name>_controls for every stem of `item`, cut to the mix's `n` frames."""
+def _stem_arrays(codec: SpectralCodec, corpus: Corpus, item, n: int,
+                 names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """stem_<name>_latents / stem_<name>_controls for every stem of `item` (or those `names`), cut to the
+    mix's `n` frames."""
     from lmd_studio.dsp.features import compute_control_features
 
     arrays: dict[str, np.ndarray] = {}
-    for name in sorted(item.stems):
+    for name in sorted(item.stems) if names is None else names:
         audio = corpus.load_stem(item, name)
         z = encode_audio(codec, audio, item.sample_rate_hz)
         controls = features_to_values(compute_control_features(audio[0]))
@@ -117,14 +120,16 @@ def _stem_arrays(codec: SpectralCodec, corpus: Corpus, item, n: int) -> dict[str
 
 
 def _add_missing_stems(path: Path, codec: SpectralCodec, corpus: Corpus, item) -> bool:
-    """Stems added to the corpus after the item was encoded: encode them into its file. True if added."""
+    """Stems added to the corpus after the item was encoded (partner stems, then re-voiced renders): encode
+    the missing ones into its file, leaving those already there as they are. True if added."""
     if not item.stems:
         return False
     with np.load(path, allow_pickle=False) as z:
-        if all(f"stem_{name}_latents" in z.files for name in item.stems):
+        missing = sorted(name for name in item.stems if f"stem_{name}_latents" not in z.files)
+        if not missing:
             return False
         arrays = {k: z[k] for k in z.files}
-    arrays.update(_stem_arrays(codec, corpus, item, len(arrays["latents"])))
+    arrays.update(_stem_arrays(codec, corpus, item, len(arrays["latents"]), missing))
     _write_npz(path, **arrays)
     return True
 

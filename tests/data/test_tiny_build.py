@@ -11,6 +11,7 @@ from lmd_studio.data.builder import BuildConfig, BuildError, build_corpus
 from lmd_studio.data.corpus import Corpus, CorpusError
 from lmd_studio.data.manifest import ManifestError, read_manifest
 from lmd_studio.data.produced import produced_tracks
+from lmd_studio.data.revoice import REVOICED_STEM
 from lmd_studio.data.splits import SPLITS, check_no_leakage
 
 
@@ -137,26 +138,31 @@ def test_broken_manifest_is_reported_with_file_and_line(tmp_path, tiny):
         Corpus.open(tmp_path)
 
 
+def _parts(item):
+    """The item's part stems (they sum to its mix); the re-voiced render is not one."""
+    return sorted(name for name in item.stems if name != REVOICED_STEM)
+
+
 def _stem_sum_error(corpus, item):
-    """RMS of (sum of the item's stems − its mix) relative to the mix's RMS."""
+    """RMS of (sum of the item's part stems − its mix) relative to the mix's RMS."""
     mix = corpus.load_audio(item)
-    total = sum(corpus.load_stem(item, name) for name in item.stems)
+    total = sum(corpus.load_stem(item, name) for name in _parts(item))
     return float(np.sqrt(np.mean((total - mix) ** 2)) / np.sqrt(np.mean(mix ** 2)))
 
 
 def test_multi_part_items_carry_partner_stems_that_sum_to_the_mix(tiny):
     corpus = Corpus.open(tiny)
     mixes = [it for it in corpus.items() if it.kind == "mix"]
-    assert mixes and all(sorted(it.stems) == ["band", "drums"] for it in mixes)
-    scores = [it for it in corpus.items() if it.kind == "score" and it.stems]
-    assert scores and all(sorted(it.stems) == ["accompaniment", "melody"] for it in scores)
+    assert mixes and all(_parts(it) == ["band", "drums"] for it in mixes)
+    scores = [it for it in corpus.items() if it.kind == "score" and _parts(it)]
+    assert scores and all(_parts(it) == ["accompaniment", "melody"] for it in scores)
     for it in mixes:
         assert _stem_sum_error(corpus, it) < 1e-3  # the mix is the sum of the two, up to 16-bit rounding
         drums = corpus.load_stem(it, "drums")
         assert drums.shape == (1, it.num_frames) and np.abs(drums).max() > 0.01
     for it in scores:
         assert _stem_sum_error(corpus, it) < 0.01  # two FluidSynth renders of the parts vs one of the whole
-    single = [it for it in corpus.items() if it.kind == "score" and not it.stems]
+    single = [it for it in corpus.items() if it.kind == "score" and not _parts(it)]
     assert all(it.render["stems"] == [] for it in single)  # decided (one part), so never backfilled
     with pytest.raises(CorpusError, match="no stem"):
         corpus.load_stem(mixes[0], "melody")
@@ -174,19 +180,86 @@ def test_stems_of_an_earlier_build_are_backfilled(tiny, tmp_path):
     for it in items:
         for rel in it.stems.values():
             (out / rel).unlink()
-    # as built before stems existed: no stems, no decision recorded
+    # as built before stems (and re-voicing) existed: no stems, no decision recorded
     rewrite_manifest(out / "manifest.jsonl", [
-        dataclasses.replace(it, stems={}, render={k: v for k, v in it.render.items() if k != "stems"})
+        dataclasses.replace(it, stems={}, render={k: v for k, v in it.render.items() if k not in ("stems", REVOICED_STEM)})
         for it in items])
     logs: list[str] = []
     build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=logs.append)
-    assert any("partner stems" in line for line in logs)
+    assert any("partner stems" in line for line in logs) and any("re-voiced renders" in line for line in logs)
     corpus = Corpus.open(out)
     before = {it.id: sorted(it.stems) for it in Corpus.open(tiny).items()}
     assert {it.id: sorted(it.stems) for it in corpus.items()} == before
     for it in corpus.items():
-        if it.stems:
+        if _parts(it):
             assert _stem_sum_error(corpus, it) < 0.01
     logs.clear()
     build_corpus(BuildConfig(out_dir=out, size="tiny", workers=2, progress=False), log=logs.append)
-    assert not any("partner stems" in line for line in logs)  # nothing left to backfill
+    assert not any("partner stems" in line or "re-voiced" in line for line in logs)  # nothing left to backfill
+
+
+def test_score_and_mix_items_carry_a_revoiced_render_beside_their_parts(tiny):
+    corpus = Corpus.open(tiny)
+    both = [it for it in corpus.items() if it.kind in ("score", "mix")]
+    assert both and all(REVOICED_STEM in it.stems for it in both)
+    assert all(REVOICED_STEM not in it.stems for it in corpus.items() if it.kind not in ("score", "mix"))
+    for it in both:
+        record = it.render[REVOICED_STEM]
+        assert record["palette"] != it.render["palette"] and record["programs"] != it.render["programs"]
+        assert ("kit" in record) == (it.kind == "mix")
+        assert it.stems[REVOICED_STEM] == it.audio.removesuffix(".flac") + ".revoiced.flac"
+        assert REVOICED_STEM not in it.render["stems"]  # the decided part stems only
+        revoiced, mix = corpus.load_stem(it, REVOICED_STEM), corpus.load_audio(it)
+        assert revoiced.shape == mix.shape and np.abs(revoiced).max() > 0.01
+        assert np.sqrt(np.mean((revoiced - mix) ** 2)) > 0.1 * np.sqrt(np.mean(mix ** 2))  # not the clip itself
+
+
+def test_revoiced_renders_of_a_stemmed_corpus_are_backfilled_from_the_cli(tiny, tmp_path):
+    """What `lmd data build --size full --out /work/runs/corpus-full2` does to a corpus with part stems and no
+    re-voice: only the re-voiced files are written, nothing else changes, and a mismatch is logged, not retried."""
+    import dataclasses
+    import shutil
+
+    from lmd_studio.data.manifest import rewrite_manifest
+    from lmd_studio.data.revoice_backfill import SKIP_FILE
+
+    out = tmp_path / "stemmed"
+    shutil.copytree(tiny, out)
+    items = read_manifest(out / "manifest.jsonl")
+    for it in items:
+        if REVOICED_STEM in it.stems:
+            (out / it.stems[REVOICED_STEM]).unlink()
+    rewrite_manifest(out / "manifest.jsonl", [
+        dataclasses.replace(it, stems={k: v for k, v in it.stems.items() if k != REVOICED_STEM},
+                            render={k: v for k, v in it.render.items() if k != REVOICED_STEM}) for it in items])
+    # one item whose stored mix is no longer what its seed renders (another clip's audio): skipped, logged
+    scores = [it for it in items if it.kind == "score"]
+    victim, donor = scores[0], scores[1]
+    shutil.copyfile(out / donor.audio, out / victim.audio)
+    frames = sf.info(str(out / victim.audio)).frames
+    if frames != victim.num_frames:
+        pytest.skip("the two score clips differ in length")
+    untouched = {rel: (out / rel).read_bytes() for it in items for rel in (it.audio, it.features)}
+    untouched |= {rel: (out / rel).read_bytes() for it in items for name, rel in it.stems.items() if name != REVOICED_STEM}
+    stripped = (out / "manifest.jsonl").read_text()
+    assert lmd_main(["data", "build", "--size", "tiny", "--out", str(out), "--no-progress", "--no-revoice"]) == 0
+    assert (out / "manifest.jsonl").read_text() == stripped  # switched off: no backfill
+    assert lmd_main(["data", "build", "--size", "tiny", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    assert all((out / rel).read_bytes() == data for rel, data in untouched.items())
+    skipped = [json.loads(line) for line in (out / SKIP_FILE).read_text().splitlines()]
+    assert [s["id"] for s in skipped] == [victim.id] and "re-render" in skipped[0]["reason"]
+    before = {it.id: it for it in Corpus.open(tiny).items()}
+    for it in Corpus.open(out).items():
+        if it.id == victim.id:
+            assert REVOICED_STEM not in it.stems and REVOICED_STEM not in it.render
+            continue
+        assert it == before[it.id], it.id  # stems and render["revoiced"] as a fresh build writes them
+        if REVOICED_STEM in it.stems:  # the same samples, up to FluidSynth's run-to-run noise (see the resume test)
+            fresh, _ = sf.read(str(tiny / it.stems[REVOICED_STEM]), dtype="int16")
+            again, _ = sf.read(str(out / it.stems[REVOICED_STEM]), dtype="int16")
+            assert np.abs(fresh.astype(np.int32) - again).max() <= 16, it.id
+    # a rerun re-renders nothing: the skipped item is not retried
+    manifest = (out / "manifest.jsonl").read_text()
+    logs: list[str] = []
+    build_corpus(BuildConfig(out_dir=out, size="tiny", workers=1, progress=False), log=logs.append)
+    assert not any("re-voiced" in line for line in logs) and (out / "manifest.jsonl").read_text() == manifest

@@ -178,3 +178,38 @@ def test_partner_stems_are_encoded_beside_their_mix_and_added_to_older_files(dif
     assert "partner stems added to 1" in logs[-1]
     with np.load(path) as z:
         assert sorted(z.files) == sorted(full) and all(np.array_equal(z[k], full[k]) for k in full)
+
+
+def test_a_revoiced_render_added_to_the_corpus_later_is_encoded_alone(diffusion_tiny, tmp_path):
+    """`lmd train latents` after the re-voice backfill: stem_revoiced_* joins each file that lacks it, and the
+    arrays already there (mix and part stems) are kept as they were, not re-encoded."""
+    import shutil
+
+    from lmd_studio.data.revoice import REVOICED_STEM
+
+    corpus = Corpus.open(diffusion_tiny.corpus)
+    revoiced = [it for it in corpus.items(commercial_only=True) if REVOICED_STEM in it.stems]
+    assert revoiced and all(it.kind in ("score", "mix") for it in revoiced)
+    for split in sorted({it.split for it in revoiced}):
+        got = {it.id: it for it in LatentSet.open(diffusion_tiny.latents, split).items}
+        for it in (r for r in revoiced if r.split == split):
+            assert REVOICED_STEM in got[it.id].stems
+    old = tmp_path / "old"
+    shutil.copytree(diffusion_tiny.latents, old)
+    full = {}
+    for it in revoiced:
+        path = next(old.glob(f"*/{it.id}.npz"))
+        with np.load(path) as z:
+            full[path] = {k: z[k] for k in z.files}
+        # as encoded before the backfill: part stems there, no re-voice; and a mark on a part stem's latents
+        np.savez(path, **{k: (v + 1.0 if k.startswith("stem_") and k.endswith("_latents") else v)
+                          for k, v in full[path].items() if not k.startswith(f"stem_{REVOICED_STEM}_")})
+    logs = []
+    encode_corpus(diffusion_tiny.corpus, diffusion_tiny.codec, old, log=logs.append)
+    assert f"partner stems added to {len(revoiced)}" in logs[-1]
+    for path, arrays in full.items():
+        with np.load(path) as z:
+            assert sorted(z.files) == sorted(arrays)
+            for k in arrays:
+                marked = k.startswith("stem_") and k.endswith("_latents") and REVOICED_STEM not in k
+                assert np.array_equal(z[k], arrays[k] + 1.0 if marked else arrays[k]), (path.name, k)
