@@ -62,6 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also the jam meters: play along with held-out partner stems heard --jam-lookahead-s late")
     p.add_argument("--jam-items", type=int, default=None, help="drum and melody partners for --jam (default 12)")
     p.add_argument("--jam-lookahead-s", type=float, default=1.0, help="how late the model hears the partner (0–3 s)")
+    p.add_argument("--delay", action="store_true",
+                   help="also the generative-delay meters: held-out parts answered --delay-s later (measured "
+                        "delay, onset correlation with the input vs a shuffled input)")
+    p.add_argument("--delay-s", type=float, default=1.0, help="the set delay for --delay (0.5–4 s)")
+    p.add_argument("--delay-items", type=int, default=None, help="played parts for --delay (default 12)")
 
 
 def _fail(msg: str) -> int:
@@ -126,6 +131,8 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
         result.update(_music(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
     if args.jam:
         result.update(_jam(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
+    if args.delay:
+        result.update(_delay(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
     result["meta"].update(model_dir=str(model), corpus=str(corpus), threads=args.threads, bf16=bf16,
                           command=_command(args, model))
     if bf16_note:
@@ -152,7 +159,33 @@ def _music_arg_error(args: argparse.Namespace) -> str | None:
         return f"--jam-lookahead-s must be between 0 and 3 s (what training covered), got {args.jam_lookahead_s}"
     if args.jam_items is not None and args.jam_items < 1:
         return f"--jam-items must be >= 1, got {args.jam_items}"
+    if not (math.isfinite(args.delay_s) and 0.5 <= args.delay_s <= 4.0):
+        return f"--delay-s must be between 0.5 and 4 s (the studio's range), got {args.delay_s}"
+    if args.delay_items is not None and args.delay_items < 2:
+        return f"--delay-items must be >= 2 (the shuffled baseline pairs each part with another), got {args.delay_items}"
     return None
+
+
+def _delay(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
+           sample_rate_hz: int, log) -> dict:  # noqa: ANN001
+    """The generative-delay meters (training/eval/delay.py)."""
+    from lmd_studio.training.eval.delay import DelayEvalConfig, ModelDelayer, evaluate_delay
+    from lmd_studio.training.eval.music import clock_request, prompt_request
+
+    if not generator.dit.cfg.accomp_channels:
+        log("lmd eval: --delay skipped: this model has no accompaniment channels")
+        return {}
+    if not generator.delay_trained:
+        log("lmd eval: note: this model was not trained for generative delay; the delay meters measure a model "
+            "that cannot answer yet")
+    n = args.delay_items if args.delay_items is not None else (2 if args.quick else 12)
+    cfg = DelayEvalConfig(items=n, delay_s=args.delay_s)
+    request = clock_request if generator.dit.cfg.clock_channels else prompt_request
+    splits = ("train", "val", "test") if split == "all" else (split,)
+    result = evaluate_delay(ModelDelayer(generator, sampling, cfg.lookahead_s), str(corpus), cfg, sample_rate_hz,
+                            splits=splits, request=request, log=log)
+    result["delay_trained"] = bool(generator.delay_trained)
+    return result
 
 
 def _jam(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
@@ -314,4 +347,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _strip(result: dict) -> dict:
     """The result without the plotted series (what --json prints)."""
-    return {k: v for k, v in result.items() if k not in ("series", "music_series", "jam_series")}
+    return {k: v for k, v in result.items() if k not in ("series", "music_series", "jam_series", "delay_series")}

@@ -216,7 +216,8 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     # the summary keeps the stage-1 baseline next to best_val, so "did ARC help?" is answered in one file
     return run.finish(pair.shipped, GeneratorConfig(mode=mc.pattern, sampler=cfg.sampler,
                                                     default_steps=cfg.default_steps,
-                                                    jam_trained=init_gen.jam_trained),
+                                                    jam_trained=init_gen.jam_trained,
+                                                    delay_trained=init_gen.delay_trained),
                       {"init": str(init_path), "base": str(base_path), "latents": str(latents), **baseline})
 
 

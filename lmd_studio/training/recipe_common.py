@@ -10,12 +10,13 @@ from pathlib import Path
 import torch
 
 from lmd_studio.data.corpus import CorpusError
+from lmd_studio.data.revoice import REVOICED_STEM
 from lmd_studio.model.checkpoint import CheckpointError
 from lmd_studio.model.dit_config import DiTConfig
 from lmd_studio.training import ddp
 from lmd_studio.training.batches import WindowSampler
 from lmd_studio.training.latents import LatentSet, encode_corpus
-from lmd_studio.training.partner import PartnerPlan
+from lmd_studio.training.partner import PartnerPlan, part_stems
 from lmd_studio.training.stage_config import CONFIG_DIR, TrainConfig, load_stage_config
 from lmd_studio.training.text_bank import TextBank, make_text_encoder
 
@@ -85,9 +86,12 @@ def stage_data(latents: Path, model: DiTConfig, cfg: TrainConfig, frames: int,
     texts = train.descriptions + val.descriptions
     cache = latents / f"text-{cfg.text_encoder}-{model.text_dim}-{model.max_text_tokens}.npz"
     bank = TextBank.build(texts, encoder, model.max_text_tokens, cache)
-    if partner is not None and not any(len(it.stems) == 2 for it in train.items):
+    if partner is not None and partner.p_partner > 0 and not any(len(part_stems(it)) == 2 for it in train.items):
         raise CorpusError(f"{latents}: no item has partner stems; rebuild the corpus with `lmd data build` and "
                           f"re-run `lmd train latents`, or set p_partner to 0")
+    if partner is not None and partner.p_delay > 0 and not any(REVOICED_STEM in it.stems for it in train.items):
+        raise CorpusError(f"{latents}: no item has a re-voiced render; add them with `lmd data build` (it backfills "
+                          f"existing corpora) and re-run `lmd train latents`, or set p_delay to 0")
     return StageData(WindowSampler(train, bank, frames, cfg.seed, partner),
                      WindowSampler(val, bank, frames, cfg.seed + 1), bank, latents)
 

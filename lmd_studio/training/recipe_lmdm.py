@@ -38,9 +38,12 @@ from lmd_studio.training.stage_config import LmdmConfig
 
 
 def lmdm_from_base(base: DiT, pattern: str, seed: int) -> DiT:
-    """The stage-1 network: base weights everywhere, a freshly initialised context input projection."""
+    """The stage-1 network: base weights everywhere, a freshly initialised context input projection. From a
+    stage-1 model of the same pattern (a continuation, e.g. to teach generative delay): all of its weights."""
     if base.cfg.routing:
-        raise ValueError("--init must be a stage-0 (base) model; this one already has the routing input")
+        if base.cfg.pattern != pattern:
+            raise ValueError(f"--init is a stage-1 model trained {base.cfg.pattern}; this config trains {pattern}")
+        return base
     torch.manual_seed(seed)
     dit = DiT(base.cfg.for_stage("lmdm", pattern))
     fresh = dit.load_base_weights(base.state_dict())
@@ -49,20 +52,20 @@ def lmdm_from_base(base: DiT, pattern: str, seed: int) -> DiT:
 
 
 def partner_plan(cfg: LmdmConfig, model: DiTConfig, latents: Path) -> PartnerPlan | None:
-    """Jam training's plan for this stage, or None when p_partner is 0."""
-    if cfg.p_partner <= 0.0:
+    """Jam training's plan for this stage (accompaniment and generative delay), or None when both are off."""
+    if cfg.p_partner <= 0.0 and cfg.p_delay <= 0.0:
         return None
     if not model.accomp_channels:
-        raise ValueError("p_partner > 0 needs a model with accompaniment channels (accomp_channels)")
+        raise ValueError("p_partner or p_delay > 0 needs a model with accompaniment channels (accomp_channels)")
     rate_hz = json.loads((Path(latents) / "latents.json").read_text(encoding="utf-8"))["latent_rate_hz"]
     lookback = min(model.context_frames, round(cfg.partner_lookback_s * float(rate_hz)))
-    return PartnerPlan(cfg.p_partner, model.context_frames, lookback)
+    return PartnerPlan(cfg.p_partner, model.context_frames, lookback, cfg.p_delay, model.block_frames)
 
 
 def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     cfg: LmdmConfig = run.cfg  # type: ignore[assignment]
     device = run.device
-    base, _, init_path = load_init(init)
+    base, init_gen, init_path = load_init(init)
     dit = lmdm_from_base(base, cfg.pattern, cfg.seed).to(device).train()
     data = stage_data(latents, dit.cfg, cfg, dit.cfg.window_frames, partner_plan(cfg, dit.cfg, latents))
     opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
@@ -98,10 +101,13 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     long_cfg = long_rollout_config(cfg)
     run.loop(dit, opt, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_loss")
     run.restore_best(dit)
+    # a continuation keeps what its init learned (its jam or delay training is still in the weights)
+    jam_trained = cfg.p_partner > 0 or (base.cfg.routing and init_gen.jam_trained)
+    delay_trained = cfg.p_delay > 0 or (base.cfg.routing and init_gen.delay_trained)
     return run.finish(dit, GeneratorConfig(mode=cfg.pattern, sampler="euler", default_steps=8,
-                                                 jam_trained=cfg.p_partner > 0),
+                                           jam_trained=jam_trained, delay_trained=delay_trained),
                       {"init": str(init_path), "latents": str(latents), "pattern": cfg.pattern,
-                       "jam_trained": cfg.p_partner > 0})
+                       "jam_trained": jam_trained, "delay_trained": delay_trained})
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

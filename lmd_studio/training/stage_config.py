@@ -105,6 +105,9 @@ class LmdmConfig(TrainConfig):
     # (partner → target), the partner heard up to a cut-off 0..partner_lookback_s before the target block
     p_partner: float = 0.0
     partner_lookback_s: float = 3.0
+    # generative delay (training/partner.py): with p_delay a window of an item with a re-voiced render becomes
+    # (re-voiced → mix), the partner lined up with the target and visible up to a cut-off into its block
+    p_delay: float = 0.0
     # long-rollout monitor (training/long_rollout.py): > 0 streams → it picks the kept checkpoint
     long_rollout_streams: int = 0
     long_rollout_s: float = 120.0

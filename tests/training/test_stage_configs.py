@@ -40,6 +40,10 @@ def test_model_v2_chain_hears_the_clock_remembers_and_is_picked_by_long_rollouts
     assert base.model.context_frames / latent_rate_hz >= 8.0  # the memory target: ≥ 8 s of context
     assert lmdm.long_rollout_streams >= 2 and arc.long_rollout_streams >= 2
     assert lmdm.long_rollout_s >= 120 and arc.long_rollout_s >= 120
+    # generative delay continues the LMDM model on re-voiced pairs and keeps the jam pairs it learned from
+    delay = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm_delay_v2.json")
+    assert delay.p_delay > 0 and delay.p_partner == lmdm.p_partner and delay.pattern == lmdm.pattern
+    assert delay.partner_lookback_s >= 3.0  # the studio's look-ahead spans −3…0 s
 
 
 def test_shipped_chain_is_sized_for_the_laptop_budget():

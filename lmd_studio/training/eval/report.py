@@ -63,6 +63,10 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("jam_key_accuracy", "jam: key over a melody partner", "high"),
     ("jam_key_accuracy_partner_zeroed", "  partner zeroed", None),
     ("jam_key_accuracy_real", "  real other stem", None),
+    ("delay_error_ms", "delay: measured − set delay, median ms", "low"),
+    ("delay_within_20ms", "  answers within ±20 ms", "high"),
+    ("delay_onset_corr", "delay: onset correlation with the input", "high"),
+    ("delay_onset_corr_shuffled", "  against a shuffled input", None),
 )
 
 
@@ -164,6 +168,11 @@ def target_checks(r: dict) -> list[str]:
         lines.append(f"- jam: onsets to the partner's grid ≤ 30 ms and clearly worse zeroed: {jo:.1f} ms vs "
                      f"{jz:.1f} ms zeroed → {mark(jo <= 30.0 and jz > 1.5 * jo)}")
         lines.append(f"- jam: key over a melody partner ≥ 75 %: {100 * jk:.0f} % → {mark(jk >= 0.75)}")
+    if "delay_error_ms" in r:
+        de, dc, ds = num("delay_error_ms"), num("delay_onset_corr"), num("delay_onset_corr_shuffled")
+        lines.append(f"- delay: measured within ±20 ms of the set delay: {de:.1f} ms median → {mark(de <= 20.0)}")
+        lines.append(f"- delay: onsets follow the input, clearly above a shuffled input: {dc:.3f} vs {ds:.3f} → "
+                     f"{mark(dc > ds + 0.1)}")
     return lines
 
 

@@ -192,7 +192,10 @@ def test_clear_errors_for_missing_model_corpus_and_encoder(setup, tmp_path, caps
                                                      ("--key", "H dorian", "--key"), ("--music-items", "0", "items"),
                                                      ("--jam-lookahead-s", "9", "--jam-lookahead-s"),
                                                      ("--jam-lookahead-s", "nan", "--jam-lookahead-s"),
-                                                     ("--jam-items", "0", "--jam-items")])
+                                                     ("--jam-items", "0", "--jam-items"),
+                                                     ("--delay-s", "9", "--delay-s"),
+                                                     ("--delay-s", "nan", "--delay-s"),
+                                                     ("--delay-items", "1", "--delay-items")])
 def test_bad_music_flags_fail_before_anything_loads(flag, value, says, capsys, tmp_path):
     assert lmd_main(["eval", "--model", str(tmp_path / "missing"), flag, value]) == 2
     assert says in capsys.readouterr().err
