@@ -32,17 +32,21 @@ class ModelCardInfo:
     size_bytes: int | None = None  # the model's weight files (*.safetensors at the top of the folder)
     parameters: int | None = None  # the DiT's
     jam_trained: bool | None = None  # trained to play along with a partner's audio
+    delay_trained: bool | None = None  # trained for generative delay (plays your input back re-voiced)
     tempo_aware: bool | None = None  # hears tempo, beat and bar (the musical clock)
     data_licences: tuple[str, ...] = ()  # of its training data, as the card lists them
     card_file: Path | None = None
 
     def facts(self) -> str:
-        """"57.5 MB · 7.05 M parameters · jam-trained: no · tempo-aware: no", unknowns said as such."""
+        """"57.5 MB · 7.05 M parameters · jam-trained: no · tempo-aware: no", unknowns said as such, and
+        "generative delay: yes" for a model trained for it (the others never were: nothing to say)."""
         size = f"{self.size_bytes / 1e6:.1f} MB" if self.size_bytes is not None else f"size {UNKNOWN}"
         parts = [size]
         if self.parameters:
             parts.append(f"{self.parameters / 1e6:.2f} M parameters")
         parts += [f"jam-trained: {yes_no(self.jam_trained)}", f"tempo-aware: {yes_no(self.tempo_aware)}"]
+        if self.delay_trained:
+            parts.append("generative delay: yes")
         return " · ".join(parts)
 
     def licences_text(self) -> str:
@@ -63,6 +67,7 @@ def read_model_card(folder: Path) -> ModelCardInfo:
     return ModelCardInfo(
         folder=folder, description=card_description(card), size_bytes=_weights_size(folder),
         parameters=parameters, jam_trained=_jam_trained(dit_config, stages),
+        delay_trained=_trained_for(dit_config, stages, "delay_trained", "p_delay"),
         tempo_aware=None if dit_config is None else int(dit_config.get("clock_channels", 0) or 0) > 0,
         data_licences=card_licences(card), card_file=card_file if card else None)
 
@@ -160,15 +165,21 @@ def _training_stages(path: Path) -> list[dict[str, Any]] | None:
 
 
 def _jam_trained(dit_config: dict[str, Any] | None, stages: list[dict[str, Any]] | None) -> bool | None:
-    """No accompaniment input → no. Else the training record: a stage's `jam_trained` (or its config's
-    partner share `p_partner`) says; a record of stage configs that predates jam training (neither key
-    anywhere) means no; no record means unknown."""
+    return _trained_for(dit_config, stages, "jam_trained", "p_partner")
+
+
+def _trained_for(dit_config: dict[str, Any] | None, stages: list[dict[str, Any]] | None, flag: str, share: str
+                 ) -> bool | None:
+    """Jam (`jam_trained`, `p_partner`) or generative delay (`delay_trained`, `p_delay`): no accompaniment
+    input → no. Else the training record: a stage's flag (or its config's share of such windows) says; a
+    record of stage configs that predates that training (neither key anywhere) means no; no record means
+    unknown."""
     if dit_config is not None and int(dit_config.get("accomp_channels", 1) or 0) == 0:
         return False
     if not stages:
         return None
-    said = [bool(s["jam_trained"]) for s in stages if "jam_trained" in s]
-    shares = [float(c["p_partner"]) for s in stages if isinstance(c := s.get("config"), dict) and "p_partner" in c]
+    said = [bool(s[flag]) for s in stages if flag in s]
+    shares = [float(c[share]) for s in stages if isinstance(c := s.get("config"), dict) and share in c]
     if said or shares:
         return any(said) or any(p > 0 for p in shares)
     return False if any(isinstance(s.get("config"), dict) for s in stages) else None

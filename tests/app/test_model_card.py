@@ -77,6 +77,17 @@ def test_jam_training_comes_from_the_training_record(tmp_path: Path, stages: str
     assert read_model_card(folder).jam_trained is jam
 
 
+def test_generative_delay_training_comes_from_the_training_record(tmp_path: Path) -> None:
+    folder = tiny_model_folder(tmp_path / "m")
+    (folder / "training.json").write_text(_stages({"lr": 1e-3}, {"p_partner": 0.3}))
+    card = read_model_card(folder)
+    assert card.delay_trained is False and "generative delay" not in card.facts()  # before delay training
+    (folder / "training.json").write_text(json.dumps([{"stage": "lmdm", "jam_trained": True, "config": {}},
+                                                      {"stage": "lmdm", "config": {"p_delay": 0.3}}]))
+    card = read_model_card(folder)
+    assert card.delay_trained is True and card.jam_trained is True and "generative delay: yes" in card.facts()
+
+
 def test_a_model_without_accompaniment_input_is_not_jam_trained(tmp_path: Path) -> None:
     folder = tmp_path / "solo"
     save_dit(folder / DIT_FILE, DiT(dataclasses.replace(TINY_DIT, accomp_channels=0)))
