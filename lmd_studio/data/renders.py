@@ -267,10 +267,11 @@ def render_mix(job: Job, ctx: RenderContext, rng: np.random.Generator) -> Render
         stem, revoiced[REVOICED_STEM] = _revoiced(job, gain, lambda r: _revoice_mix(
             ctx, job.split, sf_name, palette, ex, reverb_send, kit, hits, balance_db, r))
         stems.update(stem)
+    more_licences, more_sources = revoice_credits(ctx, revoiced.get(REVOICED_STEM, {}))
     return RenderResult(
         audio=_scaled(mix, gain), description=text, tags=tags, stems=stems,
-        licences=[piece.licence, SOUNDFONT_LICENCES[sf_name], kit.ref.licence],
-        sources=[piece.source_id, kit.ref.source_id, *kit.ref.members, f"soundfont:{sf_name}"],
+        licences=[piece.licence, SOUNDFONT_LICENCES[sf_name], kit.ref.licence, *more_licences],
+        sources=[piece.source_id, kit.ref.source_id, *kit.ref.members, f"soundfont:{sf_name}", *more_sources],
         groups=[piece.source_id, kit.ref.source_id], bpm=bpm, key=ex.key, time_signature=ex.time_signature,
         notes=_notes4(ex.notes), drum_hits=table, source_file=str(piece.path),
         render={"soundfont": sf_name, "palette": palette.name, "pattern": pattern.genre, "kit": kit.ref.name,
@@ -292,7 +293,18 @@ def _revoice_mix(ctx: RenderContext, split: str, sf_name: str, palette: Palette,
     if drum_kit.problems:
         raise ValueError("; ".join(drum_kit.problems[:3]))
     mix = normalise_level(music, -20.0) + normalise_level(drums, -20.0 + balance_db)
-    return mix, {"palette": other.name, "programs": programs, "kit": drum_kit.ref.name}
+    record: dict[str, Any] = {"palette": other.name, "programs": programs, "kit": drum_kit.ref.name}
+    if drum_kit.ref.name != kit.ref.name:  # another kit's sounds are in the training data: credit them too
+        record.update(kit_licence=drum_kit.ref.licence.spdx,
+                      kit_sources=[drum_kit.ref.source_id, *drum_kit.ref.members])
+    return mix, record
+
+
+def revoice_credits(ctx: RenderContext, record: dict[str, Any]) -> tuple[list[Licence], list[str]]:
+    """The licence and sources of a re-voice's other drum kit (none when it used the item's own, or failed)."""
+    if "kit_licence" not in record or record.get("kit") not in ctx.kits:
+        return [], []
+    return [ctx.kits[record["kit"]].licence], list(record["kit_sources"])
 
 
 def _loop_bpm(duration_s: float) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lmd_studio.data.manifest import read_manifest, rewrite_manifest
+from lmd_studio.data.manifest import ManifestItem, read_manifest, rewrite_manifest
 from lmd_studio.data.plan import Job
 from lmd_studio.data.revoice import REVOICED_STEM
 from lmd_studio.data.stems_backfill import STEM_KINDS, log_skip, run_tasks, skipped_ids
@@ -41,10 +41,7 @@ def backfill_revoiced(out: Path, jobs: list[Job], setup: WorkerSetup, workers: i
 
     def save() -> None:
         items = read_manifest(manifest_path)
-        rewrite_manifest(manifest_path, [
-            dataclasses.replace(it, stems={**it.stems, **found[it.id][0]},
-                                render={**it.render, REVOICED_STEM: found[it.id][1]})
-            if it.id in found else it for it in items])
+        rewrite_manifest(manifest_path, [_with_revoice(it, *found[it.id]) if it.id in found else it for it in items])
 
     for done, result in enumerate(run_tasks(run_revoice_job, todo, setup, workers), 1):
         if "revoiced" in result:
@@ -57,3 +54,14 @@ def backfill_revoiced(out: Path, jobs: list[Job], setup: WorkerSetup, workers: i
             log(f"re-voiced renders: {done}/{len(todo)} re-rendered, {len(found)} decided")
     save()
     return sum(1 for written, _ in found.values() if written)
+
+
+def _with_revoice(item: ManifestItem, written: dict[str, str], record: dict[str, Any]) -> ManifestItem:
+    """The item with its re-voice: the file, the render record, and the other drum kit's licence and sources
+    (its sounds are in the training data too; a fresh build credits them the same way)."""
+    licences, sources = list(item.licences), list(item.sources)
+    if written and "kit_licence" in record:  # as worker._write_item lists them: ids sorted, sources in order
+        licences = sorted({*licences, record["kit_licence"]})
+        sources = list(dict.fromkeys([*sources, *record["kit_sources"]]))
+    return dataclasses.replace(item, stems={**item.stems, **written}, render={**item.render, REVOICED_STEM: record},
+                               licences=licences, sources=sources)

@@ -192,6 +192,9 @@ def test_the_revoice_plays_the_same_notes_and_hits_on_other_instruments(setting,
             (kit, hits, duration_s), (other_kit, other_hits, other_duration_s) = hits_calls
             assert other_hits == hits and other_duration_s == duration_s and kit == res.render["kit"]
             assert other_kit == record["kit"] != kit
+            # the other kit's sounds are in the training data: its licence and sources are credited with the item
+            assert ctx.kits[other_kit].licence in res.licences and record["kit_licence"] == ctx.kits[other_kit].licence.spdx
+            assert record["kit_sources"][0] == ctx.kits[other_kit].source_id and set(record["kit_sources"]) <= set(res.sources)
             assert abs(_rms_db(revoiced) - _rms_db(res.audio)) < 1.5  # balanced and normalised as the mix
             assert record["palette"] in BAND_PALETTES
         else:
