@@ -303,13 +303,17 @@ def full_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  #
             "rtf_full_step": round(med / block_ms, 4)}
 
 
+DELAY_S = 1.0  # generative delay's delay in the benchmark (the studio's default)
+
+
 def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # noqa: ANN001
              probe: CpuProbe = probe_cpu_features, lag_blocks: int = 2) -> dict[str, float]:
     """The full step in jam mode, side by side with the solo step in the same run: a live partner delivers
     one block of audio per block, `lag_blocks` behind the block being generated (live input arrives after
     it was played, and the engine generates ahead of the playhead), encoded by the codec on the generation
     thread; each block re-encodes the cached chunks whose partner frames arrived since
-    (model/partner_track.py)."""
+    (model/partner_track.py). Generative delay (the same partner, shifted by `DELAY_S` and visible into the
+    block being generated) runs interleaved beside them."""
     import numpy as np
 
     from lmd_studio.model.generator import TorchBlockGenerator
@@ -319,38 +323,46 @@ def jam_step(dit: DiT, codec, settings: BenchSettings, device: torch.device,  # 
     gen = TorchBlockGenerator(dit, codec, FakeTextEncoder(dit.cfg.text_dim), device=device,
                               config=GeneratorConfig("blockcausal", settings.sampler, settings.steps, jam_trained=True),
                               cpu_probe=probe)
-    rng = np.random.default_rng(0)
     block = gen.block_frames
 
-    pulls = [0]
+    def live_partner() -> LivePartnerSource:
+        rng, pulls = np.random.default_rng(0), [0]
 
-    def pull() -> np.ndarray:
-        pulls[0] += 1
-        n = block if pulls[0] > lag_blocks else 0
-        return (0.1 * rng.standard_normal((n, codec.audio_channels))).astype(np.float32)
+        def pull() -> np.ndarray:
+            pulls[0] += 1
+            n = block if pulls[0] > lag_blocks else 0
+            return (0.1 * rng.standard_normal((n, codec.audio_channels))).astype(np.float32)
 
-    source = LivePartnerSource(gen.partner_encoder(), pull)
-    jam = JamGenerator(gen, source, lookahead_s=0.0)
+        return LivePartnerSource(gen.partner_encoder(), pull)
+
+    jam = JamGenerator(gen, live_partner(), lookahead_s=0.0)
+    delay = JamGenerator(gen, live_partner(), lookahead_s=0.0, delay_s=DELAY_S)
     controls = BlockControls(values={"steps": settings.steps}, prompts=(PromptSlot(PROMPT, 1.0),))
-    solo_state, jam_state = gen.init_state(0), jam.init_state(0)
+    solo_state, jam_state, delay_state = gen.init_state(0), jam.init_state(0), delay.init_state(0)
     for _ in range(dit.cfg.window_chunks + settings.warmup):
         _, solo_state = gen.generate_block(solo_state, controls)
         _, jam_state = jam.generate_block(jam_state, controls)
-    solo, jammed = [], []
+        _, delay_state = delay.generate_block(delay_state, controls)
+    solo, jammed, delayed = [], [], []
     clock = settings.timer
-    for _ in range(settings.blocks):  # interleaved, so both see the same machine load
+    for _ in range(settings.blocks):  # interleaved, so all three see the same machine load
         t0 = clock()
         _, solo_state = gen.generate_block(solo_state, controls)
         t1 = clock()
         _, jam_state = jam.generate_block(jam_state, controls)
         t2 = clock()
+        _, delay_state = delay.generate_block(delay_state, controls)
+        t3 = clock()
         solo.append((t1 - t0) * 1000.0)
         jammed.append((t2 - t1) * 1000.0)
+        delayed.append((t3 - t2) * 1000.0)
     block_ms = block / gen.sample_rate * 1000.0
-    solo_ms, jam_ms = statistics.median(solo), statistics.median(jammed)
+    solo_ms, jam_ms, delay_ms = statistics.median(solo), statistics.median(jammed), statistics.median(delayed)
     return {"ms_solo_step": round(solo_ms, 3), "ms_jam_step": round(jam_ms, 3),
             "rtf_jam_step": round(jam_ms / block_ms, 4), "jam_cost_ratio": round(jam_ms / solo_ms, 3),
-            "jam_partner_lag_blocks": lag_blocks}
+            "jam_partner_lag_blocks": lag_blocks, "ms_delay_step": round(delay_ms, 3),
+            "rtf_delay_step": round(delay_ms / block_ms, 4), "delay_cost_ratio": round(delay_ms / solo_ms, 3),
+            "delay_s": DELAY_S}
 
 
 def _speedups(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -540,6 +552,9 @@ def print_table(r: dict[str, Any]) -> None:
         j = r["jam"]
         print(f"jam mode (a live partner, encoded per block): {j['ms_jam_step']:.1f} ms vs solo {j['ms_solo_step']:.1f} "
               f"ms → RTF {j['rtf_jam_step']:.3f}, {j['jam_cost_ratio']:.2f}× solo")
+        if "ms_delay_step" in j:
+            print(f"generative delay ({j['delay_s']:g} s, the same partner lined up with the block): "
+                  f"{j['ms_delay_step']:.1f} ms → RTF {j['rtf_delay_step']:.3f}, {j['delay_cost_ratio']:.2f}× solo")
     else:
         print(f"full step: no codec ({r['codec']})")
     b = r.get("bf16")

@@ -144,3 +144,5 @@ def test_jam_step_is_timed_beside_the_solo_step() -> None:
     jam = jam_step(dit, codec, BenchSettings(steps=2, blocks=3, warmup=0), torch.device("cpu"))
     assert jam["ms_jam_step"] > 0 and jam["ms_solo_step"] > 0 and jam["rtf_jam_step"] > 0
     assert jam["jam_cost_ratio"] == pytest.approx(jam["ms_jam_step"] / jam["ms_solo_step"], rel=0.01)
+    assert jam["ms_delay_step"] > 0 and jam["delay_s"] == 1.0
+    assert jam["delay_cost_ratio"] == pytest.approx(jam["ms_delay_step"] / jam["ms_solo_step"], rel=0.01)
