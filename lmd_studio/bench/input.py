@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,16 +32,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clicks", type=int, default=3, help="calibration checks before and after the run")
     p.add_argument("--model", default="fake", help="the run's generator: fake (test tones), default, or a folder")
     p.add_argument("--jam", action="store_true", help="jam mode on in the run: the model hears the player")
+    p.add_argument("--delay", type=float, default=None, metavar="S",
+                   help="generative delay on in the run (implies --jam): the model answers the player S s later")
     p.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def _studio(channels: tuple[int, ...], correction: int, buffer_frames: int, model: str = "fake",
-            jam: bool = False) -> Any:
+            jam: bool = False, delay_s: float | None = None) -> Any:
     from lmd_studio.app.engine_parts import build_engine, make_backend, make_mailbox, studio_generator
     from lmd_studio.audio.input_path import InputConfig
     from lmd_studio.core.fake import FakeBlockGenerator
     from lmd_studio.core.generator import BlockGenerator, HearsInput
-    from lmd_studio.core.params import JAM
+    from lmd_studio.core.params import DELAY, DELAY_TIME, JAM
 
     generator: BlockGenerator = (FakeBlockGenerator(sample_rate=RATE, channels=2, block_seconds=0.5, compute_s=0.05)
                                  if model == "fake" else
@@ -52,6 +55,9 @@ def _studio(channels: tuple[int, ...], correction: int, buffer_frames: int, mode
     mailbox = make_mailbox(generator)
     if jam:
         mailbox.set(JAM.name, 1.0)
+    if delay_s is not None:
+        mailbox.set(DELAY.name, 1.0)
+        mailbox.set(DELAY_TIME.name, delay_s)
     parts = build_engine(generator, backend, mailbox)
     parts.start()
     deadline = time.monotonic() + 20
@@ -144,7 +150,7 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
     from lmd_studio.engine.recorder import Recorder
     from lmd_studio.engine.take_tracks import TrackFormat
 
-    parts = _studio(channels, correction, args.buffer, args.model, args.jam)
+    parts = _studio(channels, correction, args.buffer, args.model, args.jam or args.delay is not None, args.delay)
     path = parts.input
     try:
         _loop_back()
@@ -188,7 +194,8 @@ def _run(channels: tuple[int, ...], correction: int, args: argparse.Namespace) -
             "input_rms_dbfs": float(20 * np.log10(max(rms, 1e-9))),
             "player_rms_dbfs": float(20 * np.log10(level / np.sqrt(2))) if args.file is None else None,
             "aligner_late_frames": parts.capture.aligner.late_frames if parts.capture.aligner else None,
-            "generator": parts.generator.name, "jam": args.jam, "generation_rtf": round(m1.rtf, 3),
+            "generator": parts.generator.name, "jam": args.jam or args.delay is not None, "delay_s": args.delay,
+            "generation_rtf": round(m1.rtf, 3),
             **_heard(parts.generator),
             **take_info,
         }
@@ -201,6 +208,10 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.bench.harness.jack import JackError, ensure_jack_server
 
     channels = tuple(int(c) for c in args.channels.split(","))
+    if args.delay is not None and not 0.5 <= args.delay <= 4.0:
+        print(f"lmd bench input: --delay must be between 0.5 and 4 s (the studio's range), got {args.delay}",
+              file=sys.stderr)
+        return 2
     try:
         with ensure_jack_server(RATE, args.buffer, realtime=True) as server:
             sd = load_sounddevice(refresh=True)
@@ -226,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
         ("  device clock / wall clock", f"{result['device_clock_ratio']:.4f}"),
         ("  input level rms", f"{result['input_rms_dbfs']:.1f} dBFS (sent {result['player_rms_dbfs'] or 0:.1f})"),
         ("  take files", f"{result.get('take_frames')} equal={result.get('take_lengths_equal')}"),
-        ("  generator", f"{result['generator']} · jam {'on' if result['jam'] else 'off'} · RTF "
+        ("  generator", f"{result['generator']} · jam {'on' if result['jam'] else 'off'}"
+                        + (f" · generative delay {result['delay_s']:g} s" if result.get("delay_s") else "") + " · RTF "
                         f"{result['generation_rtf']}" + (f" · heard {result['partner_frames_heard']} partner frames"
                                                         if "partner_frames_heard" in result else "")),
     ]

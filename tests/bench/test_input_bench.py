@@ -27,3 +27,9 @@ def test_bench_input_entry_point_measures_the_loop_and_the_run() -> None:
     assert result["input_overruns"] == 0
     assert result["take_lengths_equal"] and result["take_frames"]["input"] > 2 * 48000
     assert abs(result["input_rms_dbfs"] - result["player_rms_dbfs"]) < 0.5  # the player's tone arrived whole
+
+
+def test_bench_input_rejects_a_delay_outside_the_studio_range() -> None:
+    proc = subprocess.run([sys.executable, "-m", "lmd_studio", "bench", "input", "--delay", "9", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "between 0.5 and 4 s" in proc.stderr and "Traceback" not in proc.stderr
