@@ -25,6 +25,7 @@ from lmd_studio.gui.timeline_items import (
     line_item,
     path_item,
     qcolor,
+    scroll_layer,
     set_span,
     span_item,
     vertical_lines,
@@ -109,11 +110,12 @@ class TimelineWidget(QtWidgets.QFrame):
                                        background=c.window)
         self.plot.setMinimumHeight(150)
         self.plot.hideAxis("left")
-        for side in ("left", "top", "right"):  # hidden, but still told of every scroll: no SI label work
+        for side in ("left", "top", "right"):  # hidden, but still told of every zoom: no SI label work
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.view.disableAutoRange()  # the range is set by hand on every frame
-        self.plot.getAxis("bottom").setPen(pg.mkPen(c.border))
-        self.plot.getAxis("bottom").setTextPen(pg.mkPen(c.dim_text))
+        self.view.disableAutoRange()  # the range is set by hand, on a zoom (it does not scroll)
+        self.axis: TimeAxisItem = self.plot.getAxis("bottom")
+        self.axis.setPen(pg.mkPen(c.border))
+        self.axis.setTextPen(pg.mkPen(c.dim_text))
         self.plot.setYRange(-1.05, 1.05, padding=0)
         self.plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         # the view fills its background itself: Qt need not paint the panels behind it on every frame
@@ -159,10 +161,18 @@ class TimelineWidget(QtWidgets.QFrame):
         self.hint = pg.TextItem("", color=c.text, anchor=(0.5, 0.5))
         self.hint.setFont(QtGui.QFont(self.font().family(), self.c.font_pt + 6))
         self.hint.setVisible(False)
+        # Everything placed in stream seconds is on one layer, and a frame scrolls by moving the layer: the
+        # view's x range stays [0, span) (timeline_items.py). The layer goes into the view first, so that
+        # the pyqtgraph items put on it find their view box.
+        self.scroller = scroll_layer()
+        self.plot.addItem(self.scroller, ignoreBounds=True)  # the range is set by hand: no bounds to track
         for item in (self.spec_image, self.ahead_region, self.context_region, self.wave_image, self.input_image,
-                     self.input_label, self.heard_line, self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines, self.selection_region, self.playhead,
-                     self.context_label, self.hint):
-            self.plot.addItem(item, ignoreBounds=True)  # the range is set by hand: no bounds to track
+                     self.heard_line, self.boundary_lines, self.beat_lines, self.bar_lines, self.marker_lines,
+                     self.selection_region, self.playhead, self.context_label):
+            item.setParentItem(self.scroller)
+        for item in (self.input_label, self.hint):  # these stay put in the view (its x: 0 … span)
+            self.plot.addItem(item, ignoreBounds=True)
+        self.view.content = self.scroller  # clicks and drags in stream seconds
         self.view.sig_drag.connect(self._drag)
         self.view.sig_click.connect(self.select_block_at)
         self.view.sig_context.connect(self._context_menu)
@@ -185,7 +195,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.span_s = float(min(MAX_SPAN_S, max(MIN_SPAN_S, self.span_s * factor)))
         self.sig_span_changed.emit(self.span_s)
         if self._frame is not None:
-            self._set_range(self._frame.play_s)
+            self._scroll(self._frame.play_s)
 
     def columns(self) -> int:
         return max(64, int(self.plot.width()))
@@ -210,14 +220,15 @@ class TimelineWidget(QtWidgets.QFrame):
             return
         self._frame = frame
         rate = frame.sample_rate_hz
-        self._set_range(frame.play_s)
+        self._scroll(frame.play_s)
         self._draw_wave(frame, rate)
         self._draw_input(frame, rate)
         if self.spectrogram and frame.spec is not None and len(frame.spec.image):
             s = frame.spec
             self.spec_image.setImage(s.image, autoLevels=False)
-            x0 = s.start_position / rate
-            self.spec_image.setRect(QtCore.QRectF(x0, -1.0, len(s.image) * s.frames_per_column / rate, 2.0))
+            if self._changed("spec_rect", (s.start_position, len(s.image), s.frames_per_column, rate)):
+                self.spec_image.setRect(QtCore.QRectF(s.start_position / rate, -1.0,
+                                                      len(s.image) * s.frames_per_column / rate, 2.0))
         if self._changed("ahead", (frame.play_s, frame.ahead_s)):
             set_span(self.ahead_region, frame.play_s, max(frame.play_s, frame.ahead_s))
         if self._changed("context", (frame.context_start_s, frame.ahead_s)):
@@ -232,9 +243,6 @@ class TimelineWidget(QtWidgets.QFrame):
             self._draw_bar_numbers(frame)
         if self._changed("markers", frame.markers):
             self._draw_markers(frame, rate)
-        left, right = self._x_range(frame.play_s)
-        if self._changed("hint_x", left):
-            self.hint.setPos((left + right) / 2, 0.0)
         self._enable_save(frame.play_s)
         if self._changed("span", round(self.span_s)):
             self.span_label.setText(f"{self.span_s:.0f} s")
@@ -249,12 +257,19 @@ class TimelineWidget(QtWidgets.QFrame):
         left = max(0.0, play_s - 0.75 * self.span_s)
         return left, left + self.span_s
 
-    def _set_range(self, play_s: float) -> None:
-        left, right = self._x_range(play_s)
-        if self._changed("range", (left, right)):
-            self.view.setRange(xRange=(left, right), yRange=(-1.05, 1.12), padding=0, disableAutoRange=False)
+    def _scroll(self, play_s: float) -> None:
+        """Show [left, left + span) of the stream: a zoom sets the view's range to [0, span); a frame only
+        moves the scroll layer and the axis's labels (no pyqtgraph range change, no item told of it)."""
+        if self._changed("range", self.span_s):
+            self.view.setRange(xRange=(0.0, self.span_s), yRange=(-1.05, 1.12), padding=0, disableAutoRange=False)
             # move the items now: pyqtgraph would do it while painting, which asks for a second paint
             self.view.updateMatrix()
+            self.hint.setPos(self.span_s / 2, 0.0)
+            self.input_label.setPos(0.0, self.INPUT_LANE[0])  # inside the lane, at its bottom left
+        left, _ = self._x_range(play_s)
+        if self._changed("left", left):
+            self.scroller.setPos(-left, 0.0)
+            self.axis.set_offset(left)
 
     WAVE_ROWS = 180
     INPUT_ROWS = 60
@@ -285,12 +300,7 @@ class TimelineWidget(QtWidgets.QFrame):
         self.input_label.setVisible(w is not None and not self.spectrogram)
         self.heard_line.setVisible(shown and frame.heard_s is not None)
         lo, hi = self.INPUT_LANE
-        if w is None:
-            return
-        left, _ = self._x_range(frame.play_s)
-        if self._changed("input_label", left):
-            self.input_label.setPos(left, lo)  # inside the lane, at its bottom left
-        if not shown:
+        if w is None or not shown:
             return
         n = len(w.mins)
         before = self._input_wave.image
@@ -312,7 +322,7 @@ class TimelineWidget(QtWidgets.QFrame):
         while len(self.bar_labels) < len(shown):
             label = PixelText("", qcolor(self.c.text, 200), anchor=(0, 1))
             self.bar_labels.append(label)
-            self.plot.addItem(label, ignoreBounds=True)
+            label.setParentItem(self.scroller)
         for i, label in enumerate(self.bar_labels):
             if i < len(shown):
                 x, n = shown[i]
@@ -328,7 +338,7 @@ class TimelineWidget(QtWidgets.QFrame):
         while len(self.marker_labels) < len(markers):
             label = PixelText("", self.c.marker, anchor=(0, 0))
             self.marker_labels.append(label)
-            self.plot.addItem(label, ignoreBounds=True)
+            label.setParentItem(self.scroller)
         for i, label in enumerate(self.marker_labels):
             if i < len(markers):
                 m = markers[i]

@@ -2,6 +2,11 @@
 widget (counting its repaints), and plain Qt items for the shapes that move on every frame.
 
 A playing timeline scrolls 30 times a second, so everything drawn on it is paid for 30 times a second.
+It scrolls without pyqtgraph's range machinery: the view's x range stays [0, span) and only changes with a
+zoom, while everything drawn in stream seconds sits on one `scroll_layer` whose position is moved once a
+frame (one Qt call; a range change would emit pyqtgraph's range signals and recompute every item's view
+transform in Python). The time axis is told the same offset (TimeAxisItem.set_offset), and the view box
+maps the mouse through the layer, so clicks and drags still arrive in stream seconds.
 pyqtgraph's region and line items paint in Python and recompute their bounds from the view on every
 frame; the shaded spans, the playhead and the dashed block boundaries are therefore plain
 QGraphicsRect/Line/PathItems with cosmetic pens, painted by Qt in C++. The axis keeps pyqtgraph's item
@@ -72,6 +77,18 @@ def vertical_lines(xs: Sequence[float], y0: float, y1: float) -> QtGui.QPainterP
     return path
 
 
+def scroll_layer() -> QtWidgets.QGraphicsRectItem:
+    """An empty item to parent everything drawn in stream seconds: `setPos(-left, 0)` scrolls it all so that
+    stream second `left` is at the view's x = 0. A plain Qt item (no Python paint or itemChange, no contents
+    of its own); it must be in the view before children that are pyqtgraph items are put on it, so that
+    they find their view box (and hear of zooms)."""
+    item = QtWidgets.QGraphicsRectItem()
+    item.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+    item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+    item.setAcceptedMouseButtons(QtCore.Qt.MouseButton.NoButton)
+    return item
+
+
 def bgra(color: str) -> tuple[int, int, int, int]:
     """An opaque colour as the bytes of a premultiplied ARGB32 pixel on a little-endian machine."""
     c = QtGui.QColor(color)
@@ -110,6 +127,7 @@ class TimeAxisItem(pg.AxisItem):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.enableAutoSIPrefix(False)  # m:ss labels; no SI prefix to recompute on every scroll
+        self.offset_s = 0.0  # the view's x = 0 is this stream second (the timeline's scroll)
         self._text_px: dict[str, tuple[QtGui.QStaticText, float]] = {}
         self._minor_pen: tuple[QtGui.QPen, QtGui.QPen] | None = None
 
@@ -121,6 +139,12 @@ class TimeAxisItem(pg.AxisItem):
             out.append(f"{sign}{int(v // 60)}:{v % 60:04.1f}" if spacing < 1 else f"{sign}{int(v // 60)}:{int(v % 60):02d}")
         return out
 
+    def set_offset(self, offset_s: float) -> None:
+        """Label the view's x as stream seconds x + `offset_s` (the view itself does not scroll)."""
+        if offset_s != self.offset_s:
+            self.offset_s = offset_s
+            self.update()
+
     def paint(self, p, opt, widget) -> None:
         if self.orientation != "bottom":
             super().paint(p, opt, widget)
@@ -130,7 +154,7 @@ class TimeAxisItem(pg.AxisItem):
         if self.style["tickFont"] is not None:
             p.setFont(self.style["tickFont"])
         bounds = self.mapRectFromParent(self.geometry())
-        lo, hi = self.range
+        lo, hi = self.range[0] + self.offset_s, self.range[1] + self.offset_s
         if hi <= lo or bounds.width() <= 0:
             return
         px_per_s = bounds.width() / (hi - lo)
@@ -212,7 +236,8 @@ class PixelText(QtWidgets.QGraphicsSimpleTextItem):
 
 
 class SelectViewBox(pg.ViewBox):
-    """A view box that turns left-drags into a selection and the wheel into zoom (no panning)."""
+    """A view box that turns left-drags into a selection and the wheel into zoom (no panning). Positions
+    go out in the coordinates of `content` (the timeline's scroll layer: stream seconds) when it is set."""
 
     sig_drag = QtCore.Signal(float, float, bool)
     """(start x, current x, finished) of a left-button drag, in seconds."""
@@ -227,6 +252,13 @@ class SelectViewBox(pg.ViewBox):
         super().__init__(enableMenu=False)
         self.setMouseEnabled(x=False, y=False)
         self._drag_start_s = 0.0
+        self.content: QtWidgets.QGraphicsItem | None = None
+
+    def seconds_at(self, scene_pos: QtCore.QPointF) -> float:
+        """The x under a scene point, in `content`'s coordinates (else the view's)."""
+        if self.content is not None:
+            return float(self.content.mapFromScene(scene_pos).x())
+        return float(self.mapSceneToView(scene_pos).x())
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802
         if ev.button() != QtCore.Qt.MouseButton.LeftButton:
@@ -236,16 +268,16 @@ class SelectViewBox(pg.ViewBox):
         if ev.isStart():
             # the view scrolls while the player drags: the start stays on the music it was pressed on,
             # not on the pixel (which shows later music with every frame)
-            self._drag_start_s = self.mapSceneToView(ev.buttonDownScenePos()).x()
-        self.sig_drag.emit(self._drag_start_s, self.mapSceneToView(ev.scenePos()).x(), ev.isFinish())
+            self._drag_start_s = self.seconds_at(ev.buttonDownScenePos())
+        self.sig_drag.emit(self._drag_start_s, self.seconds_at(ev.scenePos()), ev.isFinish())
 
     def mouseClickEvent(self, ev):  # noqa: N802
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
-            self.sig_click.emit(self.mapSceneToView(ev.scenePos()).x())
+            self.sig_click.emit(self.seconds_at(ev.scenePos()))
         elif ev.button() == QtCore.Qt.MouseButton.RightButton:
             ev.accept()
-            self.sig_context.emit(self.mapSceneToView(ev.scenePos()).x(), ev.screenPos().toPoint())
+            self.sig_context.emit(self.seconds_at(ev.scenePos()), ev.screenPos().toPoint())
         else:
             ev.ignore()
 
