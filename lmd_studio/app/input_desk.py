@@ -173,7 +173,9 @@ class InputDesk:
             "sample_aligned": True, "roundtrip_latency_frames": s.roundtrip_frames,
             "reported_latency_frames": s.reported_roundtrip_frames, "calibration_frames": s.correction_frames,
             "input_channels": list(s.channels), "input_device": s.device_name, "input_running": s.running,
-            "monitoring": s.monitoring}
+            "monitoring": s.monitoring,
+            # the level the input was heard at in the mix (generative delay's Dry/Wet lowers it), at take start
+            "monitor_level": round(path.monitor_level, 4)}
         return TrackFormat(len(s.channels), alignment)
 
     def apply_live(self) -> None:

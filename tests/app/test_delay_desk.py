@@ -121,6 +121,18 @@ def test_the_monitor_gain_follows_dry_wet_only_while_jam_and_delay_are_on() -> N
     assert path.monitor_gain == 1.0
 
 
+def test_a_take_records_the_level_the_input_was_heard_at() -> None:
+    desk, engine, _ = make_desk()
+    mailbox = engine.mailbox
+    desk.set_jam(True)
+    desk.set_delay(True)
+    mailbox.set(DRY_WET.name, 0.5)
+    desk.follow_controls()
+    fmt = desk.track_format()
+    assert fmt is not None and fmt.alignment["monitoring"] is True
+    assert fmt.alignment["monitor_level"] == pytest.approx(math.cos(0.25 * math.pi), abs=1e-4)
+
+
 def test_without_input_following_the_controls_does_nothing() -> None:
     desk, _, _ = make_desk(input_on=False)
     desk.follow_controls()
