@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from lmd_studio.app.values import Branch, TimelineFrame
+from lmd_studio.app.values import Branch, TimelineFrame, WaveSlice
 from lmd_studio.gui.theme import Colors
 from lmd_studio.gui.timeline_items import (
     PixelText,
@@ -284,14 +284,22 @@ class TimelineWidget(QtWidgets.QFrame):
             self.wave_image.setVisible(False)
             return
         self.wave_image.setVisible(True)
-        before = self._wave.image
-        image = self._wave.update(w.first_column, w.frames_per_column, w.mins, w.maxs, frame.play_s * rate)
-        if image is not before:
-            self.wave_image.setImage(image, autoLevels=False)
         lo, hi = self.MUSIC_LANE_WITH_INPUT if frame.input_wave is not None else (-1.0, 1.0)
-        if self._changed("wave_rect", (w.start_position, n, w.frames_per_column, rate, lo)):
-            self.wave_image.setRect(QtCore.QRectF(w.start_position / rate, lo, n * w.frames_per_column / rate,
-                                                  hi - lo))
+        self._draw_raster(self.wave_image, self._wave, w, frame.play_s * rate, rate, (lo, hi), "wave")
+
+    def _draw_raster(self, item: WaveImageItem, raster: WaveRaster, w: WaveSlice, play_position: float,
+                     rate: int, lane: tuple[float, float], name: str) -> None:
+        """Draw the slice into the raster's buffer. Scrolling, it is drawn in place: the item keeps its image
+        and rect (both change only with a new buffer, when the slice runs off its end or on a zoom)."""
+        image = raster.update(w.first_column, w.frames_per_column, w.mins, w.maxs, play_position)
+        if image is not item.image:
+            item.setImage(image, autoLevels=False)
+        lo, hi = lane
+        if self._changed(f"{name}_rect", (raster.base, image.shape[1], w.frames_per_column, rate, lo, hi)):
+            per_s = w.frames_per_column / rate
+            item.setRect(QtCore.QRectF(raster.base * per_s, lo, image.shape[1] * per_s, hi - lo))
+        if raster.changed or item.shown != raster.shown:
+            item.show_columns(*raster.shown)
 
     def _draw_input(self, frame: TimelineFrame, rate: int) -> None:
         w = frame.input_wave
@@ -302,14 +310,7 @@ class TimelineWidget(QtWidgets.QFrame):
         lo, hi = self.INPUT_LANE
         if w is None or not shown:
             return
-        n = len(w.mins)
-        before = self._input_wave.image
-        image = self._input_wave.update(w.first_column, w.frames_per_column, w.mins, w.maxs, frame.play_s * rate)
-        if image is not before:
-            self.input_image.setImage(image, autoLevels=False)
-        if self._changed("input_rect", (w.start_position, n, w.frames_per_column, rate)):
-            self.input_image.setRect(QtCore.QRectF(w.start_position / rate, lo, n * w.frames_per_column / rate,
-                                                   hi - lo))
+        self._draw_raster(self.input_image, self._input_wave, w, frame.play_s * rate, rate, (lo, hi), "input")
         if frame.heard_s is not None:
             self.heard_line.setPos(frame.heard_s, 0.0)
 

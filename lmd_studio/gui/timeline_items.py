@@ -99,10 +99,17 @@ class WaveImageItem(pg.ImageItem):
     """An ImageItem for the waveform raster, given as [rows, columns, 4] BGRA bytes whose alpha is 0 or
     255 (so straight and premultiplied alpha agree): it becomes a premultiplied ARGB32 QImage without a
     copy, the format Qt's raster engine blends fastest (pyqtgraph would hand it RGBA8888, which the
-    painter converts on every paint)."""
+    painter converts on every paint). The image is a WaveRaster's buffer, changed in place between paints
+    (call `show_columns` after a change); only its columns [start, end) are painted."""
 
     def __init__(self) -> None:
         super().__init__(axisOrder="row-major")
+        self.shown: tuple[int, int] | None = None  # None: all columns
+
+    def show_columns(self, start: int, end: int) -> None:
+        """Paint columns [start, end) of the image (its pixels may have changed: repaint either way)."""
+        self.shown = (start, end)
+        self.update()
 
     def render(self) -> None:
         image = self.image
@@ -116,6 +123,19 @@ class WaveImageItem(pg.ImageItem):
         self.qimage.keep_alive = image  # the QImage borrows the array's memory
         self._renderRequired = False
         self._unrenderable = False
+
+    def paint(self, painter, *args) -> None:
+        if self.image is None:
+            return
+        if self._renderRequired:
+            self.render()
+            if self._unrenderable:
+                return
+        rows, columns = self.image.shape[:2]
+        start, end = self.shown if self.shown is not None else (0, columns)
+        if end > start:
+            part = QtCore.QRectF(start, 0, end - start, rows)
+            painter.drawImage(part, self.qimage, part)
 
 
 class TimeAxisItem(pg.AxisItem):

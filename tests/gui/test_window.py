@@ -239,8 +239,8 @@ def test_a_drag_while_the_timeline_scrolls_keeps_its_start_on_the_music(qtbot, o
     vp = tl.plot.viewport()
     y = vp.height() // 2
 
-    def seconds_at(x: int) -> float:
-        return tl.view.mapSceneToView(tl.plot.mapToScene(QtCore.QPoint(x, y))).x()
+    def seconds_at(x: int) -> float:  # the stream second under pixel x now (the view scrolls by a layer)
+        return tl.scroller.mapFromScene(tl.plot.mapToScene(QtCore.QPoint(x, y))).x()
 
     x0 = vp.width() // 5
     pressed_on = seconds_at(x0)
