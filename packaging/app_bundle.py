@@ -6,8 +6,14 @@ that every file the code opens at run time is in the bundle at the place the cod
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +26,15 @@ INSTALL_DESKTOP = ROOT / "packaging" / "install-desktop.sh"
 
 # Copied whole, to the same path relative to the bundle's root as in the checkout (lmd_studio/core/assets.py
 # finds both there).
-ASSET_DIRS = ("models/default", "resources")
+MODEL_DIR = "models/default"
+ASSET_DIRS = (MODEL_DIR, "resources")
+# The default model's weights go in as float16 (28.7 MB instead of 57.5), written under build/ at bundle
+# time (model/checkpoint.py write_float16_copy); the loaders compute in float32 either way. The checkout
+# keeps float32: measured on this model, a 10 s render from the float16 weights departs from the float32
+# one after ~3 s exactly as one from float32 weights moved by one ulp does (the sampling amplifies any
+# rounding), and the quick evaluation's FD figures differ by no more than that one-ulp change moves them.
+MODEL_HALF = ROOT / "build" / "model-fp16"
+FLOAT16_MODEL_FILES = ("dit.safetensors", "codec.safetensors")
 # all-MiniLM-L6-v2 ships inside this package as <package>/model/ and is found relative to its __init__; the
 # app carries a float16 copy of the weights (43.5 MB instead of 90.9: model/minilm.py rounds them to float16
 # in a checkout too, so both give the same embeddings), written under build/ at bundle time
@@ -49,6 +63,10 @@ EXCLUDED_MODULES = (
     "torch.utils.cpp_extension", "sympy", "mpmath", "networkx", "pygments", "rich", "_pytest", "setuptools",
     "pkg_resources", "pydantic", "pydantic_core", "PIL", "jinja2", "PySide6.QtNetwork", "PySide6.QtDBus",
     "sqlite3", "readline", "requests", "urllib3", "chardet", "charset_normalizer", "certifi", "idna", "yaml",
+    # No TLS: the studio never opens a network connection (Ableton Link is plain UDP). The standard library
+    # imports ssl only to offer it (http.client, urllib.request, asyncio: `try: import ssl`), and hashlib
+    # falls back to Python's own _md5/_sha*/_blake2 without _hashlib; with them go libssl and libcrypto.
+    "ssl", "_ssl", "_hashlib",
 )
 # Files the hooks collect that the app never opens (bundle paths, fnmatch patterns): torch's C++ test
 # programs and test libraries (133 MB), and a CUDA runtime that PyInstaller finds on a build machine with
@@ -76,14 +94,28 @@ DROPPED_FILES = (
     "libgtk-3.so*", "libgdk-3.so*", "libgdk_pixbuf-2.0.so*", "libatk-1.0.so*", "libatk-bridge-2.0.so*",
     "libatspi.so*", "libcairo.so*", "libcairo-gobject.so*", "libpango-1.0.so*", "libpangocairo-1.0.so*",
     "libpangoft2-1.0.so*", "libepoxy.so*", "libpixman-1.so*",
+    # Qt's network library (its Python module is excluded; no kept library or plugin links it) and the
+    # Kerberos stack only it links; OpenSSL, linked only by the excluded _ssl and _hashlib
+    "PySide6/Qt/lib/libQt6Network.so*", "libgssapi_krb5.so*", "libkrb5.so*", "libk5crypto.so*",
+    "libkrb5support.so*", "libcom_err.so*", "libkeyutils.so*", "libssl.so*", "libcrypto.so*",
+    # the installed-files lists of the bundled distributions (3 MB; torch's alone 1.5): only installers read
+    # them; the metadata Help → About reads (METADATA, licences) stays
+    "*.dist-info/RECORD",
 )
 # Libraries that ship with their full symbol table, stripped after the build (symbols only a debugger
 # reads; the dynamic symbols stay): libtorch_cpu.so loses 89 of its 434 MB. Only these: stripping the
 # libraries auditwheel patched breaks them.
 STRIPPED_LIBRARIES = ("torch/lib/libtorch_cpu.so", "torch/lib/libtorch_python.so")
-# The hooks keep torch's and transformers' .py files beside their compiled modules (90 MB), and both need
-# them: torch's config modules parse their own source at import ("could not get source code"), and
-# transformers lists its models/ folder to resolve names. Measured; left as the hooks set it.
+# torch's hook keeps the .py file of every torch module beside its bytecode in the program's archive
+# (30 MB), and some need it: torch's config modules parse their own source at import ("could not get source
+# code"), TorchScript reads the source of what it compiles. The sources kept: every torch module the app
+# loads (measured at build time: `measure_loaded_modules` runs a real render and imports the window and
+# every lmd_studio module the app carries), and every torch module whose source reads sources
+# (SOURCE_READERS). The others' .py files (15 MB) are dropped; their bytecode stays in the archive, so an
+# import nobody foresaw still works.
+SOURCE_TRIMMED_PACKAGES = ("torch",)
+SOURCE_READERS = re.compile(r"install_config_module|jit\.script|getsource|findsource|inspect\.getfile|linecache|"
+                            r"__file__|torch\.package")
 # Qt plugins the app cannot do without on Linux: X11 and Wayland windows, offscreen (tests, headless), the
 # SVG icon. Checked in the built folder by packaging/app_check.py.
 REQUIRED_QT_PLUGINS = (
@@ -99,12 +131,28 @@ def kept(bundle_path: str) -> bool:
     return not any(fnmatch(bundle_path, pattern) for pattern in DROPPED_FILES)
 
 
-def asset_datas(root: Path = ROOT) -> list[tuple[str, str]]:
-    """(source folder, folder inside the bundle) for models/default and resources/."""
+def asset_datas(root: Path = ROOT, model_half: Path = MODEL_HALF) -> list[tuple[str, str]]:
+    """(source folder, folder inside the bundle) for models/default (its float16 copy, written now) and
+    resources/."""
     missing = [d for d in ASSET_DIRS if not (root / d).is_dir()]
     if missing:
         raise FileNotFoundError(f"app bundle: {', '.join(missing)} missing under {root}")
-    return [(str(root / d), d) for d in ASSET_DIRS]
+    half = half_precision_model(root / MODEL_DIR, model_half)
+    return [(str(half), d) if d == MODEL_DIR else (str(root / d), d) for d in ASSET_DIRS]
+
+
+def half_precision_model(src: Path, dst: Path) -> Path:
+    """A fresh copy of the model folder `src` at `dst`, FLOAT16_MODEL_FILES stored as float16 (a value
+    beyond float16's range stops the build: CheckpointError naming the file)."""
+    from lmd_studio.model.checkpoint import write_float16_copy
+
+    if dst.resolve() == src.resolve():
+        raise ValueError(f"{dst}: the float16 model must go to another folder than its source")
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(*FLOAT16_MODEL_FILES))
+    for name in FLOAT16_MODEL_FILES:
+        write_float16_copy(src / name, dst / name)
+    return dst
 
 
 def text_encoder_source() -> Path:
@@ -126,8 +174,81 @@ def text_encoder_datas(half_folder: Path = TEXT_ENCODER_HALF) -> list[tuple[str,
     return [(str(half_folder), f"{TEXT_ENCODER_PACKAGE}/{TEXT_ENCODER_SUBDIR}")]
 
 
-def datas(root: Path = ROOT, half_folder: Path = TEXT_ENCODER_HALF) -> list[tuple[str, str]]:
-    return asset_datas(root) + text_encoder_datas(half_folder)
+def datas(root: Path = ROOT, half_folder: Path = TEXT_ENCODER_HALF,
+          model_half: Path = MODEL_HALF) -> list[tuple[str, str]]:
+    return asset_datas(root, model_half) + text_encoder_datas(half_folder)
+
+
+def module_name(bundle_path: str) -> str | None:
+    """The module a bundled .py file is the source of ("torch/nn/__init__.py" → "torch.nn"), else None."""
+    if not bundle_path.endswith(".py"):
+        return None
+    parts = bundle_path.replace(os.sep, "/")[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def source_kept(bundle_path: str, source_file: str | Path, loaded: Iterable[str]) -> bool:
+    """False for the .py file of a SOURCE_TRIMMED_PACKAGES module that is not in `loaded` and does not read
+    sources (SOURCE_READERS); True for everything else."""
+    name = module_name(bundle_path)
+    if name is None or not any(name == p or name.startswith(p + ".") for p in SOURCE_TRIMMED_PACKAGES):
+        return True
+    if name in set(loaded):
+        return True
+    return SOURCE_READERS.search(Path(source_file).read_text(encoding="utf-8", errors="replace")) is not None
+
+
+# Run by measure_loaded_modules (and the tests): the app's run-time imports, with EXCLUDED_MODULES made
+# unimportable as in the app: the window's modules, every lmd_studio module the app carries, and a render
+# through the real model (text encoder, DiT, codec). Prints the modules loaded after "MODULES".
+LOADED_MODULES_PROBE = """
+import importlib, pkgutil, sys
+EXCLUDED = {excluded!r}
+def excluded(name):
+    return any(name == x or name.startswith(x + ".") for x in EXCLUDED)
+class LeftOut:
+    def find_spec(self, name, path=None, target=None):
+        if excluded(name):
+            raise ModuleNotFoundError(f"No module named {{name!r}} (left out of the app)", name=name)
+sys.meta_path.insert(0, LeftOut())
+import lmd_studio, lmd_studio.cli.studio, lmd_studio.gui.main_window
+for info in pkgutil.walk_packages(lmd_studio.__path__, "lmd_studio."):
+    if not excluded(info.name) and not info.name.endswith("__main__"):
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:
+            print("NOT IMPORTED", info.name, repr(exc), file=sys.stderr)
+from lmd_studio.cli import main
+main(["render", "--model", {model!r}, "--seconds", "1", "--prompt", "warm piano chords", "--out", {out!r}])
+print("MODULES", " ".join(sorted(sys.modules)))
+"""
+
+
+def measure_loaded_modules(root: Path = ROOT, python: str = sys.executable, timeout_s: float = 600.0) -> set[str]:
+    """The modules LOADED_MODULES_PROBE loads in this checkout (Qt offscreen); RuntimeError when it fails."""
+    with tempfile.TemporaryDirectory(prefix="lmd-app-modules-") as tmp:
+        code = LOADED_MODULES_PROBE.format(excluded=tuple(EXCLUDED_MODULES), model=str(root / MODEL_DIR),
+                                           out=str(Path(tmp) / "probe.wav"))
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=tmp)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+        out = subprocess.run([python, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=timeout_s)
+    if out.returncode != 0 or "MODULES" not in out.stdout:
+        raise RuntimeError(f"app bundle: the loaded-modules probe failed (rc {out.returncode}): "
+                           f"{out.stderr[-2000:]}")
+    return set(out.stdout.split("MODULES", 1)[1].split())
+
+
+def trimmed_sources(datas_toc: list[tuple[str, str, str]], loaded: set[str]) -> list[tuple[str, str, str]]:
+    """PyInstaller's datas TOC without the .py files source_kept drops."""
+    return [entry for entry in datas_toc if source_kept(entry[0], entry[1], loaded)]
+
+
+def write_loaded_modules(loaded: set[str], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(sorted(loaded), indent=0) + "\n")
 
 
 def licence_metadata(copy_metadata: Callable[[str], list[tuple[str, str]]]) -> list[tuple[str, str]]:

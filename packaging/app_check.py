@@ -13,7 +13,8 @@ checkout's PYTHONPATH or venv, and a scratch working folder: what a musician's m
   stand-in, `-c`) into a WAV of the right length that is not silent, and the studio plays the real model for
   5 s and quits with exit code 0.
 - app_size_mb: the folder (target ≤ 700 MB); app_folder_ok: the model, the text encoder and the Qt plugins
-  a desktop needs are in it, and Python runs from the folder, not from an unpacked temporary copy.
+  a desktop needs are in it, and Python runs from the folder, not from an unpacked temporary copy;
+  app_model_dtypes: how the bundled model's weights are stored (F16: packaging/app_bundle.py).
 - app_jack_ok (when jackd is installed): under a JACK dummy server the studio's audio device process (a
   `-m` child of the app) connects to JACK.
 - wheel_offline_ok: both wheels (packaging/build_wheels.py) install into a fresh venv with --no-index from
@@ -99,7 +100,19 @@ def check_folder(app_dir: Path) -> dict[str, Any]:
     cuda = sorted(p.name for p in internal.rglob("lib*.so*") if p.name.startswith(("libcuda", "libcudnn", "libcublas",
                                                                                    "libnccl", "libnvrtc")))
     return {"app_size_mb": round(build_app.folder_size_bytes(app_dir) / 1e6, 1), "app_missing_files": missing,
-            "app_cuda_libs": cuda}
+            "app_cuda_libs": cuda, "app_model_dtypes": model_dtypes(internal / bundle.MODEL_DIR)}
+
+
+def model_dtypes(model_dir: Path) -> dict[str, list[str]]:
+    """The tensor dtypes of the bundled model's weight files (float16: "F16"), read from their headers."""
+    from lmd_studio.core.model_files import read_header
+
+    found: dict[str, list[str]] = {}
+    for name in bundle.FLOAT16_MODEL_FILES:
+        if (model_dir / name).is_file():
+            header = read_header(model_dir / name)
+            found[name] = sorted({e["dtype"] for k, e in header.items() if k != "__metadata__"})
+    return found
 
 
 def check_no_unpack(program: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:

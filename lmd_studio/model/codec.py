@@ -22,7 +22,13 @@ import numpy as np
 import torch
 
 from lmd_studio.dsp.phase import PhaseConfig, PhaseState, StreamingPhaseReconstructor
-from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from lmd_studio.model.checkpoint import (
+    CheckpointError,
+    float16_hint,
+    load_checkpoint,
+    read_metadata,
+    save_checkpoint,
+)
 from lmd_studio.model.codec2 import CODEC2_FORMAT, Codec2, load_codec2
 from lmd_studio.model.codec_api import CodecShapeFromConfig
 from lmd_studio.model.codec_net import CodecConfig, CodecNet, frames_to_magnitudes, log_magnitude_frames
@@ -158,7 +164,7 @@ def load_spectral_codec(path: str | Path) -> SpectralCodec:
         if v.shape != expected[k].shape:
             raise CheckpointError(f"{path}: tensor {k} has shape {list(v.shape)}, config needs {list(expected[k].shape)}")
         if v.is_floating_point() and not torch.isfinite(v).all():
-            raise CheckpointError(f"{path}: tensor {k} contains NaN or inf (a damaged file or a diverged "
-                                  f"training run); re-export the codec")
+            raise CheckpointError(f"{path}: tensor {k} contains NaN or inf{float16_hint(v)} (a damaged file "
+                                  f"or a diverged training run); re-export the codec")
     net.load_state_dict(tensors)
     return SpectralCodec(net)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from lmd_studio.dsp.istft_stream import StreamingIstft
-from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lmd_studio.model.checkpoint import CheckpointError, float16_hint, load_checkpoint, save_checkpoint
 from lmd_studio.model.codec2_net import Codec2Config, Codec2Net, analyse, to_complex
 from lmd_studio.model.codec_api import CodecShapeFromConfig
 
@@ -123,6 +123,6 @@ def load_codec2(path: str | Path) -> Codec2:
         if v.shape != expected[k].shape:
             raise CheckpointError(f"{path}: tensor {k} has shape {list(v.shape)}, config needs {list(expected[k].shape)}")
         if not torch.isfinite(v).all():
-            raise CheckpointError(f"{path}: tensor {k} contains NaN or inf")
+            raise CheckpointError(f"{path}: tensor {k} contains NaN or inf{float16_hint(v)}")
     net.load_state_dict(tensors)
     return Codec2(net)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lmd_studio.model.checkpoint import CheckpointError, float16_hint, load_checkpoint, save_checkpoint
 from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.dit_config import DiTConfig
@@ -78,7 +78,7 @@ def load_dit(path: str | Path, device: str | torch.device = "cpu") -> tuple[DiT,
             raise CheckpointError(f"{path}: weight {name} has shape {tuple(tensor.shape)}, the config needs "
                                   f"{tuple(expected[name].shape)}")
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path}: weight {name} contains NaN or inf")
+            raise CheckpointError(f"{path}: weight {name} contains NaN or inf{float16_hint(tensor)}")
     dit.load_state_dict(tensors)
     return dit.eval(), gen
 

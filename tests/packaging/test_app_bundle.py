@@ -43,12 +43,39 @@ def test_the_spec_builds_from_the_bundle_lists() -> None:
 
 
 def test_every_model_and_resource_file_is_bundled_where_the_code_looks(tmp_path: Path) -> None:
-    datas = bundle.datas(half_folder=tmp_path / "minilm")
+    model_half = tmp_path / "model"
+    datas = bundle.datas(half_folder=tmp_path / "minilm", model_half=model_half)
     files = [f for d in bundle.ASSET_DIRS for f in (ROOT / d).rglob("*") if f.is_file()]
     assert any(f.name == "dit.safetensors" for f in files) and any(f.suffix == ".png" for f in files)
+    model_dir = ROOT / bundle.MODEL_DIR
     for f in files:
+        # the model's files come from its float16 copy, which holds every one of them
+        source = model_half / f.relative_to(model_dir) if f.is_relative_to(model_dir) else f
+        assert source.is_file(), f"{f} is missing from {model_half}"
         # core/assets.py looks beside the bundled lmd_studio package: the checkout's relative path
-        assert _bundle_path(datas, f) == f.relative_to(ROOT).as_posix(), f"{f} is not in the app bundle"
+        assert _bundle_path(datas, source) == f.relative_to(ROOT).as_posix(), f"{f} is not in the app bundle"
+
+
+def test_the_default_model_is_bundled_in_float16_and_loads_as_the_checkouts_weights_rounded(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from lmd_studio.core.model_files import read_header
+    from lmd_studio.model.model_io import load_model_folder
+
+    half = bundle.half_precision_model(ROOT / bundle.MODEL_DIR, tmp_path / "model")
+    assert bundle.FLOAT16_MODEL_FILES == ("dit.safetensors", "codec.safetensors")
+    for name in bundle.FLOAT16_MODEL_FILES:
+        dtypes = {e["dtype"] for k, e in read_header(half / name).items() if k != "__metadata__"}
+        assert dtypes == {"F16"}, name
+        assert (half / name).stat().st_size < 0.55 * (ROOT / bundle.MODEL_DIR / name).stat().st_size
+    # the loaders compute in float32 with the checkout's weights rounded to float16, nothing else
+    dit16, _, _ = load_model_folder(half)
+    stored = load_file(str(ROOT / bundle.MODEL_DIR / "dit.safetensors"))
+    for name, value in dit16.state_dict().items():
+        assert value.dtype == torch.float32 and torch.equal(value, stored[name].half().float()), name
+    with pytest.raises(ValueError, match="another folder"):
+        bundle.half_precision_model(half, half)
 
 
 def test_the_text_encoder_is_bundled_in_float16_inside_its_package_and_encodes_the_same(tmp_path: Path) -> None:
@@ -203,6 +230,66 @@ def test_the_dropped_files_are_torch_tests_and_cuda_but_not_what_torch_opens_at_
         assert bundle.kept(needed), needed
 
 
+def test_no_tls_or_kerberos_goes_in_the_app() -> None:
+    for module in ("ssl", "_ssl", "_hashlib"):
+        assert module in bundle.EXCLUDED_MODULES, module
+    for dropped in ("libssl.so.3", "libcrypto.so.3", "libgssapi_krb5.so.2", "libkrb5.so.3", "libk5crypto.so.3",
+                    "libkrb5support.so.0", "libcom_err.so.2", "libkeyutils.so.1", "PySide6/Qt/lib/libQt6Network.so.6",
+                    "torch-2.13.0+cpu.dist-info/RECORD", "numpy-2.4.6.dist-info/RECORD"):
+        assert not bundle.kept(dropped), dropped
+    # what the app does load: Qt's GUI libraries and D-Bus (libQt6Gui links it), JACK's database library,
+    # the metadata and licences Help → About reads
+    for needed in ("PySide6/Qt/lib/libQt6DBus.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "libdbus-1.so.3",
+                   "libdb-5.3.so", "libjack.so.0", "torch-2.13.0+cpu.dist-info/METADATA",
+                   "torch-2.13.0+cpu.dist-info/licenses/LICENSE", "lmd_studio-0.1.0.dist-info/entry_points.txt"):
+        assert bundle.kept(needed), needed
+
+
+def test_hashlib_works_without_openssl() -> None:
+    """hashlib without _hashlib (left out of the app) falls back to Python's own hashes, which torch's config
+    modules use (md5) at import."""
+    code = ("import sys; sys.modules['_hashlib'] = None\nimport hashlib\n"
+            "print(hashlib.md5(b'x', usedforsecurity=False).hexdigest(), hashlib.sha256(b'x').hexdigest()[:8])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["9dd4e461268c8034f5c8564e155c67a6", "2d711642"]
+
+
+def _source_file(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_torch_sources_are_dropped_only_for_modules_never_loaded_that_read_no_source(tmp_path: Path) -> None:
+    plain = _source_file(tmp_path, "plain.py", "def f():\n    return 1\n")
+    loaded = {"torch", "torch.nn", "torch.nn.functional"}
+    assert bundle.module_name("torch/nn/__init__.py") == "torch.nn"
+    assert bundle.module_name("torch/nn/functional.py") == "torch.nn.functional"
+    assert bundle.module_name("torch/lib/libc10.so") is None
+    # loaded: kept; never loaded: dropped (its bytecode stays in the archive)
+    assert bundle.source_kept("torch/nn/__init__.py", plain, loaded)
+    assert bundle.source_kept("torch/nn/functional.py", plain, loaded)
+    assert not bundle.source_kept("torch/testing/_internal/common_utils.py", plain, loaded)
+    assert not bundle.source_kept("torch/distributed/fsdp/api.py", plain, loaded)
+    # sources that read sources stay, loaded or not: config modules, TorchScript, inspect
+    for text in ("install_config_module(sys.modules[__name__])\n", "@torch.jit.script\ndef f(x):\n    return x\n",
+                 "import inspect\nsrc = inspect.getsource(f)\n", "HERE = os.path.dirname(__file__)\n"):
+        reader = _source_file(tmp_path, "reader.py", text)
+        assert bundle.source_kept("torch/_functorch/config.py", reader, loaded), text
+    # other packages, and torch's other files, are not touched
+    assert bundle.source_kept("numpy/_core/numeric.py", plain, loaded)
+    assert bundle.source_kept("torch/lib/libtorch_cpu.so", plain, loaded)
+    toc = [("torch/nn/__init__.py", str(plain), "DATA"), ("torch/testing/_internal/x.py", str(plain), "DATA"),
+           ("models/default/dit.safetensors", str(plain), "DATA")]
+    assert bundle.trimmed_sources(toc, loaded) == [toc[0], toc[2]]
+
+
+def test_the_spec_drops_torch_sources_by_the_measured_modules() -> None:
+    assert "loaded = bundle.measure_loaded_modules()" in SPEC_TEXT
+    assert "bundle.trimmed_sources(" in SPEC_TEXT and "bundle.kept(entry[0])" in SPEC_TEXT
+
+
 def test_every_run_time_requirement_has_its_metadata_in_the_app() -> None:
     from lmd_studio.app.about import runtime_requirements
 
@@ -231,21 +318,19 @@ def test_the_qt_plugins_and_libraries_the_app_needs_are_kept() -> None:
         assert not bundle.kept(dropped), dropped
 
 
-def test_the_studio_and_a_render_load_none_of_the_excluded_modules(tmp_path: Path) -> None:
-    """The app leaves these modules out: the window and a render through the real model (text encoder, DiT,
-    codec) must not need them (a new import of one of them would crash the built app only: caught here)."""
-    code = f"""
-import sys
-import lmd_studio.cli.studio, lmd_studio.gui.main_window
-from lmd_studio.cli import main
-main(["render", "--model", "models/default", "--seconds", "1", "--prompt", "warm piano chords",
-      "--out", {str(tmp_path / "r.wav")!r}])
-print("MODULES", " ".join(sorted(sys.modules)))
-"""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    loaded = set(out.stdout.split("MODULES", 1)[1].split())
+def test_the_studio_and_a_render_load_none_of_the_excluded_modules() -> None:
+    """The app leaves these modules out: the window, every lmd_studio module the app carries and a render
+    through the real model (text encoder, DiT, codec) must work with them unimportable, as in the app, and
+    load none of them (a new import of one of them would crash the built app only: caught here). The same
+    run tells the build which torch sources to keep."""
+    loaded = bundle.measure_loaded_modules()
     assert "lmd_studio.model.text_encoder" in loaded and "PySide6.QtWidgets" in loaded
+    assert {"torch", "torch.nn", "hashlib", "lmd_studio.audio.audio_child", entry.PROBE_MODULE} <= loaded
     wrongly = sorted(m for m in loaded for x in bundle.EXCLUDED_MODULES if m == x or m.startswith(x + "."))
     assert not wrongly, f"the app leaves out modules the studio loads: {wrongly[:10]}"
+    assert not {"ssl", "_ssl", "_hashlib"} & loaded
+    # the probe really blocks what is left out: an import of an excluded module fails in it
+    code = bundle.LOADED_MODULES_PROBE.split("import lmd_studio,", 1)[0] + "import ssl\n"
+    code = code.format(excluded=tuple(bundle.EXCLUDED_MODULES))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "No module named 'ssl' (left out of the app)" in out.stderr
