@@ -10,7 +10,7 @@ test tones, a model that cannot hear a partner) leaves the master gain alone.
 from __future__ import annotations
 
 from lmd_studio.core.generator import BlockControls
-from lmd_studio.core.params import DELAY, DRY_WET, JAM, MASTER_GAIN
+from lmd_studio.core.params import DELAY, DELAY_TIME, DRY_WET, JAM, MASTER_GAIN
 from lmd_studio.core.units import db_to_gain
 from lmd_studio.dsp.dry_wet import dry_wet_gains
 
@@ -37,3 +37,13 @@ def monitor_gain(controls: BlockControls) -> float:
     if not delay_engaged(controls):
         return 1.0
     return dry_wet_gains(controls.value(DRY_WET))[0]
+
+
+def delay_lookahead_s(controls: BlockControls, block_s: float, ahead_s: float) -> float:
+    """How far ahead of the playhead the engine should generate. Live input is heard up to the playhead, and
+    the block being generated starts about the look-ahead later, so with generative delay d the model hears
+    the input it answers only up to d − look-ahead into that block: all of it when the look-ahead is at most
+    d − one block. Without delay, or a delay that allows more, the configured `ahead_s`."""
+    if not delay_engaged(controls) or DELAY_TIME.name not in controls.values:
+        return ahead_s
+    return min(ahead_s, max(0.0, controls.value(DELAY_TIME) - block_s))

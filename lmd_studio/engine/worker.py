@@ -36,7 +36,7 @@ from lmd_studio.dsp.limiter import PeakLimiter
 from lmd_studio.engine import commands as cmd
 from lmd_studio.engine.beat_clock import ClockMap, EngineClock
 from lmd_studio.engine.block_runner import BlockRunner
-from lmd_studio.engine.delay_mix import output_gain
+from lmd_studio.engine.delay_mix import delay_lookahead_s, output_gain
 from lmd_studio.engine.metrics import EngineMetrics
 from lmd_studio.engine.output import OutputStage
 from lmd_studio.engine.quantise import Landing, check_quantise, plan_landing, splice_start
@@ -372,11 +372,22 @@ class GenerationEngine:
         if self._pending.shape[0]:
             self._flush_pending()
         queued = self.ring.readable_frames + self._pending.shape[0]
-        ahead_frames = self.config.ahead_s * self.config.device_sample_rate_hz
+        ahead_frames = self._ahead_frames()
         if not self.output.playing and self.output.primed:
             return False  # stopped: keep what is queued, do not run ahead
         room = self.ring.writable_frames - self._pending.shape[0] >= 2 * self.block_device_frames
         return queued < ahead_frames and room
+
+    def _ahead_frames(self) -> float:
+        """Device frames to keep queued: the configured look-ahead, shortened under generative delay so the
+        model hears the input it answers (engine/delay_mix.delay_lookahead_s), never below one generation
+        (slowest recent, with headroom) plus the safety frames — real time comes first."""
+        rate = self.config.device_sample_rate_hz
+        block_s = self.block_device_frames / rate
+        wanted_s = delay_lookahead_s(self._latest.controls, block_s, self.config.ahead_s)
+        if wanted_s >= self.config.ahead_s:
+            return self.config.ahead_s * rate
+        return max(wanted_s * rate, float(self.safety_frames + 2 * self.regen_frames))
 
     def _generate_next(self) -> None:
         controls = self.block_controls()

@@ -105,3 +105,39 @@ def test_a_dry_wet_move_reaches_the_output_gain_without_regenerating() -> None:
     mb.set(DELAY.name, 0.0)  # delay off: full level again
     e.step()
     assert e.output.gain.target_gain == 1.0
+
+
+def test_the_look_ahead_shortens_under_generative_delay_so_the_model_hears_what_it_answers() -> None:
+    from lmd_studio.engine.delay_mix import delay_lookahead_s
+
+    assert delay_lookahead_s(controls(jam=1.0, delay=0.0, dry_wet=1.0, delay_s=1.0), 0.74, 1.5) == 1.5
+    assert delay_lookahead_s(controls(jam=1.0, delay=1.0, dry_wet=1.0, delay_s=1.0), 0.74, 1.5) == pytest.approx(0.26)
+    assert delay_lookahead_s(controls(jam=1.0, delay=1.0, dry_wet=1.0, delay_s=4.0), 0.74, 1.5) == 1.5  # room enough
+    assert delay_lookahead_s(controls(jam=1.0, delay=1.0, dry_wet=1.0, delay_s=0.5), 0.74, 1.5) == 0.0
+
+    gen = FakeBlockGenerator(sample_rate=8000, channels=1, block_seconds=0.25)
+    mb = ParamMailbox(STANDARD_PARAMS.merged((JAM, DELAY, DELAY_TIME, DRY_WET)))
+    config = EngineConfig(device_sample_rate_hz=8000, device_channels=1, prime_blocks=2, ahead_s=1.5, ring_s=4.0)
+    e = GenerationEngine(gen, mb, config, max_buffer_frames=1024)
+    e.send(cmd.Play())
+    buf = np.zeros((64, 1), np.float32)
+
+    def queued_after(seconds: float) -> int:
+        most = 0
+        for _ in range(int(seconds * 8000 / 64)):
+            e.step()
+            e.output.render(buf)
+            most = max(most, e.ring.readable_frames)
+        return most
+
+    assert e._ahead_frames() == 1.5 * 8000
+    assert queued_after(3.0) >= 1.5 * 8000  # accompanying (or solo): 1.5 s generated ahead
+    for name, value in ((JAM.name, 1.0), (DELAY.name, 1.0), (DELAY_TIME.name, 0.75)):
+        mb.set(name, value)
+    e.step()
+    floor = e.safety_frames + 2 * e.regen_frames
+    assert e._ahead_frames() == pytest.approx(max(0.5 * 8000, floor))  # d − one block, or one generation
+    queued_after(2.0)  # the queue drains down to the shorter look-ahead ...
+    most = queued_after(2.0)
+    assert most <= e._ahead_frames() + e.block_device_frames + 64  # ... and stays there: one block beyond it
+    assert e.metrics.underruns == 0
