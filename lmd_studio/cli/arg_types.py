@@ -118,6 +118,18 @@ def param_assignment(registry: ParamRegistry):
     return parse
 
 
+def number_between(what: str, lo: float, hi: float, why: str):  # noqa: ANN201 — an argparse type function
+    """A `type=` function for a finite number in [lo, hi]; `why` says what the range is (shown when out of it)."""
+
+    def parse(text: str) -> float:
+        value = _number(text, what)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be between {lo:g} and {hi:g} ({why}), got {text}")
+        return value
+
+    return parse
+
+
 def tempo_bpm(text: str) -> float:
     bpm = _number(text, "the tempo")
     if not 20.0 <= bpm <= 400.0:

@@ -34,34 +34,9 @@ def _input_file(text: str) -> Path:
     return path
 
 
-def _lookahead(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--lookahead-s must be a number of seconds, got {text!r}") from None
-    if not 0.0 <= value <= 3.0:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"--lookahead-s must be between 0 and 3 s (training covered 0–3), got {text}")
-    return value
-
-
-def _delay_s(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--delay-s must be a number of seconds, got {text!r}") from None
-    if not 0.5 <= value <= 4.0:
-        raise argparse.ArgumentTypeError(f"--delay-s must be between 0.5 and 4 s (the studio's range), got {text}")
-    return value
-
-
-def _unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--dry-wet must be a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"--dry-wet must be from 0 (your part only) to 1 (the model only), got {text}")
-    return value
+_lookahead = arg_types.number_between("--lookahead-s", 0.0, 3.0, "seconds; training covered 0–3")
+_delay_s = arg_types.number_between("--delay-s", 0.5, 4.0, "seconds; the studio's range")
+_dry_wet = arg_types.number_between("--dry-wet", 0.0, 1.0, "0: your part only, 1: the model only")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("accompany", "delay"), default="accompany",
                    help="accompany: play along with the part; delay: play it back re-imagined by the prompt")
     p.add_argument("--delay-s", type=_delay_s, default=1.0, help="delay mode: how much later the answer comes (s)")
-    p.add_argument("--dry-wet", type=_unit, default=0.5,
+    p.add_argument("--dry-wet", type=_dry_wet, default=0.5,
                    help="delay mode, --mix-out: your part (0) against the model (1), equal power")
     p.add_argument("--model", default=None, help="a model folder (default: models/default)")
     p.add_argument("--prompt", type=arg_types.prompt, action="append", default=None,

@@ -51,8 +51,10 @@ def test_jam_rejects_bad_input_with_one_line(tmp_path: Path) -> None:
     part = _part(tmp_path / "part.wav", seconds=1.0)
     fake = run_cli("jam", "--input", str(part), "--out", str(tmp_path / "o.wav"), "--model", "fake")
     assert fake.returncode == 1 and "cannot hear a partner" in fake.stderr
-    late = run_cli("jam", "--input", str(part), "--out", str(tmp_path / "o.wav"), "--lookahead-s", "nan")
+    late = run_cli("jam", "--input", str(part), "--out", str(tmp_path / "o.wav"), "--lookahead-s", "9")
     assert late.returncode == 2 and "between 0 and 3" in late.stderr
+    nan = run_cli("jam", "--input", str(part), "--out", str(tmp_path / "o.wav"), "--lookahead-s", "nan")
+    assert nan.returncode == 2 and "--lookahead-s must be a finite number" in nan.stderr
     assert not (tmp_path / "o.wav").exists()
 
 
