@@ -44,3 +44,21 @@ def test_process_backend_without_a_device_plays_silently_and_captures(monkeypatc
     assert status.reopen_attempts >= 2
     assert m.played_s > 2.5 and m.underruns == 0
     assert sink.frames > 2.5 * 48000 and sink.peak > 0.01  # the recorder's feed carries the music
+
+
+def test_the_null_backend_reports_no_device_underflows_when_its_thread_runs_late() -> None:
+    """Silent audio has no device: a wake-up later than a period (here: every render sleeps two periods) is
+    not a device underflow, so the Engine panel does not show "device N" as if buffers had been lost."""
+    from lmd_studio.audio.backend import NullAudioBackend
+
+    backend = NullAudioBackend(sample_rate_hz=48000, channels=2, buffer_frames=256)
+    flags: list[bool] = []
+
+    def render(out: np.ndarray, device_underflow: bool) -> None:
+        flags.append(device_underflow)
+        time.sleep(2 * 256 / 48000)  # later than a period every time
+
+    backend.start(render)
+    time.sleep(0.3)
+    backend.stop()
+    assert len(flags) >= 5 and not any(flags)
