@@ -9,6 +9,7 @@ uses it as "a generator that spends 60% of each block's real-time budget computi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ class BusyTorchGenerator(WrappedGenerator):
     """Implements BlockGenerator by delegation; `busy_fraction` of each block's duration is torch work."""
 
     def __init__(self, inner: BlockGenerator, busy_fraction: float = 0.6, *, threads: int | None = 2,
-                 matrix_size: int = 192) -> None:
+                 matrix_size: int = 192, clock: Callable[[], float] = time.perf_counter) -> None:
         if not 0.0 <= busy_fraction < 1.0:
             raise ValueError(f"busy_fraction must be in [0, 1), got {busy_fraction}")
         if matrix_size < 8:
@@ -30,6 +31,7 @@ class BusyTorchGenerator(WrappedGenerator):
             torch.set_num_threads(int(threads))  # process-wide, as the real model sets it
         super().__init__(inner)
         self.busy_fraction = float(busy_fraction)
+        self._clock = clock  # seconds; injectable so tests check the deadline logic without wall time
         gen = torch.Generator().manual_seed(0)
         # a small matmul (≈ 0.1 ms) so the deadline is met to within a fraction of a millisecond
         self._a = torch.randn(matrix_size, matrix_size, generator=gen) / matrix_size ** 0.5
@@ -51,14 +53,14 @@ class BusyTorchGenerator(WrappedGenerator):
         return self.matmuls_last * self._flops_per_matmul / 1e9
 
     def generate_block(self, state: Any, controls: BlockControls) -> tuple[np.ndarray, Any]:
-        start = time.perf_counter()
+        start = self._clock()
         deadline = start + self.busy_s_per_block
         count = 0
         with torch.inference_mode():
             acc = self._a
-            while time.perf_counter() < deadline:
+            while self._clock() < deadline:
                 acc = torch.tanh(acc @ self._b)  # tanh keeps values bounded over any number of rounds
                 count += 1
         self.matmuls_last = count
-        self.busy_s_last = time.perf_counter() - start
+        self.busy_s_last = self._clock() - start
         return self.inner.generate_block(state, controls)
