@@ -53,6 +53,7 @@ from lmd_studio.app.timeline_view import TimelineView
 from lmd_studio.app.transport import Transport
 from lmd_studio.app.values import MidiTick, Notice, StudioStatus
 from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.core.musical_key import Key
 from lmd_studio.core.params import PITCH, SEED
 from lmd_studio.settings.schema import AudioSettings, StudioSettings, audio_needs_restart
 
@@ -267,7 +268,13 @@ class Session:
         # tempo and key as the model was asked for them when the take started (None: it decided itself)
         tempo = None if snap.bpm is None else {"bpm": snap.bpm, "beats_per_bar": snap.beats_per_bar}
         key = {"held_notes": [n for n, _ in snap.held_notes]} if snap.held_notes else (
-            None if snap.is_auto(PITCH) else {"pitch_class": int(snap.value(PITCH))})
+            None if snap.is_auto(PITCH) else _knob_key(snap.value(PITCH)))
         return {"prompts": prompts, "parameters": dict(snap.values), "seed": int(mailbox.get(SEED.name)),
                 "model": self.model.name, "auto": sorted(snap.auto), "bpm": snap.bpm, "tempo": tempo, "key": key,
                 "safe_mode": self._settings.current.safe_mode}
+
+
+def _knob_key(value: float) -> dict[str, int | str]:
+    """The key knob in a sidecar: its tonic (pitch class, what samplers read) and the key's name."""
+    key = Key.from_knob(value)
+    return {"pitch_class": key.tonic, "name": key.name}

@@ -14,7 +14,7 @@ from lmd_studio.app.engine_parts import DEFAULT_PROMPT, make_generator, make_mai
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.cli import arg_types
 from lmd_studio.core.generator import PromptSlot
-from lmd_studio.core.params import STANDARD_PARAMS
+from lmd_studio.core.params import PITCH, STANDARD_PARAMS
 from lmd_studio.rt.mailbox import ParamMailbox
 
 
@@ -33,18 +33,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meter", type=arg_types.meter_beats, default=4, metavar="4/4",
                    help="time signature for --bpm: 4/4 (default), 3/4, 6/8 …")
     p.add_argument("--key", type=arg_types.musical_key, default=None, metavar='"A minor"',
-                   help="key: its tonic triad becomes the pitch-salience input (like holding the chord)")
+                   help="the key the music stays in, as the studio's key knob (harmony free to move within it)")
+    p.add_argument("--chord", type=arg_types.musical_key, default=None, metavar='"A minor"',
+                   help="hold this chord (its triad), as held keyboard notes do; wins over --key")
     p.add_argument("--rate", type=arg_types.sample_rate, default=None,
                    help="output sample rate in Hz (default: the model's)")
     p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
 
 
 def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:
-    """--bpm/--meter become the clock a clocked model counts; --key its tonic triad as held notes."""
+    """--bpm/--meter become the clock a clocked model counts; --key the key knob; --chord held triad notes."""
     mailbox.set_bpm(args.bpm)
     mailbox.set_beats_per_bar(args.meter)
-    if args.key is not None:
-        mailbox.set_held_notes(args.key.triad_notes())
+    if args.key is not None and PITCH.name in mailbox.registry:
+        mailbox.set(PITCH.name, float(args.key.knob_value))
+        mailbox.set_auto(PITCH.name, False)
+    chord = getattr(args, "chord", None)
+    if chord is not None:
+        mailbox.set_held_notes(chord.triad_notes())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.musical_key import Key
 from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS, PITCH, SEED, TEMPERATURE, ParamSpec
 
 _MAX_VOICES = 4
@@ -73,12 +74,11 @@ class FakeBlockGenerator:
         if controls.held_notes:
             notes = sorted(controls.held_notes)[:_MAX_VOICES]
             return [(440.0 * 2.0 ** ((n - 69) / 12.0), v / 127.0) for n, v in notes]
-        root = 48 + int(controls.value(PITCH))
+        key = Key.from_knob(controls.value(PITCH))
+        root, minor = 48 + key.tonic, key.minor
         if controls.is_auto(PITCH):
-            root = 48 + seed % 12
-        mix = controls.prompt_mix
-        text_hash = zlib.crc32(mix[0][0].encode()) if mix else 0
-        minor = text_hash % 2 == 1
+            mix = controls.prompt_mix
+            root, minor = 48 + seed % 12, (zlib.crc32(mix[0][0].encode()) if mix else 0) % 2 == 1
         chord = (0, 3 if minor else 4, 7, 12)
         return [(440.0 * 2.0 ** ((root + iv - 69) / 12.0), 0.8) for iv in chord]
 

@@ -134,8 +134,12 @@ LOUDNESS = ParamSpec("loudness", "Loudness", 0.0, 1.0, 0.6, "",
 BRIGHTNESS = ParamSpec("brightness", "Brightness", 0.0, 1.0, 0.5, "",
                        "Spectral centroid: dark to bright.", can_auto=True)
 DENSITY = ParamSpec("density", "Density", 0.0, 1.0, 0.5, "", "Onsets per second: sparse to busy.", can_auto=True)
-PITCH = ParamSpec("pitch", "Key / pitch", 0.0, 11.0, 0.0, "semitone",
-                  "Tonal centre (0 = C … 11 = B) when not played from a keyboard.", integer=True, can_auto=True)
+# The key knob: 0..11 = C..B major, 12..23 = C..B minor (core/musical_key.py; older sessions' 0..11 still
+# mean the same major keys). Held keyboard notes override it with their chord.
+PITCH = ParamSpec("pitch", "Key", 0.0, 23.0, 0.0, "key",
+                  "The key the music stays in (C … B major, then C … B minor) while the harmony moves within "
+                  "it. A chord held on a MIDI keyboard overrides it: the music plays that chord.",
+                  integer=True, can_auto=True)
 # The studio's tempo and meter: the engine's musical clock (bar lines, quantised changes) and a model with a
 # musical clock follow them. "Auto" on the tempo = none chosen: the model decides (BlockControls.bpm None).
 TEMPO = ParamSpec("tempo_bpm", "Tempo", 20.0, 400.0, 120.0, "BPM",

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
+from lmd_studio.core.musical_key import Key
 from lmd_studio.core.params import DELAY_TIME, DRY_WET, METER, STEPS, TEMPO, ParamSpec
 from lmd_studio.gui.knob import KnobWidget
 
@@ -27,8 +28,9 @@ STUDIO_NOTES = {
 
 
 def format_value(spec: ParamSpec, value: float) -> str:
-    if spec.unit == "semitone":
-        return NOTE_NAMES[int(value) % 12]
+    if spec.unit == "key":
+        key = Key.from_knob(value)
+        return NOTE_NAMES[key.tonic] + ("m" if key.minor else "")
     if spec.name == "seed":
         return f"#{int(value):04d}"
     if spec.name == METER.name:

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 import torch
 
 from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.musical_key import Key
 from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS, PITCH
 from lmd_studio.model.dit_config import CHROMA_BINS, CONTROL_CHANNELS, CONTROL_VALUE_CHANNELS, DiTConfig
 from lmd_studio.model.text_encoder import TextEmbedding, TextEncoder
-
-# tonic-triad salience used when the key knob (not a keyboard) sets the pitch: root, major third, fifth
-_KEY_PROFILE = {0: 1.0, 4: 0.5, 7: 0.7}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +103,9 @@ def prompt_mix_condition(encoder: TextEncoder, mix: Sequence[tuple[str, float]])
 
 
 def pitch_salience(controls: BlockControls) -> torch.Tensor | None:
-    """12-bin chroma from held notes (velocity-weighted) or from the key knob; None = let the model decide."""
+    """12-bin chroma: held notes (velocity-weighted) are a chord, the key knob a key's profile (the shape of a
+    whole window's chroma in that key, so a model trained on both keeps the key but moves the harmony);
+    None = let the model decide."""
     chroma = torch.zeros(CHROMA_BINS)
     if controls.held_notes:
         for note, velocity in controls.held_notes:
@@ -113,9 +113,7 @@ def pitch_salience(controls: BlockControls) -> torch.Tensor | None:
     elif controls.is_auto(PITCH):
         return None
     else:
-        root = int(controls.value(PITCH)) % CHROMA_BINS
-        for interval, salience in _KEY_PROFILE.items():
-            chroma[(root + interval) % CHROMA_BINS] = salience
+        chroma = torch.tensor(Key.from_knob(controls.value(PITCH)).chroma_profile(), dtype=torch.float32)
     return chroma / chroma.max().clamp_min(1e-6)
 
 

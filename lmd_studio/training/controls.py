@@ -61,15 +61,31 @@ def features_to_values(f: ControlFeatures) -> np.ndarray:
     return out
 
 
+def key_chroma(values: torch.Tensor) -> torch.Tensor:
+    """Values [B, T, 15] → the same with the pitch bins replaced by their mean over the whole window,
+    max-normalised: the window's key profile, what the studio's key knob sends (model/key_profile.py).
+
+    Why: a chroma held per block is one chord (entropy ≈ 1.2 nats over our corpus), a window's mean is a key
+    (≈ 1.9 nats, every scale degree present); a model that only ever saw the first plays the knob's profile
+    as one held chord. Seeing both, it learns that a flat scale profile leaves the harmony free to move.
+    """
+    mean = values[..., 3:].mean(dim=1, keepdim=True)  # [B, 1, 12]
+    profile = mean / mean.amax(dim=-1, keepdim=True).clamp_min(1e-6)
+    return torch.cat([values[..., :3], profile.expand_as(values[..., 3:])], dim=-1)
+
+
 def masked_controls(values: torch.Tensor, given: torch.Tensor, block_frames: int | None = None,
-                    hold: torch.Tensor | None = None) -> torch.Tensor:
+                    hold: torch.Tensor | None = None, key: torch.Tensor | None = None) -> torch.Tensor:
     """Values [B, T, 15] + given bits [B, 4] → control channels [B, T, CONTROL_CHANNELS].
 
     An ungiven control has its values zeroed (the model cannot see them) and its bit 0, exactly like an
     "auto" knob at inference. Rows where `hold` [B] is True have each control replaced by its mean over
-    every chunk of `block_frames` frames, because the studio's knobs hold still within a block.
+    every chunk of `block_frames` frames, because the studio's knobs hold still within a block. Rows where
+    `key` [B] is True carry the window's key profile in the pitch bins instead of its chords (`key_chroma`).
     """
     b, t, _ = values.shape
+    if key is not None and bool(key.any()):
+        values = torch.where(key[:, None, None], key_chroma(values), values)
     if hold is not None and block_frames and bool(hold.any()) and t % block_frames == 0:
         chunks = values.view(b, t // block_frames, block_frames, RAW_CHANNELS)  # [B, T/o, o, 15]
         held = chunks.mean(dim=2, keepdim=True).expand_as(chunks).reshape(b, t, RAW_CHANNELS)

@@ -28,6 +28,7 @@ class CondDropout:
     p_control_given: float = 0.5
     p_control_hold: float = 0.5
     p_clock_drop: float = 0.2  # hide a known clock: the model must also play well when told nothing
+    p_control_key: float = 0.0  # a given pitch control carries the window's key profile, not its chords
 
 
 def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tensor | None = None,
@@ -57,7 +58,10 @@ def batch_conditions(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDro
     text = dit.encode_text(bank.condition(batch.text_ids, text_null))
     given = draw_given(b, drop.p_control_given, gen)
     hold = torch.rand(b, generator=gen) < drop.p_control_hold
-    controls = masked_controls(batch.controls, given, dit.cfg.block_frames, hold).to(device)
+    key = None
+    if drop.p_control_key > 0:  # drawn only when asked for, so older recipes keep their random stream
+        key = (torch.rand(b, generator=gen) < drop.p_control_key) & (given[:, 3] > 0)
+    controls = masked_controls(batch.controls, given, dit.cfg.block_frames, hold, key).to(device)
     clock = None
     if dit.cfg.clock_channels and batch.clock is not None:
         keep = (torch.rand(b, generator=gen) >= drop.p_clock_drop).to(batch.clock.dtype)  # [B]

@@ -116,9 +116,11 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr, weight_decay=cfg.weight_decay, betas=(0.0, 0.99))
     opts = OptimizerPair(opt_g, opt_d)
     batch_size = per_rank_batch(cfg, run.info)
-    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold)  # rollouts always keep their prompt
+    # rollouts always keep their prompt
+    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold, p_control_key=cfg.p_control_key)
     # the flow terms (D warm-up, G regulariser) keep CFG dropout so the unconditional branch stays trained
-    flow_drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold)
+    flow_drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold,
+                            p_control_key=cfg.p_control_key)
     g_start = cfg.disc_warmup_steps + cfg.head_warmup_steps
     run.log(f"arc: {nb} blocks × {o} frames after {s}, k in 1..{cfg.max_steps_per_block - 1}, discriminator "
             f"{disc.trunk_layers}/{base_dit.cfg.n_layers} layers; warm-up {cfg.disc_warmup_steps} + "

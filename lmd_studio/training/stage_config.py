@@ -53,6 +53,7 @@ class TrainConfig:
     p_text_drop: float = 0.1  # CFG dropout on the prompt
     p_control_given: float = 0.5  # each control is given (not "let the model decide") with this probability
     p_control_hold: float = 0.5  # given controls held constant per block, like the studio's knobs
+    p_control_key: float = 0.0  # a given pitch control is the window's key profile (the key knob), not chords
 
     def __post_init__(self) -> None:
         self._check()
@@ -71,7 +72,7 @@ class TrainConfig:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         if self.text_encoder not in TEXT_ENCODERS:
             raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, got {self.text_encoder!r}")
-        for name in ("p_text_drop", "p_control_given", "p_control_hold"):
+        for name in ("p_text_drop", "p_control_given", "p_control_hold", "p_control_key"):
             _prob(name, getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:

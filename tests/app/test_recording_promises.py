@@ -288,4 +288,7 @@ def test_sidecar_stores_the_asked_tempo_meter_and_key(session) -> None:
     session.performance.set_auto("pitch", False)
     session.performance.set_value("pitch", 9.0)
     side = record(session, 0.5)
-    assert side["tempo"] is None and side["key"] == {"pitch_class": 9}
+    assert side["tempo"] is None and side["key"] == {"pitch_class": 9, "name": "A major"}
+    session.performance.set_value("pitch", 21.0)  # the knob's minor half: 12 + A
+    side = record(session, 0.5)
+    assert side["key"] == {"pitch_class": 9, "name": "A minor"}

@@ -23,7 +23,11 @@ def test_tempo_meter_and_key_reach_the_block_controls() -> None:
     cmd_render.apply_musical_args(mailbox, _parse("--bpm", "96.5", "--meter", "3/4", "--key", "A minor"))
     controls = mailbox.snapshot().controls
     assert controls.bpm == 96.5 and controls.beats_per_bar == 3
-    assert [n for n, _ in controls.held_notes] == [57, 60, 64]  # A, C, E: the A minor triad
+    # a key is the key knob (A minor = 12 + 9), not a held chord; --chord holds the triad
+    assert controls.values["pitch"] == 21.0 and "pitch" not in controls.auto and controls.held_notes == ()
+    chord = ParamMailbox(STANDARD_PARAMS)
+    cmd_render.apply_musical_args(chord, _parse("--chord", "A minor"))
+    assert [n for n, _ in chord.snapshot().controls.held_notes] == [57, 60, 64]  # A, C, E: the A minor triad
     plain = ParamMailbox(STANDARD_PARAMS)
     cmd_render.apply_musical_args(plain, _parse())
     assert plain.snapshot().controls.bpm is None and plain.snapshot().controls.held_notes == ()

@@ -62,3 +62,24 @@ def test_config_validation_names_the_problem() -> None:
     with pytest.raises(ValueError, match="unknown DiT config keys"):
         DiTConfig.from_dict({"d_model": 32, "colour": "blue"}, source="x.json")
     assert cfg.replace(context_frames=12).window_chunks == 6
+
+
+def _entropy(chroma: torch.Tensor) -> float:
+    p = chroma / chroma.sum()
+    return float(-(p * (p + 1e-12).log()).sum())
+
+
+def test_the_key_knob_sends_a_key_profile_not_a_chord() -> None:
+    """0..11 major, 12..23 minor; every scale degree present, flatter than a held triad (what the model
+    learnt a whole window in a key looks like, training/controls.key_chroma)."""
+    major = control_features(BlockControls(values={"pitch": 9}), 1)[0, 3:15]  # A major
+    minor = control_features(BlockControls(values={"pitch": 21}), 1)[0, 3:15]  # A minor
+    for chroma, scale in ((major, (9, 11, 1, 2, 4, 6, 8)), (minor, (9, 11, 0, 2, 4, 5, 7))):
+        assert chroma.argmax().item() == 9 and chroma.max() == 1.0
+        outside = [pc for pc in range(12) if pc not in scale]
+        assert min(chroma[list(scale)].tolist()[:5]) > max(chroma[outside].tolist())  # the scale's core
+    assert minor[0] > minor[1] and major[1] > major[0]  # C (minor third) vs C# (major third) of A
+    triad = control_features(BlockControls(held_notes=((57, 100), (61, 100), (64, 100))), 1)[0, 3:15]
+    assert _entropy(major) > _entropy(triad) + 0.5
+    held = BlockControls(values={"pitch": 21}, held_notes=((60, 100), (64, 100), (67, 100)))
+    assert control_features(held, 1)[0, 3:15].nonzero().flatten().tolist() == [0, 4, 7]  # the held chord wins

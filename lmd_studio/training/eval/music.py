@@ -30,6 +30,7 @@ import numpy as np
 
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.musical_key import Key, parse_key
+from lmd_studio.core.params import PITCH
 from lmd_studio.data.corpus import Corpus
 from lmd_studio.data.grid import beats_per_bar as grid_beats_per_bar
 from lmd_studio.data.manifest import ManifestItem
@@ -90,12 +91,13 @@ def prompt_request(item: ManifestItem) -> MusicRequest:
 
 def clock_request(item: ManifestItem, bpm: float | None = None, key: Key | None = None,
                   beats_per_bar: int | None = None) -> MusicRequest:
-    """Models with a musical clock: the item's prompt, plus its tempo and meter on the clock and its key
-    as held tonic-triad notes (the overrides replace the item's own values: `lmd eval --bpm/--key`)."""
+    """Models with a musical clock: the item's prompt, plus its tempo and meter on the clock and its key on
+    the key knob, as a musician would ask — a key, not a held chord, so the harmony may move within it (the
+    overrides replace the item's own values: `lmd eval --bpm/--key`)."""
     want_key = key or (parse_key(item.key) if item.key else None)
-    return MusicRequest(item.description, {}, bpm=bpm or item.bpm,
+    return MusicRequest(item.description, {PITCH.name: float(want_key.knob_value)} if want_key else {},
+                        bpm=bpm or item.bpm,
                         beats_per_bar=beats_per_bar or grid_beats_per_bar(item.time_signature) or 4,
-                        held_notes=want_key.triad_notes() if want_key else (),
                         key_name=want_key.name if key is not None and want_key else None)
 
 

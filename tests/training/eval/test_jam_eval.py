@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lmd_studio.core.musical_key import Key
+from lmd_studio.core.params import PITCH
 from lmd_studio.dsp.tonality import chromagram, estimate_key
 from lmd_studio.training.eval.jam import JamEvalConfig, evaluate_jam
 from lmd_studio.training.eval.music import MusicRequest, clock_request
@@ -19,8 +20,8 @@ def _triad(key: Key, seconds: float, sr: int) -> np.ndarray:
 
 
 class Listener:
-    """Plays the partner's own onsets back (drums) and holds the triad it is asked for (the held notes of
-    a clock request), else of the key it hears in the partner."""
+    """Plays the partner's own onsets back (drums) and holds the triad of the key it is asked for (the key
+    knob of a clock request), else of the key it hears in the partner."""
 
     name = "listener"
 
@@ -28,9 +29,8 @@ class Listener:
                    sample_rate_hz: int) -> np.ndarray:
         n = int(seconds * sample_rate_hz)
         key, _ = estimate_key(chromagram(partner, sample_rate_hz))
-        if request.held_notes:
-            root = min(note for note, _ in request.held_notes)
-            key = Key(root % 12, any(note - root == 3 for note, _ in request.held_notes))
+        if PITCH.name in request.given:
+            key = Key.from_knob(request.given[PITCH.name])
         return (0.3 * partner[:n] + 2.0 * _triad(key, seconds, sample_rate_hz)[: len(partner[:n])]).astype(np.float32)
 
 

@@ -1,0 +1,69 @@
+"""Training shows a given pitch control either as chords (per frame or held per block) or, in key rows, as
+the window's key profile — the shape the studio's key knob sends."""
+
+from __future__ import annotations
+
+import torch
+
+from lmd_studio.training.batches import WindowBatch
+from lmd_studio.training.controls import key_chroma, masked_controls
+from lmd_studio.training.flow import CondDropout, batch_conditions
+
+
+def test_key_rows_carry_the_window_mean_chroma_max_normalised() -> None:
+    values = torch.zeros(2, 8, 15)
+    values[:, :4, 3 + 0] = 1.0  # C chord for 4 frames ...
+    values[:, :4, 3 + 4] = 0.5
+    values[:, 4:, 3 + 7] = 1.0  # ... then G
+    values[:, :, 0] = torch.linspace(0, 1, 8)  # loudness moves, and stays moving in key rows
+    given = torch.ones(2, 4)
+    out = masked_controls(values, given, 4, hold=torch.tensor([False, False]), key=torch.tensor([True, False]))
+    key_row, chord_row = out[0, :, 3:15], out[1, :, 3:15]
+    assert torch.allclose(key_row, key_row[0].expand(8, 12))  # constant over the window
+    assert key_row[0, 0] == 1.0 and key_row[0, 7] == 1.0 and abs(key_row[0, 4] - 0.5) < 1e-6
+    assert torch.equal(chord_row, values[1, :, 3:])  # a chord row keeps its chords
+    assert torch.equal(out[0, :, 0], values[0, :, 0])
+    assert torch.equal(key_chroma(values)[..., :3], values[..., :3])
+
+
+def _batch(b: int, t: int) -> WindowBatch:
+    g = torch.Generator().manual_seed(3)
+    return WindowBatch(latents=torch.randn(b, t, 4, generator=g), controls=torch.rand(b, t, 15, generator=g),
+                       text_ids=torch.zeros(b, dtype=torch.long))
+
+
+class _Dit:
+    class cfg:  # noqa: N801 — the attributes batch_conditions reads
+        block_frames = 4
+        clock_channels = 0
+        frame_cond_channels = 19
+        control_channels = 19
+        accomp_channels = 0
+
+    @staticmethod
+    def encode_text(x):  # noqa: ANN001, ANN205
+        return x
+
+
+class _Bank:
+    @staticmethod
+    def condition(ids, null):  # noqa: ANN001, ANN205
+        return ids
+
+
+def test_key_rows_are_drawn_only_when_asked_and_only_where_pitch_is_given() -> None:
+    batch = _batch(64, 8)
+    plain = batch_conditions(_Dit(), batch, _Bank(), CondDropout(0.1, 0.5, 0.0), torch.Generator().manual_seed(1),
+                             torch.device("cpu"))[1]
+    again = batch_conditions(_Dit(), batch, _Bank(), CondDropout(0.1, 0.5, 0.0, p_control_key=0.0),
+                             torch.Generator().manual_seed(1), torch.device("cpu"))[1]
+    assert torch.equal(plain, again)  # p 0 draws nothing: older recipes keep their random stream
+    keyed = batch_conditions(_Dit(), batch, _Bank(), CondDropout(0.1, 0.5, 0.0, p_control_key=1.0),
+                             torch.Generator().manual_seed(1), torch.device("cpu"))[1]
+    pitch_given = keyed[:, 0, 18] > 0
+    flat = (keyed[:, :, 3:15] - keyed[:, :1, 3:15]).abs().amax(dim=(1, 2)) == 0
+    assert bool(pitch_given.any()) and bool((~pitch_given).any())
+    assert bool(flat[pitch_given].all())  # every pitch-given row became a key row
+    assert torch.equal(keyed[~pitch_given], plain[~pitch_given])  # the rest untouched (no pitch shown)
+    assert not bool(((plain[:, :, 3:15] - plain[:, :1, 3:15]).abs().amax(dim=(1, 2)) == 0)[pitch_given].any())
+    assert torch.equal(keyed[pitch_given][..., :3], plain[pitch_given][..., :3])  # only the pitch bins change
