@@ -100,7 +100,8 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
         return out
 
     long_cfg = long_rollout_config(cfg)
-    run.loop(dit, opt, step_fn, eval_fn, resume, monitor="long_fd_score" if long_cfg else "val_loss")
+    monitor = "long_fd_score" if long_cfg and cfg.checkpoint_monitor == "long_fd_score" else "val_loss"
+    run.loop(dit, opt, step_fn, eval_fn, resume, monitor=monitor)
     run.restore_best(dit)
     # a continuation keeps what its init learned (its jam or delay training is still in the weights)
     jam_trained = cfg.p_partner > 0 or (base.cfg.routing and init_gen.jam_trained)

@@ -48,6 +48,16 @@ def test_lmdm_and_arc_pick_checkpoints_by_the_long_rollout(diffusion_tiny, tmp_p
     summary = json.loads((lmdm / "summary.json").read_text())
     # the kept checkpoint is the one with the lowest long-rollout score, not the lowest validation loss
     assert summary["best_val"] == pytest.approx(min(r["long_fd_score"] for r in rows))
+    # a stage may keep its flow objective as the judge and only log the monitor (the v2 LMDM configs)
+    by_loss = diffusion_tiny.write_config("lmdm_long_loss", dict(COMMON, **long, checkpoint_monitor="val_loss"))
+    lmdm_loss = tmp_path / "lmdm_loss"
+    assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--config", str(by_loss),
+                     "--out", str(lmdm_loss), "--device", "cpu", "--init", str(base)]) == 0
+    loss_rows = [r for r in MetricsLogger.read(lmdm_loss / "metrics.csv") if "long_fd_score" in r]
+    assert loss_rows and json.loads((lmdm_loss / "summary.json").read_text())["best_val"] == pytest.approx(
+        min(r["val_loss"] for r in loss_rows))
+    with pytest.raises(ValueError, match="checkpoint_monitor"):
+        LmdmConfig(checkpoint_monitor="fd")
     arc_cfg = json.loads(diffusion_tiny.config("arc").read_text())
     arc_cfg.update(long)
     arc_path = diffusion_tiny.write_config("arc_long", arc_cfg)

@@ -40,6 +40,11 @@ def test_model_v2_chain_hears_the_clock_remembers_and_is_picked_by_long_rollouts
     assert base.model.context_frames / latent_rate_hz >= 8.0  # the memory target: ≥ 8 s of context
     assert lmdm.long_rollout_streams >= 2 and arc.long_rollout_streams >= 2
     assert lmdm.long_rollout_s >= 120 and arc.long_rollout_s >= 120
+    # LMDM keeps its flow objective as the judge (the monitor's 8 unguided ping-pong steps are not how that
+    # stage's model plays); ARC, whose rollouts are how the studio plays, is picked by the monitor
+    assert lmdm.checkpoint_monitor == "val_loss"
+    # every v2 stage shows the pitch control as a key in some windows, so the key knob is a key, not a chord
+    assert min(lmdm.p_control_key, arc.p_control_key) > 0
     # generative delay continues the LMDM model on re-voiced pairs and keeps the jam pairs it learned from
     delay = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm_delay_v2.json")
     assert delay.p_delay > 0 and delay.p_partner == lmdm.p_partner and delay.pattern == lmdm.pattern
