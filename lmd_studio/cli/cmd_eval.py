@@ -213,7 +213,8 @@ def _jam(args: argparse.Namespace, generator, corpus: Path, split: str, sampling
 def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampling,  # noqa: ANN001
            sample_rate_hz: int, log) -> dict:  # noqa: ANN001
     """The musical meters (training/eval/music.py). A model with a musical clock is asked for each item's
-    tempo, meter and key through its clock and held notes; a text-only model gets the item's prompt."""
+    tempo, meter and key through its clock and key knob (and held chords for the chord-following meter); a
+    text-only model gets the item's prompt."""
     from functools import partial
 
     from lmd_studio.core.musical_key import parse_key
@@ -222,7 +223,8 @@ def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampli
 
     n = args.music_items
     cfg = MusicEvalConfig(**({} if n is None else {"tempo_items": n, "key_items": n}),
-                          **({"seconds": 12.0, "follow_items": 1, "follow_change_s": 8.0} if args.quick else {}))
+                          **({"seconds": 12.0, "follow_items": 1, "follow_change_s": 8.0, "chord_items": 2}
+                             if args.quick else {}))
     clocked = bool(getattr(getattr(generator, "dit", None), "cfg", None) and generator.dit.cfg.clock_channels)
     overrides = args.bpm is not None or args.key is not None
     if overrides and not clocked:

@@ -8,7 +8,10 @@
   "Cognitive Foundations of Musical Pitch", 1990) rotated to all 24 keys; the best correlation wins;
 - `harmony_change_rate`: mean cosine distance between the chroma of consecutive bars. A chord re-struck
   for a minute scores ≈ 0; a progression that moves every bar scores high. Compared with the same figure
-  on real clips, it says whether a model's harmony moves like music does.
+  on real clips, it says whether a model's harmony moves like music does;
+- `estimate_triad` / `chord_match_rate`: the major or minor triad whose template (root, third, fifth) best
+  matches a chroma, and the share of bars (their second halves, after a change has landed) that play the
+  chord asked for — how the evaluation checks that held chords are followed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import numpy as np
 
 from lmd_studio.core.musical_key import Key, parse_key
 
-__all__ = ["Chromagram", "Key", "bar_chroma", "chromagram", "estimate_key", "harmony_change_rate", "key_scores",
-           "parse_key"]
+__all__ = ["Chromagram", "Key", "bar_chroma", "chord_match_rate", "chromagram", "estimate_key", "estimate_triad",
+           "harmony_change_rate", "key_scores", "parse_key"]
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -101,3 +104,43 @@ def harmony_change_rate(chroma: Chromagram, bar_s: float, phase_s: float = 0.0) 
         return float("nan")
     # chroma is non-negative, so the cosine lies in [0, 1]
     return float(np.mean(1.0 - np.sum(bars[1:] * bars[:-1], axis=1)))
+
+
+def _triad_templates() -> np.ndarray:
+    """[24, 12] unit vectors: index t = t major triad, 12 + t = t minor triad."""
+    out = np.zeros((24, 12))
+    for t in range(12):
+        for mode, third in enumerate((4, 3)):
+            out[12 * mode + t, [t, (t + third) % 12, (t + 7) % 12]] = 1.0 / np.sqrt(3.0)
+    return out
+
+
+_TRIADS = _triad_templates()
+
+
+def estimate_triad(chroma_vector: np.ndarray) -> Key | None:
+    """The triad (as a Key: its root and whether it is minor) closest in cosine to a 12-bin chroma; None when
+    silent."""
+    c = np.asarray(chroma_vector, dtype=np.float64)
+    if c.shape != (12,):
+        raise ValueError(f"chroma must have 12 values, got shape {c.shape}")
+    if not np.any(c > 0):
+        return None
+    best = int(np.argmax(_TRIADS @ c))
+    return Key(best % 12, best >= 12)
+
+
+def chord_match_rate(chroma: Chromagram, bar_s: float, chords: list[Key], skip_bars: int = 1) -> float:
+    """Share of bars ≥ `skip_bars` whose second half's chroma matches `chords[bar]`'s triad (bars beyond the
+    list are not counted); nan when no bar is measured."""
+    if bar_s <= 0:
+        raise ValueError(f"bar_s must be positive, got {bar_s}")
+    t = np.arange(chroma.values.shape[0]) / chroma.frame_rate_hz
+    hits = []
+    for b in range(skip_bars, len(chords)):
+        frames = (t >= (b + 0.5) * bar_s) & (t < (b + 1) * bar_s)
+        if np.count_nonzero(frames) < 2:
+            break
+        got = estimate_triad(chroma.values[frames].mean(axis=0))
+        hits.append(got == chords[b])
+    return float(np.mean(hits)) if hits else float("nan")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmd_studio.dsp.tonality import Key, chromagram, estimate_key, harmony_change_rate, parse_key
+from lmd_studio.dsp.tonality import (
+    Key,
+    chord_match_rate,
+    chromagram,
+    estimate_key,
+    estimate_triad,
+    harmony_change_rate,
+    parse_key,
+)
 
 SR = 22050
 
@@ -51,3 +59,27 @@ def test_parse_key_rejects_nonsense_with_the_accepted_forms() -> None:
     with pytest.raises(ValueError, match="A minor"):
         parse_key("H dorian")
     assert Key(9, True).relative == Key(0, False)
+
+
+def _chord_audio(chords: list[tuple[int, bool]], bar_s: float, sr: int = 22050) -> np.ndarray:
+    out = []
+    t = np.arange(int(bar_s * sr)) / sr
+    for root, minor in chords:
+        notes = (root + 48, root + 48 + (3 if minor else 4), root + 48 + 7)
+        out.append(sum(np.sin(2 * np.pi * 440.0 * 2 ** ((n - 69) / 12) * t) for n in notes))
+    return np.concatenate(out).astype(np.float32)
+
+
+def test_triads_are_recognised_and_a_progression_is_followed_bar_by_bar() -> None:
+    sr, bar_s = 22050, 1.5
+    asked = [(0, False), (9, True), (5, False), (7, False)]  # C Am F G
+    chroma = chromagram(_chord_audio(asked, bar_s, sr), sr)
+    keys = [Key(r, m) for r, m in asked]
+    assert chord_match_rate(chroma, bar_s, keys) == 1.0
+    assert chord_match_rate(chroma, bar_s, [Key(0, False)] * 4) == 0.0  # asked C every bar: only bar 0 plays it
+    held_on_c = chromagram(_chord_audio([(0, False)] * 4, bar_s, sr), sr)
+    assert chord_match_rate(held_on_c, bar_s, keys) == 0.0  # a re-struck tonic does not follow
+    assert estimate_triad(np.zeros(12)) is None
+    a_minor = np.zeros(12)
+    a_minor[[9, 0, 4]] = 1.0
+    assert estimate_triad(a_minor) == Key(9, True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmd_studio.core.generator import BlockGenerator
+from lmd_studio.core.generator import BlockControls, BlockGenerator
 from lmd_studio.core.musical_key import Key, parse_key
 from lmd_studio.core.params import PITCH
 from lmd_studio.data.corpus import Corpus
@@ -44,7 +44,7 @@ from lmd_studio.dsp.rhythm import (
     tempo_after_change_s,
     tempo_error_ratio,
 )
-from lmd_studio.dsp.tonality import chromagram, estimate_key, harmony_change_rate
+from lmd_studio.dsp.tonality import chord_match_rate, chromagram, estimate_key, harmony_change_rate
 from lmd_studio.training.eval.generate import SamplingOverrides, block_controls, blocks_for, run_stream
 
 RHYTHMIC_KINDS = ("drums", "mix")
@@ -64,6 +64,7 @@ class MusicEvalConfig:
     follow_items: int = 4  # streams whose tempo changes half-way (tempo_follow_bars)
     follow_change_s: float = 12.0
     follow_ratio: float = 0.85  # the new tempo = old × this (× 1/this when that would fall below min_bpm)
+    chord_items: int = 4  # tonal streams played a held-chord progression, one chord a bar (chord_follow_rate)
 
     def __post_init__(self) -> None:
         if self.tempo_items < 1 or self.key_items < 1:
@@ -181,6 +182,42 @@ def tempo_follow(generator: BlockGenerator, request: MusicRequest, old_bpm: floa
     return {"old_bpm": old_bpm, "new_bpm": new_bpm, "lock_s": lock_s, "bars": lock_s / bar_s}
 
 
+# diatonic progressions, as scale-degree (semitones above the tonic, minor) pairs: I–vi–IV–V and i–VI–iv–v
+_PROGRESSIONS = {False: ((0, False), (9, True), (5, False), (7, False)),
+                 True: ((0, True), (8, False), (5, True), (7, True))}
+
+
+def chord_progression(key: Key, bars: int) -> list[Key]:
+    """One diatonic triad per bar, cycling I–vi–IV–V (major) or i–VI–iv–v (minor)."""
+    degrees = _PROGRESSIONS[key.minor]
+    return [Key((key.tonic + degrees[b % 4][0]) % 12, degrees[b % 4][1]) for b in range(bars)]
+
+
+def chord_follow(generator: BlockGenerator, request: MusicRequest, key: Key, cfg: MusicEvalConfig, seed: int,
+                 sampling: SamplingOverrides, sr: int) -> dict:
+    """A stream in `key` whose held chord changes every bar (as a keyboard player would hold them): the share of
+    bars that play their chord, beside the same stream with the key alone (no chord held), which shows what
+    the key by itself already matches."""
+    bpm = float(request.bpm or 120.0)
+    bar_s = request.beats_per_bar * 60.0 / bpm
+    chords = chord_progression(key, int(cfg.seconds / bar_s))
+    block_s = generator.block_frames / generator.sample_rate
+    base = dataclasses.replace(block_controls(request.prompt, sampling, request.given), bpm=request.bpm,
+                               beats_per_bar=request.beats_per_bar)
+    held = [dataclasses.replace(base, held_notes=c.triad_notes()) for c in chords]
+
+    def controls(b: int) -> BlockControls:  # the chord of the bar the block starts in
+        return held[min(int(b * block_s / bar_s), len(held) - 1)]
+
+    n_blocks = blocks_for(cfg.seconds, generator)
+    rates = {}
+    for name, plan in (("held", controls), ("unheld", lambda _b: base)):
+        audio = run_stream(generator, seed, n_blocks, plan, sr).audio[: int(cfg.seconds * sr)]
+        rates[name] = chord_match_rate(chromagram(audio, sr), bar_s, chords)
+    return {"key": key.name, "bpm": bpm, "chords": [c.short_name for c in chords],
+            "match_rate": rates["held"], "match_rate_unheld": rates["unheld"]}
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
@@ -245,8 +282,17 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
         old = float(req.bpm or it.bpm or 120.0)
         new = old * cfg.follow_ratio if old * cfg.follow_ratio >= cfg.min_bpm else old / cfg.follow_ratio
         follow.append({"item": it.id, **tempo_follow(generator, req, old, new, cfg, cfg.seed + 2000 + i, sampling, sr)})
+    chord_runs = []
+    if request is not prompt_request:  # a text-only model has no pitch input to hold chords on
+        for i, it in enumerate(tonal[:: max(1, len(tonal) // cfg.chord_items)][: cfg.chord_items]):
+            req = request(it)
+            key = parse_key(req.key_name or it.key or "C")
+            chord_runs.append({"item": it.id, **chord_follow(generator, req, key, cfg, cfg.seed + 3000 + i,
+                                                             sampling, sr)})
     locked = [f["bars"] for f in follow if np.isfinite(f["bars"])]
     return {
+        "chord_follow_rate": _mean([c["match_rate"] for c in chord_runs]),
+        "chord_follow_rate_unheld": _mean([c["match_rate_unheld"] for c in chord_runs]),
         "tempo_follow_bars": float(np.median(locked)) if locked else float("inf"),
         "tempo_follow_locked": _mean([float(np.isfinite(f["bars"])) for f in follow]),
         **_summary(rhythm_gen, tonal_gen, ""),
@@ -255,5 +301,5 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
         "music_seconds": cfg.seconds,
         "music_real_seconds": cfg.real_seconds,
         "music_series": {"rhythm": rhythm_gen, "rhythm_real": rhythm_real, "tonal": tonal_gen,
-                         "tonal_real": tonal_real, "follow": follow},
+                         "tonal_real": tonal_real, "follow": follow, "chords": chord_runs},
     }

@@ -55,6 +55,8 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("key_relative_rate", "  relative key instead", None),
     ("harmony_change_rate", "harmony change per bar (chroma)", None),
     ("harmony_change_rate_real", "  real clips", None),
+    ("chord_follow_rate", "held chords played (one a bar)", "high"),
+    ("chord_follow_rate_unheld", "  key alone, no chord held", None),
     ("jam_tempo_within_2pct", "jam: tempo within ±2 % over a drum partner", "high"),
     ("jam_tempo_within_2pct_partner_zeroed", "  partner zeroed", None),
     ("jam_beat_offset_ms", "jam: onsets to the partner's 16th grid, ms", "low"),
@@ -113,7 +115,8 @@ COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", 
                 "prompt_win_rate", "drift_fd_slope", "drift_fd_start", "drift_fd_end", "drift_slope",
                 "drift_level_start", "drift_level_end", "drift_rms_slope_db", "loudness_corr",
                 "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf",
-                "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate")
+                "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate",
+                "chord_follow_rate")
 
 
 def compare_markdown(results: list[dict]) -> str:

@@ -24,7 +24,7 @@ class _Pos:
 
 class _ObedientGenerator(FakeBlockGenerator):
     """Plays exactly what it is asked through the request hook (as a model with a musical clock would be):
-    a kick/hat groove at that bpm over the key's tonic triad."""
+    a kick/hat groove at that bpm over the key's tonic triad, or over the chord held."""
 
     def init_state(self, seed: int) -> _Pos:  # type: ignore[override]
         return _Pos(0)
@@ -40,6 +40,8 @@ class _ObedientGenerator(FakeBlockGenerator):
         hat = np.sin(2 * np.pi * 7000 * t) * np.exp(-hat_pos * 30.0 / bpm * 300) * 0.1
         third = 3 if key.minor else 4
         freqs = [440.0 * 2 ** ((key.tonic + 60 + i - 69) / 12) for i in (0, third, 7)]
+        if controls.held_notes:  # a held chord is played instead
+            freqs = [440.0 * 2 ** ((note - 69) / 12) for note, _ in controls.held_notes]
         chord = sum(0.1 * np.sin(2 * np.pi * f * t) for f in freqs)
         audio = (0.5 * kick + hat + chord).astype(np.float32)[:, None]
         return np.repeat(audio, self.channels, axis=1), _Pos(state.frame + n)
@@ -75,7 +77,10 @@ def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_t
     for key in ("tempo_within_2pct_real", "beat_offset_ms_median_real", "key_accuracy_real"):
         assert good[key] == pytest.approx(deaf[key], nan_ok=True)
     assert good["tempo_within_2pct_real"] == 1.0  # a drum render's own tempo is found
-    assert {"rhythm", "rhythm_real", "tonal", "tonal_real"} <= set(good["music_series"])
+    assert {"rhythm", "rhythm_real", "tonal", "tonal_real", "chords"} <= set(good["music_series"])
+    # held chords, one a bar (I–vi–IV–V): played, they match; the key alone (the tonic triad) does not
+    assert good["chord_follow_rate"] == 1.0 and good["chord_follow_rate_unheld"] == 0.0
+    assert np.isnan(deaf["chord_follow_rate"])  # a text-only model has no pitch input: not measured
     good["meta"] = {"model": "obedient"}
     assert "tempo within ±2 %" in result_table(good)
     assert any("key accuracy ≥ 80 %: 100 %" in line for line in target_checks({**good, "fd_dsp_rel": 0.1}))
