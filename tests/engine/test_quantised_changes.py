@@ -160,3 +160,19 @@ def test_a_crossfade_across_a_block_boundary_regenerates_both_blocks() -> None:
     assert engine.stats.last_splice_position == start
     np.testing.assert_array_equal(played[:start], reference[:start])
     np.testing.assert_allclose(played[BAR + xf:BAR + 8000], (LOUD / QUIET) * reference[BAR + xf:BAR + 8000], atol=1e-5)
+
+
+def test_a_new_chord_held_on_the_keyboard_lands_on_the_next_beat() -> None:
+    """Chord following: holding a new chord mid-beat changes the harmony from the next beat line, like a knob."""
+    reference = play(make_engine(quantise="beat"), 600)
+    engine = make_engine(quantise="beat")
+    out = play(engine, 150)
+    engine.mailbox.set_held_notes(((57, 100), (60, 100), (64, 100)))  # A minor, at 9600 samples
+    rest = play(engine, 450)
+    played = np.concatenate([out, rest[len(out):]])
+    xf = engine.crossfade_frames
+    start = 12000 - xf // 2  # the next beat, the crossfade centred on it
+    assert engine.stats.landings == 1 and engine.stats.last_splice_position == start
+    np.testing.assert_array_equal(played[:start], reference[:start])  # the old chord up to the line
+    after = played[start + xf:start + xf + 4000]
+    assert np.max(np.abs(after - reference[start + xf:start + xf + 4000])) > 0.05  # a different chord after it
