@@ -93,6 +93,20 @@ def window_rms_db(windows: np.ndarray) -> np.ndarray:
     return 10 * np.log10(np.mean(np.asarray(windows, dtype=np.float64) ** 2, axis=1) + 1e-10)
 
 
+def clip_level_db(audio: np.ndarray, silence_db: float = -60.0, window: int = 4410) -> float:
+    """A clip's level in dBFS: the RMS over its non-silent 0.1-s windows (pauses do not pull it down);
+    `silence_db` when the whole clip is silent."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    n = len(x) // window
+    if n == 0:
+        return float(window_rms_db(x[None])[0]) if len(x) else silence_db
+    rms = window_rms_db(x[: n * window].reshape(n, window))
+    loud = rms[rms >= silence_db]
+    if loud.size == 0:
+        return silence_db
+    return float(10 * np.log10(np.mean(10 ** (loud / 10))))
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     ok = np.isfinite(a) & np.isfinite(b)

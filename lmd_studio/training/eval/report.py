@@ -35,6 +35,8 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("loudness_corr_best_lag", "  r at that lag", "high"),
     ("brightness_corr", "brightness knob correlation", "high"),
     ("density_corr", "density knob correlation", "high"),
+    ("level_db_gap", "level vs real clips, same prompts (dB)", None),
+    ("drift_fd_slope_10min", "drift over 10-min streams: FD slope /min", "low"),
     ("onsets_per_s", "onsets per second (clips)", None),
     ("onsets_per_s_real", "  real audio", None),
     ("silent_fraction", "silent windows (RMS < -60 dB)", "low"),
@@ -114,7 +116,7 @@ def result_table(r: dict) -> str:
 COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", "prompt_score_wrong",
                 "prompt_win_rate", "drift_fd_slope", "drift_fd_start", "drift_fd_end", "drift_slope",
                 "drift_level_start", "drift_level_end", "drift_rms_slope_db", "loudness_corr",
-                "brightness_corr", "density_corr", "silent_fraction", "seam", "rtf",
+                "brightness_corr", "density_corr", "level_db_gap", "drift_fd_slope_10min", "silent_fraction", "seam", "rtf",
                 "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate",
                 "chord_follow_rate")
 
@@ -152,6 +154,16 @@ def target_checks(r: dict) -> list[str]:
                  f"in {100 * win:.0f}% of windows → {mark(score > wrong and win > 0.5)}")
     loud = num("loudness_corr")
     lines.append(f"- loudness control correlation ≥ 0.8: {loud:.2f} → {mark(loud >= 0.8)}")
+    if "density_corr" in r:
+        dens = num("density_corr")
+        lines.append(f"- density control correlation ≥ 0.6: {dens:.2f} → {mark(dens >= 0.6)}")
+    if "level_db_gap" in r:
+        gap = num("level_db_gap")
+        lines.append(f"- level within 3 dB of the real clips for the same prompts: {gap:+.1f} dB "
+                     f"({num('level_db_median'):.1f} vs {num('level_db_median_real'):.1f} dBFS) → {mark(abs(gap) <= 3.0)}")
+    if "drift_fd_slope_10min" in r:
+        slope = num("drift_fd_slope_10min")
+        lines.append(f"- segment-FD drift slope ≤ 0 over 10-minute streams: {slope:+.2f} /min → {mark(slope <= 0.0)}")
     if "tempo_within_2pct" in r:
         tempo, key = num("tempo_within_2pct"), num("key_accuracy")
         off, off_real = num("beat_offset_ms_median"), num("beat_offset_ms_median_real")

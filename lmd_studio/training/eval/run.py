@@ -38,6 +38,7 @@ from lmd_studio.training.eval.generate import (
 )
 from lmd_studio.training.eval.metrics import (
     MEASURED_UNITS,
+    clip_level_db,
     dsp_distance,
     fd_triple,
     lagged_pearson,
@@ -152,10 +153,13 @@ def _fd_and_prompts(ctx: _Context, log: Callable[[str], None]) -> tuple[dict, di
     wrong_t = np.stack([ctx.text[wrong[i]] for i in owner])
     prompt = {"gen": prompt_scores(e["gen"], own_t, wrong_t), "real": prompt_scores(e["real"], own_t, wrong_t)}
     silent = {k: float((window_rms_db(sets[k]) < SILENCE_DB).mean()) for k in ("real", "gen")}
+    # the level a prompt plays at (every control left to the model) against the real clips of the same prompts
+    levels = {"real": float(np.median([clip_level_db(c.audio, window=ctx.sr // 10) for c in clips])),
+              "gen": float(np.median([clip_level_db(s.audio, window=ctx.sr // 10) for s in gen]))}
     onsets = {"real": float(np.mean([onset_density(c.audio, ctx.sr) for c in clips])),
               "gen": float(np.mean([onset_density(s.audio, ctx.sr) for s in gen]))}
     info = {"windows": int(len(real_w)), "windows_per_half": [int((half == 0).sum()), int((half == 1).sum())],
-            "silent": silent, "onsets": onsets,
+            "silent": silent, "onsets": onsets, "levels": levels,
             "real_dsp_distance": float(dsp_distance(z["real"]).mean()), "real_proj": pz["real"]}
     return fd, {**prompt, **info}, gen
 
@@ -245,6 +249,10 @@ def evaluate(generator: BlockGenerator, spaces: EvalSpaces, clips: list[RealClip
         "seam": seam[0], "seam_real": seam_real[0],
         "silent_fraction": prompt["silent"]["gen"], "silent_fraction_real": prompt["silent"]["real"],
         "onsets_per_s": prompt["onsets"]["gen"], "onsets_per_s_real": prompt["onsets"]["real"],
+        "level_db_median": prompt["levels"]["gen"], "level_db_median_real": prompt["levels"]["real"],
+        "level_db_gap": prompt["levels"]["gen"] - prompt["levels"]["real"],
+        # the drift target is over 10-minute streams: named so only when the streams were that long
+        **({"drift_fd_slope_10min": drift["drift_fd_slope"]} if cfg.drift_s >= 600.0 else {}),
         "rtf": speed["rtf"], "rtf_min": speed["rtf_min"], "first_audio_s": speed["first_audio_s"],
         "first_audio_max_s": speed["first_audio_max_s"],
         "ms_per_block": speed["ms_per_block"], "block_ms": speed["block_ms"],

@@ -20,6 +20,7 @@ from lmd_studio.model.text_encoder import FakeTextEncoder
 from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder
 from lmd_studio.training.eval.data import RealClip, cut_windows, pink_noise
 from lmd_studio.training.eval.dsp import standardizer
+from lmd_studio.training.eval.report import target_checks
 from lmd_studio.training.eval.run import EvalConfig, evaluate
 from lmd_studio.training.eval.spaces import EvalSpaces, Projection, dsp_matrix
 
@@ -72,8 +73,8 @@ class ReplayGenerator:
     """The oracle: plays the real clip of the prompt from a seed-dependent offset, looping; optionally
     mixes in noise that grows block by block (a model that drifts)."""
 
-    def __init__(self, clips: list[RealClip], noise_growth: float = 0.0) -> None:
-        self.by_prompt = {c.description: c.audio for c in clips}
+    def __init__(self, clips: list[RealClip], noise_growth: float = 0.0, gain: float = 1.0) -> None:
+        self.by_prompt = {c.description: gain * c.audio for c in clips}
         self.sample_rate, self.channels, self.block_frames = SR, 1, BLOCK
         self.param_specs, self.context_frames = (), 0
         self.name = "drifting replay" if noise_growth else "replay oracle"
@@ -174,6 +175,18 @@ def test_a_generator_that_accumulates_noise_shows_drift(spaces):
     assert len(segments) == 3 and segments[-1]["fd_dsp"] > segments[0]["fd_dsp"]
     series = drifting["series"]["drift"]
     assert len(series) == 2 and len(series[0]["t_s"]) == len(series[0]["dsp_distance"]) > 10
+    assert "drift_fd_slope_10min" not in steady  # only streams of 10 minutes earn the 10-minute name
+
+
+def test_the_level_gap_to_real_clips_of_the_same_prompts(spaces):
+    clips = synthetic_clips(6, 200)
+    same = evaluate(ReplayGenerator(clips), spaces, clips, SMALL, log=quiet)
+    quieter = evaluate(ReplayGenerator(clips, gain=0.5), spaces, clips, SMALL, log=quiet)
+    assert abs(same["level_db_gap"]) < 0.5
+    assert quieter["level_db_gap"] == pytest.approx(same["level_db_gap"] - 6.02, abs=0.3)
+    assert quieter["level_db_median_real"] == pytest.approx(same["level_db_median_real"])
+    assert any("level within 3 dB" in line and "not met" in line for line in target_checks(
+        {**quieter, "level_db_gap": -4.0}))
 
 
 def test_control_adherence_follows_an_obedient_generator_not_a_deaf_one(spaces):

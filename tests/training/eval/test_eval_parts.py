@@ -10,6 +10,7 @@ from lmd_studio.training.audio_text import AudioTextConfig, AudioTextEncoder
 from lmd_studio.training.audio_text_data import retrieval_metrics
 from lmd_studio.training.eval.data import RealClip, cut_windows, pink_noise, split_halves, window_starts
 from lmd_studio.training.eval.metrics import (
+    clip_level_db,
     measured_control_curve,
     pearson,
     segment_fd_curve,
@@ -163,3 +164,12 @@ def test_card_section_replaced_in_place_or_appended(tmp_path):
     fresh = tmp_path / "NEW.md"
     update_card_section(fresh, "## Evaluation\n\nx\n")
     assert fresh.read_text().startswith("## Evaluation")
+
+
+def test_clip_level_ignores_pauses_and_reads_dbfs():
+    sr = 8000
+    tone = np.sin(2 * np.pi * 440 * np.arange(sr) / sr)  # RMS 1/√2: −3.01 dBFS
+    assert clip_level_db(tone, window=sr // 10) == pytest.approx(-3.01, abs=0.05)
+    with_pause = np.concatenate([tone, np.zeros(sr)])
+    assert clip_level_db(with_pause, window=sr // 10) == pytest.approx(-3.01, abs=0.05)
+    assert clip_level_db(np.zeros(sr), window=sr // 10) == -60.0
