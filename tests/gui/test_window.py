@@ -92,6 +92,20 @@ def test_knob_by_keyboard_reaches_the_engine_with_a_countdown(qtbot, open_window
     assert not w.performance.widgets["loudness"].knob.isEnabled()
 
 
+def test_the_key_knob_turns_through_major_then_minor_keys(qtbot, open_window) -> None:
+    w = open_window()
+    key = w.performance.widgets["pitch"]
+    key.auto_box.setChecked(False)
+    key.knob.setFocus()
+    key.knob.setValue(key.knob.minimum())
+    qtbot.waitUntil(lambda: key.value_label.text() == "C", timeout=2000)
+    key.knob.setValue(key.knob.maximum())  # the last position: B minor
+    qtbot.waitUntil(lambda: key.value_label.text() == "Bm", timeout=2000)
+    qtbot.waitUntil(lambda: w.session.engine.mailbox.get("pitch") == 23.0, timeout=2000)
+    key.knob.setValue(key.knob.minimum() + 21 * (key.knob.maximum() - key.knob.minimum()) // 23)
+    qtbot.waitUntil(lambda: key.value_label.text() == "Am", timeout=2000)
+
+
 def test_record_a_take_to_wav_with_sidecar(qtbot, open_window) -> None:
     w = open_window()
     s = w.session
