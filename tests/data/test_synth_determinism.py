@@ -36,3 +36,24 @@ def test_one_synth_reused_does_carry_state() -> None:
     synth.render(_notes(3), [0, 33], 2.7)
     again = synth.render(_notes(1), [0, 33], 4.0)
     assert np.abs(first - again).max() > 1e-3
+
+
+def test_a_dropped_renderer_frees_its_synth(monkeypatch) -> None:
+    """pyfluidsynth frees a synth only when asked: a renderer the pool replaced, once nobody holds it,
+    deletes its synth (without this, re-rendering thousands of clips ran out of memory)."""
+    import fluidsynth
+
+    deleted = []
+    original = fluidsynth.Synth.delete
+    monkeypatch.setattr(fluidsynth.Synth, "delete", lambda self: (deleted.append(self), original(self)))
+    pool = RendererPool({"gm": SF2})
+    first = pool.get("gm")
+    held = first._synth
+    pool.get("gm")  # the pool lets go of the first one; this test still holds it
+    assert deleted == []
+    del first
+    assert deleted == [held]  # freed as soon as nobody holds it (CPython reference counting)
+    second = pool.get("gm")
+    second.close()
+    second.close()  # twice is harmless
+    assert len(deleted) == 3
