@@ -63,7 +63,7 @@ def features_to_values(f: ControlFeatures) -> np.ndarray:
 
 def key_chroma(values: torch.Tensor) -> torch.Tensor:
     """Values [B, T, 15] → the same with the pitch bins replaced by their mean over the whole window,
-    max-normalised: the window's key profile, what the studio's key knob sends (model/key_profile.py).
+    max-normalised: the window's key profile, what the studio's key knob sends (core/musical_key.py).
 
     Why: a chroma held per block is one chord (entropy ≈ 1.2 nats over our corpus), a window's mean is a key
     (≈ 1.9 nats, every scale degree present); a model that only ever saw the first plays the knob's profile

@@ -125,7 +125,8 @@ class LmdmConfig(TrainConfig):
         TrainConfig._check(self)
         _check_long_rollout(self.long_rollout_streams, self.long_rollout_s, self.long_rollout_segment_s)
         if self.checkpoint_monitor not in ("long_fd_score", "val_loss"):
-            raise ValueError(f"checkpoint_monitor must be 'long_fd_score' or 'val_loss', got {self.checkpoint_monitor!r}")
+            raise ValueError("checkpoint_monitor must be 'long_fd_score' or 'val_loss', "
+                             f"got {self.checkpoint_monitor!r}")
         if self.pattern not in PATTERNS or self.pattern == "bidirectional":
             raise ValueError(f"pattern must be 'encdec' or 'blockcausal', got {self.pattern!r}")
         for name in ("p_context_full", "p_context_partial", "p_context_cfg", "p_partner"):

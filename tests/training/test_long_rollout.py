@@ -32,16 +32,26 @@ def test_config_switch_and_validation() -> None:
         ArcConfig(long_rollout_streams=-1)
 
 
+def _train(tiny, stage: str, config, out, init):  # noqa: ANN001, ANN202
+    """`lmd train <stage>` on the tiny latents through the real entry point → the run folder."""
+    assert lmd_main(["train", stage, "--latents", str(tiny.latents), "--config", str(config),
+                     "--out", str(out), "--device", "cpu", "--init", str(init)]) == 0
+    return out
+
+
+def _monitored(run):  # noqa: ANN001, ANN202
+    """The evaluation rows of a run that carry the long-rollout monitor."""
+    return [r for r in MetricsLogger.read(run / "metrics.csv") if "long_fd_score" in r]
+
+
 def test_lmdm_and_arc_pick_checkpoints_by_the_long_rollout(diffusion_tiny, tmp_path) -> None:
     long = {"long_rollout_streams": 2, "long_rollout_s": 4.0, "long_rollout_segment_s": 2.0, "eval_every": 1}
     lmdm_cfg = diffusion_tiny.write_config("lmdm_long", dict(COMMON, **long))
     base = tmp_path / "base"
     assert lmd_main(["train", "base", "--latents", str(diffusion_tiny.latents), "--config",
                      str(diffusion_tiny.config("base")), "--out", str(base), "--device", "cpu"]) == 0
-    lmdm = tmp_path / "lmdm"
-    assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--config", str(lmdm_cfg),
-                     "--out", str(lmdm), "--device", "cpu", "--init", str(base)]) == 0
-    rows = [r for r in MetricsLogger.read(lmdm / "metrics.csv") if "long_fd_score" in r]
+    lmdm = _train(diffusion_tiny, "lmdm", lmdm_cfg, tmp_path / "lmdm", base)
+    rows = _monitored(lmdm)
     assert rows, "the monitor ran at evaluation time"
     for r in rows:
         assert np.isfinite(r["long_fd_score"]) and r["long_fd_score"] >= r["long_fd_mean"] > 0
@@ -50,10 +60,8 @@ def test_lmdm_and_arc_pick_checkpoints_by_the_long_rollout(diffusion_tiny, tmp_p
     assert summary["best_val"] == pytest.approx(min(r["long_fd_score"] for r in rows))
     # a stage may keep its flow objective as the judge and only log the monitor (the v2 LMDM configs)
     by_loss = diffusion_tiny.write_config("lmdm_long_loss", dict(COMMON, **long, checkpoint_monitor="val_loss"))
-    lmdm_loss = tmp_path / "lmdm_loss"
-    assert lmd_main(["train", "lmdm", "--latents", str(diffusion_tiny.latents), "--config", str(by_loss),
-                     "--out", str(lmdm_loss), "--device", "cpu", "--init", str(base)]) == 0
-    loss_rows = [r for r in MetricsLogger.read(lmdm_loss / "metrics.csv") if "long_fd_score" in r]
+    lmdm_loss = _train(diffusion_tiny, "lmdm", by_loss, tmp_path / "lmdm_loss", base)
+    loss_rows = _monitored(lmdm_loss)
     assert loss_rows and json.loads((lmdm_loss / "summary.json").read_text())["best_val"] == pytest.approx(
         min(r["val_loss"] for r in loss_rows))
     with pytest.raises(ValueError, match="checkpoint_monitor"):
@@ -61,9 +69,7 @@ def test_lmdm_and_arc_pick_checkpoints_by_the_long_rollout(diffusion_tiny, tmp_p
     arc_cfg = json.loads(diffusion_tiny.config("arc").read_text())
     arc_cfg.update(long)
     arc_path = diffusion_tiny.write_config("arc_long", arc_cfg)
-    arc = tmp_path / "arc"
-    assert lmd_main(["train", "arc", "--latents", str(diffusion_tiny.latents), "--config", str(arc_path),
-                     "--out", str(arc), "--device", "cpu", "--init", str(lmdm)]) == 0
-    arc_rows = [r for r in MetricsLogger.read(arc / "metrics.csv") if "long_fd_score" in r]
+    arc = _train(diffusion_tiny, "arc", arc_path, tmp_path / "arc", lmdm)
+    arc_rows = _monitored(arc)
     assert arc_rows and json.loads((arc / "summary.json").read_text())["best_val"] == pytest.approx(
         min(r["long_fd_score"] for r in arc_rows))

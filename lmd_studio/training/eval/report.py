@@ -116,7 +116,8 @@ def result_table(r: dict) -> str:
 COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", "prompt_score_wrong",
                 "prompt_win_rate", "drift_fd_slope", "drift_fd_start", "drift_fd_end", "drift_slope",
                 "drift_level_start", "drift_level_end", "drift_rms_slope_db", "loudness_corr",
-                "brightness_corr", "density_corr", "level_db_gap", "drift_fd_slope_10min", "silent_fraction", "seam", "rtf",
+                "brightness_corr", "density_corr", "level_db_gap", "drift_fd_slope_10min", "silent_fraction",
+                "seam", "rtf",
                 "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate",
                 "chord_follow_rate")
 
@@ -160,7 +161,8 @@ def target_checks(r: dict) -> list[str]:
     if "level_db_gap" in r:
         gap = num("level_db_gap")
         lines.append(f"- level within 3 dB of the real clips for the same prompts: {gap:+.1f} dB "
-                     f"({num('level_db_median'):.1f} vs {num('level_db_median_real'):.1f} dBFS) → {mark(abs(gap) <= 3.0)}")
+                     f"({num('level_db_median'):.1f} vs {num('level_db_median_real'):.1f} dBFS) → "
+                     f"{mark(abs(gap) <= 3.0)}")
     if "drift_fd_slope_10min" in r:
         slope = num("drift_fd_slope_10min")
         lines.append(f"- segment-FD drift slope ≤ 0 over 10-minute streams: {slope:+.2f} /min → {mark(slope <= 0.0)}")
