@@ -19,6 +19,8 @@ RECIPES = CommandTable("lmd train", "recipe", "RECIPE", {
     "arc": Command("lmd_studio.training.recipe_arc", "stage 2: ARC-Forcing post-training (rollouts + adversarial)"),
     "lora": Command("lmd_studio.training.recipe_lora", "LoRA adapters on your own folder of loops"),
     "audiotext": Command("lmd_studio.training.recipe_audio_text", "the frozen audio-text encoder used by lmd eval"),
+    "pack": Command("lmd_studio.cli.cmd_train_pack", "a run folder's training state as one file to commit"),
+    "unpack": Command("lmd_studio.cli.cmd_train_unpack", "a run folder again from a pack (then resume it)"),
 })
 
 
