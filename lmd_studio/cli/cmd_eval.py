@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (without the plotted series) instead of a table")
     p.add_argument("--no-music", action="store_true",
                    help="skip the musical meters (tempo, 16th-grid onsets, key, harmony change; ~2 min)")
+    p.add_argument("--music-only", action="store_true",
+                   help="only the musical meters (and --jam/--delay if given): no FD, drift, controls or speed; "
+                        "a quick look at what a training run plays (~1 min per model with --music-items 6)")
     p.add_argument("--music-items", type=int, default=None,
                    help="rhythmic and tonal test items for the musical meters (default 16 and 12)")
     p.add_argument("--bpm", type=float, default=None,
@@ -119,15 +122,21 @@ def evaluate_folder(args: argparse.Namespace, model: Path, log,  # noqa: ANN001
     overrides = {k: v for k, v in (("max_s", args.seconds), ("drift_s", args.drift_seconds),
                                    ("drift_streams", args.drift_streams)) if v is not None}
     cfg = (EvalConfig.quick if args.quick else EvalConfig)(split=args.split, **overrides)
-    clips = load_real_clips(corpus, cfg.split, spaces.sample_rate_hz, cfg.max_s, cfg.max_items)
     # the model gets its own text encoder: its token limit (DiT config) may differ from the eval space's
     generator = TorchBlockGenerator.from_folder(model, threads=args.threads, cpu_probe=probe,
                                                 inference_dtype=torch.bfloat16 if bf16 else torch.float32)
     if args.sampler:
         generator.config = dataclasses.replace(generator.config, sampler=args.sampler)
     sampling = SamplingOverrides(args.steps, args.guidance)
-    result = evaluate(generator, spaces, clips, cfg, sampling, log=log)
-    if not args.no_music:
+    if args.music_only:  # what the sampling asks, so the settings line and the card say which run this was
+        gen_cfg = getattr(generator, "config", None)
+        result: dict = {"meta": {"model": generator.name, "music_only": True,
+                                 "steps": sampling.steps or getattr(gen_cfg, "default_steps", None),
+                                 "sampler": getattr(gen_cfg, "sampler", None), "guidance": sampling.guidance}}
+    else:
+        clips = load_real_clips(corpus, cfg.split, spaces.sample_rate_hz, cfg.max_s, cfg.max_items)
+        result = evaluate(generator, spaces, clips, cfg, sampling, log=log)
+    if args.music_only or not args.no_music:
         result.update(_music(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
     if args.jam:
         result.update(_jam(args, generator, corpus, cfg.split, sampling, spaces.sample_rate_hz, log))
@@ -150,6 +159,8 @@ def _music_arg_error(args: argparse.Namespace) -> str | None:
         return f"--meter must look like 4/4, 3/4 or 6/8, got {args.meter!r}"
     if args.music_items is not None and args.music_items < 1:
         return f"--music-items must be >= 1, got {args.music_items}"
+    if getattr(args, "music_only", False) and (args.no_music or args.card):
+        return "--music-only measures only the musical meters: it cannot go with --no-music or --card"
     if args.key is not None:
         try:
             parse_key(args.key)
@@ -255,7 +266,11 @@ def _command(args: argparse.Namespace, model: Path) -> str:
     if args.jam:
         parts += ["--jam", "--jam-lookahead-s", str(args.jam_lookahead_s)]
         parts += ["--jam-items", str(args.jam_items)] if args.jam_items is not None else []
-    parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16), ("--no-music", args.no_music)) if on]
+    if args.delay:
+        parts += ["--delay", "--delay-s", str(args.delay_s)]
+        parts += ["--delay-items", str(args.delay_items)] if args.delay_items is not None else []
+    parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16), ("--no-music", args.no_music),
+                              ("--music-only", args.music_only)) if on]
     return " ".join(parts)
 
 

@@ -62,7 +62,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=arg_types.seed, default=0)
     p.add_argument("--bpm", type=arg_types.tempo_bpm, default=None, help="tempo of your part (clocked models)")
     p.add_argument("--meter", type=arg_types.meter_beats, default=4, metavar="4/4")
-    p.add_argument("--key", type=arg_types.musical_key, default=None, metavar='"A minor"')
+    p.add_argument("--key", type=arg_types.musical_key, default=None, metavar='"A minor"',
+                   help="the key to play in, as the studio's key knob")
+    p.add_argument("--chord", type=arg_types.musical_key, default=None, metavar='"A minor"',
+                   help="hold this chord (its triad) under your part, as held keyboard notes do; wins over --key")
     p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
 
 

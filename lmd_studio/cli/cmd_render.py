@@ -48,9 +48,8 @@ def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:
     if args.key is not None and PITCH.name in mailbox.registry:
         mailbox.set(PITCH.name, float(args.key.knob_value))
         mailbox.set_auto(PITCH.name, False)
-    chord = getattr(args, "chord", None)
-    if chord is not None:
-        mailbox.set_held_notes(chord.triad_notes())
+    if args.chord is not None:
+        mailbox.set_held_notes(args.chord.triad_notes())
 
 
 def run(args: argparse.Namespace) -> int:

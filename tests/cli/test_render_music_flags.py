@@ -43,3 +43,18 @@ def test_bad_musical_flags_exit_2_before_loading(flag: str, value: str, says: st
         lmd_main(["render", "--out", str(tmp_path / "x.wav"), "--model", str(tmp_path / "missing"), flag, value])
     assert exc.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_jam_takes_the_same_musical_flags_as_render(tmp_path) -> None:
+    from lmd_studio.cli import cmd_jam
+
+    part = tmp_path / "in.wav"
+    part.write_bytes(b"")  # only its existence is checked while parsing
+    p = argparse.ArgumentParser()
+    cmd_jam.add_arguments(p)
+    args = p.parse_args(["--input", str(part), "--out", "x.wav", "--key", "D", "--chord", "E minor"])
+    mailbox = ParamMailbox(STANDARD_PARAMS)
+    cmd_render.apply_musical_args(mailbox, args)
+    controls = mailbox.snapshot().controls
+    assert controls.values["pitch"] == 2.0  # D major on the knob…
+    assert [n for n, _ in controls.held_notes] == [52, 55, 59]  # …and the held E minor triad over it
