@@ -54,7 +54,8 @@ from lmd_studio.app.transport import Transport
 from lmd_studio.app.values import MidiTick, Notice, StudioStatus
 from lmd_studio.core.generator import BlockGenerator
 from lmd_studio.core.musical_key import Key
-from lmd_studio.core.params import PITCH, SEED
+from lmd_studio.core.params import PITCH, PROGRESSION, SEED
+from lmd_studio.core.progression import chord_for_bar, chord_name, progression_from_knob, roman_numerals
 from lmd_studio.settings.schema import AudioSettings, StudioSettings, audio_needs_restart
 
 VIEW_FIELDS = frozenset({"timeline_span_s", "spectrogram", "theme"})  # what set_view may change
@@ -269,9 +270,21 @@ class Session:
         tempo = None if snap.bpm is None else {"bpm": snap.bpm, "beats_per_bar": snap.beats_per_bar}
         key = {"held_notes": [n for n, _ in snap.held_notes]} if snap.held_notes else (
             None if snap.is_auto(PITCH) else _knob_key(snap.value(PITCH)))
+        knob_key = None if snap.held_notes or snap.is_auto(PITCH) else Key.from_knob(snap.value(PITCH))
+        progression = _progression(snap.value(PROGRESSION), knob_key, tempo is not None)
         return {"prompts": prompts, "parameters": dict(snap.values), "seed": int(mailbox.get(SEED.name)),
                 "model": self.model.name, "auto": sorted(snap.auto), "bpm": snap.bpm, "tempo": tempo, "key": key,
-                "safe_mode": self._settings.current.safe_mode}
+                "progression": progression, "safe_mode": self._settings.current.safe_mode}
+
+
+def _progression(value: float, in_key: Key | None, has_tempo: bool) -> dict[str, str] | None:
+    """The progression playing when the take started (None: off, or silent for want of a key or tempo, or
+    under a held chord), as its preset and as the chords the key made of it."""
+    found = progression_from_knob(value)
+    if found is None or in_key is None or not has_tempo:
+        return None
+    chords = [chord_name(chord_for_bar(in_key, found, bar)) for bar in range(len(found.degrees))]
+    return {"name": found.name, "numerals": roman_numerals(in_key, found), "chords": " ".join(chords)}
 
 
 def _knob_key(value: float) -> dict[str, int | str]:

@@ -154,3 +154,13 @@ def musical_key(text: str) -> Key:
         return parse_key(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def progression(text: str) -> int:
+    """--progression: a preset's number or name (core/progression.py) → the Progression knob's position."""
+    from lmd_studio.core.progression import parse_progression
+
+    try:
+        return parse_progression(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from lmd_studio.app.engine_parts import make_generator, make_mailbox
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.cli import arg_types
-from lmd_studio.cli.cmd_render import apply_musical_args
+from lmd_studio.cli.cmd_render import apply_musical_args, musical_args_error
 from lmd_studio.core.generator import PromptSlot
 from lmd_studio.core.params import STANDARD_PARAMS
 from lmd_studio.dsp.dry_wet import dry_wet_gains
@@ -66,6 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the key to play in, as the studio's key knob")
     p.add_argument("--chord", type=arg_types.musical_key, default=None, metavar='"A minor"',
                    help="hold this chord (its triad) under your part, as held keyboard notes do; wins over --key")
+    p.add_argument("--progression", type=arg_types.progression, default=None, metavar='"I-V-vi-IV"',
+                   help="one chord a bar in the --key (needs --bpm): I-V-vi-IV, I-vi-IV-V, vi-IV-I-V, I-IV-V-IV, "
+                        "ii-V-I-I, I-IV-I-V, '12-bar blues' (or 1..7; 0 = off)")
     p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
 
 
@@ -78,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.model.generator import TorchBlockGenerator
     from lmd_studio.model.jam import JamGenerator, partner_latents_from_audio
 
+    bad = musical_args_error(args)
+    if bad:
+        print(f"lmd jam: {bad}", file=sys.stderr)
+        return 2
     try:
         part, part_rate = sf.read(str(args.input), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:

@@ -14,7 +14,7 @@ from lmd_studio.app.engine_parts import DEFAULT_PROMPT, make_generator, make_mai
 from lmd_studio.app.model_errors import MODEL_HINT, ModelLoadError, load_generator
 from lmd_studio.cli import arg_types
 from lmd_studio.core.generator import PromptSlot
-from lmd_studio.core.params import PITCH, STANDARD_PARAMS
+from lmd_studio.core.params import PITCH, PROGRESSION, STANDARD_PARAMS
 from lmd_studio.rt.mailbox import ParamMailbox
 
 
@@ -36,13 +36,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the key the music stays in, as the studio's key knob (harmony free to move within it)")
     p.add_argument("--chord", type=arg_types.musical_key, default=None, metavar='"A minor"',
                    help="hold this chord (its triad), as held keyboard notes do; wins over --key")
+    p.add_argument("--progression", type=arg_types.progression, default=None, metavar='"I-V-vi-IV"',
+                   help="one chord a bar in the --key (needs --bpm): I-V-vi-IV, I-vi-IV-V, vi-IV-I-V, I-IV-V-IV, "
+                        "ii-V-I-I, I-IV-I-V, '12-bar blues' (or 1..7; 0 = off)")
     p.add_argument("--rate", type=arg_types.sample_rate, default=None,
                    help="output sample rate in Hz (default: the model's)")
     p.add_argument("--threads", type=arg_types.thread_count, default=2, help="torch threads")
 
 
 def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:
-    """--bpm/--meter become the clock a clocked model counts; --key the key knob; --chord held triad notes."""
+    """--bpm/--meter become the clock a clocked model counts; --key the key knob; --chord held triad notes;
+    --progression the progression knob."""
     mailbox.set_bpm(args.bpm)
     mailbox.set_beats_per_bar(args.meter)
     if args.key is not None and PITCH.name in mailbox.registry:
@@ -50,6 +54,16 @@ def apply_musical_args(mailbox: ParamMailbox, args: argparse.Namespace) -> None:
         mailbox.set_auto(PITCH.name, False)
     if args.chord is not None:
         mailbox.set_held_notes(args.chord.triad_notes())
+    if args.progression is not None and PROGRESSION.name in mailbox.registry:
+        mailbox.set(PROGRESSION.name, float(args.progression))
+
+
+def musical_args_error(args: argparse.Namespace) -> str | None:
+    """A flag combination that would silently do nothing, said before anything loads."""
+    if args.progression and (args.bpm is None or args.key is None):
+        return ("--progression needs --bpm and --key: its chords change on that tempo's bar lines, in that key "
+                "(e.g. --bpm 100 --key \"A minor\" --progression I-V-vi-IV)")
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     from lmd_studio.engine.audio_file import AudioFileError
     from lmd_studio.engine.render import RenderError, render_to_file
 
+    bad = musical_args_error(args)
+    if bad:
+        print(f"lmd render: {bad}", file=sys.stderr)
+        return 2
     try:
         generator = load_generator(make_generator, args.model, threads=args.threads)
     except ModelLoadError as exc:

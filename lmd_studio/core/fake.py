@@ -15,7 +15,17 @@ import numpy as np
 
 from lmd_studio.core.generator import BlockControls
 from lmd_studio.core.musical_key import Key
-from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS, PITCH, SEED, TEMPERATURE, ParamSpec
+from lmd_studio.core.params import (
+    BRIGHTNESS,
+    DENSITY,
+    LOUDNESS,
+    PITCH,
+    PROGRESSION,
+    SEED,
+    TEMPERATURE,
+    ParamSpec,
+)
+from lmd_studio.core.progression import chord_for_bar, progression_from_knob
 
 _MAX_VOICES = 4
 _MAX_HARMONICS = 6
@@ -64,16 +74,33 @@ class FakeBlockGenerator:
 
     @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
-        return (TEMPERATURE, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH)
+        return (TEMPERATURE, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, PROGRESSION)
 
     def init_state(self, seed: int) -> FakeState:
         return FakeState(seed=int(seed), block_index=0, phases=(0.0,) * (_MAX_VOICES * _MAX_HARMONICS))
 
-    def _voices_hz(self, controls: BlockControls, seed: int) -> list[tuple[float, float]]:
-        """(frequency, amplitude) of each voice: held notes win, else a chord from pitch + prompt."""
+    def _bar_at_block_start(self, controls: BlockControls, block_index: int) -> int | None:
+        """The bar the block starts in: the engine's, else counted from the stream's start at this tempo."""
+        if controls.bpm is None:
+            return None
+        if controls.bar_number is not None and controls.bar_position_beats is not None:
+            return controls.bar_number
+        beats = block_index * self._block_frames / self._sample_rate * controls.bpm / 60.0
+        return int(beats // controls.beats_per_bar + 1e-9)
+
+    def _voices_hz(self, controls: BlockControls, seed: int, block_index: int = 0) -> list[tuple[float, float]]:
+        """(frequency, amplitude) of each voice: held notes win, then a progression's chord of the bar the
+        block starts in (the fake changes chord a block late at worst; the model changes on the bar line), else
+        a chord from pitch + prompt."""
         if controls.held_notes:
             notes = sorted(controls.held_notes)[:_MAX_VOICES]
             return [(440.0 * 2.0 ** ((n - 69) / 12.0), v / 127.0) for n, v in notes]
+        progression = progression_from_knob(controls.value(PROGRESSION))
+        bar = self._bar_at_block_start(controls, block_index)
+        if progression is not None and bar is not None and not controls.is_auto(PITCH):
+            triad = chord_for_bar(Key.from_knob(controls.value(PITCH)), progression, bar)
+            chord_notes = [48 + triad[0] + (pc - triad[0]) % 12 for pc in triad]  # root position from C3
+            return [(440.0 * 2.0 ** ((n - 69) / 12.0), 0.8) for n in chord_notes]
         key = Key.from_knob(controls.value(PITCH))
         root, minor = 48 + key.tonic, key.minor
         if controls.is_auto(PITCH):
@@ -90,7 +117,7 @@ class FakeBlockGenerator:
         bright = 0.5 if controls.is_auto(BRIGHTNESS) else controls.value(BRIGHTNESS)
         density = 0.5 if controls.is_auto(DENSITY) else controls.value(DENSITY)
         n_harm = 1 + int(round(bright * (_MAX_HARMONICS - 1)))
-        voices = self._voices_hz(controls, seed)
+        voices = self._voices_hz(controls, seed, state.block_index)
 
         out = np.zeros(self._block_frames, dtype=np.float64)
         phases = list(state.phases)

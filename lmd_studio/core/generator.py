@@ -59,6 +59,8 @@ class BlockControls:
     sample, in beats after the last downbeat; a clocked model starts the block's count there, so its bars
     stay on the engine's (and the other gear's) bar lines across splices and tempo changes (None: it
     counts on from its own state).
+    `bar_number`: which bar that is (0 = the first bar of the engine's clock), so a progression
+    (core/progression.py) plays the chord of that bar (None: the generator counts bars from its own state).
     `stream_position`: the engine's playback-stream position (device frames) of the block's first sample; a
     generator that lines live input up with its blocks (jam mode) reads it (None: not played by an engine).
     """
@@ -70,6 +72,7 @@ class BlockControls:
     bpm: float | None = None
     beats_per_bar: int = 4
     bar_position_beats: float | None = None
+    bar_number: int | None = None
     stream_position: int | None = None
 
     def __post_init__(self) -> None:

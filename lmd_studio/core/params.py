@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from lmd_studio.core.progression import PROGRESSION_KNOB_MAX
+
 Scale = Literal["linear", "log"]
 
 
@@ -140,6 +142,11 @@ PITCH = ParamSpec("pitch", "Key", 0.0, 23.0, 0.0, "key",
                   "The key the music stays in (C … B major, then C … B minor) while the harmony moves within "
                   "it. A chord held on a MIDI keyboard overrides it: the music plays that chord.",
                   integer=True, can_auto=True)
+# The progression knob (core/progression.py): 0 = off, else a chord a bar in the key on the key knob.
+PROGRESSION = ParamSpec("progression", "Progression", 0.0, float(PROGRESSION_KNOB_MAX), 0.0, "progression",
+                        "Moves the harmony for you: one chord a bar, in the key on the Key knob, changing on "
+                        "the bar lines (needs a tempo and a key). A chord held on a MIDI keyboard wins.",
+                        integer=True)
 # The studio's tempo and meter: the engine's musical clock (bar lines, quantised changes) and a model with a
 # musical clock follow them. "Auto" on the tempo = none chosen: the model decides (BlockControls.bpm None).
 TEMPO = ParamSpec("tempo_bpm", "Tempo", 20.0, 400.0, 120.0, "BPM",
@@ -165,6 +172,7 @@ MASTER_GAIN = ParamSpec("master_gain_db", "Volume", -60.0, 6.0, -6.0, "dB", "Mas
                         block_boundary=False)
 
 STANDARD_PARAMS = ParamRegistry(
-    [GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, TEMPO, METER, MASTER_GAIN]
+    [GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, PROGRESSION, TEMPO, METER,
+     MASTER_GAIN]
 )
 STUDIO_PARAMS = frozenset({TEMPO.name, METER.name})  # the studio's, heard whatever the model (its clock)

@@ -26,7 +26,7 @@ from typing import Any
 SIDECAR_FORMAT = "lmd-take"
 SIDECAR_FORMAT_VERSION = 1
 # metadata keys that get a top-level field of their own; anything else goes under "extra"
-KNOWN_METADATA_KEYS = ("prompts", "parameters", "seed", "model", "tempo", "key")
+KNOWN_METADATA_KEYS = ("prompts", "parameters", "seed", "model", "tempo", "key", "progression")
 TRACK_NAMES = ("input", "generated")  # the files a take with the audio input has beside its mix
 
 

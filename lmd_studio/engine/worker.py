@@ -150,7 +150,8 @@ class GenerationEngine:
         change inside a block)."""
         reading = self.clock.map.reading(dev_start) if controls.bpm is not None else None
         beat = None if reading is None else reading.beat_in_bar
-        return replace(controls, stream_position=dev_start, bar_position_beats=beat)
+        bar = None if reading is None else reading.bar - 1  # readings count bars from 1, as musicians do
+        return replace(controls, stream_position=dev_start, bar_position_beats=beat, bar_number=bar)
 
     def _notify_block(self, position: int, frames: np.ndarray, block_index: int, spliced: bool) -> None:
         for listener in self._block_listeners:

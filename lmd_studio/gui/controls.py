@@ -12,6 +12,7 @@ from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
 from lmd_studio.core.musical_key import Key
 from lmd_studio.core.params import DELAY_TIME, DRY_WET, METER, STEPS, TEMPO, ParamSpec
+from lmd_studio.core.progression import knob_label as progression_knob_label
 from lmd_studio.gui.knob import KnobWidget
 
 QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
@@ -31,6 +32,8 @@ def format_value(spec: ParamSpec, value: float) -> str:
     if spec.unit == "key":
         key = Key.from_knob(value)
         return NOTE_NAMES[key.tonic] + ("m" if key.minor else "")
+    if spec.unit == "progression":
+        return progression_knob_label(value)
     if spec.name == "seed":
         return f"#{int(value):04d}"
     if spec.name == METER.name:

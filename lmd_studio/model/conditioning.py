@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lmd_studio.core.generator import BlockControls
 from lmd_studio.core.musical_key import Key
-from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS, PITCH
+from lmd_studio.core.params import BRIGHTNESS, DENSITY, LOUDNESS, PITCH, PROGRESSION
+from lmd_studio.core.progression import progression_chroma, progression_from_knob
 from lmd_studio.model.dit_config import CHROMA_BINS, CONTROL_CHANNELS, CONTROL_VALUE_CHANNELS, DiTConfig
 from lmd_studio.model.text_encoder import TextEmbedding, TextEncoder
 
@@ -117,18 +119,37 @@ def pitch_salience(controls: BlockControls) -> torch.Tensor | None:
     return chroma / chroma.max().clamp_min(1e-6)
 
 
-def control_features(controls: BlockControls, n_frames: int) -> torch.Tensor:
-    """[n_frames, CONTROL_CHANNELS] for one block (the knobs hold still within a block)."""
+def progression_chroma_frames(controls: BlockControls, bars: np.ndarray | None) -> torch.Tensor | None:
+    """[n_frames, 12] when the progression knob plays a chord a bar (core/progression.py): a progression is
+    chosen, no keyboard chord is held (held notes win), the key knob is set (not auto) and the frames' bars
+    are known (a tempo is set). None otherwise: the block's single pitch salience applies."""
+    progression = progression_from_knob(controls.value(PROGRESSION))
+    if progression is None or bars is None or controls.held_notes or controls.is_auto(PITCH):
+        return None
+    return torch.from_numpy(progression_chroma(Key.from_knob(controls.value(PITCH)), progression, bars))
+
+
+def control_features(controls: BlockControls, n_frames: int, chroma_frames: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+    """[n_frames, CONTROL_CHANNELS] for one block: the knobs hold still within a block, except the pitch
+    salience when `chroma_frames` [n_frames, 12] gives it per frame (a progression changing chord on a bar
+    line inside the block)."""
     feats = torch.zeros(CONTROL_CHANNELS)
     for i, spec in enumerate((LOUDNESS, BRIGHTNESS, DENSITY)):
         if not controls.is_auto(spec):
             feats[i] = controls.value(spec)
             feats[CONTROL_VALUE_CHANNELS + i] = 1.0
-    chroma = pitch_salience(controls)
+    chroma = pitch_salience(controls) if chroma_frames is None else None
     if chroma is not None:
         feats[3: 3 + CHROMA_BINS] = chroma
         feats[CONTROL_VALUE_CHANNELS + 3] = 1.0
-    return feats.expand(n_frames, CONTROL_CHANNELS).clone()
+    out = feats.expand(n_frames, CONTROL_CHANNELS).clone()
+    if chroma_frames is not None:
+        if chroma_frames.shape != (n_frames, CHROMA_BINS):
+            raise ValueError(f"chroma frames must be [{n_frames}, {CHROMA_BINS}], got {tuple(chroma_frames.shape)}")
+        out[:, 3: 3 + CHROMA_BINS] = chroma_frames.to(torch.float32)
+        out[:, CONTROL_VALUE_CHANNELS + 3] = 1.0
+    return out
 
 
 def accompaniment_features(latents: torch.Tensor | None, n_frames: int, latent_channels: int,
@@ -146,13 +167,14 @@ def accompaniment_features(latents: torch.Tensor | None, n_frames: int, latent_c
 
 
 def frame_conditioning(cfg: DiTConfig, n_frames: int, controls: BlockControls | None = None,
-                       accompaniment: torch.Tensor | None = None, clock: torch.Tensor | None = None
-                       ) -> torch.Tensor:
+                       accompaniment: torch.Tensor | None = None, clock: torch.Tensor | None = None,
+                       chroma_frames: torch.Tensor | None = None) -> torch.Tensor:
     """The additive per-frame input [n_frames, cfg.frame_cond_channels] (zeros = nothing given).
-    `clock`: [n_frames, CLOCK_CHANNELS] from core/musical_clock.py (None: no clock)."""
+    `clock`: [n_frames, CLOCK_CHANNELS] from core/musical_clock.py (None: no clock); `chroma_frames`: a
+    per-frame pitch salience (progression_chroma_frames) in place of the block's one."""
     parts = []
     if cfg.control_channels:
-        parts.append(control_features(controls, n_frames) if controls is not None
+        parts.append(control_features(controls, n_frames, chroma_frames) if controls is not None
                      else torch.zeros(n_frames, cfg.control_channels))
     if cfg.accomp_channels:
         if accompaniment is None:

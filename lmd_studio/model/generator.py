@@ -27,14 +27,21 @@ from lmd_studio.core.params import (
     GUIDANCE,
     LOUDNESS,
     PITCH,
+    PROGRESSION,
     SEED,
     STEPS,
     TEMPERATURE,
     ParamSpec,
 )
+from lmd_studio.core.progression import frame_bars
 from lmd_studio.model.attention import TextKV
 from lmd_studio.model.codec_api import LatentCodec
-from lmd_studio.model.conditioning import TextCondition, frame_conditioning, prompt_mix_condition
+from lmd_studio.model.conditioning import (
+    TextCondition,
+    frame_conditioning,
+    progression_chroma_frames,
+    prompt_mix_condition,
+)
 from lmd_studio.model.cpu_features import CpuFeatures, CpuProbe, bf16_fallback_note, probe_cpu_features
 from lmd_studio.model.dit import DiT
 from lmd_studio.model.model_io import CodecLoader, GeneratorConfig, load_model_folder
@@ -164,7 +171,7 @@ class TorchBlockGenerator:
 
     @property
     def param_specs(self) -> tuple[ParamSpec, ...]:
-        return (GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH)
+        return (GUIDANCE, TEMPERATURE, STEPS, SEED, LOUDNESS, BRIGHTNESS, DENSITY, PITCH, PROGRESSION)
 
     # --- generation -----------------------------------------------------------------------------------
     def init_state(self, seed: int) -> TorchGeneratorState:
@@ -209,14 +216,23 @@ class TorchBlockGenerator:
         text = self.text_kv(controls.prompt_mix, spec.guidance)
         if text.batch == 1 and spec.uses_cfg:
             spec = SamplerSpec(spec.name, spec.steps, 1.0, spec.temperature)  # one row: nothing to guide
-        clock, clock_beats = None, state.clock_beats
+        clock, clock_beats, bars = None, state.clock_beats, None
+        rate_hz = self.codec.sample_rate / self.codec.hop_frames
+        start = state.clock_beats if controls.bar_position_beats is None else controls.bar_position_beats
         if cfg.clock_channels:
-            rate_hz = self.codec.sample_rate / self.codec.hop_frames
-            start = state.clock_beats if controls.bar_position_beats is None else controls.bar_position_beats
             channels, clock_beats = stream_clock_channels(start, cfg.block_frames, rate_hz, controls.bpm,
                                                           controls.beats_per_bar)
             clock = torch.from_numpy(channels)
-        target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock)[None]
+        if controls.bpm is not None and cfg.control_channels:
+            # the bars of this block's frames, for a progression: the engine says which bar the block starts
+            # in; an offline render counts bars from the stream's start (its beat count runs on in the state)
+            first_bar = controls.bar_number if (controls.bar_position_beats is not None
+                                                and controls.bar_number is not None) else 0
+            bars = frame_bars(start, cfg.block_frames, rate_hz, controls.bpm, controls.beats_per_bar, first_bar)
+            clock_beats = start + controls.bpm / 60.0 / rate_hz * cfg.block_frames
+        chroma_frames = progression_chroma_frames(controls, bars)
+        target_cond = frame_conditioning(cfg, cfg.block_frames, controls, clock=clock,
+                                         chroma_frames=chroma_frames)[None]
         context_cond, refresh, cut_off = self._partner_context(state)
         if cut_off is not None and state.partner is not None and cut_off > state.block_index * cfg.block_frames:
             # generative delay: the partner reaches into the block (training put it there too)

@@ -292,3 +292,10 @@ def test_sidecar_stores_the_asked_tempo_meter_and_key(session) -> None:
     session.performance.set_value("pitch", 21.0)  # the knob's minor half: 12 + A
     side = record(session, 0.5)
     assert side["key"] == {"pitch_class": 9, "name": "A minor"}
+    assert side["progression"] is None  # off by default
+    session.performance.set_value("progression", 1.0)
+    side = record(session, 0.5)
+    assert side["progression"] is None  # no tempo: the progression is silent, and the sidecar says so
+    session.engine.mailbox.set_bpm(100.0)
+    side = record(session, 0.5)
+    assert side["progression"] == {"name": "I–V–vi–IV", "numerals": "i–v–VI–iv", "chords": "Am Em F Dm"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pytest
 
 from lmd_studio.cli import cmd_render
@@ -58,3 +59,30 @@ def test_jam_takes_the_same_musical_flags_as_render(tmp_path) -> None:
     controls = mailbox.snapshot().controls
     assert controls.values["pitch"] == 2.0  # D major on the knob…
     assert [n for n, _ in controls.held_notes] == [52, 55, 59]  # …and the held E minor triad over it
+
+
+def test_progression_flag_sets_the_knob_and_needs_a_tempo_and_key(tmp_path, capsys) -> None:
+    mailbox = ParamMailbox(STANDARD_PARAMS)
+    cmd_render.apply_musical_args(mailbox, _parse("--bpm", "100", "--key", "A minor", "--progression", "vi-IV-I-V"))
+    assert mailbox.snapshot().controls.values["progression"] == 3.0
+    assert _parse("--progression", "12-bar blues").progression == 7
+    for argv in (["--progression", "I-V-vi-IV"], ["--progression", "1", "--bpm", "100"]):
+        assert lmd_main(["render", "--model", "fake", "--out", str(tmp_path / "x.wav"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert "--progression needs --bpm and --key" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.wav").exists()
+    with pytest.raises(SystemExit) as exc:
+        lmd_main(["render", "--model", "fake", "--out", str(tmp_path / "y.wav"), "--progression", "I-II"])
+    assert exc.value.code == 2 and "not a progression" in capsys.readouterr().err
+    # the fake model plays it: 4 s at 120 bpm in C = two bars, C then G
+    assert lmd_main(["render", "--model", "fake", "--out", str(tmp_path / "z.wav"), "--seconds", "4", "--bpm", "120",
+                     "--key", "C", "--progression", "I-V-vi-IV", "--set", "density=0"]) == 0
+    import soundfile as sf
+
+    audio, rate = sf.read(str(tmp_path / "z.wav"), always_2d=True)
+    first, second = audio[int(0.5 * rate): int(1.5 * rate), 0], audio[int(2.5 * rate): int(3.5 * rate), 0]
+    roots = []
+    for part in (first, second):
+        spectrum = np.abs(np.fft.rfft(part))
+        roots.append(np.flatnonzero(spectrum > 0.3 * spectrum.max())[0] * rate / len(part))
+    assert abs(roots[0] - 130.8) < 3 and abs(roots[1] - 196.0) < 3

@@ -45,3 +45,26 @@ def test_fake_phase_is_continuous_across_blocks() -> None:
     jump = abs(joined[len(a)] - joined[len(a) - 1])
     typical = np.abs(np.diff(joined)).max()
     assert jump <= typical * 1.01
+
+
+def test_fake_plays_the_progression_a_chord_a_bar() -> None:
+    """C major, I–V–vi–IV at 120 bpm in 4/4 (2-s bars), 0.5-s blocks: the fourth block is still C, the fifth
+    (bar 2) G; the engine's bar number wins over the fake's own count; a held chord wins over both."""
+    g = FakeBlockGenerator(block_seconds=0.5, channels=1, sample_rate=8000)
+    values = {"pitch": 0.0, "progression": 1.0, "density": 0.0, "brightness": 0.0}
+    controls = BlockControls(values=values, bpm=120.0)
+
+    def lowest_hz(block: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(block[:, 0]))
+        peaks = np.flatnonzero(spectrum > 0.3 * spectrum.max())
+        return float(peaks[0] * g.sample_rate / block.shape[0])
+
+    state, roots = g.init_state(0), []
+    for _ in range(5):
+        block, state = g.generate_block(state, controls)
+        roots.append(lowest_hz(block))
+    assert all(abs(r - 130.8) < 4 for r in roots[:4]) and abs(roots[4] - 196.0) < 4  # C3 … then G3
+    told = BlockControls(values=values, bpm=120.0, bar_number=2, bar_position_beats=0.0)
+    assert abs(lowest_hz(g.generate_block(g.init_state(0), told)[0]) - 220.0) < 4  # bar 3 of 4: A minor
+    held = BlockControls(values=values, bpm=120.0, held_notes=((62, 100),))
+    assert abs(lowest_hz(g.generate_block(g.init_state(0), held)[0]) - 293.7) < 4  # the held D4

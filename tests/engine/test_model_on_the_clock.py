@@ -60,6 +60,9 @@ def test_each_block_starts_at_the_engine_clocks_bar_position() -> None:
         reading = engine.clock.map.reading(q.dev_start)
         made_with = gen.by_state[id(q.state_before)]
         assert reading is not None and made_with.bar_position_beats == pytest.approx(reading.beat_in_bar)
+        assert made_with.bar_number == reading.bar - 1  # which bar, counted from 0 (a progression's chord)
+    bars = [c.bar_number for c in gen.seen]
+    assert bars[0] == 0 and max(b for b in bars if b is not None) >= 1  # the count runs on across bar lines
 
 
 def test_no_tempo_no_bar_position() -> None:
@@ -69,7 +72,7 @@ def test_no_tempo_no_bar_position() -> None:
     engine.send(cmd.Play())
     for _ in range(5):
         engine.step()
-    assert gen.seen and all(c.bar_position_beats is None for c in gen.seen)
+    assert gen.seen and all(c.bar_position_beats is None and c.bar_number is None for c in gen.seen)
 
 
 def test_each_block_knows_its_stream_position_across_splices() -> None:

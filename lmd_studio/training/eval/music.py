@@ -30,7 +30,8 @@ import numpy as np
 
 from lmd_studio.core.generator import BlockControls, BlockGenerator
 from lmd_studio.core.musical_key import Key, parse_key
-from lmd_studio.core.params import PITCH
+from lmd_studio.core.params import PITCH, PROGRESSION
+from lmd_studio.core.progression import PROGRESSIONS
 from lmd_studio.data.corpus import Corpus
 from lmd_studio.data.grid import beats_per_bar as grid_beats_per_bar
 from lmd_studio.data.manifest import ManifestItem
@@ -183,6 +184,8 @@ def tempo_follow(generator: BlockGenerator, request: MusicRequest, old_bpm: floa
 
 
 # diatonic progressions, as scale-degree (semitones above the tonic, minor) pairs: I–vi–IV–V and i–VI–iv–v
+# the Progression knob's I–vi–IV–V: the same degrees as chord_progression's, so both ask the same chords
+I_VI_IV_V = next(i for i, p in enumerate(PROGRESSIONS) if p is not None and p.degrees == (1, 6, 4, 5))
 _PROGRESSIONS = {False: ((0, False), (9, True), (5, False), (7, False)),
                  True: ((0, True), (8, False), (5, True), (7, True))}
 
@@ -197,7 +200,9 @@ def chord_follow(generator: BlockGenerator, request: MusicRequest, key: Key, cfg
                  sampling: SamplingOverrides, sr: int) -> dict:
     """A stream in `key` whose held chord changes every bar (as a keyboard player would hold them): the share of
     bars that play their chord, beside the same stream with the key alone (no chord held), which shows what
-    the key by itself already matches."""
+    the key by itself already matches, and the same chords asked through the Progression knob (I–vi–IV–V on
+    the key knob, core/progression.py: the model hears each frame's bar chord, changing on the bar line),
+    with that stream's harmony change per bar."""
     bpm = float(request.bpm or 120.0)
     bar_s = request.beats_per_bar * 60.0 / bpm
     chords = chord_progression(key, int(cfg.seconds / bar_s))
@@ -205,17 +210,24 @@ def chord_follow(generator: BlockGenerator, request: MusicRequest, key: Key, cfg
     base = dataclasses.replace(block_controls(request.prompt, sampling, request.given), bpm=request.bpm,
                                beats_per_bar=request.beats_per_bar)
     held = [dataclasses.replace(base, held_notes=c.triad_notes()) for c in chords]
+    knob = dataclasses.replace(base, values={**base.values, PITCH.name: float(key.knob_value),
+                                             PROGRESSION.name: float(I_VI_IV_V)},
+                               auto=base.auto - {PITCH.name}, bpm=bpm)
 
     def controls(b: int) -> BlockControls:  # the chord of the bar the block starts in
         return held[min(int(b * block_s / bar_s), len(held) - 1)]
 
     n_blocks = blocks_for(cfg.seconds, generator)
-    rates = {}
-    for name, plan in (("held", controls), ("unheld", lambda _b: base)):
+    rates, change = {}, float("nan")
+    for name, plan in (("held", controls), ("unheld", lambda _b: base), ("progression", lambda _b: knob)):
         audio = run_stream(generator, seed, n_blocks, plan, sr).audio[: int(cfg.seconds * sr)]
-        rates[name] = chord_match_rate(chromagram(audio, sr), bar_s, chords)
+        chroma = chromagram(audio, sr)
+        rates[name] = chord_match_rate(chroma, bar_s, chords)
+        if name == "progression":
+            change = harmony_change_rate(chroma, bar_s)
     return {"key": key.name, "bpm": bpm, "chords": [c.short_name for c in chords],
-            "match_rate": rates["held"], "match_rate_unheld": rates["unheld"]}
+            "match_rate": rates["held"], "match_rate_unheld": rates["unheld"],
+            "match_rate_progression": rates["progression"], "harmony_change_rate_progression": change}
 
 
 def _mean(values: list[float]) -> float:
@@ -293,6 +305,8 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
     return {
         "chord_follow_rate": _mean([c["match_rate"] for c in chord_runs]),
         "chord_follow_rate_unheld": _mean([c["match_rate_unheld"] for c in chord_runs]),
+        "progression_follow_rate": _mean([c["match_rate_progression"] for c in chord_runs]),
+        "harmony_change_rate_progression": _mean([c["harmony_change_rate_progression"] for c in chord_runs]),
         "tempo_follow_bars": float(np.median(locked)) if locked else float("inf"),
         "tempo_follow_locked": _mean([float(np.isfinite(f["bars"])) for f in follow]),
         **_summary(rhythm_gen, tonal_gen, ""),

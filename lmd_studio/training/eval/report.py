@@ -59,6 +59,8 @@ ROWS: tuple[tuple[str, str, str | None], ...] = (
     ("harmony_change_rate_real", "  real clips", None),
     ("chord_follow_rate", "held chords played (one a bar)", "high"),
     ("chord_follow_rate_unheld", "  key alone, no chord held", None),
+    ("progression_follow_rate", "progression knob's chords played", "high"),
+    ("harmony_change_rate_progression", "  harmony change with the progression", None),
     ("jam_tempo_within_2pct", "jam: tempo within ±2 % over a drum partner", "high"),
     ("jam_tempo_within_2pct_partner_zeroed", "  partner zeroed", None),
     ("jam_beat_offset_ms", "jam: onsets to the partner's 16th grid, ms", "low"),
@@ -119,7 +121,7 @@ COMPARE_KEYS = ("fd_dsp", "fd_dsp_rel", "fd_emb", "fd_emb_rel", "prompt_score", 
                 "brightness_corr", "density_corr", "level_db_gap", "drift_fd_slope_10min", "silent_fraction",
                 "seam", "rtf",
                 "tempo_within_2pct", "beat_offset_ms_median", "key_accuracy", "harmony_change_rate",
-                "chord_follow_rate")
+                "chord_follow_rate", "progression_follow_rate")
 
 
 def compare_markdown(results: list[dict]) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from lmd_studio.core.fake import FakeBlockGenerator
 from lmd_studio.core.generator import BlockControls
+from lmd_studio.core.progression import chord_for_bar, progression_from_knob
 from lmd_studio.data.manifest import ManifestItem
 from lmd_studio.dsp.tonality import Key, parse_key
 from lmd_studio.training.eval.generate import SamplingOverrides
@@ -43,6 +44,15 @@ class _ObedientGenerator(FakeBlockGenerator):
         if controls.held_notes:  # a held chord is played instead
             freqs = [440.0 * 2 ** ((note - 69) / 12) for note, _ in controls.held_notes]
         chord = sum(0.1 * np.sin(2 * np.pi * f * t) for f in freqs)
+        progression = progression_from_knob(controls.values.get("progression", 0.0))
+        if progression is not None and not controls.held_notes:  # the progression knob: its chord each bar
+            bars = np.floor(t * bpm / 60.0 / controls.beats_per_bar).astype(int)
+            in_key = Key.from_knob(controls.values["pitch"])
+            chord = np.zeros(n)
+            for bar in np.unique(bars):
+                here = bars == bar
+                for pc in chord_for_bar(in_key, progression, int(bar)):
+                    chord[here] += 0.1 * np.sin(2 * np.pi * 440.0 * 2 ** ((60 + pc - 69) / 12) * t[here])
         audio = (0.5 * kick + hat + chord).astype(np.float32)[:, None]
         return np.repeat(audio, self.channels, axis=1), _Pos(state.frame + n)
 
@@ -81,6 +91,9 @@ def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_t
     # held chords, one a bar (I–vi–IV–V): played, they match; the key alone (the tonic triad) does not
     assert good["chord_follow_rate"] == 1.0 and good["chord_follow_rate_unheld"] == 0.0
     assert np.isnan(deaf["chord_follow_rate"])  # a text-only model has no pitch input: not measured
+    # the same chords asked through the Progression knob: played on the bar lines, and the harmony moves
+    assert good["progression_follow_rate"] == 1.0 and good["harmony_change_rate_progression"] > 0.3
+    assert np.isnan(deaf["progression_follow_rate"])
     good["meta"] = {"model": "obedient"}
     assert "tempo within ±2 %" in result_table(good)
     assert any("key accuracy ≥ 80 %: 100 %" in line for line in target_checks({**good, "fd_dsp_rel": 0.1}))
