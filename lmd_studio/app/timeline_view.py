@@ -19,7 +19,9 @@ from lmd_studio.app.jobs import BackgroundJob
 from lmd_studio.app.recording import RecordingDesk
 from lmd_studio.app.timeline_model import TimelineConfig, TimelineModel
 from lmd_studio.app.values import TimelineFrame
-from lmd_studio.core.params import JAM
+from lmd_studio.core.musical_key import Key
+from lmd_studio.core.params import JAM, PITCH, PROGRESSION
+from lmd_studio.core.progression import Progression, chord_for_bar, chord_name, progression_from_knob
 from lmd_studio.engine.loop_capture import LoopSpec
 
 LOOP_SEAM_S = 0.01  # the loop's wrap crossfade (engine/loop_capture.py)
@@ -48,8 +50,9 @@ class TimelineView:
         clock = runtime.clock_map  # replaced whole on every tempo change
         input_tl = self._read_input()
         jam = self._jam_on()
+        chords = self._progression_in_key()
         key = (span_s, columns, spectrogram, end_fraction, rate, play, ahead, runtime.context_frames,
-               id(tl), tl.version, id(clock), None if input_tl is None else input_tl.version, jam)
+               id(tl), tl.version, id(clock), None if input_tl is None else input_tl.version, jam, chords)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]  # nothing changed: the same object, so the view can skip redrawing
         start = max(0, int(play - (1.0 - end_fraction) * span_s * rate))
@@ -62,7 +65,8 @@ class TimelineView:
             boundaries_s=tuple(p / rate for p, _ in tl.boundaries(start, end)),
             markers=tuple(tl.markers(start, end)), oldest_s=tl.oldest_position() / rate,
             beat_lines_s=tuple(p / rate for p in beats), bar_lines_s=tuple(p / rate for p in bars),
-            bar_numbers=bar_numbers, input_wave=None if input_tl is None else input_tl.waveform(start, end, columns),
+            bar_numbers=bar_numbers, bar_chords=_bar_chords(chords, bars, bar_numbers, play),
+            input_wave=None if input_tl is None else input_tl.waveform(start, end, columns),
             heard_s=input_tl.end_position / rate if input_tl is not None and jam else None)
         self._cache = (key, frame)
         return frame
@@ -88,6 +92,18 @@ class TimelineView:
             self._input.on_block(arrived - frames, view.for_stream(arrived, frames), 0, True)
             self._input_read_to = arrived
         return self._input
+
+    def _progression_in_key(self) -> tuple[Key, Progression] | None:
+        """The progression the model plays now (core/progression.py): None when it is off or silent (no
+        tempo, the key on auto, a chord held on the keyboard)."""
+        mailbox = self._engine.mailbox
+        if PROGRESSION.name not in mailbox.registry:
+            return None
+        controls = mailbox.snapshot().controls
+        found = progression_from_knob(controls.value(PROGRESSION))
+        if found is None or controls.bpm is None or controls.held_notes or controls.is_auto(PITCH):
+            return None
+        return Key.from_knob(controls.value(PITCH)), found
 
     def _jam_on(self) -> bool:
         return self._engine.mailbox.get(JAM.name) >= 0.5 if JAM.name in self._engine.mailbox.registry else False
@@ -131,3 +147,15 @@ class TimelineView:
             return self._recording.save_selection(None, None)
         gaps = tuple((end, start) for (_, end), (start, _) in zip(spans, spans[1:]) if start > end)
         return self._recording.save_selection(spans[0][0], spans[-1][1], gaps)
+
+
+def _bar_chords(chords: tuple[Key, Progression] | None, bar_lines: tuple[int, ...] | list[int],
+                bar_numbers: tuple[int, ...], play: int) -> tuple[str, ...]:
+    """The chord each bar line starts, from the bar playing now on (what is coming, for a player to play
+    along); "" for bars already past, and for all bars when no progression plays."""
+    if chords is None:
+        return ()
+    in_key, progression = chords
+    current = max((i for i, p in enumerate(bar_lines) if p <= play), default=0)
+    return tuple(chord_name(chord_for_bar(in_key, progression, n - 1)) if i >= current and n else ""
+                 for i, n in enumerate(bar_numbers))

@@ -175,6 +175,7 @@ class TimelineFrame:
     beat_lines_s: tuple[float, ...] = ()  # the musical clock's beats (bar lines excluded), past and ahead
     bar_lines_s: tuple[float, ...] = ()  # its bar lines (downbeats)
     bar_numbers: tuple[int, ...] = ()  # the bar each bar line starts (from 1)
+    bar_chords: tuple[str, ...] = ()  # a playing progression's chord for each bar line ("" past; () if none)
     # the audio input under the generated music (None: input off), and in jam mode the newest input the
     # model has heard — the partner's cut-off (None: Jam off)
     input_wave: WaveSlice | None = None

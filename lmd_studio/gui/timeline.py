@@ -319,15 +319,17 @@ class TimelineWidget(QtWidgets.QFrame):
 
     def _draw_bar_numbers(self, frame: TimelineFrame) -> None:
         every = max(1, -(-len(frame.bar_lines_s) // _BAR_LABEL_POOL))
-        shown = [(x, n) for x, n in zip(frame.bar_lines_s, frame.bar_numbers) if n and (n - 1) % every == 0]
+        chords = frame.bar_chords or ("",) * len(frame.bar_numbers)
+        shown = [(x, f"{n} {c}" if c else str(n)) for x, n, c in zip(frame.bar_lines_s, frame.bar_numbers, chords)
+                 if n and (n - 1) % every == 0]
         while len(self.bar_labels) < len(shown):
             label = PixelText("", qcolor(self.c.text, 200), anchor=(0, 1))
             self.bar_labels.append(label)
             label.setParentItem(self.scroller)
         for i, label in enumerate(self.bar_labels):
             if i < len(shown):
-                x, n = shown[i]
-                label.set_text(str(n))
+                x, text = shown[i]
+                label.set_text(text)
                 label.setPos(x, -1.0)
                 label.setVisible(True)
             elif label.isVisible():

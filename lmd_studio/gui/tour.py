@@ -67,6 +67,12 @@ def run_tour(name: str, window: StudioWindow, session: StudioApi, out: Path) -> 
     session.scenes.save(0, "Late night")
     session.scenes.save(1, "Rain")
     window.scenes.show_scenes(session.scenes.slots())
+    # a tempo, a key and a progression: the bar grid and the coming chords on the timeline
+    knobs.set_auto("tempo_bpm", False)
+    knobs.set_value("tempo_bpm", 84.0)
+    knobs.set_auto("pitch", False)
+    knobs.set_value("pitch", 21.0)  # A minor
+    knobs.set_value("progression", 3.0)  # vi–IV–I–V
     session.transport.play()
     _pump(play_s * 0.35)
     knobs.set_value("brightness", 0.8)

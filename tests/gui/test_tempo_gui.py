@@ -89,3 +89,30 @@ def test_quantise_in_the_settings_dialog(qtbot, open_window, home) -> None:
     wait_status(qtbot, w, lambda st: st.quantise == "beat")
     qtbot.waitUntil(lambda: s.engine.runtime.metrics.quantise == "beat", timeout=2000)
     assert w.performance.quantise.currentData() == "beat"
+
+
+def test_a_progression_names_the_coming_bars_chords_on_the_timeline(qtbot, open_window) -> None:
+    """A minor, I–V–vi–IV at 120 bpm: bar n is labelled with its chord from the bar playing now on (Am Em F
+    Dm, repeating); past bars keep their plain numbers; with the key on Auto the chords go."""
+    w = open_window()
+    s = w.session
+    s.performance.set_auto(TEMPO.name, False)
+    s.performance.set_value(TEMPO.name, 120.0)
+    s.performance.set_auto("pitch", False)
+    s.performance.set_value("pitch", 21.0)  # A minor
+    s.performance.set_value("progression", 1.0)
+    s.transport.play()
+    wait_status(qtbot, w, lambda st: st.bar >= 3 and st.playing, timeout_ms=12000)
+    expected = {1: "Am", 2: "Em", 3: "F", 4: "Dm", 5: "Am", 6: "Em", 7: "F", 8: "Dm"}
+    frame = s.timeline.frame(w.timeline.span_s, w.timeline.columns())
+    assert len(frame.bar_chords) == len(frame.bar_numbers) > 0
+    now = w.last_status.bar
+    for n, chord in zip(frame.bar_numbers, frame.bar_chords):
+        if n >= now + 1:  # coming bars (and the current one, unless it began between the status and the frame)
+            assert chord == expected[(n - 1) % 8 + 1], (n, chord)
+        elif n < now - 1:
+            assert chord == "", (n, chord)
+    qtbot.waitUntil(lambda: any(re.fullmatch(r"\d+ (Am|Em|F|Dm)", label.text()) for label in w.timeline.bar_labels
+                                if label.isVisible()), timeout=2000)
+    s.performance.set_auto("pitch", True)
+    assert s.timeline.frame(w.timeline.span_s, w.timeline.columns()).bar_chords == ()
