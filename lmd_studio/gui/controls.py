@@ -102,6 +102,8 @@ class ControlWidget(QtWidgets.QFrame):
         self.countdown = QtWidgets.QLabel("")
         self.countdown.setAlignment(QtCore.Qt.AlignmentFlag.AlignHCenter)
         self.countdown.setMinimumHeight(18)
+        # "in 5 beats (next bar)" on one line widened every column and pushed the window past 1440 px
+        self.countdown.setWordWrap(True)
         self.auto_box = QtWidgets.QCheckBox("Auto")
         self.auto_box.setToolTip("Let the model decide this one")
         self.auto_box.setVisible(spec.can_auto)

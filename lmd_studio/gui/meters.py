@@ -127,8 +127,9 @@ class MetersPanel(QtWidgets.QFrame):
             label.setObjectName("Dim")
             lay.addWidget(label, i, 0)
             lay.addWidget(w, i, 1)
-        lay.addLayout(self._input_row(), 6, 1)
-        lay.addWidget(self.input_message, 7, 1)
+        # the whole panel's width: under the labels' column too, so Jam and Delay (untrained) do not widen it
+        lay.addLayout(self._input_row(), 6, 0, 1, 2)
+        lay.addWidget(self.input_message, 7, 0, 1, 2)
         self.underruns = QtWidgets.QLabel("Dropouts 0")
         self.underruns.setToolTip("Dropouts: times generation fell behind and the playback buffer ran dry "
                                   "(each one is a gap you hear).\nDevice: buffers the audio device or its "
