@@ -295,7 +295,7 @@ def evaluate_music(generator: BlockGenerator, corpus_dir: str, cfg: MusicEvalCon
         new = old * cfg.follow_ratio if old * cfg.follow_ratio >= cfg.min_bpm else old / cfg.follow_ratio
         follow.append({"item": it.id, **tempo_follow(generator, req, old, new, cfg, cfg.seed + 2000 + i, sampling, sr)})
     chord_runs = []
-    if request is not prompt_request:  # a text-only model has no pitch input to hold chords on
+    if PITCH.name in {spec.name for spec in generator.param_specs}:  # a model with a pitch input to hold chords on
         for i, it in enumerate(tonal[:: max(1, len(tonal) // cfg.chord_items)][: cfg.chord_items]):
             req = request(it)
             key = parse_key(req.key_name or it.key or "C")

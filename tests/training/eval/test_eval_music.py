@@ -3,6 +3,7 @@ fail one that does not, and measure the real clips beside it."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,14 @@ class _ObedientGenerator(FakeBlockGenerator):
         return np.repeat(audio, self.channels, axis=1), _Pos(state.frame + n)
 
 
+class _TextOnly(FakeBlockGenerator):
+    """Test tones without a pitch input (as a text-only model has none to hold a chord on)."""
+
+    @property
+    def param_specs(self):  # noqa: ANN201
+        return tuple(p for p in super().param_specs if p.name not in ("pitch", "progression"))
+
+
 def _clock_request(item: ManifestItem) -> MusicRequest:
     key = parse_key(item.key or "C major")
     return MusicRequest(item.description, {"test_tonic": float(key.tonic), "test_minor": float(key.minor)},
@@ -90,10 +99,13 @@ def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_t
     assert {"rhythm", "rhythm_real", "tonal", "tonal_real", "chords"} <= set(good["music_series"])
     # held chords, one a bar (I–vi–IV–V): played, they match; the key alone (the tonic triad) does not
     assert good["chord_follow_rate"] == 1.0 and good["chord_follow_rate_unheld"] == 0.0
-    assert np.isnan(deaf["chord_follow_rate"])  # a text-only model has no pitch input: not measured
+    # the test tones are deaf to the asked tempo and key but do play a held chord (and the progression)
+    assert deaf["chord_follow_rate"] == 1.0 and deaf["progression_follow_rate"] == 1.0
     # the same chords asked through the Progression knob: played on the bar lines, and the harmony moves
     assert good["progression_follow_rate"] == 1.0 and good["harmony_change_rate_progression"] > 0.3
-    assert np.isnan(deaf["progression_follow_rate"])
+    text_only = evaluate_music(_TextOnly(44100, 1, 0.5), corpus, dataclasses.replace(cfg, key_items=1, tempo_items=1),
+                               SamplingOverrides(), log=lambda _m: None)
+    assert np.isnan(text_only["chord_follow_rate"])  # no pitch input: not measured
     good["meta"] = {"model": "obedient"}
     assert "tempo within ±2 %" in result_table(good)
     assert any("key accuracy ≥ 80 %: 100 %" in line for line in target_checks({**good, "fd_dsp_rel": 0.1}))
