@@ -168,8 +168,10 @@ def plot_music(result: dict, path: Path) -> Path:
 def plot_all(result: dict, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = [plot_fd(result, out / "fd.png"), plot_drift(result, out / "drift.png"),
-             plot_controls(result, out / "controls.png")]
+    plots = []
+    if "fd_dsp" in result:  # not in a --music-only result
+        plots += [plot_fd(result, out / "fd.png"), plot_drift(result, out / "drift.png"),
+                  plot_controls(result, out / "controls.png")]
     if "music_series" in result:
         plots.append(plot_music(result, out / "music.png"))
     return plots

@@ -205,13 +205,14 @@ def test_music_only_measures_the_musical_meters_and_nothing_else(setup, capsys):
     capsys.readouterr()
     rc = lmd_main(["eval", "--model", str(setup["model"]), "--corpus", str(setup["corpus"]), "--eval-dir",
                    str(setup["eval"]), "--quick", "--json", "--threads", "1", "--steps", "2", "--music-only",
-                   "--music-items", "1"])
+                   "--music-items", "1", "--out", str(setup["root"] / "music-only")])
     assert rc == 0
     result = json.loads(capsys.readouterr().out)
     assert "tempo_within_2pct" in result and "key_accuracy_real" in result and "chord_follow_rate" in result
     assert not any(key in result for key in REQUIRED)  # no FD, drift, seams or speed were measured
     assert result["meta"]["music_only"] is True and result["meta"]["steps"] == 2
     assert "--music-only" in result["meta"]["command"]
+    assert sorted(p.name for p in (setup["root"] / "music-only").glob("*.png")) == ["music.png"]
     for clash in ("--no-music", "--card"):
         assert lmd_main(["eval", "--model", str(setup["model"]), "--music-only", clash]) == 2
         assert "--music-only" in capsys.readouterr().err
