@@ -92,6 +92,20 @@ def roman_numerals(key: Key, progression: Progression) -> str:
     return "–".join(names)
 
 
+def playing_state(value: float, key: Key | None, has_tempo: bool) -> tuple[str, str]:
+    """(what the knob shows, its tooltip line) for the studio: the preset, and either the chords it plays in
+    this key or why it is silent (`key` None: the key knob is on Auto)."""
+    found = progression_from_knob(value)
+    if found is None:
+        return "off", "Off: the harmony is the model's (or the chord you hold)."
+    if key is None:
+        return f"{found.name} (set a key)", "Silent: set the Key knob (not Auto) for the progression to play in."
+    if not has_tempo:
+        return f"{found.name} (set a tempo)", "Silent: set a tempo (Tempo not on Auto); the chords change on its bars."
+    chords = " ".join(chord_name(chord_for_bar(key, found, bar)) for bar in range(len(found.degrees)))
+    return found.name, f"In {key.name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
+
+
 def frame_bars(start_beats: float, n_frames: int, frame_rate_hz: float, bpm: float, beats_per_bar: int,
                first_bar: int = 0) -> np.ndarray:
     """The bar index (int64) of each of `n_frames` frames at a constant tempo: the first frame sits

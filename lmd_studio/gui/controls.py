@@ -11,8 +11,9 @@ from PySide6 import QtCore, QtWidgets
 from lmd_studio.app.countdown import Countdown
 from lmd_studio.app.values import ControlInfo, StudioStatus
 from lmd_studio.core.musical_key import Key
-from lmd_studio.core.params import DELAY_TIME, DRY_WET, METER, STEPS, TEMPO, ParamSpec
+from lmd_studio.core.params import DELAY_TIME, DRY_WET, METER, PITCH, PROGRESSION, STEPS, TEMPO, ParamSpec
 from lmd_studio.core.progression import knob_label as progression_knob_label
+from lmd_studio.core.progression import playing_state
 from lmd_studio.gui.knob import KnobWidget
 
 QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
@@ -353,6 +354,21 @@ class PerformancePanel(QtWidgets.QFrame):
                 w.set_value(values[name])
             if w.auto_box.isChecked() != (name in auto):
                 w.set_auto(name in auto)
+        self._show_progression(values, auto)
+
+    def _show_progression(self, values: dict[str, float], auto: set[str]) -> None:
+        """The Progression knob says the chords it plays in the current key, or why it is silent."""
+        w = self.widgets.get(PROGRESSION.name)
+        if w is None or PROGRESSION.name not in values:
+            return
+        key = None if PITCH.name in auto or PITCH.name not in values else Key.from_knob(values[PITCH.name])
+        label, detail = playing_state(values[PROGRESSION.name], key, TEMPO.name not in auto)
+        if w.value_label.text() != label:
+            w.value_label.setText(label)
+        tooltip = tooltip_for(w.spec, w.supported).replace(f"<b>{w.spec.label}</b>",
+                                                          f"<b>{w.spec.label}</b><br>{detail}", 1)
+        if w.toolTip() != tooltip:
+            w.setToolTip(tooltip)
 
     def update_status(self, status: StudioStatus) -> None:
         for name, w in self.widgets.items():

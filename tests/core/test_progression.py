@@ -72,3 +72,13 @@ def test_knob_and_typed_names() -> None:
     assert parse_progression("0") == 0 and parse_progression("off") == 0 and parse_progression(" ii–V–I–I ") == 5
     with pytest.raises(ValueError, match="I–V–vi–IV"):  # the message lists the choices
         parse_progression("I-II-III")
+
+
+def test_playing_state_says_the_chords_or_why_not() -> None:
+    from lmd_studio.core.progression import playing_state
+
+    assert playing_state(0, Key(0, False), True)[0] == "off"
+    assert playing_state(2, None, True)[0] == "I–vi–IV–V (set a key)"
+    assert playing_state(2, Key(0, False), False)[0] == "I–vi–IV–V (set a tempo)"
+    label, detail = playing_state(2, Key(2, True), True)
+    assert label == "I–vi–IV–V" and detail.startswith("In D minor: Dm A# Gm Am (i–VI–iv–v)")

@@ -116,3 +116,20 @@ def test_a_progression_names_the_coming_bars_chords_on_the_timeline(qtbot, open_
                                 if label.isVisible()), timeout=2000)
     s.performance.set_auto("pitch", True)
     assert s.timeline.frame(w.timeline.span_s, w.timeline.columns()).bar_chords == ()
+
+
+def test_the_progression_knob_says_its_chords_or_why_it_is_silent(qtbot, open_window) -> None:
+    w = open_window()
+    s = w.session
+    widget = w.performance.widgets["progression"]
+    s.performance.set_value("progression", 1.0)  # I–V–vi–IV; the key starts on C, the tempo on Auto
+    qtbot.waitUntil(lambda: widget.value_label.text() == "I–V–vi–IV (set a tempo)", timeout=2000)
+    s.performance.set_auto(TEMPO.name, False)
+    qtbot.waitUntil(lambda: widget.value_label.text() == "I–V–vi–IV", timeout=2000)
+    assert "In C major: C G Am F" in widget.toolTip()
+    s.performance.set_value("pitch", 21.0)  # A minor
+    qtbot.waitUntil(lambda: "In A minor: Am Em F Dm (i–v–VI–iv)" in widget.toolTip(), timeout=2000)
+    s.performance.set_auto("pitch", True)
+    qtbot.waitUntil(lambda: widget.value_label.text() == "I–V–vi–IV (set a key)", timeout=2000)
+    s.performance.set_value("progression", 0.0)
+    qtbot.waitUntil(lambda: widget.value_label.text() == "off", timeout=2000)
