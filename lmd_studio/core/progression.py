@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmd_studio.core.musical_key import PITCH_CLASSES, Key
+from lmd_studio.core.musical_key import Key
 
+# how a musician reads chord roots (the window's key knob spells notes the same way)
+CHORD_ROOTS = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
@@ -78,7 +80,7 @@ def chord_name(triad: tuple[int, int, int]) -> str:
     root, third, fifth = triad
     minor_third = (third - root) % 12 == 3
     diminished = minor_third and (fifth - root) % 12 == 6
-    return PITCH_CLASSES[root] + ("°" if diminished else "m" if minor_third else "")
+    return CHORD_ROOTS[root] + ("°" if diminished else "m" if minor_third else "")
 
 
 def roman_numerals(key: Key, progression: Progression) -> str:

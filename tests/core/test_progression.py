@@ -81,4 +81,4 @@ def test_playing_state_says_the_chords_or_why_not() -> None:
     assert playing_state(2, None, True)[0] == "I–vi–IV–V (set a key)"
     assert playing_state(2, Key(0, False), False)[0] == "I–vi–IV–V (set a tempo)"
     label, detail = playing_state(2, Key(2, True), True)
-    assert label == "I–vi–IV–V" and detail.startswith("In D minor: Dm A# Gm Am (i–VI–iv–v)")
+    assert label == "I–vi–IV–V" and detail.startswith("In D minor: Dm B♭ Gm Am (i–VI–iv–v)")
