@@ -1,9 +1,10 @@
-"""A run folder's training state as one portable safetensors file, so training outlives the machine.
+"""A run folder's training state as a portable safetensors pack, so training outlives the machine.
 
 Why: a session's machine can be replaced between sessions (it was, between sessions 10 and 11: every run
 folder beside the repository was gone, eight CPU-hours of Model v2 with them). What survives is what is
 committed. `last.pt` is a private torch file (pickle framing) and twice the size it needs to be, so it is
-not what we commit; a pack is:
+not what we commit; a pack is two safetensors files (the optimizer's tensors in the second,
+`optimizer_file`, so neither passes a git host's 100-MB limit):
 
 - the training checkpoint's tensors, flattened to `"<path>/<to>/<leaf>"` keys (the model's weights at their
   own dtype, exactly; the optimizer's moments as bfloat16 by default — they are running averages, and
@@ -30,6 +31,7 @@ from lmd_studio.model.checkpoint import CheckpointError, load_checkpoint, save_c
 from lmd_studio.training.loop import load_training_checkpoint
 
 PACK_FORMAT = "lmd-run-pack"
+PACK_PART_FORMAT = "lmd-run-pack-optimizer"
 PACK_VERSION = 1
 TEXT_FILES = ("config.json", "metrics.csv", "summary.json")
 _TENSOR = "__tensor__"  # a skeleton leaf that names a tensor key
@@ -75,8 +77,17 @@ def _unflatten(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return node
 
 
+def optimizer_file(pack_file: str | Path) -> Path:
+    """The companion file that holds a pack's optimizer state (`v2-base.safetensors` →
+    `v2-base.optimizer.safetensors`): two files of about half the size each, so neither passes the 100-MB
+    limit a git host puts on one file (a 15-M-parameter run is 118 MB in all)."""
+    pack_file = Path(pack_file)
+    return pack_file.with_name(f"{pack_file.stem}.optimizer{pack_file.suffix}")
+
+
 def pack_run(run_dir: str | Path, out_file: str | Path, exact: bool = False) -> Path:
-    """Write `run_dir`'s last.pt (and its small text files) as one safetensors pack."""
+    """Write `run_dir`'s last.pt (and its small text files) as a pack: `out_file` (the weights and the rest)
+    and its optimizer_file (the optimizer's tensors)."""
     run_dir = Path(run_dir)
     last = run_dir / "last.pt"
     if not last.is_file():
@@ -85,14 +96,32 @@ def pack_run(run_dir: str | Path, out_file: str | Path, exact: bool = False) -> 
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(checkpoint, "", tensors, None if exact else torch.bfloat16)
     files = {name: (run_dir / name).read_text(encoding="utf-8") for name in TEXT_FILES if (run_dir / name).is_file()}
-    config = {"skeleton": skeleton, "files": files, "exact": exact, "source_run": str(run_dir)}
-    return save_checkpoint(out_file, tensors, fmt=PACK_FORMAT, format_version=PACK_VERSION, config=config,
-                           extra={"step": str(checkpoint.get("step", "?"))})
+    companion = optimizer_file(out_file)
+    optimizer = {k: v for k, v in tensors.items() if k.startswith("optimizer/")}
+    rest = {k: v for k, v in tensors.items() if not k.startswith("optimizer/")}
+    step = str(checkpoint.get("step", "?"))
+    save_checkpoint(companion, optimizer, fmt=PACK_PART_FORMAT, format_version=PACK_VERSION,
+                    config={"pack": Path(out_file).name}, extra={"step": step})
+    config = {"skeleton": skeleton, "files": files, "exact": exact, "source_run": str(run_dir),
+              "optimizer_file": companion.name, "optimizer_tensors": len(optimizer)}
+    return save_checkpoint(out_file, rest, fmt=PACK_FORMAT, format_version=PACK_VERSION, config=config,
+                           extra={"step": step})
 
 
 def read_pack(pack_file: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     """(the training checkpoint as `load_training_checkpoint` would return it, the packed text files)."""
-    tensors, config, _meta = load_checkpoint(pack_file, fmt=PACK_FORMAT, supported_versions=(PACK_VERSION,))
+    tensors, config, meta = load_checkpoint(pack_file, fmt=PACK_FORMAT, supported_versions=(PACK_VERSION,))
+    companion = optimizer_file(pack_file)
+    if config.get("optimizer_tensors"):
+        if not companion.is_file():
+            raise CheckpointError(f"{pack_file}: its optimizer state {companion.name} is missing beside it "
+                                  f"(a pack is two files; copy both)")
+        extra, part_config, part_meta = load_checkpoint(companion, fmt=PACK_PART_FORMAT,
+                                                        supported_versions=(PACK_VERSION,))
+        if part_config.get("pack") != Path(pack_file).name or part_meta.get("step") != meta.get("step"):
+            raise CheckpointError(f"{companion}: belongs to another pack ({part_config.get('pack')}, step "
+                                  f"{part_meta.get('step')}), not {Path(pack_file).name} at step {meta.get('step')}")
+        tensors = {**tensors, **extra}
     try:
         checkpoint = _unflatten(config["skeleton"], tensors)
         files = dict(config.get("files", {}))
@@ -127,7 +156,7 @@ def unpack_run(pack_file: str | Path, run_dir: str | Path, force: bool = False) 
 def describe(pack_file: str | Path) -> str:
     """One line: what the pack holds (for `lmd train unpack --dry-run` and the notes)."""
     checkpoint, files = read_pack(pack_file)
-    size_mb = Path(pack_file).stat().st_size / 1e6
+    size_mb = sum(p.stat().st_size for p in (Path(pack_file), optimizer_file(pack_file)) if p.is_file()) / 1e6
     wall = checkpoint.get("extra", {}).get("wall_s")
     wall_text = f", {wall / 3600:.2f} h trained" if isinstance(wall, (int, float)) else ""
     return f"{pack_file}: step {checkpoint['step']}{wall_text}, {size_mb:.1f} MB, files {', '.join(sorted(files))}"

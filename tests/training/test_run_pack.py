@@ -73,7 +73,10 @@ def test_default_pack_rounds_only_the_moments_and_halves_them(tmp_path):
     _train(tmp_path / "run", 10)
     exact = pack_run(tmp_path / "run", tmp_path / "exact.safetensors", exact=True)
     small = pack_run(tmp_path / "run", tmp_path / "small.safetensors")
-    assert small.stat().st_size < exact.stat().st_size
+    from lmd_studio.training.run_pack import optimizer_file
+
+    assert optimizer_file(small).stat().st_size < optimizer_file(exact).stat().st_size  # the moments halved
+    assert small.stat().st_size == exact.stat().st_size  # the weights untouched
     original = load_training_checkpoint(tmp_path / "run" / "last.pt")
     packed, _files = read_pack(small)
     assert_identical(original["model"], packed["model"], "model")  # weights are never rounded
@@ -132,3 +135,21 @@ def test_cli_packs_and_unpacks_and_explains_a_bad_folder_in_one_line(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "no last.pt" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_pack_is_two_files_and_refuses_a_missing_or_foreign_optimizer_half(tmp_path):
+    from lmd_studio.training.run_pack import optimizer_file
+
+    _train(tmp_path / "a", 5)
+    _train(tmp_path / "b", 10)
+    pack_a = pack_run(tmp_path / "a", tmp_path / "a.safetensors")
+    pack_b = pack_run(tmp_path / "b", tmp_path / "b.safetensors")
+    half = optimizer_file(pack_a)
+    assert half.name == "a.optimizer.safetensors" and half.is_file()
+    assert half.stat().st_size > 0 and pack_a.stat().st_size > 0
+    half.rename(tmp_path / "elsewhere.safetensors")
+    with pytest.raises(CheckpointError, match="a.optimizer.safetensors is missing"):
+        read_pack(pack_a)
+    optimizer_file(pack_b).rename(half)  # b's optimizer beside a's weights
+    with pytest.raises(CheckpointError, match="belongs to another pack"):
+        read_pack(pack_a)
