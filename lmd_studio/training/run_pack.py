@@ -34,6 +34,9 @@ PACK_FORMAT = "lmd-run-pack"
 PACK_PART_FORMAT = "lmd-run-pack-optimizer"
 PACK_VERSION = 1
 TEXT_FILES = ("config.json", "metrics.csv", "summary.json")
+# summary.json stays in the pack as a record but is not written back: it describes an export (model.safetensors)
+# the pack does not hold, and the resumed stage writes it again when it finishes (at once if it had)
+RESTORED_FILES = ("config.json", "metrics.csv")
 _TENSOR = "__tensor__"  # a skeleton leaf that names a tensor key
 _FLOAT = "__float__"  # a skeleton leaf for a non-finite float (JSON has no NaN)
 
@@ -144,13 +147,13 @@ def unpack_run(pack_file: str | Path, run_dir: str | Path, force: bool = False) 
     checkpoint["bad_evals"] = 0
     run_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        if name in TEXT_FILES:
+        if name in RESTORED_FILES:
             (run_dir / name).write_text(text, encoding="utf-8")
     (run_dir / "best.pt").unlink(missing_ok=True)
     tmp = last.with_suffix(".pt.tmp")
     torch.save(checkpoint, tmp)
     tmp.replace(last)
-    return {"step": int(checkpoint["step"]), "run": str(run_dir), "files": sorted(files)}
+    return {"step": int(checkpoint["step"]), "run": str(run_dir), "files": sorted(set(files) & set(RESTORED_FILES))}
 
 
 def describe(pack_file: str | Path) -> str:

@@ -153,3 +153,13 @@ def test_a_pack_is_two_files_and_refuses_a_missing_or_foreign_optimizer_half(tmp
     optimizer_file(pack_b).rename(half)  # b's optimizer beside a's weights
     with pytest.raises(CheckpointError, match="belongs to another pack"):
         read_pack(pack_a)
+
+
+def test_unpack_leaves_the_summary_to_the_resumed_stage(tmp_path):
+    _train(tmp_path / "run", 5)
+    (tmp_path / "run" / "summary.json").write_text('{"status": "done"}')
+    pack = pack_run(tmp_path / "run", tmp_path / "p.safetensors")
+    assert read_pack(pack)[1]["summary.json"] == '{"status": "done"}'  # kept in the pack as a record…
+    result = unpack_run(pack, tmp_path / "again")
+    assert result["files"] == ["metrics.csv"]  # (this loop writes no config.json)
+    assert not (tmp_path / "again" / "summary.json").exists()  # …not restored: no export came with it
