@@ -105,7 +105,8 @@ def playing_state(value: float, key: Key | None, has_tempo: bool) -> tuple[str, 
     if not has_tempo:
         return f"{found.name} (set a tempo)", "Silent: set a tempo (Tempo not on Auto); the chords change on its bars."
     chords = " ".join(chord_name(chord_for_bar(key, found, bar)) for bar in range(len(found.degrees)))
-    return found.name, f"In {key.name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
+    key_name = f"{CHORD_ROOTS[key.tonic]} {'minor' if key.minor else 'major'}"
+    return found.name, f"In {key_name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
 
 
 def frame_bars(start_beats: float, n_frames: int, frame_rate_hz: float, bpm: float, beats_per_bar: int,

@@ -82,3 +82,4 @@ def test_playing_state_says_the_chords_or_why_not() -> None:
     assert playing_state(2, Key(0, False), False)[0] == "I–vi–IV–V (set a tempo)"
     label, detail = playing_state(2, Key(2, True), True)
     assert label == "I–vi–IV–V" and detail.startswith("In D minor: Dm B♭ Gm Am (i–VI–iv–v)")
+    assert playing_state(1, Key(10, False), True)[1].startswith("In B♭ major: B♭ F Gm E♭")
