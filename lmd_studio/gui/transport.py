@@ -118,6 +118,7 @@ class TransportBar(QtWidgets.QFrame):
         self.panic.setToolTip("Fade to silence at once, release held notes and stop (Esc)")
         cap_label = QtWidgets.QLabel("Keep the last")
         cap_label.setObjectName("Dim")
+        self.capture_label = cap_label
         self.capture_buttons = []
         for seconds, key in zip(CAPTURE_CHOICES_S, ("C", "Shift+C", "Ctrl+Shift+C")):
             text = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
@@ -202,6 +203,11 @@ class TransportBar(QtWidgets.QFrame):
             self.startup.style().polish(self.startup)
         self.startup.setVisible(bool(stage))
         self.startup_bar.setVisible(stage.endswith("…"))
+        # nothing has played yet to keep, and the start-up line needs their room: with it beside them the row
+        # passed 1,440 px and the window grew for good (1,503 px in the screenshot tour)
+        for w in (self.capture_label, *self.capture_buttons, self.loop):
+            if w.isHidden() != bool(stage):
+                w.setVisible(not stage)
 
 
 class HeaderBar(QtWidgets.QWidget):

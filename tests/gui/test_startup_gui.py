@@ -21,6 +21,9 @@ def test_the_window_shows_the_model_loading_and_plays_when_it_is_ready(qtbot, op
     t = w.transport
     wait_status(qtbot, w, lambda st: st.startup == LOADING_TEXT)
     assert t.startup.isVisible() and t.startup.text() == LOADING_TEXT and t.startup_bar.isVisible()
+    # nothing to keep yet: the capture buttons make room for the start-up line (the row fits 1,440 px)
+    assert not t.capture_label.isVisible() and not any(b.isVisible() for b in t.capture_buttons)
+    assert not t.loop.isVisible() and t.minimumSizeHint().width() <= 1440
     assert w.timeline.hint.textItem.toPlainText().startswith("Loading the model")
     assert "audio device opens when the model is ready" in w.meters.device.text()
     qtbot.keyClick(w, QtCore.Qt.Key.Key_Space)
@@ -31,6 +34,8 @@ def test_the_window_shows_the_model_loading_and_plays_when_it_is_ready(qtbot, op
     wait_status(qtbot, w, lambda st: st.startup == READY_TEXT)
     assert t.startup.text() == READY_TEXT and not t.startup_bar.isVisible() and "Stop" in t.play.text()
     assert not w.timeline.hint.isVisible()
+    wait_status(qtbot, w, lambda st: not st.startup, timeout_ms=15000)  # "Ready" goes: the buttons come back
+    assert t.capture_label.isVisible() and all(b.isVisible() for b in t.capture_buttons) and t.loop.isVisible()
 
 
 def test_an_adapter_that_did_not_load_is_shown_unselected(qtbot, open_window, tmp_path: Path) -> None:
