@@ -201,13 +201,14 @@ class TransportBar(QtWidgets.QFrame):
             self.startup.setObjectName(name)
             self.startup.style().unpolish(self.startup)
             self.startup.style().polish(self.startup)
-        self.startup.setVisible(bool(stage))
-        self.startup_bar.setVisible(stage.endswith("…"))
         # nothing has played yet to keep, and the start-up line needs their room: with it beside them the row
-        # passed 1,440 px and the window grew for good (1,503 px in the screenshot tour)
+        # passed 1,440 px and the window grew for good (1,503 px in the screenshot tour). Hidden first, so the
+        # row is never wider than the window, not even between two calls
         for w in (self.capture_label, *self.capture_buttons, self.loop):
             if w.isHidden() != bool(stage):
                 w.setVisible(not stage)
+        self.startup.setVisible(bool(stage))
+        self.startup_bar.setVisible(stage.endswith("…"))
 
 
 class HeaderBar(QtWidgets.QWidget):
