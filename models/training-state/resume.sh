@@ -1,45 +1,83 @@
 #!/usr/bin/env bash
-# Resume Model v2's chain on this machine, whatever survived: the packs here are unpacked into ../runs
-# when their run folders are missing, the corpus and latents are rebuilt when missing (≈ 46 min on 2 cores),
-# then the first unfinished stage trains for MINUTES (default 60) and stops with a checkpoint.
-# At the end of the session: lmd train pack ../runs/<stage> --out models/training-state/<stage>.safetensors
+# Resume Model v2's whole chain on this machine, whatever survived, until a deadline:
+#   packs here → run folders in ../runs (when missing) → corpus (≈ 40 min on a fresh machine) → latents →
+#   base → partner stems → LMDM → re-voiced renders → generative delay → ARC-Forcing.
+# Each step is skipped when done (a stage is done when its summary.json says so; a data step re-checks its
+# manifest in seconds), so the same command starts every session. Training stages stop cleanly with a
+# checkpoint at the deadline (--max-minutes); a data build is interrupted and resumes next time.
+# At the end of the session pack what trained: lmd train pack ../runs/<stage> --out models/training-state/<stage>.safetensors
 #
-#   MINUTES=75 nohup bash models/training-state/resume.sh > ../runs/resume.log 2>&1 &
+#   STOP_AT=12:25 nohup bash models/training-state/resume.sh > ../runs/resume.log 2>&1 &   # until 12:25 (UTC)
+#   MINUTES=75    nohup bash models/training-state/resume.sh > ../runs/resume.log 2>&1 &   # for 75 minutes
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-$(cd .. && pwd)/runs}
-LMD=.venv/bin/lmd
+LMD=${LMD:-.venv/bin/lmd}  # tests put a recording stand-in here
 CORPUS=$RUNS/corpus-full2
 CONFIGS=lmd_studio/training/configs
-MINUTES=${MINUTES:-60}
+if [ -n "${STOP_AT:-}" ]; then
+  DEADLINE=$(date -d "$STOP_AT" +%s)
+else
+  DEADLINE=$(( $(date +%s) + ${MINUTES:-60} * 60 ))
+fi
 mkdir -p "$RUNS"
+
+seconds_left() { echo $(( DEADLINE - $(date +%s) )); }
+minutes_left() { echo $(( $(seconds_left) / 60 )); }
+say() { echo "[$(date -u +%H:%M:%S)] $*"; }
+stop_if_late() {  # a stage shorter than 5 minutes is not worth its start-up (text encoder, latents into memory)
+  if [ "$(minutes_left)" -lt 5 ]; then say "deadline reached before $1"; exit 0; fi
+}
+done_stage() { [ -f "$RUNS/$1/summary.json" ] && grep -q '"status": "done"' "$RUNS/$1/summary.json"; }
+
+# a data build until the deadline; interrupted, it resumes from its manifest next time (rc 124 = deadline)
+build() {
+  stop_if_late "lmd data build $*"
+  say "lmd data build $* (up to $(minutes_left) min)"
+  local rc=0
+  timeout --signal=INT "$(seconds_left)" $LMD data build --size full --no-progress "$@" --out "$CORPUS" || rc=$?
+  if [ "$rc" -eq 124 ]; then say "deadline reached during the build (it resumes next time)"; exit 0; fi
+  [ "$rc" -eq 0 ] || { say "lmd data build failed (rc $rc)"; exit "$rc"; }
+}
+
+# train STAGE until done or the deadline; returns 1 when it stopped before done
+train() {
+  local stage=$1; shift
+  done_stage "$stage" && return 0
+  stop_if_late "$stage"
+  say "$stage for up to $(minutes_left) min"
+  $LMD train "$@" --corpus "$CORPUS" --out "$RUNS/$stage" --max-minutes "$(minutes_left)"
+  done_stage "$stage" || { say "$stage stopped before its last step (resumes next time)"; exit 0; }
+}
 
 for stage in v2-base v2-lmdm v2-delay v2-arc; do
   pack=models/training-state/$stage.safetensors
   if [ -f "$pack" ] && [ ! -f "$RUNS/$stage/last.pt" ]; then
+    say "unpacking $pack"
     $LMD train unpack "$pack" --out "$RUNS/$stage"
   fi
 done
 
-needs_stems=no
-[ -f "$RUNS/v2-base/summary.json" ] && grep -q '"status": "done"' "$RUNS/v2-base/summary.json" && needs_stems=yes
-if [ ! -f "$CORPUS/report.json" ] || [ "$needs_stems" = yes ]; then
-  # the LMDM stage trains with partner stems (p_partner); the base stage needs neither stems nor re-voicing
-  if [ "$needs_stems" = yes ]; then
-    $LMD data build --size full --no-progress --no-revoice --out "$CORPUS"
-  else
-    $LMD data build --size full --no-progress --no-stems --no-revoice --out "$CORPUS"
-  fi
-fi
-$LMD train latents --corpus "$CORPUS" --threads 2
-
-done_stage() { [ -f "$RUNS/$1/summary.json" ] && grep -q '"status": "done"' "$RUNS/$1/summary.json"; }
+# base needs neither partner stems nor re-voiced renders
 if ! done_stage v2-base; then
-  $LMD train base --config $CONFIGS/base_v2.json --corpus "$CORPUS" --out "$RUNS/v2-base" --max-minutes "$MINUTES"
-elif ! done_stage v2-lmdm; then
-  $LMD train lmdm --config $CONFIGS/lmdm_v2.json --init "$RUNS/v2-base" --corpus "$CORPUS" --out "$RUNS/v2-lmdm" \
-      --max-minutes "$MINUTES"
-else
-  echo "base and LMDM are done: the delay stage needs re-voiced renders (lmd data build without --no-revoice);"
-  echo "see models/training-state/README.md"
+  [ -f "$CORPUS/report.json" ] || build --no-stems --no-revoice
+  $LMD train latents --corpus "$CORPUS" --threads 2
+  train v2-base base --config $CONFIGS/base_v2.json
 fi
+
+# LMDM trains with partner stems (p_partner)
+if ! done_stage v2-lmdm; then
+  build --no-revoice
+  $LMD train latents --corpus "$CORPUS" --threads 2
+  train v2-lmdm lmdm --config $CONFIGS/lmdm_v2.json --init "$RUNS/v2-base"
+fi
+
+# the generative-delay continuation trains on re-voiced renders (the same notes on other instruments)
+if ! done_stage v2-delay; then
+  build
+  $LMD train latents --corpus "$CORPUS" --threads 2
+  train v2-delay lmdm --config $CONFIGS/lmdm_delay_v2.json --init "$RUNS/v2-lmdm"
+fi
+
+train v2-arc arc --config $CONFIGS/arc_v2.json --init "$RUNS/v2-delay"
+say "the chain is done: evaluate $RUNS/v2-arc against models/default (lmd eval) and ship it"
