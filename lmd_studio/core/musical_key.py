@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")  # what parse_key reads
+# How the studio writes a pitch class (note names, chord roots): the spelling of the common keys' scales.
+NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
+# A key's tonic as musicians spell it: D♭ and B♭ major, C♯ and G♯ minor (the signatures with fewer
+# accidentals), not C♯ or A♯ major, D♭ or A♭ minor.
+_MAJOR_TONIC_NAMES = ("C", "D♭", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
+_MINOR_TONIC_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "G♯", "A", "B♭", "B")
 _FLATS = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4}
 KEY_KNOB_MAX = 23  # the key knob: tonic + 12 for minor
 
@@ -33,8 +39,13 @@ class Key:
             raise ValueError(f"tonic must be a pitch class 0..11, got {self.tonic}")
 
     @property
+    def tonic_name(self) -> str:
+        return (_MINOR_TONIC_NAMES if self.minor else _MAJOR_TONIC_NAMES)[self.tonic]
+
+    @property
     def name(self) -> str:
-        return f"{PITCH_CLASSES[self.tonic]} {'minor' if self.minor else 'major'}"
+        """'B♭ major', 'C♯ minor' (parse_key reads it back)."""
+        return f"{self.tonic_name} {'minor' if self.minor else 'major'}"
 
     @property
     def relative(self) -> Key:
@@ -42,8 +53,8 @@ class Key:
 
     @property
     def short_name(self) -> str:
-        """'C', 'Am': what a knob has room for."""
-        return PITCH_CLASSES[self.tonic] + ("m" if self.minor else "")
+        """'C', 'F♯m': what a knob has room for."""
+        return self.tonic_name + ("m" if self.minor else "")
 
     @property
     def knob_value(self) -> int:

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmd_studio.core.musical_key import Key
+from lmd_studio.core.musical_key import NOTE_NAMES, Key
 
-# how a musician reads chord roots (the window's key knob spells notes the same way)
-CHORD_ROOTS = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
@@ -80,7 +78,7 @@ def chord_name(triad: tuple[int, int, int]) -> str:
     root, third, fifth = triad
     minor_third = (third - root) % 12 == 3
     diminished = minor_third and (fifth - root) % 12 == 6
-    return CHORD_ROOTS[root] + ("°" if diminished else "m" if minor_third else "")
+    return NOTE_NAMES[root] + ("°" if diminished else "m" if minor_third else "")
 
 
 def roman_numerals(key: Key, progression: Progression) -> str:
@@ -105,8 +103,7 @@ def playing_state(value: float, key: Key | None, has_tempo: bool) -> tuple[str, 
     if not has_tempo:
         return f"{found.name} (set a tempo)", "Silent: set a tempo (Tempo not on Auto); the chords change on its bars."
     chords = " ".join(chord_name(chord_for_bar(key, found, bar)) for bar in range(len(found.degrees)))
-    key_name = f"{CHORD_ROOTS[key.tonic]} {'minor' if key.minor else 'major'}"
-    return found.name, f"In {key_name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
+    return found.name, f"In {key.name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
 
 
 def frame_bars(start_beats: float, n_frames: int, frame_rate_hz: float, bpm: float, beats_per_bar: int,

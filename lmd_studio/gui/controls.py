@@ -18,7 +18,6 @@ from lmd_studio.gui.knob import KnobWidget
 
 QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
 
-NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
 # What the studio adds to a control's own tooltip: how it plays in this window
 STUDIO_NOTES = {
@@ -32,7 +31,7 @@ STUDIO_NOTES = {
 def format_value(spec: ParamSpec, value: float) -> str:
     if spec.unit == "key":
         key = Key.from_knob(value)
-        return NOTE_NAMES[key.tonic] + ("m" if key.minor else "")
+        return key.short_name
     if spec.unit == "progression":
         return progression_knob_label(value)
     if spec.name == "seed":

@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from lmd_studio.app.values import ModelChoice, StudioStatus
+from lmd_studio.core.musical_key import NOTE_NAMES
 
 CAPTURE_CHOICES_S = (30.0, 60.0, 300.0)
 LOOP_BARS = (1, 2, 4, 8, 16)
-NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
 
 def _clock(seconds: float) -> str:

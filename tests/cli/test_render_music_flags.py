@@ -32,7 +32,7 @@ def test_tempo_meter_and_key_reach_the_block_controls() -> None:
     plain = ParamMailbox(STANDARD_PARAMS)
     cmd_render.apply_musical_args(plain, _parse())
     assert plain.snapshot().controls.bpm is None and plain.snapshot().controls.held_notes == ()
-    assert _parse("--meter", "6/8").meter == 2 and _parse("--key", "Bb").key.name == "A# major"
+    assert _parse("--meter", "6/8").meter == 2 and _parse("--key", "Bb").key.name == "B♭ major"
 
 
 @pytest.mark.parametrize(("flag", "value", "says"), [("--bpm", "5", "between 20 and 400"),

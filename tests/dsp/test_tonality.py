@@ -49,8 +49,8 @@ def test_a_progression_moves_and_a_restruck_chord_does_not() -> None:
     assert np.isnan(harmony_change_rate(chromagram(static[: SR], SR), bar_s=2.0))  # under two bars
 
 
-@pytest.mark.parametrize(("text", "name"), [("A minor", "A minor"), ("C# major", "C# major"),
-                                            ("Bb", "A# major"), ("F#m", "F# minor"), ("eb minor", "D# minor")])
+@pytest.mark.parametrize(("text", "name"), [("A minor", "A minor"), ("C# major", "D♭ major"),
+                                            ("Bb", "B♭ major"), ("F#m", "F♯ minor"), ("eb minor", "E♭ minor")])
 def test_parse_key(text: str, name: str) -> None:
     assert parse_key(text).name == name
 
