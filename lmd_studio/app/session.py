@@ -283,7 +283,7 @@ def _progression(value: float, in_key: Key | None, has_tempo: bool) -> dict[str,
     found = progression_from_knob(value)
     if found is None or in_key is None or not has_tempo:
         return None
-    chords = [chord_name(chord_for_bar(in_key, found, bar)) for bar in range(len(found.degrees))]
+    chords = [chord_name(chord_for_bar(in_key, found, bar), in_key) for bar in range(len(found.degrees))]
     return {"name": found.name, "numerals": roman_numerals(in_key, found), "chords": " ".join(chords)}
 
 

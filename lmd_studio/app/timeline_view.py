@@ -157,5 +157,5 @@ def _bar_chords(chords: tuple[Key, Progression] | None, bar_lines: tuple[int, ..
         return ()
     in_key, progression = chords
     current = max((i for i, p in enumerate(bar_lines) if p <= play), default=0)
-    return tuple(chord_name(chord_for_bar(in_key, progression, n - 1)) if i >= current and n else ""
+    return tuple(chord_name(chord_for_bar(in_key, progression, n - 1), in_key) if i >= current and n else ""
                  for i, n in enumerate(bar_numbers))

@@ -73,12 +73,14 @@ def chord_for_bar(key: Key, progression: Progression, bar_index: int) -> tuple[i
     return degree_triad(key, progression.degrees[bar_index % len(progression.degrees)])
 
 
-def chord_name(triad: tuple[int, int, int]) -> str:
-    """'C', 'Am', 'B°' from a triad's pitch classes (root first)."""
+def chord_name(triad: tuple[int, int, int], key: Key | None = None) -> str:
+    """'C', 'Am', 'B°' from a triad's pitch classes (root first); the root spelt as `key` spells it (G♯m in E
+    major, not A♭m), else the studio's default note names."""
     root, third, fifth = triad
     minor_third = (third - root) % 12 == 3
     diminished = minor_third and (fifth - root) % 12 == 6
-    return NOTE_NAMES[root] + ("°" if diminished else "m" if minor_third else "")
+    root_name = key.note_name(root) if key is not None else NOTE_NAMES[root]
+    return root_name + ("°" if diminished else "m" if minor_third else "")
 
 
 def roman_numerals(key: Key, progression: Progression) -> str:
@@ -102,7 +104,7 @@ def playing_state(value: float, key: Key | None, has_tempo: bool) -> tuple[str, 
         return f"{found.name} (set a key)", "Silent: set the Key knob (not Auto) for the progression to play in."
     if not has_tempo:
         return f"{found.name} (set a tempo)", "Silent: set a tempo (Tempo not on Auto); the chords change on its bars."
-    chords = " ".join(chord_name(chord_for_bar(key, found, bar)) for bar in range(len(found.degrees)))
+    chords = " ".join(chord_name(chord_for_bar(key, found, bar), key) for bar in range(len(found.degrees)))
     return found.name, f"In {key.name}: {chords} ({roman_numerals(key, found)}), one chord a bar."
 
 

@@ -83,3 +83,16 @@ def test_playing_state_says_the_chords_or_why_not() -> None:
     label, detail = playing_state(2, Key(2, True), True)
     assert label == "I–vi–IV–V" and detail.startswith("In D minor: Dm B♭ Gm Am (i–VI–iv–v)")
     assert playing_state(1, Key(10, False), True)[1].startswith("In B♭ major: B♭ F Gm E♭")
+
+
+def test_chord_roots_are_spelt_in_the_keys_signature() -> None:
+    def spelt(key: str) -> list[str]:
+        k = parse_key(key)
+        return [chord_name(degree_triad(k, d), k) for d in range(1, 8)]
+
+    assert spelt("E major") == ["E", "F♯m", "G♯m", "A", "B", "C♯m", "D♯°"]
+    assert spelt("E♭ major") == ["E♭", "Fm", "Gm", "A♭", "B♭", "Cm", "D°"]
+    assert spelt("F minor") == ["Fm", "G°", "A♭", "B♭m", "Cm", "D♭", "E♭"]
+    assert spelt("C♯ minor") == ["C♯m", "D♯°", "E", "F♯m", "G♯m", "A", "B"]
+    assert spelt("F♯ major")[:2] == ["F♯", "G♯m"] and spelt("E♭ minor")[:2] == ["E♭m", "F°"]
+    assert spelt("C major") == ["C", "Dm", "Em", "F", "G", "Am", "B°"]
