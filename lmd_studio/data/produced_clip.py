@@ -20,7 +20,7 @@ from lmd_studio.data.midi_tempo import read_track_grid
 from lmd_studio.data.produced import TrackRef
 from lmd_studio.dsp.resample import resample, to_mono
 from lmd_studio.dsp.rhythm import estimate_tempo_bpm, onset_envelope
-from lmd_studio.dsp.tonality import chromagram, estimate_key
+from lmd_studio.dsp.tonality import KK_MAJOR, KK_MINOR, chromagram, estimate_key
 
 SILENT_DBFS = -55.0  # a 100-ms window quieter than this is silence
 MIN_ACTIVE = 0.5  # a clip with less than half its windows above that is skipped
@@ -82,8 +82,10 @@ def estimate(clip: np.ndarray, context: np.ndarray, sample_rate_hz: int) -> Clip
     bpm, confidence = estimate_tempo_bpm(onset_envelope(clip, sample_rate_hz))
     wide, _ = estimate_tempo_bpm(onset_envelope(context, sample_rate_hz))
     agree = bool(np.isfinite(bpm) and np.isfinite(wide) and abs(bpm / wide - 1.0) <= TEMPO_AGREEMENT)
-    key, corr = estimate_key(chromagram(clip, sample_rate_hz))
-    wide_key, _ = estimate_key(chromagram(context, sample_rate_hz))
+    # the KK profiles the corpus was labelled with (a rebuild must reproduce its labels; the audio profiles
+    # of dsp/tonality.py find the notes' key more often, see its AUDIO_MAJOR)
+    key, corr = estimate_key(chromagram(clip, sample_rate_hz), (KK_MAJOR, KK_MINOR))
+    wide_key, _ = estimate_key(chromagram(context, sample_rate_hz), (KK_MAJOR, KK_MINOR))
     keep_key = corr >= MIN_KEY_CORRELATION and key == wide_key
     return ClipEstimate(round(bpm, 2) if agree else None, float(bpm), float(wide), float(confidence),
                         key.name if keep_key else None, float(corr))

@@ -83,3 +83,21 @@ def test_triads_are_recognised_and_a_progression_is_followed_bar_by_bar() -> Non
     a_minor = np.zeros(12)
     a_minor[[9, 0, 4]] = 1.0
     assert estimate_triad(a_minor) == Key(9, True)
+
+
+def _harmonic_cadence(tonic: int, minor: bool, sr: int) -> np.ndarray:
+    """I–IV–V–I (i–iv–V–i) on tones with ten harmonics (1/h), two seconds a chord."""
+    def tone(midi: int) -> np.ndarray:
+        t = np.arange(sr) / sr
+        f = 440.0 * 2 ** ((midi - 69) / 12)
+        return sum(np.sin(2 * np.pi * f * h * t) / h for h in range(1, 11) if f * h < sr / 2)
+    third = 3 if minor else 4
+    chords = [(0, third, 7), (5, 5 + third, 12), (7, 11, 14), (0, third, 7)]
+    x = np.concatenate([sum(tone(48 + tonic + n) for n in c) for c in chords for _ in range(2)])
+    return x / np.abs(x).max()
+
+
+@pytest.mark.parametrize(("tonic", "minor"), [(0, False), (7, False), (10, False), (9, True), (2, True)])
+def test_audio_profiles_find_the_key_of_harmonic_rich_tones(tonic: int, minor: bool) -> None:
+    key, corr = estimate_key(chromagram(_harmonic_cadence(tonic, minor, 22050), 22050))
+    assert key == Key(tonic, minor) and corr > 0.8
