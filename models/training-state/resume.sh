@@ -2,8 +2,8 @@
 # Resume Model v2's whole chain on this machine, whatever survived, until a deadline:
 #   packs here → run folders in ../runs (when missing) → corpus (≈ 40 min on a fresh machine) → latents →
 #   base → partner stems → LMDM → re-voiced renders → generative delay → ARC-Forcing.
-# Each step is skipped when done (a stage is done when its summary.json says so; a data step re-checks its
-# manifest in seconds), so the same command starts every session. Training stages stop cleanly with a
+# Each step is skipped when done (a stage is done when its summary.json says so; a data build re-checks its
+# manifest and renders nothing), so the same command starts every session. Training stages stop cleanly with a
 # checkpoint at the deadline (--max-minutes); a data build is interrupted and resumes next time.
 # At the end of the session pack what trained: lmd train pack ../runs/<stage> --out models/training-state/<stage>.safetensors
 #
