@@ -76,7 +76,8 @@ def test_default_pack_rounds_only_the_moments_and_halves_them(tmp_path):
     from lmd_studio.training.run_pack import optimizer_file
 
     assert optimizer_file(small).stat().st_size < optimizer_file(exact).stat().st_size  # the moments halved
-    assert small.stat().st_size == exact.stat().st_size  # the weights untouched
+    # the weights file is the same but for its JSON header (the pack's mode, padded to 8 bytes; CI saw 8 bytes)
+    assert abs(small.stat().st_size - exact.stat().st_size) <= 64
     original = load_training_checkpoint(tmp_path / "run" / "last.pt")
     packed, _files = read_pack(small)
     assert_identical(original["model"], packed["model"], "model")  # weights are never rounded
