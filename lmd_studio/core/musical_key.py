@@ -13,12 +13,10 @@ from dataclasses import dataclass
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")  # what parse_key reads
 # How the studio writes a pitch class (note names, chord roots): the spelling of the common keys' scales.
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
-# A key's tonic as musicians spell it: D♭ and B♭ major, C♯ and G♯ minor (the signatures with fewer
-# accidentals), not C♯ or A♯ major, D♭ or A♭ minor.
+# Within a key, its signature decides: sharps in sharp keys, flats in flat keys (so D♭ and B♭ major, C♯
+# and G♯ minor, not C♯ or A♯ major, D♭ or A♭ minor).
 _SHARP_NAMES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 _FLAT_NAMES = ("C", "D♭", "D", "E♭", "E", "F", "G♭", "G", "A♭", "A", "B♭", "B")
-_MAJOR_TONIC_NAMES = ("C", "D♭", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
-_MINOR_TONIC_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "G♯", "A", "B♭", "B")
 _FLATS = {"Db": 1, "Eb": 3, "Gb": 6, "Ab": 8, "Bb": 10, "Cb": 11, "Fb": 4}
 KEY_KNOB_MAX = 23  # the key knob: tonic + 12 for minor
 
@@ -42,15 +40,15 @@ class Key:
 
     @property
     def tonic_name(self) -> str:
-        return (_MINOR_TONIC_NAMES if self.minor else _MAJOR_TONIC_NAMES)[self.tonic]
+        return self.note_name(self.tonic)
 
     def note_name(self, pitch_class: int) -> str:
         """A pitch class spelt the way this key's signature spells it: G♯ in E major, A♭ in E♭ major."""
         relative_major = (self.tonic + 3) % 12 if self.minor else self.tonic
-        fifths = (7 * relative_major) % 12  # 1..5 sharps, 7..11 = 5..1 flats, 6 either way (F♯ / G♭ major)
+        fifths = (7 * relative_major) % 12  # 1..5 sharps, 7..11 = 5..1 flats, 6 either way
         if fifths == 0:
             return NOTE_NAMES[pitch_class % 12]
-        sharps = fifths < 6 or (fifths == 6 and "♯" in self.tonic_name)
+        sharps = fifths < 6 or (fifths == 6 and not self.minor)  # six: F♯ major, E♭ minor
         return (_SHARP_NAMES if sharps else _FLAT_NAMES)[pitch_class % 12]
 
     @property

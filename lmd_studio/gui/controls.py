@@ -18,7 +18,6 @@ from lmd_studio.gui.knob import KnobWidget
 
 QUANTISE_LABELS = (("off", "at once"), ("beat", "next beat"), ("bar", "next bar"))
 
-
 # What the studio adds to a control's own tooltip: how it plays in this window
 STUDIO_NOTES = {
     DELAY_TIME.name: "Heard while the Delay switch (in the Input row) is on, with Jam.",
