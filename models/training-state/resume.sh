@@ -16,7 +16,8 @@ LMD=${LMD:-.venv/bin/lmd}  # tests put a recording stand-in here
 CORPUS=$RUNS/corpus-full2
 CONFIGS=lmd_studio/training/configs
 if [ -n "${STOP_AT:-}" ]; then
-  DEADLINE=$(date -d "$STOP_AT" +%s)
+  DEADLINE=$(date -d "$STOP_AT" +%s 2>/dev/null) ||
+    { echo "resume.sh: STOP_AT='$STOP_AT' is not a time: write e.g. STOP_AT=12:25 (or MINUTES=75)" >&2; exit 2; }
 else
   DEADLINE=$(( $(date +%s) + ${MINUTES:-60} * 60 ))
 fi

@@ -139,3 +139,10 @@ def test_stop_at_sets_the_deadline_the_stages_get(chain) -> None:
     assert proc.returncode == 0, proc.stderr
     assert len(calls) == 1 and calls[0].startswith("train arc")
     assert 18 <= int(calls[0].split("--max-minutes ")[1]) <= 20
+
+
+def test_a_stop_at_that_is_not_a_time_is_named_and_nothing_runs(chain) -> None:
+    _, _, run = chain
+    proc, calls = run(STOP_AT="half past")
+    assert proc.returncode == 2 and calls == []
+    assert "STOP_AT='half past' is not a time" in proc.stderr and "Traceback" not in proc.stderr
