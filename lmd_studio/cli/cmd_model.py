@@ -6,7 +6,8 @@ Writes `dit.safetensors` (weights + DiT/generator config + training provenance i
 `codec.safetensors` (kept if the folder has one, else the codec the run's latents were encoded with) and a
 `MODEL_CARD.md` section filled from the runs' summaries and the corpus report (other sections of an existing
 card, such as the codec's, are kept; a previous DiT section is replaced). The codec must be the one
-the DiT was trained with: its fingerprint is checked against the latents'. Nothing in `models/` is a pickle.
+the DiT was trained with, or one trained to keep its latent space (`teacher_codec`): its latent-space
+fingerprint is checked against the latents'. Nothing in `models/` is a pickle.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
     from lmd_studio.model.checkpoint import CheckpointError
     from lmd_studio.model.codec import load_codec
     from lmd_studio.model.model_io import CODEC_FILE, DIT_FILE, save_dit
-    from lmd_studio.training.latents import codec_fingerprint
+    from lmd_studio.training.latents import latent_space_fingerprint
     from lmd_studio.training.model_card import corpus_report, merge_card, render_card, stage_chain
     from lmd_studio.training.runner import load_init
 
@@ -59,9 +60,10 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
         raise CheckpointError(f"no codec file for {out} (pass --codec)")
     codec_obj = load_codec(codec_src)  # validates the file
     trained_with = corpus.get("codec_fingerprint")
-    if trained_with and codec_fingerprint(codec_src) != trained_with and not force:
-        raise CheckpointError(f"{codec_src}: fingerprint {codec_fingerprint(codec_src)} is not the codec the DiT was "
-                              f"trained with ({trained_with}); re-encode and retrain, or pass --force")
+    space = latent_space_fingerprint(codec_src) if trained_with else None
+    if trained_with and space != trained_with and not force:
+        raise CheckpointError(f"{codec_src}: latent space {space} is not that of the codec the DiT was trained "
+                              f"with ({trained_with}); re-encode and retrain, or pass --force")
     if codec_src.resolve() != (out / CODEC_FILE).resolve():
         (out / CODEC_FILE).unlink(missing_ok=True)  # a new file, with a new file's mode: not the source's
         shutil.copyfile(codec_src, out / CODEC_FILE)  # (shutil.copy would keep a run folder's 0600)

@@ -11,7 +11,7 @@ from lmd_studio.model.codec2_net import Codec2Config
 
 DEFAULT_CONFIG = Path(__file__).with_name("configs") / "codec2.json"
 _WEIGHTS = ("head_l1_weight", "head_lsd_weight", "mrstft_weight", "mel_weight", "wave_l1_weight", "adv_weight",
-            "fm_weight", "latent_l2")
+            "fm_weight", "latent_l2", "distill_weight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,12 @@ class Codec2TrainConfig:
     seed: int = 0
     commercial_only: bool = True
     stats_crops: int = 256
+    # Keep another codec's latent space (e.g. the shipped v1 codec's, which Model v2 is trained on): the decoder
+    # learns to decode that codec's latents and the encoder is distilled onto them, so a DiT trained on its
+    # latents works with this codec without retraining. None: a latent space of its own (encoder and decoder
+    # trained together). A path relative to the working directory, or absolute.
+    teacher_codec: str | None = None
+    distill_weight: float = 1.0  # with teacher_codec: weight of the encoder's MSE to the teacher's latents
     codec: Codec2Config = field(default_factory=Codec2Config)
 
     def __post_init__(self) -> None:

@@ -61,6 +61,14 @@ def codec_fingerprint(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
+def latent_space_fingerprint(path: str | Path) -> str:
+    """The latent space a codec file writes and reads: its own fingerprint, or, for a codec trained to keep
+    another codec's latents (`lmd train codec2` with `teacher_codec`), that codec's (its `latent_space`)."""
+    from lmd_studio.model.checkpoint import read_metadata
+
+    return read_metadata(Path(path)).get("latent_space") or codec_fingerprint(path)
+
+
 def default_latents_dir(corpus_dir: str | Path, codec_path: str | Path) -> Path:
     return Path(corpus_dir) / f"latents-{codec_fingerprint(codec_path)}"
 

@@ -7,6 +7,10 @@ hinge + feature-matching terms (training/codec2_disc.py). Validation tracks the 
 val crops (`val_score`, 1.0 = on target). The shared pieces: StageRun (threads, device, torchrun, summary),
 the loop (checkpoints, resume, CSV + PNG, NaN stop, ETA). At the end the best checkpoint gets latent
 statistics (standardised latents, as v1) and is exported as `RUN/codec.safetensors` (format lmd-codec2).
+
+With `teacher_codec` (config) the codec keeps that codec's latent space (training/codec2_objective.py): the
+export then keeps identity statistics (its raw latents *are* the teacher's standardised ones) and records
+the teacher's fingerprint as its `latent_space`, which `lmd model export` accepts in place of its own.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lmd_studio.model.checkpoint import CheckpointError
 from lmd_studio.model.codec2 import Codec2, save_codec2
-from lmd_studio.model.codec2_net import Codec2Net, analyse
+from lmd_studio.model.codec2_net import Codec2Config, Codec2Net, analyse
+from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.training.arc import OptimizerPair
 from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
 from lmd_studio.training.codec2_disc import (
@@ -32,6 +38,7 @@ from lmd_studio.training.codec2_disc import (
 )
 from lmd_studio.training.codec2_objective import Codec2Objective
 from lmd_studio.training.codec_data import CropSampler
+from lmd_studio.training.latents import codec_fingerprint
 from lmd_studio.training.optim import lr_at, optimizer_step
 from lmd_studio.training.runner import StageRun, bf16_supported, step_generator
 
@@ -62,6 +69,26 @@ def fit_latent_stats(net: Codec2Net, sampler: CropSampler, crops: int, batch: in
     net.latent_std.copy_(z.std(0).clamp_min(1e-3))
 
 
+def load_teacher(path: Path, c: Codec2Config, device: torch.device) -> LatentCodec:
+    """The codec whose latent space to keep, on `device`; ValueError naming the file when it cannot be one."""
+    from lmd_studio.model.codec import load_codec
+
+    if not path.is_file():
+        raise ValueError(f"teacher_codec {path}: no such file (the codec whose latents to keep, e.g. "
+                         f"models/default/codec.safetensors)")
+    try:
+        teacher = load_codec(path)
+    except CheckpointError as exc:
+        raise ValueError(f"teacher_codec {exc}") from None
+    ours = {"sample_rate": c.sample_rate_hz, "audio_channels": c.audio_channels,
+            "latent_channels": c.latent_channels, "hop_frames": c.hop_frames}
+    differ = [f"{k} {getattr(teacher, k)} vs {v}" for k, v in ours.items() if getattr(teacher, k) != v]
+    if differ:
+        raise ValueError(f"teacher_codec {path}: its latents cannot be this codec's ({', '.join(differ)})")
+    teacher.net.to(device)  # type: ignore[attr-defined]  # both codec kinds keep their network in .net
+    return teacher
+
+
 def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
     cfg: Codec2TrainConfig = run.cfg  # type: ignore[assignment]
     c, device, info = cfg.codec, run.device, run.info
@@ -83,12 +110,15 @@ def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
     opt_d = None if disc is None else torch.optim.AdamW(disc.parameters(), lr=cfg.disc_lr,
                                                        weight_decay=cfg.weight_decay, betas=betas)
     bf16 = cfg.bf16 and bf16_supported(device)
-    objective = Codec2Objective(cfg, device, bf16)
+    teacher_path = Path(cfg.teacher_codec) if cfg.teacher_codec else None
+    teacher = load_teacher(teacher_path, c, device) if teacher_path else None
+    objective = Codec2Objective(cfg, device, bf16, teacher)
     val_crops = val.fixed_set(cfg.eval_crops)
     n_params = sum(p.numel() for p in net.parameters())
     run.log(f"codec2 training: {len(train.items)} train items ({train.hours:.2f} h), {len(val.items)} val items; "
             f"{n_params / 1e6:.1f} M codec parameters, batch {cfg.batch_size} × {cfg.crop_latent_frames} latent "
-            f"frames, bf16 {bf16}, adversarial from step {cfg.adv_start_step}, device {device}")
+            f"frames, bf16 {bf16}, adversarial from step {cfg.adv_start_step}, device {device}"
+            + (f"; keeps the latent space of {teacher_path}" if teacher_path else ""))
 
     def step_fn(step: int) -> dict[str, float]:
         gen = step_generator(cfg.seed, step, info.rank)
@@ -129,11 +159,15 @@ def train_codec2(run: StageRun, corpus: Path, resume: bool = True) -> dict:
     if result.status != "nan":
         run.restore_best(pair)
         if info.is_main:
-            fit_latent_stats(net, train, cfg.stats_crops)
+            space: dict[str, str] = {}
+            if teacher_path is None:
+                fit_latent_stats(net, train, cfg.stats_crops)
+            else:  # identity statistics: the encoder was taught the teacher's standardised latents
+                space = {"latent_space": codec_fingerprint(teacher_path), "teacher_codec": str(teacher_path)}
             best = objective.validate(net, val_crops)
             path = save_codec2(run.out_dir / EXPORT_FILE, net.cpu(), extra={
                 "trained_steps": str(result.step), "corpus": str(corpus),
-                "licences": json.dumps(train.corpus.hours_by_licence("train")), "val": json.dumps(best)})
+                "licences": json.dumps(train.corpus.hours_by_licence("train")), "val": json.dumps(best), **space})
             extra.update(export=str(path), val_at_export=best)
             run.log(f"codec2: {result.status} after {result.step} steps (best val_score {result.best}); "
                     f"exported {path}")

@@ -110,6 +110,12 @@ def test_export_makes_a_release_folder_the_studio_runs(chain, tmp_path):
     save_codec(other, net)
     assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny2", "--models-dir",
                      str(models), "--codec", str(other)]) == 2
+    # ... unless it declares the latents' space as its own (a codec2 trained with that codec as teacher)
+    from lmd_studio.training.latents import codec_fingerprint
+
+    save_codec(other, net, extra={"latent_space": codec_fingerprint(folder / "codec.safetensors")})
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "tiny2", "--models-dir",
+                     str(models), "--codec", str(other)]) == 0
 
 
 @pytest.mark.parametrize("stage", ["base", "lmdm", "arc"])

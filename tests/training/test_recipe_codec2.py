@@ -10,7 +10,7 @@ import torch
 from lmd_studio.cli import main as lmd_main
 from lmd_studio.model.codec import load_codec
 from lmd_studio.model.codec2 import Codec2
-from lmd_studio.model.codec2_net import Codec2Config
+from lmd_studio.model.codec2_net import Codec2Config, Codec2Net, analyse
 from lmd_studio.training.codec2_config import DEFAULT_CONFIG, Codec2TrainConfig, load_config
 from lmd_studio.training.logging import MetricsLogger
 from lmd_studio.training.recipe_codec2 import train_codec2
@@ -93,3 +93,73 @@ def test_resume_gives_the_same_losses(diffusion_tiny, tmp_path):
 def test_bad_corpus_is_a_clear_error(tmp_path, capsys):
     rc = lmd_main(["train", "codec2", "--corpus", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1"])
     assert rc == 2 and "not a corpus folder" in capsys.readouterr().err
+
+
+def test_a_teacher_codec_keeps_its_latent_space(diffusion_tiny, tmp_path):
+    """With `teacher_codec` the decoder decodes the teacher's latents (never its own encoder's), the encoder is
+    pulled onto them, and the export declares the teacher's latent space with identity statistics."""
+    from lmd_studio.model.checkpoint import read_metadata
+    from lmd_studio.training.codec2_objective import Codec2Objective
+    from lmd_studio.training.latents import codec_fingerprint, latent_space_fingerprint
+    from lmd_studio.training.recipe_codec2 import load_teacher
+
+    cfg = replace(Codec2TrainConfig.from_dict(SMALL), steps=2, bf16=False, adv_start_step=None,
+                  teacher_codec=str(diffusion_tiny.codec))
+    teacher = load_teacher(diffusion_tiny.codec, cfg.codec, torch.device("cpu"))
+    torch.manual_seed(1)
+    net, audio = Codec2Net(cfg.codec), 0.1 * torch.randn(2, 1, 6 * 2048)
+    objective = Codec2Objective(cfg, torch.device("cpu"), bf16=False, teacher=teacher)
+    r = objective.reconstruct(net, audio, None)
+    z_teacher = teacher.encode(audio)
+    assert torch.equal(r.teacher_latents, z_teacher)
+    log_mag, _, _ = net.decode_spectra(z_teacher.clone())
+    assert torch.allclose(r.log_mag, log_mag, atol=1e-6)  # the teacher's latents were decoded
+    own, _, _ = net.decode_spectra(net.encode_frames(analyse(audio, cfg.codec)[1]))
+    assert not torch.allclose(r.log_mag, own, atol=1e-3)  # ... not the student encoder's
+    terms = objective.terms(r)
+    assert terms["distill"].item() == pytest.approx((r.latents - z_teacher).pow(2).mean().item(), rel=1e-6)
+    assert objective.weighted(terms) > objective.weighted({k: v for k, v in terms.items() if k != "distill"})
+    terms["distill"].backward()  # the distillation reaches the encoder, and only it
+    assert net.enc_out.weight.grad is not None and net.dec_in.weight.grad is None
+
+    out = tmp_path / "run"
+    summary = train_codec2(StageRun.start("codec2", cfg, out, log=lambda *_: None, device="cpu"),
+                           diffusion_tiny.corpus)
+    rows = MetricsLogger.read(out / "metrics.csv")
+    assert any("distill" in row for row in rows) and "val_distill_rms" in rows[-1]
+    export = out / "codec.safetensors"
+    assert read_metadata(export)["teacher_codec"] == str(diffusion_tiny.codec)
+    assert latent_space_fingerprint(export) == codec_fingerprint(diffusion_tiny.codec) != codec_fingerprint(export)
+    assert latent_space_fingerprint(diffusion_tiny.codec) == codec_fingerprint(diffusion_tiny.codec)
+    codec = load_codec(export)
+    assert torch.equal(codec.net.latent_mean, torch.zeros(32)) and torch.equal(codec.net.latent_std, torch.ones(32))
+    assert summary["val_at_export"]["val_distill_rms"] > 0
+
+
+def test_a_teacher_that_cannot_be_one_is_named(diffusion_tiny, tmp_path):
+    from lmd_studio.training.recipe_codec2 import load_teacher
+
+    cpu = torch.device("cpu")
+    with pytest.raises(ValueError, match=r"teacher_codec .*missing\.safetensors: no such file"):
+        load_teacher(tmp_path / "missing.safetensors", Codec2Config(), cpu)
+    with pytest.raises(ValueError, match=r"latent_channels 32 vs 16"):
+        load_teacher(diffusion_tiny.codec, Codec2Config(latent_channels=16), cpu)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a codec")
+    with pytest.raises(ValueError, match=r"teacher_codec .*junk\.safetensors"):
+        load_teacher(junk, Codec2Config(), cpu)
+
+
+def test_the_v1_space_config_keeps_the_shipped_codecs_latents():
+    """configs/codec2_v1space.json: codec v2 on the shipped codec's latent space, so Model v2 (trained on those
+    latents) needs no retraining; its teacher is the shipped codec, whose latents fit this codec's shape."""
+    from pathlib import Path
+
+    from lmd_studio.training.recipe_codec2 import load_teacher
+
+    cfg = load_config(DEFAULT_CONFIG.with_name("codec2_v1space.json"))
+    assert cfg.teacher_codec == "models/default/codec.safetensors" and cfg.distill_weight > 0
+    assert cfg.codec == load_config(DEFAULT_CONFIG).codec
+    repo = Path(__file__).resolve().parents[2]
+    teacher = load_teacher(repo / cfg.teacher_codec, cfg.codec, torch.device("cpu"))
+    assert teacher.latent_channels == cfg.codec.latent_channels

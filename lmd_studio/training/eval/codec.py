@@ -114,11 +114,12 @@ class CodecItemResult:
     decode_s: float  # wall clock of the block-by-block decode
 
 
-def codec_row(x: torch.Tensor, codec, block: int) -> CodecItemResult:
-    """One item through one codec: metrics, audio, streaming check and wall-clock times."""
+def codec_row(x: torch.Tensor, codec, block: int, encoder=None) -> CodecItemResult:  # noqa: ANN001
+    """One item through one codec: metrics, audio, streaming check and wall-clock times. With `encoder`
+    (another codec of the same latent space) that codec's latents are decoded: what a DiT trained on them hears."""
     ref, sr, hop = x[0, 0].numpy().astype(np.float64), codec.sample_rate, codec.hop_frames
     t0 = time.perf_counter()
-    z = codec.encode(x)
+    z = (encoder or codec).encode(x)
     t1 = time.perf_counter()
     y = stream_decode(codec, z, block)[0, 0].numpy()
     t2 = time.perf_counter()

@@ -4,6 +4,9 @@ Each item is loaded once; both codecs encode and block-decode it; the oracle col
 reconstruction on true magnitudes) and the original's own seam ratio are computed once. Spectrogram PNGs
 (original / old / new) are written for the first `png_per_kind` items of every source kind, and with an
 audio folder the same items as FLAC excerpts (original, old, new).
+
+When NEW keeps OLD's latent space (`same_space`: a codec2 trained with OLD as its teacher), a third column,
+`new_on_old`, decodes OLD's latents with NEW — what a DiT trained on OLD's latents sounds like through NEW.
 """
 
 from __future__ import annotations
@@ -43,12 +46,12 @@ def _check_compatible(old, new) -> None:
 
 
 def compare_codecs(old, new, corpus_dir: str | Path, cfg: CodecEvalConfig, png_dir: Path | None = None,
-                   audio_dir: Path | None = None, png_per_kind: int = 2) -> dict:
+                   audio_dir: Path | None = None, png_per_kind: int = 2, same_space: bool = False) -> dict:
     _check_compatible(old, new)
     torch.set_num_threads(cfg.threads)
     corpus = Corpus.open(corpus_dir)
     block, sr = cfg.block_latent_frames, new.sample_rate
-    rows: dict[str, list[dict]] = {"old": [], "new": []}
+    rows: dict[str, list[dict]] = {"old": [], "new": [], "new_on_old": []}
     ref_rows: list[dict] = []
     gaps = {"old": 0.0, "new": 0.0}
     shown: dict[str, int] = {}
@@ -62,6 +65,9 @@ def compare_codecs(old, new, corpus_dir: str | Path, cfg: CodecEvalConfig, png_d
             rows[name].append({"id": item.id, "kind": item.kind, **res.row})
             gaps[name] = max(gaps[name], res.stream_gap)
             decoded[name] = res.audio
+        if same_space:
+            rows["new_on_old"].append({"id": item.id, "kind": item.kind,
+                                       **codec_row(x, new, block, encoder=old).row})
         ref, oracle = reference_row(x, new, block)
         ref_rows.append({"id": item.id, "kind": item.kind, **ref})
         if shown.get(item.kind, 0) < png_per_kind and (png_dir is not None or audio_dir is not None):
@@ -85,6 +91,9 @@ def compare_codecs(old, new, corpus_dir: str | Path, cfg: CodecEvalConfig, png_d
                      "decode_cpu_rtf_1thread": dec, "stream_offline_max_abs": gaps[name],
                      "codec_class": type(codec).__name__, "per_kind": per_kind(rows[name], KIND_METRICS),
                      "rows": rows[name]}
+    if same_space:
+        out["new_on_old"] = {**{k: mean_of(rows["new_on_old"], k) for k in CODEC_METRICS},
+                             "per_kind": per_kind(rows["new_on_old"], KIND_METRICS), "rows": rows["new_on_old"]}
     out["oracle"]["per_kind"] = per_kind(ref_rows, ("oracle_lsd_db",))
     out["new_better_in_every_kind"] = all(
         all(_better(out["new"]["per_kind"][k][m], out["old"]["per_kind"][k][m], m) for m in KIND_METRICS)
@@ -114,6 +123,10 @@ def format_table(res: dict, old_name: str, new_name: str) -> str:
         target = TARGETS.get(m)
         lines.append(f"{m:26s} {_fmt(res['old'][m]):>9s} {_fmt(res['new'][m]):>9s} {_fmt(oracle):>9s} "
                      f"{_fmt(target):>9s}")
+    if "new_on_old" in res:
+        lines += ["", "new decoding old's latents (new keeps old's latent space: what a DiT trained on old's "
+                      "latents hears):"]
+        lines += [f"{m:26s} {_fmt(res['new_on_old'][m]):>9s}" for m in CODEC_METRICS]
     lines.append(f"{'seam_original':26s} {'':>9s} {'':>9s} {_fmt(res['oracle'].get('seam_original')):>9s}")
     lines += ["", "per source kind (old → new):"]
     for kind, new_vals in res["new"]["per_kind"].items():

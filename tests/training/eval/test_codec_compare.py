@@ -51,6 +51,7 @@ def test_compare_writes_one_table_json_pictures_and_audio(diffusion_tiny, tmp_pa
         assert set(res[side]["per_kind"]) == {r["kind"] for r in res[side]["rows"]}
         assert len(res[side]["rows"]) == res["items"]
     assert res["oracle"]["oracle_lsd_db"] is not None and isinstance(res["new_better_in_every_kind"], bool)
+    assert "new_on_old" not in res and "decoding old's latents" not in out  # new has a latent space of its own
     pictures = sorted(png.glob("*.png"))
     kinds = {r["kind"] for r in res["new"]["rows"]}
     assert len(pictures) == len(kinds)  # the first item of each kind here (2 per kind at most)
@@ -74,3 +75,30 @@ def test_single_eval_and_export_of_a_v2_codec(diffusion_tiny, tmp_path):
     assert lmd_main(["codec", "export", "--codec", str(path), "--out", str(release), "--gl-iters", "3"]) == 2
     assert lmd_main(["codec", "eval", "--codec", str(path), "--corpus", str(diffusion_tiny.corpus),
                      "--write-audio", str(tmp_path / "a"), *ARGS]) == 2  # needs --compare
+
+
+def test_a_codec_keeping_olds_latent_space_is_also_judged_on_olds_latents(diffusion_tiny, tmp_path):
+    """A codec2 trained with OLD as teacher declares OLD's latent space: the comparison then also decodes OLD's
+    latents with NEW (what a DiT trained on them hears), item by item the same as doing it by hand."""
+    from lmd_studio.data.corpus import Corpus
+    from lmd_studio.training.eval.codec import codec_row, load_item, stream_decode
+    from lmd_studio.training.latents import codec_fingerprint
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    new_path = save_codec2(tmp_path / "new.safetensors", Codec2Net(Codec2Config(**TINY)),
+                           extra={"latent_space": codec_fingerprint(diffusion_tiny.codec)})
+    rc, out = _run(["codec", "eval", "--compare", str(diffusion_tiny.codec), str(new_path), "--corpus",
+                    str(diffusion_tiny.corpus), "--json-file", str(tmp_path / "cmp.json"), *ARGS])
+    assert rc == 0 and "new decoding old's latents" in out
+    res = json.loads((tmp_path / "cmp.json").read_text())
+    rows = res["new_on_old"]["rows"]
+    assert len(rows) == res["items"] and set(res["new_on_old"]["per_kind"]) == {r["kind"] for r in rows}
+    old, new = load_codec(diffusion_tiny.codec), load_codec(new_path)
+    corpus = Corpus.open(diffusion_tiny.corpus)
+    item = next(i for i in corpus.items("test") if i.id == rows[0]["id"])
+    x = load_item(corpus, item, new, 4.0)
+    by_hand = codec_row(x, new, 8, encoder=old)
+    assert by_hand.row["lsd_db"] == rows[0]["lsd_db"]
+    assert torch.allclose(torch.from_numpy(by_hand.audio), stream_decode(new, old.encode(x), 8)[0, 0])
+    assert rows[0]["lsd_db"] != next(r for r in res["new"]["rows"] if r["id"] == rows[0]["id"])["lsd_db"]
