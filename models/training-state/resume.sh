@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resume Model v2's whole chain on this machine, whatever survived, until a deadline:
 #   packs here → run folders in ../runs (when missing) → corpus (≈ 40 min on a fresh machine) → latents →
-#   base → partner stems → LMDM → re-voiced renders → generative delay → ARC-Forcing.
+#   base → partner stems → LMDM → re-voiced renders → generative delay → ARC-Forcing → codec v2 (v1 latent space).
 # Each step is skipped when done (a stage is done when its summary.json says so; a data build re-checks its
 # manifest and renders nothing), so the same command starts every session. Training stages stop cleanly with a
 # checkpoint at the deadline (--max-minutes); a data build is interrupted and resumes next time.
@@ -51,7 +51,7 @@ train() {
   done_stage "$stage" || { say "$stage stopped before its last step (resumes next time)"; exit 0; }
 }
 
-for stage in v2-base v2-lmdm v2-delay v2-arc; do
+for stage in v2-base v2-lmdm v2-delay v2-arc codec2-v1space; do
   pack=models/training-state/$stage.safetensors
   if [ -f "$pack" ] && [ ! -f "$RUNS/$stage/last.pt" ]; then
     say "unpacking $pack"
@@ -81,4 +81,9 @@ if ! done_stage v2-delay; then
 fi
 
 train v2-arc arc --config $CONFIGS/arc_v2.json --init "$RUNS/v2-delay"
-say "the chain is done: evaluate $RUNS/v2-arc against models/default (lmd eval) and ship it"
+done_stage codec2-v1space ||
+  say "Model v2's chain is done: evaluate $RUNS/v2-arc against models/default (lmd eval) and ship it"
+
+# codec v2 on the shipped codec's latent space (its teacher), so Model v2 keeps working with it (issue 14)
+train codec2-v1space codec2 --config $CONFIGS/codec2_v1space.json
+say "the chain is done: Model v2 in $RUNS/v2-arc, codec v2 in $RUNS/codec2-v1space (lmd codec eval --compare)"

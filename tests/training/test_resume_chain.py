@@ -69,7 +69,7 @@ def test_a_fresh_machine_builds_each_stage_data_before_the_stage_that_needs_it(c
         "data build", "train latents", "train base",
         "data build", "train latents", "train lmdm",
         "data build", "train latents", "train lmdm",
-        "train arc",
+        "train arc", "train codec2",
     ]
     builds = [c for c in calls if c.startswith("data build")]
     assert "--no-stems --no-revoice" in builds[0]           # base: neither
@@ -78,7 +78,8 @@ def test_a_fresh_machine_builds_each_stage_data_before_the_stage_that_needs_it(c
     lmdm, delay = [c for c in calls if c.startswith("train lmdm")]
     assert "lmdm_v2.json" in lmdm and "--init RUNS/v2-base" in lmdm and "--out RUNS/v2-lmdm" in lmdm
     assert "lmdm_delay_v2.json" in delay and "--init RUNS/v2-lmdm" in delay and "--out RUNS/v2-delay" in delay
-    arc = calls[-1]
+    arc, codec = calls[-2:]
+    assert "codec2_v1space.json" in codec and "--out RUNS/codec2-v1space" in codec and "--corpus" in codec
     assert "arc_v2.json" in arc and "--init RUNS/v2-delay" in arc and "--out RUNS/v2-arc" in arc
     minutes = int(calls[2].split("--max-minutes ")[1])
     assert 55 <= minutes <= 60
@@ -117,7 +118,7 @@ def test_done_stages_are_skipped_and_a_stopped_stage_ends_the_session(chain) -> 
 
 def test_a_finished_chain_runs_nothing(chain) -> None:
     _, runs, run = chain
-    _mark_done(runs, "v2-base", "v2-lmdm", "v2-delay", "v2-arc")
+    _mark_done(runs, "v2-base", "v2-lmdm", "v2-delay", "v2-arc", "codec2-v1space")
     proc, calls = run(MINUTES="30")
     assert proc.returncode == 0 and calls == []
     assert "the chain is done" in proc.stdout
@@ -137,7 +138,7 @@ def test_stop_at_sets_the_deadline_the_stages_get(chain) -> None:
     _mark_done(runs, "v2-base", "v2-lmdm", "v2-delay")
     proc, calls = run(STOP_AT=f"@{int(time.time()) + 20 * 60}")
     assert proc.returncode == 0, proc.stderr
-    assert len(calls) == 1 and calls[0].startswith("train arc")
+    assert len(calls) == 2 and calls[0].startswith("train arc") and calls[1].startswith("train codec2")
     assert 18 <= int(calls[0].split("--max-minutes ")[1]) <= 20
 
 
@@ -146,3 +147,12 @@ def test_a_stop_at_that_is_not_a_time_is_named_and_nothing_runs(chain) -> None:
     proc, calls = run(STOP_AT="half past")
     assert proc.returncode == 2 and calls == []
     assert "STOP_AT='half past' is not a time" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_after_model_v2_the_codec_trains_on_its_latent_space(chain) -> None:
+    _, runs, run = chain
+    _mark_done(runs, "v2-base", "v2-lmdm", "v2-delay", "v2-arc")
+    proc, calls = run(MINUTES="30", FAKE_STOP_STAGE="codec2-v1space")
+    assert proc.returncode == 0, proc.stderr
+    assert [c.split(" --")[0] for c in calls] == ["train codec2"]
+    assert "Model v2's chain is done" in proc.stdout and "stopped before its last step" in proc.stdout
