@@ -95,7 +95,8 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
                 loss, _ = lmdm_flow_loss(dit, val, data.bank, CondDropout(0.0, 0.5, 0.5),
                                          torch.Generator().manual_seed(12345), device, p_full=p_full, p_partial=0.0)
                 out[name] = loss.item()
-        if long_cfg is not None:
+        if long_cfg is not None and (not cfg.long_rollout_every or step % cfg.long_rollout_every == 0
+                                     or step >= cfg.steps):
             out.update(long_rollout_metrics(dit, val, data.bank, long_cfg, latent_rate_hz(data), device))
         return out
 

@@ -120,6 +120,10 @@ class LmdmConfig(TrainConfig):
     # 5,400 — prompt win rate 0.77 vs 0.90, drift 161→191 vs 120→119, tempo 2/6 vs 3/6), so the v2 configs
     # keep the flow objective here and let the monitor choose at ARC, whose rollouts are how the studio plays.
     checkpoint_monitor: str = "long_fd_score"
+    # steps between long rollouts (0: at every evaluation). When val_loss judges, the rollouts are a record of
+    # drift, not a choice, and on 2 cores each costs ≈ 6 min (4 streams × 120 s; session 13: the v2 LMDM
+    # evaluation at step 500 took 396 s for 20 steps' worth of wall time), so the v2 configs take them less often.
+    long_rollout_every: int = 0
 
     def _check(self) -> None:
         TrainConfig._check(self)
@@ -127,6 +131,11 @@ class LmdmConfig(TrainConfig):
         if self.checkpoint_monitor not in ("long_fd_score", "val_loss"):
             raise ValueError("checkpoint_monitor must be 'long_fd_score' or 'val_loss', "
                              f"got {self.checkpoint_monitor!r}")
+        if self.long_rollout_every < 0:
+            raise ValueError(f"long_rollout_every must be >= 0, got {self.long_rollout_every}")
+        if self.long_rollout_every and self.checkpoint_monitor == "long_fd_score":
+            raise ValueError("long_rollout_every must be 0 when the long rollout picks the checkpoint "
+                             "(checkpoint_monitor 'long_fd_score' needs it at every evaluation)")
         if self.pattern not in PATTERNS or self.pattern == "bidirectional":
             raise ValueError(f"pattern must be 'encdec' or 'blockcausal', got {self.pattern!r}")
         for name in ("p_context_full", "p_context_partial", "p_context_cfg", "p_partner"):

@@ -66,6 +66,17 @@ def test_lmdm_and_arc_pick_checkpoints_by_the_long_rollout(diffusion_tiny, tmp_p
         min(r["val_loss"] for r in loss_rows))
     with pytest.raises(ValueError, match="checkpoint_monitor"):
         LmdmConfig(checkpoint_monitor="fd")
+    # with val_loss judging, the rollouts may be taken every N steps only (and at the last step)
+    sparse = diffusion_tiny.write_config("lmdm_long_sparse", dict(COMMON, **long, checkpoint_monitor="val_loss",
+                                                                  steps=3, long_rollout_every=2))
+    lmdm_sparse = _train(diffusion_tiny, "lmdm", sparse, tmp_path / "lmdm_sparse", base)
+    evals = [r for r in MetricsLogger.read(lmdm_sparse / "metrics.csv") if "val_loss" in r]
+    assert [r["step"] for r in evals] == [1, 2, 3]
+    assert [r["step"] for r in _monitored(lmdm_sparse)] == [2, 3]
+    with pytest.raises(ValueError, match="long_rollout_every must be 0 when the long rollout picks"):
+        LmdmConfig(long_rollout_streams=2, long_rollout_every=2)
+    with pytest.raises(ValueError, match="long_rollout_every must be >= 0"):
+        LmdmConfig(checkpoint_monitor="val_loss", long_rollout_every=-1)
     arc_cfg = json.loads(diffusion_tiny.config("arc").read_text())
     arc_cfg.update(long)
     arc_path = diffusion_tiny.write_config("arc_long", arc_cfg)

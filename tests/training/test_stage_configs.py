@@ -43,6 +43,9 @@ def test_model_v2_chain_hears_the_clock_remembers_and_is_picked_by_long_rollouts
     # LMDM keeps its flow objective as the judge (the monitor's 8 unguided ping-pong steps are not how that
     # stage's model plays); ARC, whose rollouts are how the studio plays, is picked by the monitor
     assert lmdm.checkpoint_monitor == "val_loss"
+    # ... so its rollouts are a record of drift, taken at a few points, not at every evaluation
+    assert lmdm.long_rollout_every % lmdm.eval_every == 0 and lmdm.steps % lmdm.long_rollout_every == 0
+    assert lmdm.steps // lmdm.long_rollout_every >= 3
     # every v2 stage shows the pitch control as a key in some windows, so the key knob is a key, not a chord
     assert min(lmdm.p_control_key, arc.p_control_key) > 0
     # generative delay continues the LMDM model on re-voiced pairs and keeps the jam pairs it learned from
