@@ -61,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="musical meters: ask every render for this tempo (models with a musical clock)")
     p.add_argument("--meter", default=None, help="with --bpm: the time signature (4/4, 3/4, 6/8 …)")
     p.add_argument("--key", default=None, help='musical meters: ask every tonal render for this key ("A minor")')
+    p.add_argument("--no-key-knob", action="store_true",
+                   help="musical meters: leave the key knob on Auto (the prompt and clock only), the key still "
+                        "judged against the item's: does a still harmony come from the knob or the model?")
     p.add_argument("--jam", action="store_true",
                    help="also the jam meters: play along with held-out partner stems heard --jam-lookahead-s late")
     p.add_argument("--jam-items", type=int, default=None, help="drum and melody partners for --jam (default 12)")
@@ -161,6 +164,8 @@ def _music_arg_error(args: argparse.Namespace) -> str | None:
         return f"--music-items must be >= 1, got {args.music_items}"
     if getattr(args, "music_only", False) and (args.no_music or args.card):
         return "--music-only measures only the musical meters: it cannot go with --no-music or --card"
+    if args.no_key_knob and args.key is not None:
+        return "--no-key-knob leaves the key knob on Auto: it cannot go with --key"
     if args.key is not None:
         try:
             parse_key(args.key)
@@ -243,9 +248,10 @@ def _music(args: argparse.Namespace, generator, corpus: Path, split: str, sampli
     request = prompt_request
     if clocked:
         request = partial(clock_request, bpm=args.bpm, key=parse_key(args.key) if args.key else None,
-                          beats_per_bar=beats_per_bar(args.meter) if args.meter else None)
+                          beats_per_bar=beats_per_bar(args.meter) if args.meter else None,
+                          key_knob=not args.no_key_knob)
     music = evaluate_music(generator, str(corpus), cfg, sampling, sample_rate_hz, split=split, request=request, log=log)
-    music["music_request"] = "clock" if clocked else "prompt"
+    music["music_request"] = ("clock, key knob on Auto" if args.no_key_knob else "clock") if clocked else "prompt"
     return music
 
 
@@ -270,7 +276,7 @@ def _command(args: argparse.Namespace, model: Path) -> str:
         parts += ["--delay", "--delay-s", str(args.delay_s)]
         parts += ["--delay-items", str(args.delay_items)] if args.delay_items is not None else []
     parts += [f for f, on in (("--quick", args.quick), ("--bf16", args.bf16), ("--no-music", args.no_music),
-                              ("--music-only", args.music_only)) if on]
+                              ("--music-only", args.music_only), ("--no-key-knob", args.no_key_knob)) if on]
     return " ".join(parts)
 
 

@@ -92,12 +92,14 @@ def prompt_request(item: ManifestItem) -> MusicRequest:
 
 
 def clock_request(item: ManifestItem, bpm: float | None = None, key: Key | None = None,
-                  beats_per_bar: int | None = None) -> MusicRequest:
+                  beats_per_bar: int | None = None, key_knob: bool = True) -> MusicRequest:
     """Models with a musical clock: the item's prompt, plus its tempo and meter on the clock and its key on
     the key knob, as a musician would ask — a key, not a held chord, so the harmony may move within it (the
-    overrides replace the item's own values: `lmd eval --bpm/--key`)."""
+    overrides replace the item's own values: `lmd eval --bpm/--key`). `key_knob=False` leaves the knob on
+    Auto, the key still judged against the item's: whether a still harmony comes from the knob or the model."""
     want_key = key or (parse_key(item.key) if item.key else None)
-    return MusicRequest(item.description, {PITCH.name: float(want_key.knob_value)} if want_key else {},
+    knob = {PITCH.name: float(want_key.knob_value)} if want_key and key_knob else {}
+    return MusicRequest(item.description, knob,
                         bpm=bpm or item.bpm,
                         beats_per_bar=beats_per_bar or grid_beats_per_bar(item.time_signature) or 4,
                         key_name=want_key.name if key is not None and want_key else None)

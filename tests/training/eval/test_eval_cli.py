@@ -201,6 +201,11 @@ def test_bad_music_flags_fail_before_anything_loads(flag, value, says, capsys, t
     assert says in capsys.readouterr().err
 
 
+def test_no_key_knob_cannot_go_with_a_key(capsys, tmp_path):
+    assert lmd_main(["eval", "--model", str(tmp_path / "missing"), "--no-key-knob", "--key", "A minor"]) == 2
+    assert "--no-key-knob leaves the key knob on Auto" in capsys.readouterr().err
+
+
 def test_music_only_measures_the_musical_meters_and_nothing_else(setup, capsys):
     capsys.readouterr()
     rc = lmd_main(["eval", "--model", str(setup["model"]), "--corpus", str(setup["corpus"]), "--eval-dir",

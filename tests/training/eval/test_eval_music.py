@@ -109,3 +109,16 @@ def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_t
     good["meta"] = {"model": "obedient"}
     assert "tempo within ±2 %" in result_table(good)
     assert any("key accuracy ≥ 80 %: 100 %" in line for line in target_checks({**good, "fd_dsp_rel": 0.1}))
+
+
+def test_the_clock_request_puts_the_key_on_the_knob_unless_told_not_to(diffusion_tiny) -> None:
+    from lmd_studio.data.corpus import Corpus
+    from lmd_studio.core.params import PITCH
+    from lmd_studio.training.eval.music import clock_request
+
+    item = next(it for it in Corpus.open(diffusion_tiny.corpus).items() if it.key and it.bpm)
+    asked = clock_request(item)
+    assert asked.given == {PITCH.name: float(parse_key(item.key).knob_value)} and asked.bpm == item.bpm
+    auto = clock_request(item, key_knob=False)
+    assert auto.given == {} and auto.key_name is None  # judged against the item's own key
+    assert (auto.prompt, auto.bpm, auto.beats_per_bar) == (asked.prompt, asked.bpm, asked.beats_per_bar)
