@@ -112,8 +112,8 @@ def test_music_meters_pass_an_obedient_generator_and_fail_a_deaf_one(diffusion_t
 
 
 def test_the_clock_request_puts_the_key_on_the_knob_unless_told_not_to(diffusion_tiny) -> None:
-    from lmd_studio.data.corpus import Corpus
     from lmd_studio.core.params import PITCH
+    from lmd_studio.data.corpus import Corpus
     from lmd_studio.training.eval.music import clock_request
 
     item = next(it for it in Corpus.open(diffusion_tiny.corpus).items() if it.key and it.bpm)
