@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lmd_studio.core.musical_key import parse_key
 from lmd_studio.data.splits import stable_hash
 from lmd_studio.model.conditioning import accompaniment_features
 from lmd_studio.training.latents import LatentSet
@@ -26,22 +27,35 @@ class WindowBatch:
     clock: torch.Tensor | None = None  # [B, T, 6] musical clock channels (zeros: no known grid)
     # [B, T, C + 1] partner latents + visibility bit (training/partner.py); None: no jam training
     accomp: torch.Tensor | None = None
+    # [B, 12] the key knob's profile of each item's labelled key (NaN rows: no key from its notes)
+    key_profile: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> WindowBatch:
         return WindowBatch(self.latents.to(device), self.controls.to(device), self.text_ids,
                            None if self.clock is None else self.clock.to(device),
-                           None if self.accomp is None else self.accomp.to(device))
+                           None if self.accomp is None else self.accomp.to(device), self.key_profile)
 
     def rows(self, n: int) -> WindowBatch:
         return WindowBatch(self.latents[:n], self.controls[:n], self.text_ids[:n],
                            None if self.clock is None else self.clock[:n],
-                           None if self.accomp is None else self.accomp[:n])
+                           None if self.accomp is None else self.accomp[:n],
+                           None if self.key_profile is None else self.key_profile[:n])
 
     def frames(self, n: int) -> WindowBatch:
         """The first `n` frames of every window."""
         return WindowBatch(self.latents[:, :n], self.controls[:, :n], self.text_ids,
                            None if self.clock is None else self.clock[:, :n],
-                           None if self.accomp is None else self.accomp[:, :n])
+                           None if self.accomp is None else self.accomp[:, :n], self.key_profile)
+
+
+def key_profile(key: str | None) -> np.ndarray:
+    """The 12 pitch-class values the studio's key knob sends for `key` (NaN × 12 when None or unreadable)."""
+    if key:
+        try:
+            return np.array(parse_key(key).chroma_profile(), dtype=np.float32)
+        except ValueError:
+            pass
+    return np.full(12, np.nan, dtype=np.float32)
 
 
 class WindowSampler:
@@ -51,6 +65,7 @@ class WindowSampler:
         lengths = np.array([max(len(it.latents), 1) for it in data.items], dtype=np.float64)
         self._p = lengths / lengths.sum()  # longer items are drawn proportionally more often
         self._text = bank.ids([it.description for it in data.items])
+        self._key_profiles = torch.tensor(np.array([key_profile(it.key) for it in data.items]), dtype=torch.float32)
 
     def batch(self, step: int, batch_size: int, rank: int = 0) -> WindowBatch:
         rng = np.random.default_rng(stable_hash(self.seed, self.data.split, step, rank))
@@ -75,7 +90,8 @@ class WindowSampler:
         c = torch.from_numpy(np.stack([w[1] for w in windows]))  # [B, T, 15]
         clock = torch.from_numpy(np.stack([w[2] for w in windows]))  # [B, T, 6]
         return WindowBatch(z, c, self._text[torch.from_numpy(picks)], clock,
-                           torch.stack(accomp) if self.partner is not None else None)
+                           torch.stack(accomp) if self.partner is not None else None,
+                           self._key_profiles[torch.from_numpy(picks)])
 
     def fixed(self, count: int) -> WindowBatch:
         """A deterministic evaluation batch spread over the split's items."""

@@ -75,17 +75,29 @@ def key_chroma(values: torch.Tensor) -> torch.Tensor:
 
 
 def masked_controls(values: torch.Tensor, given: torch.Tensor, block_frames: int | None = None,
-                    hold: torch.Tensor | None = None, key: torch.Tensor | None = None) -> torch.Tensor:
+                    hold: torch.Tensor | None = None, key: torch.Tensor | None = None,
+                    key_profiles: torch.Tensor | None = None) -> torch.Tensor:
     """Values [B, T, 15] + given bits [B, 4] → control channels [B, T, CONTROL_CHANNELS].
 
     An ungiven control has its values zeroed (the model cannot see them) and its bit 0, exactly like an
     "auto" knob at inference. Rows where `hold` [B] is True have each control replaced by its mean over
     every chunk of `block_frames` frames, because the studio's knobs hold still within a block. Rows where
-    `key` [B] is True carry the window's key profile in the pitch bins instead of its chords (`key_chroma`).
+    `key` [B] is True carry the window's key profile in the pitch bins instead of its chords (`key_chroma`) —
+    or, where `key_profiles` [B, 12] has a finite row, that profile: the one the studio's key knob sends for
+    the item's labelled key (`Key.chroma_profile`), so training shows exactly what inference sends. Why: a
+    profile measured on the window includes the target's own chords, and a model can read them back out of
+    it; v2-base asked through the knob played 0.039 harmony change per bar against 0.135 with the knob on
+    Auto (real clips 0.126; session 13, 6 test items each).
     """
     b, t, _ = values.shape
     if key is not None and bool(key.any()):
-        values = torch.where(key[:, None, None], key_chroma(values), values)
+        keyed = key_chroma(values)
+        if key_profiles is not None:
+            known = torch.isfinite(key_profiles).all(dim=-1)  # [B]
+            label = torch.cat([values[..., :3], torch.nan_to_num(key_profiles)[:, None, :].expand(b, t, CHROMA_BINS)
+                               .to(values.dtype)], dim=-1)
+            keyed = torch.where(known[:, None, None], label, keyed)
+        values = torch.where(key[:, None, None], keyed, values)
     if hold is not None and block_frames and bool(hold.any()) and t % block_frames == 0:
         chunks = values.view(b, t // block_frames, block_frames, RAW_CHANNELS)  # [B, T/o, o, 15]
         held = chunks.mean(dim=2, keepdim=True).expand_as(chunks).reshape(b, t, RAW_CHANNELS)

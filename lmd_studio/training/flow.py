@@ -29,6 +29,7 @@ class CondDropout:
     p_control_hold: float = 0.5
     p_clock_drop: float = 0.2  # hide a known clock: the model must also play well when told nothing
     p_control_key: float = 0.0  # a given pitch control carries the window's key profile, not its chords
+    key_from_label: bool = False  # ... the knob's profile of the item's labelled key, where it has one
 
 
 def frame_cond(cfg: DiTConfig, controls: torch.Tensor | None, clock: torch.Tensor | None = None,
@@ -61,7 +62,8 @@ def batch_conditions(dit: DiT, batch: WindowBatch, bank: TextBank, drop: CondDro
     key = None
     if drop.p_control_key > 0:  # drawn only when asked for, so older recipes keep their random stream
         key = (torch.rand(b, generator=gen) < drop.p_control_key) & (given[:, 3] > 0)
-    controls = masked_controls(batch.controls, given, dit.cfg.block_frames, hold, key).to(device)
+    profiles = batch.key_profile if drop.key_from_label else None
+    controls = masked_controls(batch.controls, given, dit.cfg.block_frames, hold, key, profiles).to(device)
     clock = None
     if dit.cfg.clock_channels and batch.clock is not None:
         keep = (torch.rand(b, generator=gen) >= drop.p_clock_drop).to(batch.clock.dtype)  # [B]

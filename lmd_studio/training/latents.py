@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +194,22 @@ def encode_corpus(corpus_dir: str | Path, codec_path: str | Path, out_dir: str |
     return out
 
 
+# kinds whose manifest key comes from the item's own notes (produced clips' keys are estimated from audio)
+KEY_FROM_NOTES_KINDS = ("score", "mix")
+
+
+def _note_keys(corpus_dir: str | None) -> dict[str, str]:
+    """item id → labelled key, for items whose key comes from their notes; {} when the corpus the latents were
+    encoded from is not there (then key rows fall back to the window's measured profile)."""
+    if not corpus_dir or not (Path(corpus_dir) / "manifest.jsonl").is_file():
+        return {}
+    try:
+        corpus = Corpus.open(corpus_dir)
+    except CorpusError:
+        return {}
+    return {it.id: it.key for it in corpus.items() if it.key and it.kind in KEY_FROM_NOTES_KINDS}
+
+
 @dataclass(frozen=True, slots=True)
 class LatentItem:
     id: str
@@ -204,6 +220,7 @@ class LatentItem:
     grid_beats_per_bar: int = 0
     # partner stems: name → (latents [N, C], controls [N, 15]), aligned frame for frame with `latents`
     stems: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    key: str | None = None  # the labelled key where it comes from the item's notes (KEY_FROM_NOTES_KINDS)
 
     @property
     def tempo_map(self) -> TempoMap | None:
@@ -245,6 +262,8 @@ class LatentSet:
                 raise CorpusError(f"{path}: unreadable latent item ({exc}); delete it and re-run the encoding") from None
         if not items:
             raise CorpusError(f"{root}: split {split!r} has no encoded items")
+        keys = _note_keys(meta.get("corpus"))
+        items = [replace(it, key=keys.get(it.id)) for it in items]
         for it in items:
             if it.latents.shape[1] != meta["latent_channels"] or it.controls.shape[1] != RAW_CHANNELS:
                 raise CorpusError(f"{root}/{split}/{it.id}.npz: shapes {it.latents.shape}, {it.controls.shape} "

@@ -117,10 +117,11 @@ def train_arc(run: StageRun, init, base, latents, resume: bool = True) -> dict:
     opts = OptimizerPair(opt_g, opt_d)
     batch_size = per_rank_batch(cfg, run.info)
     # rollouts always keep their prompt
-    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold, p_control_key=cfg.p_control_key)
+    drop = CondDropout(0.0, cfg.p_control_given, cfg.p_control_hold, p_control_key=cfg.p_control_key,
+                       key_from_label=cfg.key_from_label)
     # the flow terms (D warm-up, G regulariser) keep CFG dropout so the unconditional branch stays trained
     flow_drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold,
-                            p_control_key=cfg.p_control_key)
+                            p_control_key=cfg.p_control_key, key_from_label=cfg.key_from_label)
     g_start = cfg.disc_warmup_steps + cfg.head_warmup_steps
     run.log(f"arc: {nb} blocks × {o} frames after {s}, k in 1..{cfg.max_steps_per_block - 1}, discriminator "
             f"{disc.trunk_layers}/{base_dit.cfg.n_layers} layers; warm-up {cfg.disc_warmup_steps} + "

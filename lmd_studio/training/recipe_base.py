@@ -37,7 +37,7 @@ def train_base(run: StageRun, latents, resume: bool = True) -> dict:
     dit = DiT(cfg.model).to(device).train()
     opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold,
-                       p_control_key=cfg.p_control_key)
+                       p_control_key=cfg.p_control_key, key_from_label=cfg.key_from_label)
     batch_size = per_rank_batch(cfg, run.info)
     run.log(f"base: {sum(p.numel() for p in dit.parameters()) / 1e6:.2f} M parameters, "
             f"{data.train.data.frames} train frames, {len(data.bank.texts)} prompts, device {device}")

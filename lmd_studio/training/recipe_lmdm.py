@@ -70,7 +70,7 @@ def train_lmdm(run: StageRun, init, latents, resume: bool = True) -> dict:
     data = stage_data(latents, dit.cfg, cfg, dit.cfg.window_frames, partner_plan(cfg, dit.cfg, latents))
     opt = torch.optim.AdamW(dit.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold,
-                       p_control_key=cfg.p_control_key)
+                       p_control_key=cfg.p_control_key, key_from_label=cfg.key_from_label)
     batch_size = per_rank_batch(cfg, run.info)
     run.log(f"lmdm ({cfg.pattern}) from {init_path}: s={dit.cfg.context_frames} o={dit.cfg.block_frames} "
             f"W={dit.cfg.window_chunks}, device {device}")

@@ -83,7 +83,7 @@ def train_lora(run: StageRun, model_dir: Path, audio_dir: Path, name: str, promp
     deltas = attach_lora(dit, spec, cfg.seed)
     opt = torch.optim.AdamW(deltas.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     drop = CondDropout(cfg.p_text_drop, cfg.p_control_given, cfg.p_control_hold,
-                       p_control_key=cfg.p_control_key)
+                       p_control_key=cfg.p_control_key, key_from_label=cfg.key_from_label)
     batch_size = per_rank_batch(cfg, run.info)
     n_params = sum(p.numel() for p in deltas.parameters())
     run.log(f"lora: rank {cfg.rank}, {n_params / 1e3:.0f} k trainable parameters, {len(train_items)} train / "

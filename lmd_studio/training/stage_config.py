@@ -54,6 +54,9 @@ class TrainConfig:
     p_control_given: float = 0.5  # each control is given (not "let the model decide") with this probability
     p_control_hold: float = 0.5  # given controls held constant per block, like the studio's knobs
     p_control_key: float = 0.0  # a given pitch control is the window's key profile (the key knob), not chords
+    # ... and that profile is the knob's own for the item's labelled key (score and mix items: from its notes)
+    # rather than measured on the window, which holds the target's chords (training/controls.py)
+    key_from_label: bool = False
 
     def __post_init__(self) -> None:
         self._check()

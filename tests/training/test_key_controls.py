@@ -67,3 +67,55 @@ def test_key_rows_are_drawn_only_when_asked_and_only_where_pitch_is_given() -> N
     assert torch.equal(keyed[~pitch_given], plain[~pitch_given])  # the rest untouched (no pitch shown)
     assert not bool(((plain[:, :, 3:15] - plain[:, :1, 3:15]).abs().amax(dim=(1, 2)) == 0)[pitch_given].any())
     assert torch.equal(keyed[pitch_given][..., :3], plain[pitch_given][..., :3])  # only the pitch bins change
+
+
+def test_key_rows_carry_the_knobs_profile_of_the_labelled_key_where_there_is_one() -> None:
+    """key_from_label: a key row shows exactly what the studio's key knob sends for the item's key (not the
+    window's own chords, which hold the target's); rows without a labelled key keep the window's profile."""
+    from lmd_studio.core.musical_key import parse_key
+    from lmd_studio.training.batches import key_profile
+
+    values = torch.rand(3, 8, 15, generator=torch.Generator().manual_seed(5))
+    a_minor = torch.tensor(parse_key("A minor").chroma_profile())
+    profiles = torch.stack([a_minor, torch.full((12,), float("nan")), a_minor])
+    given = torch.ones(3, 4)
+    key = torch.tensor([True, True, False])
+    out = masked_controls(values, given, 4, key=key, key_profiles=profiles)
+    assert torch.allclose(out[0, :, 3:15], a_minor.expand(8, 12))  # the knob's profile on every frame
+    assert torch.allclose(out[1, :, 3:15], key_chroma(values)[1, :, 3:])  # no label: the window's profile
+    assert torch.equal(out[2, :, 3:15], values[2, :, 3:])  # not a key row: its chords
+    assert torch.equal(out[:, :, :3], values[:, :, :3])
+    assert torch.equal(torch.from_numpy(key_profile("A minor")), a_minor.float())
+    assert torch.isnan(torch.from_numpy(key_profile(None))).all() and torch.isnan(torch.from_numpy(key_profile("H"))).all()
+
+    batch = WindowBatch(latents=torch.randn(3, 8, 4), controls=values, text_ids=torch.zeros(3, dtype=torch.long),
+                        key_profile=profiles)
+    args = (_Dit(), batch, _Bank())
+    labelled = batch_conditions(*args, CondDropout(0.0, 1.0, 0.0, p_control_key=1.0, key_from_label=True),
+                                torch.Generator().manual_seed(1), torch.device("cpu"))[1]
+    measured = batch_conditions(*args, CondDropout(0.0, 1.0, 0.0, p_control_key=1.0),
+                                torch.Generator().manual_seed(1), torch.device("cpu"))[1]
+    assert torch.allclose(labelled[0, :, 3:15], a_minor.expand(8, 12))
+    assert torch.allclose(measured[0, :, 3:15], key_chroma(values)[0, :, 3:])  # the flag off: as before
+    assert torch.equal(labelled[1], measured[1])
+
+
+def test_batches_carry_the_labelled_key_of_score_and_mix_items(diffusion_tiny) -> None:
+    from lmd_studio.data.corpus import Corpus
+    from lmd_studio.training.batches import WindowSampler, key_profile
+    from lmd_studio.training.latents import KEY_FROM_NOTES_KINDS, LatentSet
+    from lmd_studio.training.text_bank import TextBank, make_text_encoder
+
+    data = LatentSet.open(diffusion_tiny.latents, "train")
+    manifest = {it.id: it for it in Corpus.open(diffusion_tiny.corpus).items()}
+    for it in data.items:
+        m = manifest[it.id]
+        assert it.key == (m.key if m.kind in KEY_FROM_NOTES_KINDS and m.key else None), it.id
+    assert any(it.key for it in data.items)
+    bank = TextBank.build(data.descriptions, make_text_encoder("fake", 16, 8), 8)
+    n = len(data.items)
+    batch = WindowSampler(data, bank, 8, seed=0).fixed(n)  # every item once, in order
+    assert batch.key_profile is not None and batch.key_profile.shape == (n, 12)
+    for i, it in enumerate(data.items):
+        expected = torch.from_numpy(key_profile(it.key))
+        assert torch.allclose(batch.key_profile[i], expected, equal_nan=True), it.id

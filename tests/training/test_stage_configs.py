@@ -48,6 +48,8 @@ def test_model_v2_chain_hears_the_clock_remembers_and_is_picked_by_long_rollouts
     assert lmdm.steps // lmdm.long_rollout_every >= 3
     # every v2 stage shows the pitch control as a key in some windows, so the key knob is a key, not a chord
     assert min(lmdm.p_control_key, arc.p_control_key) > 0
+    # ... the very profile the knob sends for the item's labelled key (a window's own profile holds its chords)
+    assert lmdm.key_from_label and arc.key_from_label
     # generative delay continues the LMDM model on re-voiced pairs and keeps the jam pairs it learned from
     delay = load_stage_config(LmdmConfig, CONFIG_DIR / "lmdm_delay_v2.json")
     assert delay.p_delay > 0 and delay.p_partner == lmdm.p_partner and delay.pattern == lmdm.pattern
