@@ -92,6 +92,9 @@ def stage_data(latents: Path, model: DiTConfig, cfg: TrainConfig, frames: int,
     if partner is not None and partner.p_delay > 0 and not any(REVOICED_STEM in it.stems for it in train.items):
         raise CorpusError(f"{latents}: no item has a re-voiced render; add them with `lmd data build` (it backfills "
                           f"existing corpora) and re-run `lmd train latents`, or set p_delay to 0")
+    if cfg.key_from_label and not any(it.key for it in train.items):
+        raise CorpusError(f"{latents}: no training item has a key from its notes (is the corpus it was encoded from, "
+                          f"{train.meta.get('corpus')}, still there?); set key_from_label to false")
     return StageData(WindowSampler(train, bank, frames, cfg.seed, partner),
                      WindowSampler(val, bank, frames, cfg.seed + 1), bank, latents)
 

@@ -119,3 +119,25 @@ def test_batches_carry_the_labelled_key_of_score_and_mix_items(diffusion_tiny) -
     for i, it in enumerate(data.items):
         expected = torch.from_numpy(key_profile(it.key))
         assert torch.allclose(batch.key_profile[i], expected, equal_nan=True), it.id
+
+
+def test_label_keys_without_their_corpus_are_refused_by_name(diffusion_tiny, tmp_path) -> None:
+    import json
+    import shutil
+
+    import pytest
+
+    from lmd_studio.data.corpus import CorpusError
+    from lmd_studio.training.recipe_common import stage_data
+    from lmd_studio.training.stage_config import LmdmConfig
+    from tests.training.diffusion_support import TINY_MODEL as model
+
+    moved = tmp_path / "latents"
+    shutil.copytree(diffusion_tiny.latents, moved)
+    meta = json.loads((moved / "latents.json").read_text())
+    meta["corpus"] = str(tmp_path / "gone")
+    (moved / "latents.json").write_text(json.dumps(meta))
+    cfg = LmdmConfig(text_encoder="fake", key_from_label=True, checkpoint_monitor="val_loss")
+    with pytest.raises(CorpusError, match=r"no training item has a key from its notes .*gone.*key_from_label"):
+        stage_data(moved, model, cfg, 12)
+    assert stage_data(diffusion_tiny.latents, model, cfg, 12).train.data.items  # with its corpus: fine
