@@ -77,13 +77,14 @@ def _with_gl_iters(codec, gl_iters: int | None):  # noqa: ANN001, ANN202 — a L
 
 
 def _compare(args: argparse.Namespace, cfg) -> dict:  # noqa: ANN001
+    from lmd_studio.model.checkpoint import read_metadata
     from lmd_studio.model.codec import load_codec
     from lmd_studio.training.eval.codec_compare import compare_codecs, format_table
-    from lmd_studio.training.latents import codec_fingerprint, latent_space_fingerprint
+    from lmd_studio.training.latents import codec_fingerprint
 
     old_path, new_path = args.compare
     old, new = _with_gl_iters(load_codec(old_path), args.gl_iters), load_codec(new_path)
-    same_space = latent_space_fingerprint(new_path) == codec_fingerprint(old_path) != codec_fingerprint(new_path)
+    same_space = read_metadata(new_path).get("latent_space") == codec_fingerprint(old_path)  # NEW keeps OLD's space
     res = compare_codecs(old, new, args.corpus, cfg, png_dir=args.png_dir, audio_dir=args.write_audio,
                          same_space=same_space)
     res.update(old_codec=str(old_path), new_codec=str(new_path))

@@ -33,7 +33,8 @@ class WindowBatch:
     def to(self, device: torch.device | str) -> WindowBatch:
         return WindowBatch(self.latents.to(device), self.controls.to(device), self.text_ids,
                            None if self.clock is None else self.clock.to(device),
-                           None if self.accomp is None else self.accomp.to(device), self.key_profile)
+                           None if self.accomp is None else self.accomp.to(device),
+                           None if self.key_profile is None else self.key_profile.to(device))
 
     def rows(self, n: int) -> WindowBatch:
         return WindowBatch(self.latents[:n], self.controls[:n], self.text_ids[:n],

@@ -201,7 +201,7 @@ KEY_FROM_NOTES_KINDS = ("score", "mix")
 def _note_keys(corpus_dir: str | None) -> dict[str, str]:
     """item id → labelled key, for items whose key comes from their notes; {} when the corpus the latents were
     encoded from is not there (then key rows fall back to the window's measured profile)."""
-    if not corpus_dir or not (Path(corpus_dir) / "manifest.jsonl").is_file():
+    if not corpus_dir:
         return {}
     try:
         corpus = Corpus.open(corpus_dir)

@@ -90,6 +90,8 @@ def test_key_rows_carry_the_knobs_profile_of_the_labelled_key_where_there_is_one
 
     batch = WindowBatch(latents=torch.randn(3, 8, 4), controls=values, text_ids=torch.zeros(3, dtype=torch.long),
                         key_profile=profiles)
+    assert batch.to("meta").key_profile.device.type == "meta"  # it travels with the controls it replaces
+    assert torch.allclose(batch.rows(2).key_profile, profiles[:2], equal_nan=True)
     args = (_Dit(), batch, _Bank())
     labelled = batch_conditions(*args, CondDropout(0.0, 1.0, 0.0, p_control_key=1.0, key_from_label=True),
                                 torch.Generator().manual_seed(1), torch.device("cpu"))[1]
