@@ -7,7 +7,9 @@ Writes `dit.safetensors` (weights + DiT/generator config + training provenance i
 `MODEL_CARD.md` section filled from the runs' summaries and the corpus report (other sections of an existing
 card, such as the codec's, are kept; a previous DiT section is replaced). The codec must be the one
 the DiT was trained with, or one trained to keep its latent space (`teacher_codec`): its latent-space
-fingerprint is checked against the latents'. Nothing in `models/` is a pickle.
+fingerprint is checked against the latents'. Nothing in `models/` is a pickle. `--checkpoint last|best` takes
+the weights of that training checkpoint instead of the run's export (training/checkpoint_weights.py), to
+listen to and measure a stage that is still training.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", type=Path, default=None, help="codec file (default: keep the folder's, else the "
                                                            "one the latents were encoded with)")
     p.add_argument("--force", action="store_true", help="export even if the codec fingerprint does not match")
+    p.add_argument("--checkpoint", choices=("export", "last", "best"), default="export",
+                   help="which weights: the run's model.safetensors (default), or its last/best training "
+                        "checkpoint (a look at a stage still training; the card says which step)")
     note = p.add_mutually_exclusive_group()
     note.add_argument("--note", default="", help="a paragraph for the card's training section (e.g. why this stage)")
     note.add_argument("--note-file", type=Path, default=None, metavar="FILE",
@@ -35,17 +40,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = None, force: bool = False,
-                 note: str = "") -> Path:
+                 note: str = "", checkpoint: str = "export") -> Path:
     from lmd_studio.model.checkpoint import CheckpointError
     from lmd_studio.model.codec import load_codec
     from lmd_studio.model.model_io import CODEC_FILE, DIT_FILE, save_dit
+    from lmd_studio.training.checkpoint_weights import stage_weights
     from lmd_studio.training.latents import latent_space_fingerprint
     from lmd_studio.training.model_card import corpus_report, merge_card, render_card, stage_chain
     from lmd_studio.training.runner import load_init
 
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"bad model name {name!r}")
-    dit, generator, stage_file = load_init(run)
+    picked: dict[str, str] = {}
+    if checkpoint == "export":
+        dit, generator, stage_file = load_init(run)
+    else:
+        dit, generator, stage_file, step = stage_weights(run, checkpoint)
+        picked = {"checkpoint": f"{checkpoint} (step {step})"}
+        note = (f"Weights from the run's {checkpoint} training checkpoint, step {step} — a look at a stage still "
+                f"training, not its chosen export. " + note).strip()
     chain = stage_chain(run)
     if not chain:
         raise ValueError(f"{run}: no summary.json; is this a finished `lmd train base|lmdm|arc` run?")
@@ -68,7 +81,7 @@ def export_model(run: Path, name: str, models_dir: Path, codec: Path | None = No
         (out / CODEC_FILE).unlink(missing_ok=True)  # a new file, with a new file's mode: not the source's
         shutil.copyfile(codec_src, out / CODEC_FILE)  # (shutil.copy would keep a run folder's 0600)
     provenance = {"stages": json.dumps([{k: s.get(k) for k in ("stage", "steps", "status", "wall_s")} for s in chain]),
-                  "source_run": str(run)}
+                  "source_run": str(run), **picked}
     save_dit(out / DIT_FILE, dit, generator, extra=provenance)
     sizes = {f.name: f.stat().st_size for f in (out / DIT_FILE, out / CODEC_FILE)}
     examples_file = out / "examples" / "prompts.json"
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         note = args.note_file.read_text(encoding="utf-8").strip() if args.note_file else args.note
-        export_model(args.run, args.name, args.models_dir, args.codec, args.force, note)
+        export_model(args.run, args.name, args.models_dir, args.codec, args.force, note, args.checkpoint)
     except (ValueError, CheckpointError, OSError) as exc:
         print(f"lmd model export: {exc}", file=sys.stderr)
         return 2

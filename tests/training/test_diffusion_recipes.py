@@ -186,3 +186,53 @@ def test_latents_command(diffusion_tiny, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"{out}: train" in printed and (out / "latents.json").is_file()
     assert lmd_main(["train", "latents", "--corpus", str(tmp_path / "nothing"), "--latents", str(out)]) == 2
+
+
+def _ema_or_gen(state):
+    for prefix in ("ema.", "gen."):
+        picked = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if picked:
+            return picked
+    return state
+
+
+def test_export_from_a_training_checkpoint_of_a_stage_still_training(chain, tmp_path, capsys):
+    run = tmp_path / "lmdm"
+    shutil.copytree(chain / "lmdm", run)
+    payload = load_training_checkpoint(run / "last.pt")
+    name = next(iter(payload["model"]))
+    payload["model"][name] = payload["model"][name] + 0.5  # the last step differs from the chosen export
+    payload["step"] = 1234
+    torch.save(payload, run / "last.pt")
+    models = tmp_path / "models"
+    assert lmd_main(["model", "export", "--run", str(run), "--name", "last", "--models-dir", str(models),
+                     "--checkpoint", "last"]) == 0
+    exported, _ = load_dit(models / "last" / "dit.safetensors")
+    assert torch.equal(exported.state_dict()[name], payload["model"][name])
+    assert read_metadata(models / "last" / "dit.safetensors")["checkpoint"] == "last (step 1234)"
+    assert "last training checkpoint, step 1234" in (models / "last" / "MODEL_CARD.md").read_text()
+    # the default is still the run's own export, untouched by the checkpoint
+    assert lmd_main(["model", "export", "--run", str(run), "--name", "chosen", "--models-dir", str(models)]) == 0
+    chosen, _ = load_dit(models / "chosen" / "dit.safetensors")
+    stage, _ = load_dit(run / "model.safetensors")
+    assert torch.equal(chosen.state_dict()[name], stage.state_dict()[name])
+    assert not torch.equal(chosen.state_dict()[name], exported.state_dict()[name])
+    # an ARC checkpoint holds generator, discriminator and EMA: the shipped generator's tensors are taken
+    arc_state = load_training_checkpoint(chain / "arc" / "last.pt")["model"]
+    assert lmd_main(["model", "export", "--run", str(chain / "arc"), "--name", "arc-last", "--models-dir",
+                     str(models), "--checkpoint", "last"]) == 0
+    arc, _ = load_dit(models / "arc-last" / "dit.safetensors")
+    for key, value in _ema_or_gen(arc_state).items():
+        assert torch.equal(arc.state_dict()[key], value), key
+    # a checkpoint that is not there, or not a checkpoint, is named in one line
+    (run / "best.pt").unlink(missing_ok=True)
+    capsys.readouterr()
+    assert lmd_main(["model", "export", "--run", str(run), "--name", "x", "--models-dir", str(models),
+                     "--checkpoint", "best"]) == 2
+    err = capsys.readouterr().err
+    assert "best.pt" in err and "no best checkpoint" in err and "Traceback" not in err
+    (run / "last.pt").write_bytes(b"not a checkpoint")
+    assert lmd_main(["model", "export", "--run", str(run), "--name", "x", "--models-dir", str(models),
+                     "--checkpoint", "last"]) == 2
+    err = capsys.readouterr().err
+    assert "last.pt" in err and "cannot load training checkpoint" in err
