@@ -124,7 +124,8 @@ class ParamRegistry:
 
 # The controls every generator understands (a generator may ignore some and add its own).
 GUIDANCE = ParamSpec("guidance", "Guidance", 0.0, 8.0, 1.0, "×",
-                     "How strongly the prompt steers the music (classifier-free guidance).")
+                     "How strongly the prompt, the key and held chords steer the music (classifier-free "
+                     "guidance).")
 TEMPERATURE = ParamSpec("temperature", "Temperature", 0.5, 1.5, 1.0, "",
                         "Initial noise scale: lower is tamer, higher is wilder.")
 STEPS = ParamSpec("steps", "Steps", 1.0, 16.0, 4.0, "", "Sampling steps per block: more is slower and finer.",

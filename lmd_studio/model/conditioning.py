@@ -152,6 +152,20 @@ def control_features(controls: BlockControls, n_frames: int, chroma_frames: torc
     return out
 
 
+def pitch_on_auto(frame_cond: torch.Tensor) -> torch.Tensor:
+    """The same frame conditioning [..., F] (controls first) with the pitch control on Auto: its 12 salience
+    values and its given bit zeroed, as training showed a window whose pitch was not given.
+
+    Why: the unguided row of classifier-free guidance hears this as well as the null prompt, so Guidance
+    amplifies the key, held chords and the progression, not only the prompt. Session 14: the v2 LMDM stage
+    played the key asked on the knob in 1 of 6 renders — the knob reaches the model but holds it weakly.
+    """
+    out = frame_cond.clone()
+    out[..., 3: 3 + CHROMA_BINS] = 0.0
+    out[..., CONTROL_VALUE_CHANNELS + 3] = 0.0
+    return out
+
+
 def accompaniment_features(latents: torch.Tensor | None, n_frames: int, latent_channels: int,
                            visible_frames: int | None = None) -> torch.Tensor:
     """[n_frames, latent_channels + 1]: partner latents + visibility bit; frames ≥ visible_frames hidden."""

@@ -39,6 +39,7 @@ from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.model.conditioning import (
     TextCondition,
     frame_conditioning,
+    pitch_on_auto,
     progression_chroma_frames,
     prompt_mix_condition,
 )
@@ -240,9 +241,13 @@ class TorchBlockGenerator:
             target_cond[0, :, a0:a0 + cfg.accomp_channels] = state.partner.features(
                 state.block_index * cfg.block_frames, cfg.block_frames, cut_off)
         target_cond = target_cond.to(self.device)
+        # guided: row 1 (the unguided one) hears the pitch control on Auto too, so Guidance makes the key and
+        # held chords decisive as well as the prompt; the stream keeps row 0, what was asked
+        rows = torch.cat([target_cond, pitch_on_auto(target_cond)]) if text.batch == 2 and cfg.control_channels \
+            else target_cond
         # with a partner, older chunks stay cached so re-encoded ones still see their W - 1 predecessors
         keep = 2 * cfg.cached_chunks if state.partner is not None else None
-        denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, target_cond, gen,
+        denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, rows, gen,
                                        context_cond=context_cond, refresh_chunks=refresh, keep_chunks=keep)
         latents = spec.run(denoiser, (1, cfg.block_frames, cfg.latent_channels), gen, device=self.device)
         cuts = state.chunk_cut_offs

@@ -49,7 +49,7 @@ class _BlockBase:
         self.cfg = dit.cfg
         self.text = text
         self.batch = text.batch
-        self.target_cond = dit.frame_cond_embedding(target_cond)  # [1, o, D] or None, fixed within a block
+        self.target_cond = dit.frame_cond_embedding(target_cond)  # [1 or B, o, D] or None, fixed in a block
         self._position_shift = 0  # RoPE is relative: a window may sit further right when its prefix is long
 
     def _targets(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,8 +208,12 @@ class NaiveBlock(_BlockBase):
         super().__init__(dit, text, None)
         self.context = context
         self.generator = generator
-        conds = [c for c in (context_cond, target_cond) if c is not None]
-        self.window_cond = dit.frame_cond_embedding(torch.cat(conds, dim=1)) if len(conds) == 2 else None
+        if context_cond is not None and target_cond is not None:
+            # guided rows may condition the target differently (generator.py: the pitch on Auto in row 1)
+            context_cond = context_cond.expand(target_cond.shape[0], -1, -1)
+            self.window_cond = dit.frame_cond_embedding(torch.cat([context_cond, target_cond], dim=1))
+        else:
+            self.window_cond = None
 
     def __call__(self, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         cfg, dit = self.cfg, self.dit
@@ -255,7 +259,8 @@ def window_velocity(dit: DiT, context: torch.Tensor, x: torch.Tensor, t: float, 
         f = cfg.frame_cond_channels
         cc = context_cond if context_cond is not None else torch.zeros(1, n, f, device=x.device)
         tc = target_cond if target_cond is not None else torch.zeros(1, o, f, device=x.device)
-        frame_cond = torch.cat([cc, tc], dim=1).expand(b, -1, -1)
+        # the target may be conditioned per guidance row (generator.py: the unguided row hears the pitch on Auto)
+        frame_cond = torch.cat([cc.expand(tc.shape[0], -1, -1), tc], dim=1).expand(b, -1, -1)
     v = dit(x_noisy, t, text, x_clean=x_clean, is_context=is_context, frame_cond=frame_cond, mask=mask,
             start_position=max(0, cfg.context_frames - n))
     return _split(v[:, n:])

@@ -30,15 +30,15 @@ def _packed_dit() -> DiT:
     return tiny_dit(seed=3, std=0.08, d_model=256, n_heads=4, n_layers=2, mlp_ratio=1.0).prepare_inference()
 
 
-@pytest.mark.parametrize("cfg_rows", [False, True])
+@pytest.mark.parametrize("rows", ["one", "cfg", "cfg_row_conds"])
 @pytest.mark.parametrize("n_context", [8, 3, 0])
-def test_encdec_cached_equals_uncached(cfg_rows: bool, n_context: int) -> None:
+def test_encdec_cached_equals_uncached(rows: str, n_context: int) -> None:
     dit = tiny_dit(pattern="encdec")
     cfg = dit.cfg
     o, f = cfg.block_frames, cfg.frame_cond_channels
     ctx, ctx_cond = _rand(1, n_context, cfg.latent_channels, seed=1), _rand(1, n_context, f, seed=2)
-    tgt_cond = _rand(1, o, f, seed=3)
-    text = text_for(dit, cfg_rows=cfg_rows)
+    tgt_cond = _rand(2 if rows == "cfg_row_conds" else 1, o, f, seed=3)
+    text = text_for(dit, cfg_rows=rows != "one")
     with torch.inference_mode():
         block = EncDecBlock(dit, text, ctx, ctx_cond, tgt_cond)
         for i, t in enumerate((1.0, 0.6, 0.1)):
@@ -65,15 +65,17 @@ def _stream_cache(dit: DiT, text, history: torch.Tensor, conds: torch.Tensor) ->
 
 
 @pytest.mark.parametrize("n_chunks", [1, 2, 3, 7])
-@pytest.mark.parametrize("cfg_rows", [False, True])
-def test_block_causal_fused_and_steady_steps_equal_full_sequence(n_chunks: int, cfg_rows: bool) -> None:
+@pytest.mark.parametrize("rows", ["one", "cfg", "cfg_row_conds"])
+def test_block_causal_fused_and_steady_steps_equal_full_sequence(n_chunks: int, rows: str) -> None:
+    """"cfg_row_conds": each guidance row has its own target conditioning (the unguided row hears the pitch
+    control on Auto, generator.py), and the cache still equals the full sequence."""
     dit = tiny_dit(pattern="blockcausal")
     cfg = dit.cfg
     o, f = cfg.block_frames, cfg.frame_cond_channels
     history = _rand(1, n_chunks * o, cfg.latent_channels, seed=4)
     conds = _rand(1, n_chunks * o, f, seed=5)
-    tgt_cond = _rand(1, o, f, seed=6)
-    text = text_for(dit, cfg_rows=cfg_rows)
+    tgt_cond = _rand(2 if rows == "cfg_row_conds" else 1, o, f, seed=6)
+    text = text_for(dit, cfg_rows=rows != "one")
     with torch.inference_mode():
         cache = _stream_cache(dit, text, history, conds)
         assert cache.n_chunks == min(n_chunks - 1, cfg.cached_chunks)

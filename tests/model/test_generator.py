@@ -180,3 +180,38 @@ def test_a_clocked_model_hears_the_tempo_and_keeps_counting_beats() -> None:
     assert after_free.clock_beats == state.clock_beats
     with pytest.raises(ValueError, match="beats_per_bar"):
         BlockControls(beats_per_bar=0)
+
+
+@pytest.mark.parametrize("mode", ["naive", "encdec", "blockcausal"])
+def test_guidance_hears_the_pitch_on_auto_in_its_unguided_row(mode: str, monkeypatch) -> None:  # noqa: ANN001
+    """Guided, the unguided row hears the null prompt *and* the pitch control on Auto, so Guidance makes held
+    notes and the key decisive; the stream keeps what was asked (row 0); unguided, one row as before."""
+    import lmd_studio.model.generator as generator_module
+    from lmd_studio.model.conditioning import pitch_on_auto
+
+    seen = []
+    real = generator_module.make_block_denoiser
+
+    def recording(dit, mode_, state, text, target_cond, gen, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.append((text.batch, target_cond.clone()))
+        return real(dit, mode_, state, text, target_cond, gen, **kw)
+
+    monkeypatch.setattr(generator_module, "make_block_denoiser", recording)
+    gen = make(mode=mode, sampler="euler")
+    chord = ((60, 100), (64, 90), (67, 80))
+    guided = BlockControls(values={"steps": 2, "guidance": 3.0, "loudness": 0.4}, prompts=PROMPT, held_notes=chord)
+    state = gen.init_state(1)
+    for _ in range(3):
+        _, state = gen.generate_block(state, guided)
+    for batch, cond in seen:
+        assert batch == 2 and cond.shape[0] == 2
+        asked, unguided = cond[0], cond[1]
+        assert asked[:, 3 + 60 % 12].min() > 0 and asked[:, 18].min() == 1.0  # the chord and its given bit
+        assert torch.count_nonzero(unguided[:, 3:15]) == 0 and torch.count_nonzero(unguided[:, 18]) == 0
+        assert torch.equal(unguided, pitch_on_auto(asked))
+        assert torch.equal(unguided[:, :3], asked[:, :3]) and torch.equal(unguided[:, 19:], asked[:, 19:])
+    assert state.stream.context_cond.shape[0] == 1  # what was asked is what the stream remembers
+    assert torch.equal(state.stream.context_cond[0, -1], seen[-1][1][0, -1])
+    seen.clear()
+    _, _ = gen.generate_block(gen.init_state(1), dataclasses.replace(guided, values={"steps": 2}))
+    assert [(b, c.shape[0]) for b, c in seen] == [(1, 1)]
