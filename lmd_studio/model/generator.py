@@ -243,8 +243,11 @@ class TorchBlockGenerator:
         target_cond = target_cond.to(self.device)
         # guided: row 1 (the unguided one) hears the pitch control on Auto too, so Guidance makes the key and
         # held chords decisive as well as the prompt; the stream keeps row 0, what was asked
-        rows = torch.cat([target_cond, pitch_on_auto(target_cond)]) if text.batch == 2 and cfg.control_channels \
-            else target_cond
+        rows = target_cond
+        if text.batch == 2 and cfg.control_channels:
+            unguided = pitch_on_auto(target_cond)
+            if not torch.equal(unguided, target_cond):  # pitch on Auto already: one shared row, as before
+                rows = torch.cat([target_cond, unguided])
         # with a partner, older chunks stay cached so re-encoded ones still see their W - 1 predecessors
         keep = 2 * cfg.cached_chunks if state.partner is not None else None
         denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, rows, gen,

@@ -42,6 +42,8 @@ def stage_weights(run: Path, checkpoint: str = "export") -> tuple[DiT, Generator
     """
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
+    if not run.is_dir():
+        raise CheckpointError(f"{run}: no such run folder (give the folder `lmd train … --out` wrote)")
     template = run / STAGE_FILE
     if not template.is_file():
         raise CheckpointError(f"{template}: missing; a run writes it when a stage stops (--max-minutes or its "

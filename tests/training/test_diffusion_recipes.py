@@ -236,3 +236,6 @@ def test_export_from_a_training_checkpoint_of_a_stage_still_training(chain, tmp_
                      "--checkpoint", "last"]) == 2
     err = capsys.readouterr().err
     assert "last.pt" in err and "cannot load training checkpoint" in err
+    assert lmd_main(["model", "export", "--run", str(tmp_path / "nowhere"), "--name", "x", "--models-dir",
+                     str(models), "--checkpoint", "last"]) == 2
+    assert "no such run folder" in capsys.readouterr().err
