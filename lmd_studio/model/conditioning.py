@@ -166,6 +166,16 @@ def pitch_on_auto(frame_cond: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def guided_target_rows(target_cond: torch.Tensor, text_rows: int) -> torch.Tensor:
+    """The target conditioning per guidance row: [asked, pitch_on_auto(asked)] when guided (two text rows) and
+    the pitch is given; otherwise the one shared row [1, o, F]."""
+    if text_rows == 2:
+        unguided = pitch_on_auto(target_cond)
+        if not torch.equal(unguided, target_cond):
+            return torch.cat([target_cond, unguided])
+    return target_cond
+
+
 def accompaniment_features(latents: torch.Tensor | None, n_frames: int, latent_channels: int,
                            visible_frames: int | None = None) -> torch.Tensor:
     """[n_frames, latent_channels + 1]: partner latents + visibility bit; frames ≥ visible_frames hidden."""

@@ -39,7 +39,7 @@ from lmd_studio.model.codec_api import LatentCodec
 from lmd_studio.model.conditioning import (
     TextCondition,
     frame_conditioning,
-    pitch_on_auto,
+    guided_target_rows,
     progression_chroma_frames,
     prompt_mix_condition,
 )
@@ -243,11 +243,7 @@ class TorchBlockGenerator:
         target_cond = target_cond.to(self.device)
         # guided: row 1 (the unguided one) hears the pitch control on Auto too, so Guidance makes the key and
         # held chords decisive as well as the prompt; the stream keeps row 0, what was asked
-        rows = target_cond
-        if text.batch == 2 and cfg.control_channels:
-            unguided = pitch_on_auto(target_cond)
-            if not torch.equal(unguided, target_cond):  # pitch on Auto already: one shared row, as before
-                rows = torch.cat([target_cond, unguided])
+        rows = guided_target_rows(target_cond, text.batch) if cfg.control_channels else target_cond
         # with a partner, older chunks stay cached so re-encoded ones still see their W - 1 predecessors
         keep = 2 * cfg.cached_chunks if state.partner is not None else None
         denoiser = make_block_denoiser(self.dit, self.config.mode, state.stream, text, rows, gen,

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lmd_studio.core.generator import BlockControls, PromptSlot
-from lmd_studio.model.conditioning import frame_conditioning, pitch_on_auto
+from lmd_studio.model.conditioning import frame_conditioning, guided_target_rows
 from lmd_studio.model.generator import TorchBlockGenerator, block_seed
 from lmd_studio.model.model_io import GeneratorConfig
 from lmd_studio.model.partner_track import PartnerEncoder, PartnerTrack, stale_chunks
@@ -81,10 +81,7 @@ def reference(gen: TorchBlockGenerator, partner: torch.Tensor, n_blocks: int, la
             target_cond[0, :, a0:a0 + cfg.accomp_channels] = track.features(start, o, track.cut_off(start))
         gen_n = torch.Generator().manual_seed(block_seed(11, n))
 
-        if text.batch == 2:  # guided: the unguided row hears the pitch control on Auto (generator.py)
-            unguided = pitch_on_auto(target_cond)
-            if not torch.equal(unguided, target_cond):
-                target_cond = torch.cat([target_cond, unguided])
+        target_cond = guided_target_rows(target_cond, text.batch)  # guided: the pitch on Auto in row 1
 
         def denoise(x, t, ctx=ctx, ctx_cond=ctx_cond, target_cond=target_cond):  # noqa: ANN001, ANN202
             return window_velocity(dit, ctx, x, t, text, pattern=gen.config.mode, context_cond=ctx_cond,
